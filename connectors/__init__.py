@@ -1,0 +1,1 @@
+"""The edges: HTTP gateway, bulk import, channel pushers."""

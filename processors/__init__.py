@@ -1,0 +1,1 @@
+"""The Faust app: topics, tables, agents, timers, the Redis publisher and metrics."""
