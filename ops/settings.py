@@ -24,6 +24,11 @@ class StackSettings(BaseModel):
     home: Path = Field(default=REPO_ROOT / ".tally", description="logs, data and the jar cache")
     start_timeout_s: float = Field(default=120.0, gt=0, le=600)
     stop_timeout_s: float = Field(default=30.0, gt=0, le=300)
+    # One readiness probe (e.g. the Kafka produce+consume round trip) gives up after this long.
+    probe_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Lines of a service's log quoted in a start failure.
+    log_tail_lines: int = Field(default=20, ge=1, le=1_000)
+    healthcheck_topic: str = Field(default="tally.healthcheck", min_length=1, max_length=249)
 
 
 class KafkaSettings(BaseModel):

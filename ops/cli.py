@@ -1,0 +1,85 @@
+"""The `tally` command line: one plain typer app, one function per command."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops.settings import get_settings
+from ops.stack import StackError, ensure_up
+from ops.stack import down as stack_down
+from ops.stack import status as stack_status
+
+app = typer.Typer(help="Tally: the real-time inventory ledger.", no_args_is_help=True)
+console = Console()
+
+
+def _echo(message: str) -> None:
+    typer.echo(message)
+
+
+def _quiet_clients() -> None:
+    # Readiness probes retry while a broker starts; the clients' connection errors are noise.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+@app.command()
+def up(
+    with_prometheus: Annotated[
+        bool, typer.Option("--with-prometheus", help="Also run Prometheus.")
+    ] = False,
+) -> None:
+    """Start the local stack (Kafka in KRaft mode, Redis; Prometheus on request)."""
+    _quiet_clients()
+    try:
+        result = ensure_up(get_settings(), prometheus=with_prometheus, echo=_echo)
+    except StackError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+    if result.started:
+        typer.echo(f"up: started {', '.join(result.started)}")
+    else:
+        typer.echo("up: everything was already running; nothing to do")
+
+
+@app.command()
+def down(
+    wipe: Annotated[
+        bool, typer.Option("--wipe", help="Also delete Kafka, Redis and Prometheus data.")
+    ] = False,
+) -> None:
+    """Stop the local stack (SIGTERM, then SIGKILL after settings.stack.stop_timeout_s)."""
+    try:
+        stopped = stack_down(get_settings(), wipe=wipe, echo=_echo)
+    except StackError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"down: stopped {', '.join(stopped)}" if stopped else "down: nothing was running")
+
+
+@app.command()
+def status(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show each service: running or stopped, pid, ports, ready."""
+    _quiet_clients()
+    report = stack_status(get_settings())
+    if json_output:
+        typer.echo(json.dumps([service.as_dict() for service in report], indent=2))
+        return
+    table = Table("service", "state", "pid", "ports", "ready", "log")
+    for service in report:
+        table.add_row(
+            service.name,
+            "running" if service.running else "stopped",
+            str(service.pid or "-"),
+            ",".join(str(port) for port in service.ports),
+            "yes" if service.ready else "no",
+            service.log_file,
+        )
+    console.print(table)
