@@ -1,0 +1,87 @@
+"""Commands (`tally.commands`): requests that `decide` may reject, and their decisions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from ledger.events import CommandName, RejectReason
+from ledger.fields import (
+    WIRE_CONFIG,
+    ChannelId,
+    LocationId,
+    PositiveUnits,
+    SignedUnits,
+    Sku,
+    Timestamp,
+    Token,
+    TtlSeconds,
+)
+
+
+class _Command(BaseModel):
+    model_config = WIRE_CONFIG
+
+    sku: Sku
+    # Log time, stamped by the gateway / producer: every expiry is decided against it.
+    issued_at: Timestamp
+
+
+class Reserve(_Command):
+    """Place a pending hold of `qty` for `channel`, at `location` or one chosen by policy."""
+
+    type: Literal["reserve"] = "reserve"
+    request_id: Token
+    hold_id: Token
+    channel: ChannelId
+    qty: PositiveUnits
+    ttl_s: TtlSeconds
+    location: LocationId | None = None
+
+
+class Commit(_Command):
+    """Turn a pending hold into a committed order."""
+
+    type: Literal["commit"] = "commit"
+    request_id: Token
+    hold_id: Token
+    order_id: Token
+
+
+class Release(_Command):
+    """Give a pending hold back."""
+
+    type: Literal["release"] = "release"
+    request_id: Token
+    hold_id: Token
+
+
+class Expire(_Command):
+    """Timer tick through the log: expire every pending hold with expires_at <= issued_at."""
+
+    type: Literal["expire"] = "expire"
+
+
+CommandUnion = Reserve | Commit | Release | Expire
+Command = Annotated[CommandUnion, Field(discriminator="type")]
+HoldCommand = Reserve | Commit | Release
+
+Outcome = Literal["accepted", "rejected"]
+
+
+class Decision(BaseModel):
+    """The answer to a reserve / commit / release (`tally.decisions`)."""
+
+    model_config = WIRE_CONFIG
+
+    request_id: Token
+    hold_id: Token
+    sku: Sku
+    command: CommandName
+    outcome: Outcome
+    reason: RejectReason | None = None  # None when accepted
+    location: LocationId | None = None
+    # Raw available units at `location` after the decision (negative = oversold).
+    available_after: SignedUnits
+    decided_at: Timestamp

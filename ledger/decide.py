@@ -1,0 +1,213 @@
+"""decide(state, command, policies) -> the decision and the hold events that record it.
+
+Pure and deterministic: expiry is judged on log time (`command.issued_at`), so a replay of
+the command log gives the same answers. The caller applies the events with
+`ledger.fold.apply_event` (or takes `Decided.state`, the same result).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import NamedTuple
+
+from ledger import limits
+from ledger.availability import channel_ats, location_available, position_available
+from ledger.commands import Commit, Decision, Expire, Release, Reserve
+from ledger.errors import InvariantBroken
+from ledger.events import (
+    CommandRejected,
+    HoldCommitted,
+    HoldEventUnion,
+    HoldExpired,
+    HoldPlaced,
+    HoldReleased,
+    RejectReason,
+)
+from ledger.fold import fold
+from ledger.policy import ChannelPolicy, PolicyBook
+from ledger.state import Hold, SkuState
+
+HoldCommand = Reserve | Commit | Release
+
+_RESOLVED_REASON: dict[str, RejectReason] = {
+    "committed": "hold_already_committed",
+    "released": "hold_already_released",
+    "expired": "hold_expired",
+    "rejected": "hold_was_rejected",
+}
+
+
+class Decided(NamedTuple):
+    decision: Decision | None  # None for Expire
+    events: tuple[HoldEventUnion, ...]
+    state: SkuState  # `state` with `events` applied
+
+
+def decide(state: SkuState, command: HoldCommand | Expire, policies: PolicyBook) -> Decided:
+    if command.sku != state.sku:
+        raise InvariantBroken(f"command for sku {command.sku!r} decided on {state.sku!r}")
+    if isinstance(command, Expire):
+        expired = expiries(state, command)
+        return Decided(None, expired, fold(expired, state))
+    first = first_decision(state, command)
+    if first is not None:
+        return Decided(first, (), state)
+    expired = expiries(state, command)
+    current = fold(expired, state)
+    if isinstance(command, Reserve):
+        event = _reserve(current, command, policies)
+    else:
+        event = _resolve(current, command, policies)
+    after = fold((event,), current)
+    decision = after.decisions[command.request_id]
+    _check_accepted(current, after, decision, policies)
+    return Decided(decision, (*expired, event), after)
+
+
+def first_decision(state: SkuState, command: HoldCommand) -> Decision | None:
+    """The stored answer to a repeated request_id (or, for reserve, a repeated hold_id)."""
+    decision = state.decisions.get(command.request_id)
+    if decision is not None or not isinstance(command, Reserve):
+        return decision
+    hold = state.find_hold(command.hold_id)
+    return None if hold is None else hold.decision
+
+
+def expiries(state: SkuState, command: HoldCommand | Expire) -> tuple[HoldExpired, ...]:
+    """hold_expired for every pending hold whose expiry is <= the command's log time."""
+    due = sorted(
+        (hold.expires_at, hold.hold_id)
+        for hold in state.holds.values()
+        if hold.expires_at is not None and hold.expires_at <= command.issued_at
+    )
+    return tuple(
+        HoldExpired(sku=state.sku, hold_id=hold_id, occurred_at=expires_at)
+        for expires_at, hold_id in due
+    )
+
+
+def _reserve(state: SkuState, cmd: Reserve, policies: PolicyBook) -> HoldEventUnion:
+    channel = policies.channels.get(cmd.channel)
+    if channel is None:
+        return _reject(cmd, "unknown_channel", cmd.location, 0)
+    if len(state.holds) >= limits.OPEN_HOLDS_PER_SKU_MAX:
+        return _reject(cmd, "too_many_holds", cmd.location, 0)
+    if cmd.location is not None:
+        return _reserve_at(state, cmd, channel, cmd.location, policies)
+    ats = channel_ats(state, channel, policies)
+    if ats < cmd.qty:
+        return _reject(cmd, "insufficient_stock", None, ats)
+    location = _choose(state, cmd.qty, channel, policies)
+    if location is None:  # the units exist, but not in one place: never split silently
+        return _reject(cmd, "split_required", None, ats)
+    return _place(state, cmd, location, policies)
+
+
+def _reserve_at(
+    state: SkuState, cmd: Reserve, channel: ChannelPolicy, location: str, policies: PolicyBook
+) -> HoldEventUnion:
+    """A hold at a named location (pick up in store, or a channel's own location)."""
+    sells = location in channel.locations
+    if not sells and location not in channel.pickup_locations:
+        return _reject(cmd, "location_not_eligible", location, 0)
+    available = location_available(state, location, policies)
+    if available < cmd.qty or (sells and channel_ats(state, channel, policies) < cmd.qty):
+        return _reject(cmd, "insufficient_stock", location, available)
+    return _place(state, cmd, location, policies)
+
+
+def _choose(state: SkuState, qty: int, channel: ChannelPolicy, policies: PolicyBook) -> str | None:
+    """One location that can fill `qty` alone, by the channel's strategy."""
+    fits = [
+        (location_available(state, loc, policies), loc)
+        for loc in channel.locations
+        if location_available(state, loc, policies) >= qty
+    ]
+    if not fits:
+        return None
+    if channel.strategy == "priority":
+        return fits[0][1]
+    most = max(units for units, _ in fits)
+    return next(loc for units, loc in fits if units == most)  # ties: priority order
+
+
+def _place(state: SkuState, cmd: Reserve, location: str, policies: PolicyBook) -> HoldPlaced:
+    return HoldPlaced(
+        sku=cmd.sku,
+        hold_id=cmd.hold_id,
+        occurred_at=cmd.issued_at,
+        request_id=cmd.request_id,
+        channel=cmd.channel,
+        location=location,
+        qty=cmd.qty,
+        expires_at=cmd.issued_at + timedelta(seconds=cmd.ttl_s),
+        available_after=location_available(state, location, policies) - cmd.qty,
+    )
+
+
+def _resolve(state: SkuState, cmd: Commit | Release, policies: PolicyBook) -> HoldEventUnion:
+    hold = state.holds.get(cmd.hold_id)
+    if hold is None:
+        done = state.resolved.get(cmd.hold_id)
+        reason = "hold_not_found" if done is None else _RESOLVED_REASON[done.status]
+        location = None if done is None else done.location
+        available = 0 if location is None else location_available(state, location, policies)
+        return _reject(cmd, reason, location, available)
+    location = _hold_location(hold)
+    available = location_available(state, location, policies)
+    if isinstance(cmd, Commit):
+        return HoldCommitted(
+            sku=cmd.sku,
+            hold_id=cmd.hold_id,
+            request_id=cmd.request_id,
+            occurred_at=cmd.issued_at,
+            order_id=cmd.order_id,
+            available_after=available,
+        )
+    pos = state.position(location)
+    freed = pos._replace(reserved=pos.reserved - hold.qty)
+    after = position_available(freed, policies.safety_units(location))
+    return HoldReleased(
+        sku=cmd.sku,
+        hold_id=cmd.hold_id,
+        request_id=cmd.request_id,
+        occurred_at=cmd.issued_at,
+        available_after=after,
+    )
+
+
+def _hold_location(hold: Hold) -> str:
+    if hold.location is None:
+        raise InvariantBroken(f"pending hold {hold.hold_id} has no location")
+    return hold.location
+
+
+def _reject(
+    cmd: HoldCommand, reason: RejectReason, location: str | None, available: int
+) -> CommandRejected:
+    return CommandRejected(
+        sku=cmd.sku,
+        hold_id=cmd.hold_id,
+        occurred_at=cmd.issued_at,
+        request_id=cmd.request_id,
+        command=cmd.type,
+        reason=reason,
+        location=location,
+        available_after=available,
+    )
+
+
+def _check_accepted(
+    before: SkuState, after: SkuState, decision: Decision, policies: PolicyBook
+) -> None:
+    """available_must_not_go_negative: an accepted hold leaves available >= 0; a commit
+    moves reserved to committed and leaves available as it was."""
+    if decision.outcome != "accepted" or decision.location is None:
+        return
+    now = location_available(after, decision.location, policies)
+    was = location_available(before, decision.location, policies)
+    broken = (decision.command == "reserve" and now < 0) or (
+        decision.command == "commit" and now != was
+    )
+    if broken:
+        raise InvariantBroken(f"accepted {decision.command}: available {was} -> {now}")

@@ -1,0 +1,143 @@
+"""The per-SKU state: every location's stock position, holds, incoming, seen ids, counters.
+
+Immutable values. They are `NamedTuple`s rather than frozen pydantic models or frozen
+dataclasses: building one is 2x faster than a frozen slotted dataclass and ~10x faster than a
+pydantic model (measured), and the fold builds one per event. Mapping fields are never
+mutated after construction (typed `Mapping`, copied on write). `ledger.codec` serializes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Literal, NamedTuple
+
+from ledger import limits
+from ledger.commands import Decision
+
+HoldStatus = Literal["pending", "committed", "released", "expired", "rejected"]
+IncomingKind = Literal["supply", "transfer"]
+
+_CHUNKS_MAX = limits.SEEN_IDS_PER_SKU_MAX // limits.SEEN_IDS_CHUNK
+_RETENTION = timedelta(seconds=limits.SEEN_ID_RETENTION_S)
+
+
+class Position(NamedTuple):
+    """One (sku, location) in Shopify's buckets; unsellable = damaged + inspection."""
+
+    on_hand: int = 0
+    committed: int = 0
+    reserved: int = 0
+    damaged: int = 0
+    inspection: int = 0  # returns awaiting inspection
+
+    @property
+    def unsellable(self) -> int:
+        return self.damaged + self.inspection
+
+    @property
+    def free_units(self) -> int:
+        """Available before safety stock; below zero is an oversell."""
+        return self.on_hand - self.committed - self.reserved - self.damaged - self.inspection
+
+
+EMPTY_POSITION = Position()
+
+
+class Hold(NamedTuple):
+    """A hold and its first decision; pending until committed, released or expired."""
+
+    hold_id: str
+    request_id: str
+    channel: str
+    location: str | None
+    qty: int
+    expires_at: datetime | None
+    status: HoldStatus
+    decision: Decision
+
+
+class Incoming(NamedTuple):
+    """Expected supply (PO / ASN) or a transfer in transit, at target `location`."""
+
+    kind: IncomingKind
+    order_id: str
+    location: str
+    qty: int
+    eta: datetime | None
+    source_location: str | None = None
+
+
+def incoming_key(kind: IncomingKind, location: str, order_id: str) -> str:
+    return f"{kind}:{location}:{order_id}"
+
+
+class SeenIds(NamedTuple):
+    """Recently applied event_ids in chunks (a persistent set: adding copies one chunk)."""
+
+    chunks: tuple[frozenset[str], ...] = ()
+    newest: tuple[datetime, ...] = ()  # newest log time per chunk
+
+    def __contains__(self, event_id: object) -> bool:
+        return any(event_id in chunk for chunk in self.chunks)
+
+    def size(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
+
+
+def seen_add(seen: SeenIds, event_id: str, at: datetime, clock: datetime) -> SeenIds:
+    """`seen` plus `event_id`, dropping chunks past the count or log-time bound."""
+    chunks, newest = seen.chunks, seen.newest
+    if chunks and len(chunks[-1]) < limits.SEEN_IDS_CHUNK:
+        chunks = (*chunks[:-1], chunks[-1] | {event_id})
+        newest = (*newest[:-1], max(newest[-1], at))
+    else:
+        chunks = (*chunks, frozenset((event_id,)))
+        newest = (*newest, at)
+    horizon = clock - _RETENTION
+    drop = max(0, len(chunks) - _CHUNKS_MAX)
+    while drop < len(chunks) - 1 and newest[drop] < horizon:
+        drop += 1
+    if drop:
+        chunks, newest = chunks[drop:], newest[drop:]
+    return SeenIds(chunks, newest)
+
+
+class Counters(NamedTuple):
+    """Cumulative anomalies and cycle-count accuracy for one SKU."""
+
+    oversold_units: int = 0
+    oversells: int = 0
+    counts: int = 0
+    counts_exact: int = 0
+    variance_net_units: int = 0
+    variance_abs_units: int = 0
+
+
+class SkuState(NamedTuple):
+    """Everything the ledger knows about one SKU. `version` + 1 per applied event."""
+
+    sku: str
+    version: int = 0
+    clock: datetime | None = None  # newest log time applied
+    positions: Mapping[str, Position] = {}
+    holds: Mapping[str, Hold] = {}  # pending only
+    resolved: Mapping[str, Hold] = {}  # bounded FIFO of resolved / rejected holds
+    decisions: Mapping[str, Decision] = {}  # bounded FIFO by request_id
+    incoming: Mapping[str, Incoming] = {}
+    seen: SeenIds = SeenIds()
+    counters: Counters = Counters()
+
+    @classmethod
+    def empty(cls, sku: str) -> SkuState:
+        return cls(sku)
+
+    def position(self, location: str) -> Position:
+        return self.positions.get(location, EMPTY_POSITION)
+
+    def find_hold(self, hold_id: str) -> Hold | None:
+        hold = self.holds.get(hold_id)
+        return self.resolved.get(hold_id) if hold is None else hold
+
+    def incoming_at(self, location: str) -> tuple[Incoming, ...]:
+        return tuple(item for item in self.incoming.values() if item.location == location)
