@@ -1,0 +1,1 @@
+"""Prometheus config, rules and their unit tests (YAML), and the metric-name check."""
