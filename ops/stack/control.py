@@ -74,10 +74,11 @@ def ensure_up(
     """
     home = settings.stack.home.resolve()
     with locked(home / "run" / "stack.lock"):
-        return _ensure_up(settings, services(settings, prometheus), echo)
+        return start_services(settings, services(settings, prometheus), echo)
 
 
-def _ensure_up(settings: Settings, chosen: list[Service], echo: Echo) -> StartedServices:
+def start_services(settings: Settings, chosen: list[Service], echo: Echo) -> StartedServices:
+    """Start the chosen services that are not running (ours); wait until all are ready."""
     running = [service for service in chosen if our_pid(service.files) is not None]
     to_start = [service for service in chosen if service not in running]
     _check_ports_free(to_start)

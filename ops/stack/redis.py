@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ops.settings import Settings
 from ops.stack.procs import Echo
@@ -81,6 +83,7 @@ class Redis(Service):
             password=self.settings.redis.password.get_secret_value(),
             socket_timeout=self.settings.stack.probe_timeout_s,
             socket_connect_timeout=self.settings.stack.probe_timeout_s,
+            retry=Retry(NoBackoff(), 0),  # one probe is one attempt; the caller polls
         )
         try:
             return bool(client.ping())
