@@ -1,0 +1,307 @@
+"""The Tally stream worker, read top-down: app, topics, table, agent, timers.
+
+One agent consumes `tally.events` and `tally.commands` together (both keyed and
+partitioned by SKU), so every fact and every hold decision for a SKU is applied in one
+place, in log order, at concurrency 1 (faust-streaming #606): no locks, no oversell race.
+Each batch is folded by `processors.batch`, written to the positions table once per SKU,
+and its changed figures pushed to Redis with compare-and-set.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from faust.streams import _current_event  # the changelog partition follows the current event
+from faust.types import TP
+
+from ledger.availability import policy_changed_figures
+from ledger.codec import decode_state, encode, encode_state
+from ledger.commands import Expire
+from ledger.policy import PolicyBook
+from ledger.state import SkuState
+from ops.settings import Settings
+from processors import metrics
+from processors.batch import BatchOutcome, RawMessage, TopicKind, figures_from, process_batch
+from processors.dead_letters import dead_letter_record
+from processors.expiry import ExpiryIndex, next_expiry_ms
+from processors.policy_follower import PolicyFollower
+from processors.publisher import Figure, RedisPublisher
+from processors.side_producer import Record, SideProducer
+
+log = logging.getLogger("tally.worker")
+
+POSITIONS_TABLE = "positions"
+REPUBLISH_CHUNK_FIGURES = 2_000  # figures per Redis call when a policy change republishes
+
+
+@dataclass
+class Worker:
+    """The Faust app and the pieces the agent shares (no module-level mutable state)."""
+
+    app: faust.App
+    settings: Settings
+    positions: Any  # faust Table[bytes, bytes]
+    publisher: RedisPublisher
+    redis: aioredis.Redis
+    policy: PolicyFollower
+    expiry: ExpiryIndex
+    side_producer: SideProducer
+    # (topic, partition) -> offset of the last message processed, for the lag gauge
+    last_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+def build_worker(settings: Settings) -> Worker:
+    worker_settings, topics = settings.worker, settings.topics
+    app = faust.App(
+        worker_settings.app_id,
+        broker=f"kafka://{settings.kafka.bootstrap}",
+        store="rocksdb://",
+        processing_guarantee=worker_settings.processing_guarantee,
+        topic_partitions=topics.partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        datadir=str(worker_settings.data_dir),
+        web_enabled=True,
+        web_host="127.0.0.1",
+        web_port=worker_settings.web_port,
+        table_standby_replicas=0,
+        broker_commit_interval=worker_settings.commit_interval_s,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        stream_wait_empty=False,
+        logging_config=None,
+    )
+    source = app.topic(
+        topics.events,
+        topics.commands,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=topics.partitions,
+    )
+    positions = app.Table(
+        POSITIONS_TABLE,
+        default=None,
+        partitions=topics.partitions,
+        key_type=bytes,  # raw bytes both ways: ledger.codec owns the value's format
+        value_type=bytes,
+    )
+    redis_client = aioredis.Redis.from_url(
+        settings.redis.url, socket_timeout=settings.redis.socket_timeout_s
+    )
+    worker = Worker(
+        app=app,
+        settings=settings,
+        positions=positions,
+        publisher=RedisPublisher(
+            redis_client, changes_len_max=worker_settings.changes_stream_len_max
+        ),
+        redis=redis_client,
+        policy=PolicyFollower(settings),
+        expiry=ExpiryIndex(),
+        side_producer=SideProducer(settings),
+    )
+    kinds: dict[str, TopicKind] = {topics.events: "events", topics.commands: "commands"}
+    pending = PendingFigures()
+
+    @app.agent(source, concurrency=1)
+    async def fold(stream: Any) -> None:  # faust.Stream; StreamT lacks take_events
+        await worker.policy.ready.wait()
+        async for batch in stream.take_events(
+            worker_settings.take_batch_max, within=worker_settings.take_within_s
+        ):
+            await _handle_batch(worker, batch, kinds, pending)
+
+    @app.task
+    async def follow_policy() -> None:
+        async def republish(old: PolicyBook, new: PolicyBook) -> None:
+            await _republish_policy_change(worker, pending, old, new)
+
+        await worker.policy.run(on_change=republish)
+
+    @app.timer(interval=worker_settings.hold_expiry_tick_s)
+    async def expire_holds() -> None:
+        await _expire_due_holds(worker)
+
+    @app.timer(interval=1.0)
+    async def report_lag() -> None:
+        _report_consumer_lag(worker, kinds)
+        await pending.retry(worker.publisher)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing
+    async def rescan_holds(sender: Any, *args: Any, **kwargs: Any) -> None:
+        worker.expiry.request_rescan()
+
+    return worker
+
+
+def _enter_partition(event: faust.EventT[bytes]) -> None:
+    """Make `event` Faust's current event: table reads and changelog writes use its partition.
+
+    Inside a batch Faust's current event is whichever came last; a SKU's state lives in the
+    store and changelog of the SKU's own partition, so each access names it explicitly.
+    """
+    _current_event.set(weakref.ref(event))
+
+
+def _load_state(
+    positions: Any, events_by_partition: dict[int, faust.EventT[bytes]], sku: str, partition: int
+) -> SkuState:
+    _enter_partition(events_by_partition[partition])
+    raw = positions.get(sku.encode())
+    return SkuState.empty(sku) if raw is None else decode_state(raw)
+
+
+async def _handle_batch(
+    worker: Worker,
+    batch: Sequence[faust.EventT[bytes]],
+    kinds: dict[str, TopicKind],
+    pending: PendingFigures,
+) -> None:
+    messages = [_raw_message(event, kinds) for event in batch]
+    for message in messages:
+        worker.last_offsets[(message.topic, message.partition)] = message.offset
+    metrics.BATCH_SIZE.observe(len(messages))
+    events_by_partition = {event.message.partition: event for event in batch}
+    outcome = process_batch(
+        messages,
+        lambda sku, partition: _load_state(worker.positions, events_by_partition, sku, partition),
+        worker.policy.book,
+        worker.policy.version,
+    )
+    _write_table(worker, events_by_partition, outcome)
+    await pending.publish(worker.publisher, outcome.figures)
+    topics = worker.settings.topics
+    records: list[Record] = [
+        (topics.decisions, decision.sku.encode(), encode(decision))
+        for decision in outcome.decisions
+    ]
+    for letter in outcome.dead_letters:
+        metrics.DEAD_LETTERS.labels(letter.message.topic_kind, letter.reason_kind).inc()
+        log.warning("dead letter: %s (%s)", letter.reason, letter.message.topic)
+        records.append((topics.dlq, letter.message.key, dead_letter_record(letter)))
+    await worker.side_producer.send_all(records)
+    _count(outcome)
+
+
+def _raw_message(event: faust.EventT[bytes], kinds: dict[str, TopicKind]) -> RawMessage:
+    message = event.message
+    return RawMessage(
+        topic_kind=kinds[message.topic],
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp_ms=int(message.timestamp * 1000),
+    )
+
+
+def _write_table(
+    worker: Worker, events_by_partition: dict[int, faust.EventT[bytes]], outcome: BatchOutcome
+) -> None:
+    """Write each changed SKU once; its changelog record goes to the SKU's own partition."""
+    for sku, state in outcome.states.items():
+        _enter_partition(events_by_partition[outcome.partitions[sku]])
+        worker.positions[sku.encode()] = encode_state(state)
+    for sku, state in (*outcome.states.items(), *outcome.unchanged.items()):
+        worker.expiry.track(sku, next_expiry_ms(state))
+
+
+def _count(outcome: BatchOutcome) -> None:
+    for (event_type, result), count in outcome.events_folded.items():
+        metrics.EVENTS_FOLDED.labels(event_type, result).inc(count)
+    for (command, result), count in outcome.hold_decisions.items():
+        metrics.HOLD_DECISIONS.labels(command, result).inc(count)
+    if outcome.holds_expired:
+        metrics.HOLDS_EXPIRED.inc(outcome.holds_expired)
+    for units in outcome.oversells:
+        metrics.OVERSELLS.inc()
+        metrics.OVERSOLD_UNITS.inc(units)
+    if outcome.variance_units:
+        metrics.CYCLE_COUNT_VARIANCE_UNITS.inc(outcome.variance_units)
+
+
+class PendingFigures:
+    """Figures not yet in Redis: published now, kept (newest per key) and retried on failure."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[tuple[str, str, str], Figure] = {}
+
+    async def publish(self, publisher: RedisPublisher, figures: Sequence[Figure]) -> None:
+        for figure in figures:
+            self._waiting[(figure.kind, figure.scope, figure.sku)] = figure
+        await self.retry(publisher)
+
+    async def retry(self, publisher: RedisPublisher) -> None:
+        if not self._waiting:
+            return
+        batch = list(self._waiting.values())
+        try:
+            written = await publisher.publish(batch)
+        except (aioredis.RedisError, OSError) as error:
+            metrics.PUBLISH_ERRORS.inc()
+            log.error("redis publish failed, %d figures kept for retry: %s", len(batch), error)
+            return
+        now_s = time.time()
+        for figure, was_written in zip(batch, written, strict=True):
+            key = (figure.kind, figure.scope, figure.sku)
+            if self._waiting.get(key) is figure:
+                del self._waiting[key]
+            metrics.PUBLISHED_FIGURES.labels(
+                figure.kind, "written" if was_written else "stale"
+            ).inc()
+            if was_written and figure.kind == "ats" and figure.ingested_ms:
+                latency_s = max(0.0, now_s - figure.ingested_ms / 1000)
+                metrics.SYNC_LATENCY.labels(figure.scope).observe(latency_s)
+
+
+async def _republish_policy_change(
+    worker: Worker, pending: PendingFigures, old: PolicyBook, new: PolicyBook
+) -> None:
+    """Recompute the figures a policy change altered, for every SKU this worker owns."""
+    figures: list[Figure] = []
+    sku_count = 0
+    for raw_state in list(worker.positions.values()):
+        state = decode_state(raw_state)
+        changed = policy_changed_figures(state, old, new)
+        figures += figures_from(state, changed, worker.policy.version, ingested_ms=0)
+        sku_count += 1
+        if len(figures) >= REPUBLISH_CHUNK_FIGURES:
+            await pending.publish(worker.publisher, figures)
+            figures = []
+    await pending.publish(worker.publisher, figures)
+    metrics.TABLE_SKUS.set(sku_count)
+    log.info("policy v%d: republished changed figures of %d SKUs", worker.policy.version, sku_count)
+
+
+async def _expire_due_holds(worker: Worker) -> None:
+    if worker.expiry.rescan_requested:
+        worker.expiry.rebuild(decode_state(raw) for raw in list(worker.positions.values()))
+    now = datetime.now(UTC)
+    topic = worker.settings.topics.commands
+    await worker.side_producer.send_all(
+        [
+            (topic, sku.encode(), encode(Expire(sku=sku, issued_at=now)))
+            for sku in worker.expiry.pop_due(int(now.timestamp() * 1000))
+        ]
+    )
+
+
+def _report_consumer_lag(worker: Worker, kinds: dict[str, TopicKind]) -> None:
+    """Messages between the last one this worker processed and the log end, per topic kind."""
+    lag_by_kind: dict[str, int] = dict.fromkeys(kinds.values(), 0)
+    consumer = worker.app.consumer
+    for (topic, partition), offset in worker.last_offsets.items():
+        highwater = consumer.highwater(TP(topic, partition))
+        if highwater is not None:
+            lag_by_kind[kinds[topic]] += max(0, highwater - offset - 1)
+    for topic_kind, lag in lag_by_kind.items():
+        metrics.CONSUMER_LAG.labels(topic_kind).set(lag)

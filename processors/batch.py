@@ -1,0 +1,206 @@
+"""Fold one batch of Kafka messages into SKU states: the worker's core, free of Faust.
+
+The agent hands over raw messages (events and commands, in partition order); this module
+decodes them, routes bad ones to dead letters, folds facts, decides commands, and reports
+which published figures changed. Kafka, the table and Redis stay in the agent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ledger.availability import Figures, changed_figures
+from ledger.codec import decode_command, decode_event
+from ledger.commands import CommandUnion, Commit, Decision, Expire, Release, Reserve
+from ledger.decide import decide
+from ledger.errors import DecodeError
+from ledger.events import Fact
+from ledger.fold import apply_event
+from ledger.policy import PolicyBook
+from ledger.state import SkuState
+from processors.publisher import Figure
+from processors.redis_keys import FigureVersion
+
+TopicKind = Literal["events", "commands"]
+COMMAND_TYPES = (Reserve, Commit, Release, Expire)
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One consumed record, as the agent saw it."""
+
+    topic_kind: TopicKind
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int  # the producer's stamp (Kafka CreateTime)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    reason: str
+    reason_kind: str  # a closed set, for the metric label
+    message: RawMessage
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """Everything one batch produced, for the agent to write out."""
+
+    states: dict[str, SkuState] = field(default_factory=dict)  # changed SKUs only
+    unchanged: dict[str, SkuState] = field(default_factory=dict)  # touched, not changed
+    partitions: dict[str, int] = field(default_factory=dict)  # sku -> source partition
+    decisions: list[Decision] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    events_folded: Counter[tuple[str, str]] = field(default_factory=Counter)
+    hold_decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    holds_expired: int = 0
+    oversells: list[int] = field(default_factory=list)  # size of each oversell, in units
+    variance_units: int = 0
+
+
+# (sku, source partition) -> the SKU's state before this batch
+StateLoader = Callable[[str, int], SkuState]
+
+
+class _SkuWork:
+    """The running state of one SKU through a batch."""
+
+    __slots__ = ("before", "earliest_stamp_ms", "partition", "state")
+
+    def __init__(self, before: SkuState, partition: int) -> None:
+        self.before = before
+        self.state = before
+        self.partition = partition
+        self.earliest_stamp_ms = 0
+
+    def stamp(self, stamp_ms: int) -> None:
+        if stamp_ms and (not self.earliest_stamp_ms or stamp_ms < self.earliest_stamp_ms):
+            self.earliest_stamp_ms = stamp_ms
+
+
+def process_batch(
+    messages: Iterable[RawMessage],
+    load_state: StateLoader,
+    policies: PolicyBook,
+    policy_version: int,
+) -> BatchOutcome:
+    """Decode, fold and decide every message in order; never raises on bad input."""
+    outcome = BatchOutcome()
+    work: dict[str, _SkuWork] = {}
+    for message in messages:
+        _process_message(message, work, load_state, policies, outcome)
+    for sku, item in work.items():
+        if item.state is item.before:
+            outcome.unchanged[sku] = item.state
+            continue
+        outcome.states[sku] = item.state
+        outcome.partitions[sku] = item.partition
+        outcome.figures += figures_between(
+            item.before, item.state, policies, policy_version, item.earliest_stamp_ms
+        )
+    return outcome
+
+
+def figures_between(
+    before: SkuState,
+    after: SkuState,
+    policies: PolicyBook,
+    policy_version: int,
+    ingested_ms: int,
+) -> list[Figure]:
+    """The published figures that differ between two states of one SKU."""
+    return figures_from(
+        after, changed_figures(before, after, policies), policy_version, ingested_ms
+    )
+
+
+def figures_from(
+    state: SkuState, changed: Figures, policy_version: int, ingested_ms: int
+) -> list[Figure]:
+    """Publishable figures of one SKU at its current version."""
+    version = FigureVersion(state.version, policy_version)
+    sku = state.sku
+    by_channel = [
+        Figure("ats", channel, sku, units, version, ingested_ms)
+        for channel, units in changed.channels.items()
+    ]
+    by_location = [
+        Figure("loc", location, sku, units, version, ingested_ms)
+        for location, units in changed.locations.items()
+    ]
+    return by_channel + by_location
+
+
+def _process_message(
+    message: RawMessage,
+    work: dict[str, _SkuWork],
+    load_state: StateLoader,
+    policies: PolicyBook,
+    outcome: BatchOutcome,
+) -> None:
+    if message.value is None:
+        outcome.dead_letters.append(DeadLetter("empty message value", "empty", message))
+        return
+    try:
+        parsed: Fact | CommandUnion = (
+            decode_event(message.value)
+            if message.topic_kind == "events"
+            else decode_command(message.value)
+        )
+    except DecodeError as error:
+        outcome.dead_letters.append(DeadLetter(error.reason, "invalid", message))
+        return
+    key = message.key.decode("utf-8", "replace") if message.key is not None else None
+    if key != parsed.sku:
+        # A record keyed by anything but its SKU sits on the wrong partition: folding it
+        # here could race the SKU's owner, so it is refused rather than guessed at.
+        reason = f"message key {key!r} does not match sku {parsed.sku!r}"
+        outcome.dead_letters.append(DeadLetter(reason, "key_mismatch", message))
+        return
+    item = work.get(parsed.sku)
+    if item is None:
+        item = work[parsed.sku] = _SkuWork(
+            load_state(parsed.sku, message.partition), message.partition
+        )
+    stamp_ms = _stamp_ms(parsed, message)
+    if isinstance(parsed, COMMAND_TYPES):
+        _decide(item, parsed, policies, outcome, stamp_ms)
+    else:
+        applied = apply_event(item.state, parsed)
+        outcome.events_folded[(parsed.type, applied.outcome)] += 1
+        if applied.outcome == "applied":
+            item.state = applied.state
+            item.stamp(stamp_ms)
+            if applied.oversell_units:
+                outcome.oversells.append(applied.oversell_units)
+            outcome.variance_units += abs(applied.variance_units)
+
+
+def _decide(
+    item: _SkuWork,
+    command: Reserve | Commit | Release | Expire,
+    policies: PolicyBook,
+    outcome: BatchOutcome,
+    stamp_ms: int,
+) -> None:
+    decided = decide(item.state, command, policies)
+    if decided.events:
+        item.state = decided.state
+        item.stamp(stamp_ms)
+        outcome.holds_expired += sum(1 for event in decided.events if event.type == "hold_expired")
+    if decided.decision is not None:
+        outcome.decisions.append(decided.decision)
+        outcome.hold_decisions[(command.type, decided.decision.outcome)] += 1
+
+
+def _stamp_ms(parsed: Fact | CommandUnion, message: RawMessage) -> int:
+    """The gateway's stamp (a fact's ingested_at, a command's issued_at), else Kafka's."""
+    stamped = parsed.issued_at if isinstance(parsed, COMMAND_TYPES) else parsed.ingested_at
+    return message.timestamp_ms if stamped is None else int(stamped.timestamp() * 1000)

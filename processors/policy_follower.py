@@ -1,0 +1,84 @@
+"""Every worker reads the whole `tally.policy` topic into a PolicyBook of its own.
+
+Policy is global (every SKU consults it), so each worker follows all of it with a plain
+consumer (no group), and on each change after start-up republishes the figures of the SKUs
+it owns. The offset of the last applied record + 1 is the policy version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from ledger.codec import decode_policy
+from ledger.errors import DecodeError
+from ledger.policy import PolicyBook, apply_policy
+from ops.settings import Settings
+from processors import metrics
+
+log = logging.getLogger("tally.policy")
+
+# Called with (old book, new book) after start-up, once per polled batch that changed policy.
+PolicyChanged = Callable[[PolicyBook, PolicyBook], Awaitable[None]]
+
+POLL_TIMEOUT_MS = 500
+POLL_RECORDS_MAX = 1_000
+
+
+class PolicyFollower:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.book = PolicyBook()
+        self.version = 0
+        self.ready = asyncio.Event()  # set once the topic has been read to its end
+
+    def apply(self, offset: int, raw: bytes | None) -> None:
+        """Apply one record; an invalid one is logged, counted and skipped."""
+        self.version = offset + 1
+        try:
+            record = decode_policy(raw or b"")
+        except DecodeError as error:
+            metrics.DEAD_LETTERS.labels("policy", "invalid").inc()
+            log.error("policy record at offset %d ignored: %s", offset, error.reason)
+            return
+        self.book = apply_policy(self.book, record)
+
+    async def run(self, on_change: PolicyChanged) -> None:
+        partition = TopicPartition(self._settings.topics.policy, 0)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        try:
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            end_offset = (await consumer.end_offsets([partition]))[partition]
+            if end_offset == 0:
+                self._mark_ready()
+            while True:
+                batches = await consumer.getmany(
+                    partition, timeout_ms=POLL_TIMEOUT_MS, max_records=POLL_RECORDS_MAX
+                )
+                old_book = self.book
+                for record in batches.get(partition, []):
+                    self.apply(record.offset, record.value)
+                if not self.ready.is_set():
+                    if await consumer.position(partition) >= end_offset:
+                        self._mark_ready()
+                elif self.book is not old_book:
+                    await on_change(old_book, self.book)
+        finally:
+            await consumer.stop()
+
+    def _mark_ready(self) -> None:
+        log.info(
+            "policy loaded: %d channels, %d locations, version %d",
+            len(self.book.channels), len(self.book.locations), self.version,
+        )  # fmt: skip
+        self.ready.set()

@@ -1,0 +1,60 @@
+"""Redis key names of the read path (wire contract v1) and the version format.
+
+Figures:   tally:ats:{channel}      hash  sku -> available units (decimal string)
+           tally:loc:{location}     hash  sku -> available units at that location
+Changes:   tally:changes:{channel}  stream of {sku, available, version, ingested_at}
+Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location}
+                                    hash  sku -> "{sku_version}-{policy_version}:{published_ms}"
+
+A figure's version is the pair (sku_version, policy_version), written "S-P" like a Redis
+stream id and compared as a pair: the SKU's ledger version (one step per applied event)
+first, then the policy version (offset + 1 of the last policy record applied).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+FigureKind = Literal["ats", "loc"]
+
+ATS_PREFIX = "tally:ats:"
+LOC_PREFIX = "tally:loc:"
+CHANGES_PREFIX = "tally:changes:"
+VERSION_PREFIX = "tally:ver:"
+
+
+def ats_key(channel: str) -> str:
+    return f"{ATS_PREFIX}{channel}"
+
+
+def loc_key(location: str) -> str:
+    return f"{LOC_PREFIX}{location}"
+
+
+def changes_key(channel: str) -> str:
+    return f"{CHANGES_PREFIX}{channel}"
+
+
+def version_key(kind: FigureKind, scope: str) -> str:
+    return f"{VERSION_PREFIX}{kind}:{scope}"
+
+
+class FigureVersion(NamedTuple):
+    sku_version: int
+    policy_version: int
+
+    def wire(self) -> str:
+        return f"{self.sku_version}-{self.policy_version}"
+
+    @classmethod
+    def parse(cls, text: str) -> FigureVersion:
+        """Parse "S-P" (optionally followed by ":published_ms")."""
+        pair = text.split(":", 1)[0]
+        sku_version, policy_version = pair.split("-", 1)
+        return cls(int(sku_version), int(policy_version))
+
+
+def parse_version_record(text: str) -> tuple[FigureVersion, int]:
+    """A version-hash value: the figure's version and when it was published (Unix ms)."""
+    pair, _, published_ms = text.partition(":")
+    return FigureVersion.parse(pair), int(published_ms or 0)
