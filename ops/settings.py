@@ -83,6 +83,9 @@ class WorkerSettings(BaseModel):
     take_batch_max: int = Field(default=500, ge=1, le=10_000)
     take_within_s: float = Field(default=0.02, gt=0, le=5)
     hold_expiry_tick_s: float = Field(default=0.5, gt=0, le=60)
+    # How often Faust commits offsets (and, with exactly_once, the Kafka transaction):
+    # decisions become visible to read_committed readers at this pace.
+    commit_interval_s: float = Field(default=0.2, gt=0, le=30)
     # Keep one batch's processing far below Kafka's transaction timeout (faust #517).
     transaction_timeout_ms: int = Field(default=60_000, ge=1_000, le=900_000)
     changes_stream_len_max: int = Field(default=100_000, ge=100, le=10_000_000)
