@@ -118,3 +118,16 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment once, on first call."""
     return Settings()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The `TALLY_*` environment that makes a child process read these same settings."""
+    env: dict[str, str] = {}
+    for section_name in type(settings).model_fields:
+        section = getattr(settings, section_name)
+        for field_name in type(section).model_fields:
+            value = getattr(section, field_name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"TALLY_{section_name.upper()}__{field_name.upper()}"] = str(value)
+    return env

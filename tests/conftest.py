@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ops.settings import Settings, get_settings
 from ops.stack import ensure_up, stop_started
+from tests.support.isolation import isolated_settings
+from tests.support.worker_process import WorkerProcess
 
 logger = logging.getLogger("tally.tests.stack")
 
@@ -31,3 +34,20 @@ def live_stack(stack_settings: Settings) -> Iterator[Settings]:
         yield stack_settings
     finally:
         stop_started(stack_settings, started, echo=logger.info)
+
+
+@pytest.fixture
+def isolated(live_stack: Settings, tmp_path: Path) -> Settings:
+    """Settings with topics, app id, data dir and ports of this test's own."""
+    return isolated_settings(live_stack, tmp_path)
+
+
+@pytest.fixture
+def worker(isolated: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """A real worker process on the test's own topics; stopped (and its log shown) at the end."""
+    process = WorkerProcess(isolated, tmp_path / "worker.log").start()
+    try:
+        process.wait_metrics_up()
+        yield process
+    finally:
+        process.stop()

@@ -1,0 +1,39 @@
+"""The first end-to-end path: a `received` fact on Kafka becomes figures in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ops.settings import Settings
+from processors import redis_keys
+from tests.support.isolation import unique
+from tests.support.kafka_io import channel_policy, fact, produce_json
+from tests.support.waiting import redis_client, wait_for_figure
+from tests.support.worker_process import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+
+def test_received_event_appears_in_redis_for_location_and_channel(
+    isolated: Settings, worker: WorkerProcess
+) -> None:
+    sku, store, channel = unique("SKU"), unique("store"), unique("web")
+    asyncio.run(
+        produce_json(
+            isolated, isolated.topics.policy, [channel_policy(channel, [store])], "channel"
+        )
+    )
+    asyncio.run(
+        produce_json(
+            isolated, isolated.topics.events, [fact(unique("e"), "received", sku, store, 7)]
+        )
+    )
+    client = redis_client(isolated)
+    wait_for_figure(client, redis_keys.loc_key(store), sku, "7")
+    wait_for_figure(client, redis_keys.ats_key(channel), sku, "7")
+    change = client.xrevrange(redis_keys.changes_key(channel), count=1)[0][1]
+    assert change["sku"] == sku
+    assert change["available"] == "7"
+    assert int(change["ingested_at"]) > 0
