@@ -7,7 +7,7 @@ the command log gives the same answers. The caller applies the events with
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import NamedTuple
 
 from ledger import limits
@@ -75,10 +75,11 @@ def first_decision(state: SkuState, command: HoldCommand) -> Decision | None:
 
 def expiries(state: SkuState, command: HoldCommand | Expire) -> tuple[HoldExpired, ...]:
     """hold_expired for every pending hold whose expiry is <= the command's log time."""
+    now = command.issued_at.astimezone(UTC)  # holds keep UTC: same-tzinfo compares are fast
     due = sorted(
         (hold.expires_at, hold.hold_id)
         for hold in state.holds.values()
-        if hold.expires_at is not None and hold.expires_at <= command.issued_at
+        if hold.expires_at is not None and hold.expires_at <= now
     )
     return tuple(
         HoldExpired(sku=state.sku, hold_id=hold_id, occurred_at=expires_at)

@@ -8,15 +8,15 @@ or a hold event the state already reflects, is a duplicate and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import reduce
+from sys import intern
 from typing import Literal, NamedTuple, TypeVar
 
 from ledger import limits
 from ledger.commands import Decision
 from ledger.errors import InvariantBroken, LimitExceeded
 from ledger.events import (
-    Adjusted,
     CommandRejected,
     Counted,
     Damaged,
@@ -31,7 +31,6 @@ from ledger.events import (
     ReturnGraded,
     ReturnReceived,
     Shipped,
-    SoldInStore,
     SupplyExpected,
     TransferIn,
     TransferOut,
@@ -43,6 +42,7 @@ from ledger.state import (
     HoldStatus,
     Incoming,
     Position,
+    SeenIds,
     SkuState,
     incoming_key,
     seen_add,
@@ -82,46 +82,59 @@ _IncomingChange = tuple[str, Incoming | None] | None
 
 
 def _apply_fact(state: SkuState, event: Fact) -> Applied:
+    # The hot path of the whole system: kept flat on purpose (measured by ops/bench).
     event_id = event.event_id
-    for chunk in state.seen.chunks:
+    seen = state.seen
+    if f"\x00{event_id}\x00" in seen.fresh:
+        return Applied(state, "duplicate")
+    for chunk in seen.chunks:
         if event_id in chunk:
             return Applied(state, "duplicate")
-    location = event.location
+    kind = event.type
+    location = intern(event.location)  # shared key objects: cheaper dict copies
     before = state.positions.get(location)
     if before is None:
         if len(state.positions) >= limits.LOCATIONS_PER_SKU_MAX:
             raise LimitExceeded(f"location: sku has {limits.LOCATIONS_PER_SKU_MAX} locations")
         before = EMPTY_POSITION
-    after, change = _FACT_STEPS[event.type](before, event, state.incoming)
-    _check_position(after)
-    at = event.occurred_at if event.ingested_at is None else event.ingested_at
-    clock = state.clock
-    if clock is None or at > clock:
-        clock = at
+    after = _POSITION_STEPS[kind](before, event)
+    if after.committed < 0 or after.damaged < 0 or after.inspection < 0:
+        raise InvariantBroken(f"negative bucket in {after} after {kind}")
     positions = dict(state.positions)
     positions[location] = after
-    incoming = state.incoming if change is None else _incoming_with(state.incoming, change)
-    free_before, free_after = before.free_units, after.free_units
-    oversell = max(0, min(free_before, 0) - min(free_after, 0))
-    variance = 0
+    incoming = state.incoming
+    if kind in _INCOMING_STEPS:
+        change = _INCOMING_STEPS[kind](event, incoming)
+        if change is not None:
+            incoming = _incoming_with(incoming, change)
     counters = state.counters
-    if event.type == "counted":
+    variance = oversell = 0
+    free_after = after.on_hand - after.committed - after.reserved - after.unsellable
+    if free_after < 0:
+        free_before = before.on_hand - before.committed - before.reserved - before.unsellable
+        oversell = max(0, min(free_before, 0) - free_after)
+        if oversell:
+            counters = counters._replace(
+                oversold_units=counters.oversold_units + oversell,
+                oversells=counters.oversells + 1,
+            )
+    if kind == "counted":
         variance = after.on_hand - before.on_hand
         counters = _counted(counters, variance)
-    if oversell:
-        counters = counters._replace(
-            oversold_units=counters.oversold_units + oversell, oversells=counters.oversells + 1
-        )
+    if seen.fresh_count < limits.SEEN_IDS_FRESH_MAX:
+        seen = SeenIds(f"{seen.fresh}{event_id}\x00", seen.fresh_count + 1, seen.chunks)
+    else:
+        seen = seen_add(seen, event_id)
     new = SkuState(
-        state.sku,
+        event.sku,
         state.version + 1,
-        clock,
+        event.occurred_at if event.ingested_at is None else event.ingested_at,
         positions,
         state.holds,
         state.resolved,
         state.decisions,
         incoming,
-        seen_add(state.seen, event_id, at, clock),
+        seen,
         counters,
     )
     return Applied(new, "applied", oversell, variance)
@@ -153,14 +166,73 @@ def _check_position(p: Position) -> None:
 
 
 _Incoming = Mapping[str, Incoming]
-_Step = Callable[[Position, Fact, _Incoming], tuple[Position, _IncomingChange]]
 
 
-def _received(p: Position, e: Received, inc: _Incoming) -> tuple[Position, _IncomingChange]:
-    after = p._replace(on_hand=p.on_hand + e.qty)
-    if e.order_id is None:
-        return after, None
-    return after, _arrive(inc, incoming_key("supply", e.location, e.order_id), e.qty)
+def _plus(p: Position, e: Fact) -> Position:
+    return Position(p.on_hand + e.qty, p.committed, p.reserved, p.damaged, p.inspection)
+
+
+def _minus(p: Position, e: Fact) -> Position:
+    return Position(p.on_hand - e.qty, p.committed, p.reserved, p.damaged, p.inspection)
+
+
+def _shipped(p: Position, e: Shipped) -> Position:
+    committed = max(0, p.committed - e.qty)  # shipping fulfils committed orders first
+    return Position(p.on_hand - e.qty, committed, p.reserved, p.damaged, p.inspection)
+
+
+def _counted_step(p: Position, e: Counted) -> Position:
+    return Position(e.qty, p.committed, p.reserved, p.damaged, p.inspection)
+
+
+def _damaged(p: Position, e: Damaged) -> Position:
+    return Position(p.on_hand, p.committed, p.reserved, p.damaged + e.qty, p.inspection)
+
+
+def _return_received(p: Position, e: ReturnReceived) -> Position:
+    return Position(p.on_hand + e.qty, p.committed, p.reserved, p.damaged, p.inspection + e.qty)
+
+
+def _return_graded(p: Position, e: ReturnGraded) -> Position:
+    # Units graded beyond those awaiting inspection were received at grading time.
+    from_inspection = min(p.inspection, e.qty)
+    on_hand = p.on_hand + (e.qty - from_inspection)
+    damaged = p.damaged
+    if e.disposition == "damaged":
+        damaged += e.qty
+    elif e.disposition == "dispose":
+        on_hand -= e.qty
+    return Position(on_hand, p.committed, p.reserved, damaged, p.inspection - from_inspection)
+
+
+def _order_placed(p: Position, e: OrderPlaced) -> Position:
+    return Position(p.on_hand, p.committed + e.qty, p.reserved, p.damaged, p.inspection)
+
+
+def _order_cancelled(p: Position, e: OrderCancelled) -> Position:
+    committed = max(0, p.committed - e.qty)
+    return Position(p.on_hand, committed, p.reserved, p.damaged, p.inspection)
+
+
+def _unchanged(p: Position, e: Fact) -> Position:
+    return p
+
+
+_POSITION_STEPS: dict[str, Callable[[Position, Fact], Position]] = {
+    "received": _plus,
+    "shipped": _shipped,  # type: ignore[dict-item]
+    "sold_in_store": _minus,
+    "adjusted": _plus,  # qty is signed
+    "counted": _counted_step,  # type: ignore[dict-item]
+    "damaged": _damaged,  # type: ignore[dict-item]
+    "transfer_out": _minus,
+    "transfer_in": _plus,
+    "return_received": _return_received,  # type: ignore[dict-item]
+    "return_graded": _return_graded,  # type: ignore[dict-item]
+    "order_placed": _order_placed,  # type: ignore[dict-item]
+    "order_cancelled": _order_cancelled,  # type: ignore[dict-item]
+    "supply_expected": _unchanged,  # incoming only: never available
+}
 
 
 def _arrive(inc: _Incoming, key: str, qty: int) -> _IncomingChange:
@@ -173,91 +245,34 @@ def _arrive(inc: _Incoming, key: str, qty: int) -> _IncomingChange:
     return key, item._replace(qty=item.qty - qty)
 
 
-def _shipped(p: Position, e: Shipped, inc: _Incoming) -> tuple[Position, _IncomingChange]:
-    return p._replace(on_hand=p.on_hand - e.qty, committed=max(0, p.committed - e.qty)), None
+def _received_incoming(e: Received, inc: _Incoming) -> _IncomingChange:
+    if e.order_id is None:
+        return None
+    return _arrive(inc, incoming_key("supply", e.location, e.order_id), e.qty)
 
 
-def _sold(p: Position, e: SoldInStore, inc: _Incoming) -> tuple[Position, _IncomingChange]:
-    return p._replace(on_hand=p.on_hand - e.qty), None
-
-
-def _adjusted(p: Position, e: Adjusted, inc: _Incoming) -> tuple[Position, _IncomingChange]:
-    return p._replace(on_hand=p.on_hand + e.qty), None
-
-
-def _counted_step(p: Position, e: Counted, inc: _Incoming) -> tuple[Position, _IncomingChange]:
-    return p._replace(on_hand=e.qty), None
-
-
-def _damaged(p: Position, e: Damaged, inc: _Incoming) -> tuple[Position, _IncomingChange]:
-    return p._replace(damaged=p.damaged + e.qty), None
-
-
-def _transfer_out(p: Position, e: TransferOut, inc: _Incoming) -> tuple[Position, _IncomingChange]:
+def _transfer_out_incoming(e: TransferOut, inc: _Incoming) -> _IncomingChange:
     key = incoming_key("transfer", e.target_location, e.order_id)
     item = inc.get(key)
     qty = e.qty if item is None else item.qty + e.qty
     eta = e.eta if item is None or e.eta is not None else item.eta
-    transit = Incoming("transfer", e.order_id, e.target_location, qty, eta, e.location)
-    return p._replace(on_hand=p.on_hand - e.qty), (key, transit)
+    return key, Incoming("transfer", e.order_id, e.target_location, qty, eta, e.location)
 
 
-def _transfer_in(p: Position, e: TransferIn, inc: _Incoming) -> tuple[Position, _IncomingChange]:
-    key = incoming_key("transfer", e.location, e.order_id)
-    return p._replace(on_hand=p.on_hand + e.qty), _arrive(inc, key, e.qty)
+def _transfer_in_incoming(e: TransferIn, inc: _Incoming) -> _IncomingChange:
+    return _arrive(inc, incoming_key("transfer", e.location, e.order_id), e.qty)
 
 
-def _return_received(
-    p: Position, e: ReturnReceived, inc: _Incoming
-) -> tuple[Position, _IncomingChange]:
-    return p._replace(on_hand=p.on_hand + e.qty, inspection=p.inspection + e.qty), None
-
-
-def _return_graded(
-    p: Position, e: ReturnGraded, inc: _Incoming
-) -> tuple[Position, _IncomingChange]:
-    # Units graded beyond those awaiting inspection were received at grading time.
-    from_inspection = min(p.inspection, e.qty)
-    on_hand = p.on_hand + (e.qty - from_inspection)
-    p = p._replace(on_hand=on_hand, inspection=p.inspection - from_inspection)
-    if e.disposition == "damaged":
-        return p._replace(damaged=p.damaged + e.qty), None
-    if e.disposition == "dispose":
-        return p._replace(on_hand=p.on_hand - e.qty), None
-    return p, None
-
-
-def _order_placed(p: Position, e: OrderPlaced, inc: _Incoming) -> tuple[Position, _IncomingChange]:
-    return p._replace(committed=p.committed + e.qty), None
-
-
-def _order_cancelled(
-    p: Position, e: OrderCancelled, inc: _Incoming
-) -> tuple[Position, _IncomingChange]:
-    return p._replace(committed=max(0, p.committed - e.qty)), None
-
-
-def _supply_expected(
-    p: Position, e: SupplyExpected, inc: _Incoming
-) -> tuple[Position, _IncomingChange]:
+def _supply_incoming(e: SupplyExpected, inc: _Incoming) -> _IncomingChange:
     item = Incoming("supply", e.order_id, e.location, e.qty, e.eta)
-    return p, (incoming_key("supply", e.location, e.order_id), item)
+    return incoming_key("supply", e.location, e.order_id), item
 
 
-_FACT_STEPS: dict[str, _Step] = {
-    "received": _received,  # type: ignore[dict-item]
-    "shipped": _shipped,  # type: ignore[dict-item]
-    "sold_in_store": _sold,  # type: ignore[dict-item]
-    "adjusted": _adjusted,  # type: ignore[dict-item]
-    "counted": _counted_step,  # type: ignore[dict-item]
-    "damaged": _damaged,  # type: ignore[dict-item]
-    "transfer_out": _transfer_out,  # type: ignore[dict-item]
-    "transfer_in": _transfer_in,  # type: ignore[dict-item]
-    "return_received": _return_received,  # type: ignore[dict-item]
-    "return_graded": _return_graded,  # type: ignore[dict-item]
-    "order_placed": _order_placed,  # type: ignore[dict-item]
-    "order_cancelled": _order_cancelled,  # type: ignore[dict-item]
-    "supply_expected": _supply_expected,  # type: ignore[dict-item]
+_INCOMING_STEPS: dict[str, Callable[[Fact, _Incoming], _IncomingChange]] = {
+    "received": _received_incoming,  # type: ignore[dict-item]
+    "transfer_out": _transfer_out_incoming,  # type: ignore[dict-item]
+    "transfer_in": _transfer_in_incoming,  # type: ignore[dict-item]
+    "supply_expected": _supply_incoming,  # type: ignore[dict-item]
 }
 
 
@@ -273,7 +288,14 @@ def _placed(state: SkuState, e: HoldPlaced) -> Applied:
     after = before._replace(reserved=before.reserved + e.qty)
     decision = _decision(e, "reserve", e.location)
     hold = Hold(
-        e.hold_id, e.request_id, e.channel, e.location, e.qty, e.expires_at, "pending", decision
+        e.hold_id,
+        e.request_id,
+        e.channel,
+        e.location,
+        e.qty,
+        e.expires_at.astimezone(UTC),
+        "pending",
+        decision,
     )
     positions = {**state.positions, e.location: after}
     holds = {**state.holds, e.hold_id: hold}
@@ -366,10 +388,9 @@ def _with(
     resolved: Mapping[str, Hold],
     decisions: Mapping[str, Decision],
 ) -> SkuState:
-    clock = at if state.clock is None or at > state.clock else state.clock
     return state._replace(
         version=state.version + 1,
-        clock=clock,
+        clock=at,
         positions=positions,
         holds=holds,
         resolved=resolved,

@@ -44,12 +44,13 @@ INCOMING_PER_SKU_MAX = 1024
 RESOLVED_HOLDS_PER_SKU_MAX = 1024
 # Decisions kept by request_id (repeated request -> first decision).
 DECISIONS_PER_SKU_MAX = 1024
-# Fact event_ids kept for idempotency: the most recent SEEN_IDS_PER_SKU_MAX ids (in chunks
-# of SEEN_IDS_CHUNK, so between MAX - CHUNK and MAX are remembered), each for at most
-# SEEN_ID_RETENTION_S of log time after the newest id in its chunk.
+# Fact event_ids kept for idempotency: the SKU's last SEEN_IDS_PER_SKU_MAX event_ids
+# (at least SEEN_IDS_PER_SKU_MAX - SEEN_IDS_FRESH_MAX: the oldest chunk is dropped whole),
+# however long ago they arrived. A duplicate older than that (after >= 960 newer facts of the
+# same SKU) is applied again: redeliveries after a rebalance and producer retries arrive
+# within seconds to minutes, far inside the window for any SKU.
+SEEN_IDS_FRESH_MAX = 64
 SEEN_IDS_PER_SKU_MAX = 1024
-SEEN_IDS_CHUNK = 64
-SEEN_ID_RETENTION_S = 7 * 24 * 3600
 
 # Policy.
 LOCATIONS_PER_CHANNEL_MAX = 256

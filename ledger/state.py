@@ -9,7 +9,7 @@ mutated after construction (typed `Mapping`, copied on write). `ledger.codec` se
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal, NamedTuple
 
 from ledger import limits
@@ -17,9 +17,6 @@ from ledger.commands import Decision
 
 HoldStatus = Literal["pending", "committed", "released", "expired", "rejected"]
 IncomingKind = Literal["supply", "transfer"]
-
-_CHUNKS_MAX = limits.SEEN_IDS_PER_SKU_MAX // limits.SEEN_IDS_CHUNK
-_RETENTION = timedelta(seconds=limits.SEEN_ID_RETENTION_S)
 
 
 class Position(NamedTuple):
@@ -52,7 +49,7 @@ class Hold(NamedTuple):
     channel: str
     location: str | None
     qty: int
-    expires_at: datetime | None
+    expires_at: datetime | None  # UTC (datetime.UTC: same-tzinfo comparisons are fast)
     status: HoldStatus
     decision: Decision
 
@@ -72,35 +69,40 @@ def incoming_key(kind: IncomingKind, location: str, order_id: str) -> str:
     return f"{kind}:{location}:{order_id}"
 
 
-class SeenIds(NamedTuple):
-    """Recently applied event_ids in chunks (a persistent set: adding copies one chunk)."""
+_SEP = "\x00"  # cannot occur in an id (printable ASCII only)
+_CHUNKS_MAX = limits.SEEN_IDS_PER_SKU_MAX // limits.SEEN_IDS_FRESH_MAX - 1
 
+
+class SeenIds(NamedTuple):
+    """The SKU's recently applied event_ids (a persistent set, see ledger.limits).
+
+    The newest ids live in one delimited string (adding copies one small buffer and touches
+    no other object: cheap for the long tail of cold SKUs); every SEEN_IDS_FRESH_MAX ids it
+    is sealed into a frozenset chunk, and the oldest chunk is dropped past the bound.
+    """
+
+    fresh: str = _SEP  # "\0id1\0id2\0"
+    fresh_count: int = 0
     chunks: tuple[frozenset[str], ...] = ()
-    newest: tuple[datetime, ...] = ()  # newest log time per chunk
 
     def __contains__(self, event_id: object) -> bool:
+        if not isinstance(event_id, str):
+            return False
+        if f"{_SEP}{event_id}{_SEP}" in self.fresh:
+            return True
         return any(event_id in chunk for chunk in self.chunks)
 
     def size(self) -> int:
-        return sum(len(chunk) for chunk in self.chunks)
+        return self.fresh_count + sum(len(chunk) for chunk in self.chunks)
 
 
-def seen_add(seen: SeenIds, event_id: str, at: datetime, clock: datetime) -> SeenIds:
-    """`seen` plus `event_id`, dropping chunks past the count or log-time bound."""
-    chunks, newest = seen.chunks, seen.newest
-    if chunks and len(chunks[-1]) < limits.SEEN_IDS_CHUNK:
-        chunks = (*chunks[:-1], chunks[-1] | {event_id})
-        newest = (*newest[:-1], max(newest[-1], at))
-    else:
-        chunks = (*chunks, frozenset((event_id,)))
-        newest = (*newest, at)
-    horizon = clock - _RETENTION
-    drop = max(0, len(chunks) - _CHUNKS_MAX)
-    while drop < len(chunks) - 1 and newest[drop] < horizon:
-        drop += 1
-    if drop:
-        chunks, newest = chunks[drop:], newest[drop:]
-    return SeenIds(chunks, newest)
+def seen_add(seen: SeenIds, event_id: str) -> SeenIds:
+    """`seen` plus `event_id`, dropping the oldest chunk past SEEN_IDS_PER_SKU_MAX."""
+    if seen.fresh_count < limits.SEEN_IDS_FRESH_MAX:
+        return SeenIds(f"{seen.fresh}{event_id}{_SEP}", seen.fresh_count + 1, seen.chunks)
+    sealed = frozenset(seen.fresh[1:-1].split(_SEP))
+    chunks = seen.chunks[-_CHUNKS_MAX + 1 :] if len(seen.chunks) >= _CHUNKS_MAX else seen.chunks
+    return SeenIds(f"{_SEP}{event_id}{_SEP}", 1, (*chunks, sealed))
 
 
 class Counters(NamedTuple):
@@ -119,7 +121,7 @@ class SkuState(NamedTuple):
 
     sku: str
     version: int = 0
-    clock: datetime | None = None  # newest log time applied
+    clock: datetime | None = None  # log time of the last applied event
     positions: Mapping[str, Position] = {}
     holds: Mapping[str, Hold] = {}  # pending only
     resolved: Mapping[str, Hold] = {}  # bounded FIFO of resolved / rejected holds

@@ -1,0 +1,1 @@
+"""Benchmark harnesses (not timed tests): run them as modules, they print and write results."""

@@ -1,0 +1,228 @@
+"""Fold micro-benchmark: decode + fold of a realistic event mix on one core.
+
+    .venv/bin/python -m ops.bench.fold_bench [--events N] [--skus N] [--locations N]
+
+Times `ledger.codec.decode_event` + `ledger.fold.apply_event` over a seeded mix, beside a
+baseline of plain `json.loads` + dict update of the same encoded events in the same run
+(interleaved, best of `--repeats`), and writes the figures to ops/bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ledger.codec import decode_event, encode
+from ledger.events import (
+    Adjusted,
+    Counted,
+    Damaged,
+    Fact,
+    OrderCancelled,
+    OrderPlaced,
+    Received,
+    ReturnGraded,
+    ReturnReceived,
+    Shipped,
+    SoldInStore,
+    SupplyExpected,
+    TransferIn,
+    TransferOut,
+)
+from ledger.fold import apply_event
+from ledger.state import SkuState
+
+RESULTS = Path(__file__).resolve().parent / "results" / "fold_bench.json"
+COMMAND = ".venv/bin/python -m ops.bench.fold_bench"
+
+# Share of each fact type in the mix (mostly sales, receipts and orders).
+MIX: dict[str, int] = {
+    "sold_in_store": 24,
+    "order_placed": 20,
+    "shipped": 15,
+    "received": 14,
+    "return_received": 4,
+    "return_graded": 3,
+    "adjusted": 4,
+    "counted": 3,
+    "damaged": 2,
+    "transfer_out": 2,
+    "transfer_in": 2,
+    "supply_expected": 4,
+    "order_cancelled": 3,
+}
+_T0 = datetime(2025, 3, 1, 9, tzinfo=UTC)
+
+
+def make_events(count: int, skus: int, locations: int, seed: int) -> list[bytes]:
+    """`count` encoded facts over `skus` x `locations`, reproducible from `seed`."""
+    rng = random.Random(seed)
+    kinds = rng.choices(list(MIX), weights=list(MIX.values()), k=count)
+    return [encode(_fact(rng, kind, i, skus, locations)) for i, kind in enumerate(kinds)]
+
+
+def _fact(rng: random.Random, kind: str, i: int, skus: int, locations: int) -> Fact:
+    at = _T0 + timedelta(milliseconds=i * 7)
+    loc = rng.randrange(locations)
+    base: dict[str, Any] = {
+        "event_id": f"evt-{seed_hex(rng)}-{i:09d}",
+        "sku": f"SKU-{rng.randrange(skus):06d}",
+        "location": f"store-{loc:03d}",
+        "qty": rng.randint(1, 3),
+        "occurred_at": at - timedelta(milliseconds=rng.randint(5, 900)),
+        "ingested_at": at,
+        "source": f"pos-{loc:03d}",
+    }
+    order = {"order_id": f"ord-{i:09d}"}
+    if kind == "sold_in_store":
+        return SoldInStore(**base)
+    if kind == "order_placed":
+        return OrderPlaced(**base, **order)
+    if kind == "order_cancelled":
+        return OrderCancelled(**base, **order)
+    if kind == "shipped":
+        return Shipped(**base, **order)
+    if kind == "received":
+        return Received(**{**base, "qty": rng.randint(6, 48)})
+    if kind == "return_received":
+        return ReturnReceived(**base)
+    if kind == "return_graded":
+        disposition = rng.choice(("restock", "restock", "damaged", "dispose"))
+        return ReturnGraded(**base, disposition=disposition)
+    if kind == "adjusted":
+        return Adjusted(**{**base, "qty": rng.choice((-2, -1, 1, 2))}, reason="found in back")
+    if kind == "counted":
+        return Counted(**{**base, "qty": rng.randint(0, 40)})
+    if kind == "damaged":
+        return Damaged(**base, reason="crushed")
+    if kind == "transfer_out":
+        target = f"store-{(loc + 1) % locations:03d}" if locations > 1 else "dc-001"
+        return TransferOut(**base, target_location=target, order_id=f"to-{i % 97}")
+    if kind == "transfer_in":
+        return TransferIn(**base, order_id=f"to-{i % 97}")
+    return SupplyExpected(**base, order_id=f"po-{i % 89}", eta=at + timedelta(days=3))
+
+
+def seed_hex(rng: random.Random) -> str:
+    return f"{rng.getrandbits(48):012x}"
+
+
+def run_fold(raws: Sequence[bytes]) -> int:
+    """decode + fold every event into a per-SKU state table; returns the applied count."""
+    table: dict[str, SkuState] = {}
+    applied = 0
+    for raw in raws:
+        event = decode_event(raw)
+        state = table.get(event.sku)
+        if state is None:
+            state = SkuState.empty(event.sku)
+        result = apply_event(state, event)
+        table[event.sku] = result.state
+        applied += result.outcome == "applied"
+    return applied
+
+
+_BASELINE_FIELD = {
+    "sold_in_store": ("on_hand", -1),
+    "shipped": ("on_hand", -1),
+    "received": ("on_hand", 1),
+    "transfer_in": ("on_hand", 1),
+    "transfer_out": ("on_hand", -1),
+    "adjusted": ("on_hand", 1),
+    "order_placed": ("committed", 1),
+    "order_cancelled": ("committed", -1),
+    "return_received": ("inspection", 1),
+    "return_graded": ("inspection", -1),
+    "damaged": ("damaged", 1),
+    "supply_expected": ("incoming", 1),
+}
+
+
+def run_baseline(raws: Sequence[bytes]) -> int:
+    """The floor: plain json.loads + a dict update of the bucket each type touches."""
+    table: dict[tuple[str, str], dict[str, int]] = {}
+    for raw in raws:
+        doc = json.loads(raw)
+        key = (doc["sku"], doc["location"])
+        position = table.get(key)
+        if position is None:
+            position = table[key] = {
+                "on_hand": 0,
+                "committed": 0,
+                "inspection": 0,
+                "damaged": 0,
+                "incoming": 0,
+            }
+        kind = doc["type"]
+        if kind == "counted":
+            position["on_hand"] = doc["qty"]
+        else:
+            field, sign = _BASELINE_FIELD[kind]
+            position[field] += sign * doc["qty"]
+    return len(raws)
+
+
+def _best_rate(run: Callable[[Sequence[bytes]], int], raws: Sequence[bytes]) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    run(raws)
+    return len(raws) / (time.perf_counter() - started)
+
+
+def bench(events: int, skus: int, locations: int, repeats: int, seed: int) -> dict[str, Any]:
+    raws = make_events(events, skus, locations, seed)
+    fold_rates: list[float] = []
+    baseline_rates: list[float] = []
+    for _ in range(repeats):  # interleaved, so both see the same machine state
+        baseline_rates.append(_best_rate(run_baseline, raws))
+        fold_rates.append(_best_rate(run_fold, raws))
+    fold_rate, baseline_rate = max(fold_rates), max(baseline_rates)
+    return {
+        "command": COMMAND + " " + " ".join(sys.argv[1:]) if sys.argv[1:] else COMMAND,
+        "events": events,
+        "skus": skus,
+        "locations": locations,
+        "repeats": repeats,
+        "seed": seed,
+        "payload_bytes_mean": round(sum(map(len, raws)) / len(raws), 1),
+        "fold_events_per_s": round(fold_rate),
+        "baseline_events_per_s": round(baseline_rate),
+        "ratio": round(fold_rate / baseline_rate, 3),
+        "target_ratio": 0.5,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--skus", type=int, default=10_000)
+    parser.add_argument("--locations", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    result = bench(args.events, args.skus, args.locations, args.repeats, args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.write(
+        f"decode+fold {result['fold_events_per_s']:>10,} events/s\n"
+        f"json.loads+dict {result['baseline_events_per_s']:>6,} events/s\n"
+        f"ratio {result['ratio']:.3f} (target >= {result['target_ratio']})  -> {args.out}\n"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    main()
