@@ -98,6 +98,99 @@ class GatewaySettings(BaseModel):
     payload_bytes_max: int = Field(default=1_048_576, ge=1_024, le=64 * 1_048_576)
     hold_wait_timeout_s: float = Field(default=5.0, gt=0, le=60)
     requests_per_s_per_key_max: float = Field(default=1_000.0, gt=0)
+    # Token bucket size per key: a burst of this many requests, then the rate above.
+    requests_burst_per_key_max: int = Field(default=200, ge=1, le=100_000)
+    # API keys: JSON list of {key_id, sha256, role, locations?}; re-read when it changes.
+    keys_file: Path = Field(default=REPO_ROOT / ".tally" / "gateway-keys.json")
+    keys_reload_s: float = Field(default=2.0, gt=0, le=3_600)
+    # Hold requests waiting for their decision at once (one gateway process); 503 past it.
+    hold_waiters_max: int = Field(default=10_000, ge=1, le=1_000_000)
+    # SKUs in one batch availability read.
+    availability_skus_max: int = Field(default=100, ge=1, le=10_000)
+    # GET /v1/locations/{sku}: location keys found by SCAN (cached), and for how long.
+    location_keys_max: int = Field(default=10_000, ge=1, le=1_000_000)
+    location_keys_cache_s: float = Field(default=5.0, ge=0, le=3_600)
+    # Waiting for Kafka acknowledgements (503 past it) and for /healthz probes.
+    produce_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    health_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    # `tally import`: rows per produced batch, batches in flight, rejected lines before abort.
+    import_batch_rows: int = Field(default=2_000, ge=1, le=100_000)
+    import_inflight_batches_max: int = Field(default=8, ge=1, le=256)
+    import_rejects_max: int = Field(default=100_000, ge=0, le=100_000_000)
+
+
+ShopifyReason = Literal[
+    "correction",
+    "cycle_count_available",
+    "damaged",
+    "movement_created",
+    "movement_updated",
+    "movement_received",
+    "movement_canceled",
+    "other",
+    "promotion",
+    "quality_control",
+    "received",
+    "reservation_created",
+    "reservation_deleted",
+    "reservation_updated",
+    "restock",
+    "safety_stock",
+    "shrinkage",
+]
+
+
+class PusherSettings(BaseModel):
+    """Channel pushers (connectors/pushers): follow `tally:changes:{channel}`, push outward.
+
+    Flat on purpose (`shopify_*`, `webhook_*`) so `settings_env` can hand it to a child.
+    Empty URLs / secrets / paths mean "not configured"; the pusher refuses to start then.
+    """
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9109, ge=1, le=65535)
+    # Consumer name inside the group `tally-pusher-{pusher}`; keep it stable across restarts
+    # so the pusher re-reads its own pending entries first.
+    consumer: str = Field(default="pusher-1", min_length=1, max_length=64)
+    # Where a new consumer group starts: the whole (capped) stream, or only new entries.
+    start_from: Literal["earliest", "latest"] = "earliest"
+    # XREADGROUP COUNT: stream entries per batch, the coalescing bound.
+    read_entries_max: int = Field(default=500, ge=1, le=10_000)
+    read_block_ms: int = Field(default=1_000, ge=1, le=60_000)
+    # After the first entry of a burst, gather more for up to this long before pushing.
+    coalesce_window_s: float = Field(default=0.05, ge=0, le=5)
+    # XAUTOCLAIM at start-up: take over entries other consumers left pending this long.
+    claim_idle_ms: int = Field(default=60_000, ge=0, le=86_400_000)
+    http_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Failed attempts (HTTP errors, timeouts) of one push before it is dead-lettered.
+    attempts_max: int = Field(default=8, ge=1, le=100)
+    # Exponential backoff with full jitter: uniform(0, min(max, base * 2**attempt)).
+    backoff_base_s: float = Field(default=0.5, gt=0, le=60)
+    backoff_max_s: float = Field(default=30.0, gt=0, le=600)
+    dlq_len_max: int = Field(default=100_000, ge=100, le=10_000_000)
+
+    shopify_shop_url: str = Field(default="", max_length=512, description="https://x.myshopify.com")
+    shopify_api_version: str = Field(default="2026-04", pattern=r"^\d{4}-\d{2}$")
+    shopify_access_token: SecretStr = SecretStr("")
+    shopify_mapping_path: str = Field(default="", max_length=1_024, description="JSON or YAML")
+    shopify_reason: ShopifyReason = "correction"
+    shopify_reference_uri_prefix: str = Field(default="gid://tally/Sync/", max_length=256)
+    # Entries in one inventorySetQuantities `quantities` list.
+    shopify_quantities_per_call_max: int = Field(default=50, ge=1, le=250)
+    # A THROTTLED wait is (cost - currentlyAvailable) / restoreRate, clamped to these.
+    shopify_throttle_wait_s_min: float = Field(default=0.05, ge=0, le=60)
+    shopify_throttle_wait_s_max: float = Field(default=10.0, gt=0, le=600)
+    # Throttled answers (429/503/THROTTLED) one push may wait out before it is dead-lettered.
+    shopify_throttles_max: int = Field(default=30, ge=1, le=1_000)
+    # CHANGE_FROM_QUANTITY_STALE re-reads per push before it is dead-lettered.
+    shopify_stale_retries_max: int = Field(default=3, ge=1, le=20)
+
+    webhook_url: str = Field(default="", max_length=2_048)
+    webhook_secret: SecretStr = SecretStr("")  # whsec_<base64 key>
+    # 1: one {channel, sku, available, version, ingested_at} per request; >1: {channel, changes}.
+    webhook_figures_per_request_max: int = Field(default=1, ge=1, le=1_000)
+    # A receiver's Retry-After (429/503) is honoured up to this long.
+    webhook_retry_after_s_max: float = Field(default=60.0, gt=0, le=3_600)
 
 
 class Settings(BaseSettings):
@@ -112,6 +205,7 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     worker: WorkerSettings = WorkerSettings()
     gateway: GatewaySettings = GatewaySettings()
+    pusher: PusherSettings = PusherSettings()
 
 
 @lru_cache(maxsize=1)

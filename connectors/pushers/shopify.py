@@ -1,0 +1,387 @@
+"""Shopify pusher: Admin GraphQL `inventorySetQuantities`, 2026-04 form.
+
+Every call carries `@idempotent(key: ...)` with a UUID derived from the request's content
+(channel, and per SKU its version and changeFromQuantity), so a retry — also one after a
+crash, before our own bookkeeping was written — reuses the key and Shopify applies it once.
+`changeFromQuantity` is the last quantity we pushed for the SKU (null when unknown); on
+CHANGE_FROM_QUANTITY_STALE the pusher reads the current quantities and retries with them.
+Throttling (HTTP 429/503, errors[].extensions.code THROTTLED) is waited out using the
+bucket's throttleStatus; bounded attempts, then the figures are dead-lettered.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.metrics import PUSHER_ERRORS, PUSHER_PUSHES
+from connectors.pushers.backoff import backoff_s, retry_after_s, throttle_wait_s
+from connectors.pushers.changes import Change, DeadLettered, Delivered, Outcome, PushedFigure
+from connectors.pushers.keys import PusherKind
+from connectors.pushers.transport import Sleep, count, post, real_sleep
+from ops.settings import PusherSettings
+
+IDEMPOTENCY_NAMESPACE = uuid.UUID("0f6c2c8e-2b7a-4f57-9d3e-5a1c9e4b7d20")
+
+SET_MUTATION = """mutation TallySetAvailable($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) @idempotent(key: "%s") {
+    inventoryAdjustmentGroup { reason changes { name delta quantityAfterChange } }
+    userErrors { code field message }
+  }
+}"""
+
+STALE = "CHANGE_FROM_QUANTITY_STALE"
+CONCURRENT = "IDEMPOTENCY_CONCURRENT_REQUEST"
+
+
+class ItemTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inventory_item_id: str = Field(min_length=1)
+    location_id: str | None = Field(default=None, min_length=1)
+
+
+class ShopifyMapping(BaseModel):
+    """SKU -> Shopify inventory item (and location; `location_id` is the default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    location_id: str | None = Field(default=None, min_length=1)
+    items: dict[str, str | ItemTarget]
+
+    def target(self, sku: str) -> tuple[str, str] | None:
+        """(inventoryItemId, locationId) for a SKU, or None when it is not mapped."""
+        item = self.items.get(sku)
+        if item is None:
+            return None
+        if isinstance(item, str):
+            item = ItemTarget(inventory_item_id=item)
+        location = item.location_id or self.location_id
+        return None if location is None else (item.inventory_item_id, location)
+
+    @classmethod
+    def load(cls, path: Path) -> ShopifyMapping:
+        text = path.read_text()
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return cls.model_validate(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    change: Change
+    inventory_item_id: str
+    location_id: str
+
+
+class GiveUp(Exception):
+    """A push that will not succeed by retrying it now; its figures are dead-lettered."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Budget:
+    """Attempts spent on one push (one `quantities` list), each kind with its own bound."""
+
+    failures: int = 0
+    throttles: int = 0
+    stales: int = 0
+
+
+def idempotency_key(channel: str, items: Sequence[Item], believed: Mapping[str, int | None]) -> str:
+    parts = sorted(
+        f"{i.change.sku}@{i.change.version.wire()}<-{believed.get(i.change.sku)}" for i in items
+    )
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{channel}|{','.join(parts)}"))
+
+
+def set_request(
+    items: Sequence[Item],
+    believed: Mapping[str, int | None],
+    *,
+    channel: str,
+    reason: str,
+    reference_uri: str,
+) -> dict[str, Any]:
+    """The GraphQL request body: the mutation with its @idempotent key, and its variables."""
+    quantities = [
+        {
+            "inventoryItemId": i.inventory_item_id,
+            "locationId": i.location_id,
+            "quantity": i.change.available,
+            "changeFromQuantity": believed.get(i.change.sku),  # explicit null when unknown
+        }
+        for i in items
+    ]
+    return {
+        "query": SET_MUTATION % idempotency_key(channel, items, believed),
+        "variables": {
+            "input": {
+                "name": "available",
+                "reason": reason,
+                "referenceDocumentUri": reference_uri,
+                "quantities": quantities,
+            }
+        },
+    }
+
+
+def read_request(items: Sequence[Item]) -> dict[str, Any]:
+    """A query for the current `available` quantity of each item at its location."""
+    params = ", ".join(f"$item{n}: ID!, $location{n}: ID!" for n in range(len(items)))
+    fields = " ".join(
+        f"q{n}: inventoryItem(id: $item{n}) {{ inventoryLevel(locationId: $location{n}) "
+        '{ quantities(names: ["available"]) { name quantity } } }'
+        for n in range(len(items))
+    )
+    variables: dict[str, str] = {}
+    for n, item in enumerate(items):
+        variables[f"item{n}"] = item.inventory_item_id
+        variables[f"location{n}"] = item.location_id
+    return {"query": f"query TallyReadAvailable({params}) {{ {fields} }}", "variables": variables}
+
+
+def read_quantities(data: Mapping[str, Any], items: Sequence[Item]) -> dict[str, int | None]:
+    believed: dict[str, int | None] = {}
+    for n, item in enumerate(items):
+        level = (data.get(f"q{n}") or {}).get("inventoryLevel") or {}
+        quantity = next(
+            (
+                q.get("quantity")
+                for q in level.get("quantities") or []
+                if q.get("name") == "available"
+            ),
+            None,
+        )
+        believed[item.change.sku] = quantity if isinstance(quantity, int) else None
+    return believed
+
+
+def bad_indexes(user_errors: Sequence[Mapping[str, Any]]) -> set[int] | None:
+    """Indexes of the quantities the errors point at; None when any error points elsewhere."""
+    indexes: set[int] = set()
+    for error in user_errors:
+        field = error.get("field") or []
+        if len(field) >= 3 and field[:2] == ["input", "quantities"] and str(field[2]).isdigit():
+            indexes.add(int(field[2]))
+        else:
+            return None
+    return indexes
+
+
+class ShopifySink:
+    name: PusherKind = "shopify"
+
+    def __init__(
+        self,
+        settings: PusherSettings,
+        channel: str,
+        mapping: ShopifyMapping,
+        *,
+        client: httpx.AsyncClient | None = None,
+        sleep: Sleep = real_sleep,
+    ) -> None:
+        if not settings.shopify_shop_url:
+            raise ValueError("set TALLY_PUSHER__SHOPIFY_SHOP_URL")
+        self._settings = settings
+        self._channel = channel
+        self._mapping = mapping
+        self._url = (
+            f"{settings.shopify_shop_url.rstrip('/')}/admin/api/"
+            f"{settings.shopify_api_version}/graphql.json"
+        )
+        self._headers = {
+            "content-type": "application/json",
+            "x-shopify-access-token": settings.shopify_access_token.get_secret_value(),
+        }
+        self._client = client or httpx.AsyncClient(timeout=settings.http_timeout_s)
+        self._sleep = sleep
+
+    @property
+    def batch_max(self) -> int:
+        return self._settings.shopify_quantities_per_call_max
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def push(
+        self, changes: Sequence[Change], pushed: Mapping[str, PushedFigure]
+    ) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        items: list[Item] = []
+        for change in changes:
+            target = self._mapping.target(change.sku)
+            if target is None:
+                outcomes += _dead([change], "unmapped: no Shopify item/location for the SKU", 0)
+            else:
+                items.append(Item(change, *target))
+        step = self.batch_max
+        for start in range(0, len(items), step):
+            outcomes += await self._push_call(items[start : start + step], pushed)
+        return outcomes
+
+    async def _push_call(
+        self, items: list[Item], pushed: Mapping[str, PushedFigure]
+    ) -> list[Outcome]:
+        settings = self._settings
+        believed: dict[str, int | None] = {
+            i.change.sku: pushed[i.change.sku].quantity if i.change.sku in pushed else None
+            for i in items
+        }
+        budget = Budget()
+        outcomes: list[Outcome] = []
+        while items:
+            request = set_request(
+                items,
+                believed,
+                channel=self._channel,
+                reason=settings.shopify_reason,
+                reference_uri=f"{settings.shopify_reference_uri_prefix}{self._channel}",
+            )
+            try:
+                data = await self._graphql(request, budget)
+            except GiveUp as give_up:
+                return outcomes + _dead([i.change for i in items], give_up.reason, budget.failures)
+            result = data.get("inventorySetQuantities") or {}
+            user_errors: list[Mapping[str, Any]] = result.get("userErrors") or []
+            if not user_errors and result:
+                count("shopify", "ok")
+                return outcomes + [Delivered(i.change) for i in items]
+            codes = {str(error.get("code")) for error in user_errors}
+            if STALE in codes:
+                budget.stales += 1
+                if budget.stales > settings.shopify_stale_retries_max:
+                    PUSHER_ERRORS.labels("shopify", "rejected").inc()
+                    reason = f"rejected: {STALE} after {budget.stales - 1} re-reads"
+                    return outcomes + _dead([i.change for i in items], reason, budget.failures)
+                count("shopify", "retry", "rejected")
+                try:
+                    data = await self._graphql(read_request(items), budget)
+                except GiveUp as give_up:
+                    reason = give_up.reason
+                    return outcomes + _dead([i.change for i in items], reason, budget.failures)
+                believed = read_quantities(data, items)
+                continue
+            if CONCURRENT in codes:
+                budget.failures += 1
+                count("shopify", "retry", "rejected")
+                if budget.failures >= settings.attempts_max:
+                    reason = f"rejected: {CONCURRENT}, attempts exhausted"
+                    return outcomes + _dead([i.change for i in items], reason, budget.failures)
+                await self._sleep(self._backoff(budget.failures))
+                continue
+            PUSHER_ERRORS.labels("shopify", "rejected").inc()
+            reason = "rejected: " + "; ".join(
+                f"{e.get('code')} {e.get('field')} {e.get('message')}" for e in user_errors
+            )
+            indexes = bad_indexes(user_errors) if user_errors else None
+            if not indexes:
+                return outcomes + _dead([i.change for i in items], reason or "rejected", 0)
+            outcomes += _dead(
+                [items[n].change for n in sorted(indexes) if n < len(items)], reason, 0
+            )
+            items = [item for n, item in enumerate(items) if n not in indexes]
+        return outcomes
+
+    async def _graphql(self, request: Mapping[str, Any], budget: Budget) -> dict[str, Any]:
+        """The `data` of one GraphQL call, waiting out throttling and transient failures."""
+        settings = self._settings
+        content = orjson.dumps(request)
+        while True:
+            answer = await post(
+                self._client, "shopify", self._url, content=content, headers=self._headers
+            )
+            status = answer.status
+            payload = _json(answer.body) if status == 200 else None
+            if status in (429, 503) or (payload is not None and _throttled(payload)):
+                budget.throttles += 1
+                count("shopify", "throttled", "throttled")
+                if budget.throttles > settings.shopify_throttles_max:
+                    raise GiveUp(f"throttled: gave up after {budget.throttles - 1} waits")
+                await self._sleep(self._throttle_wait(answer.retry_after, payload, budget))
+                continue
+            if status is None or status >= 500 or (status == 200 and payload is None):
+                budget.failures += 1
+                kind = answer.error or "http"
+                count("shopify", "retry", kind)
+                if budget.failures >= settings.attempts_max:
+                    last = answer.detail or f"HTTP {status}"
+                    raise GiveUp(f"attempts exhausted; last: {kind}: {last}")
+                await self._sleep(self._backoff(budget.failures))
+                continue
+            if status != 200 or payload is None:
+                PUSHER_ERRORS.labels("shopify", "rejected").inc()
+                raise GiveUp(f"rejected: HTTP {status}: {answer.body[:200]!r}")
+            if payload.get("errors"):
+                PUSHER_ERRORS.labels("shopify", "rejected").inc()
+                raise GiveUp(f"rejected: GraphQL errors: {str(payload['errors'])[:300]}")
+            data = payload.get("data")
+            return data if isinstance(data, dict) else {}
+
+    def _backoff(self, attempt: int) -> float:
+        settings = self._settings
+        return backoff_s(attempt, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
+
+    def _throttle_wait(
+        self, retry_after: str | None, payload: Mapping[str, Any] | None, budget: Budget
+    ) -> float:
+        settings = self._settings
+        hinted = retry_after_s(retry_after, max_s=settings.shopify_throttle_wait_s_max)
+        if hinted is not None:
+            return max(settings.shopify_throttle_wait_s_min, hinted)
+        return throttle_wait_s(
+            _cost(payload),
+            min_s=settings.shopify_throttle_wait_s_min,
+            max_s=settings.shopify_throttle_wait_s_max,
+            fallback_s=self._backoff(budget.throttles),
+        )
+
+
+def _json(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _throttled(payload: Mapping[str, Any]) -> bool:
+    errors = payload.get("errors")
+    if not isinstance(errors, list):
+        return False
+    return any(
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED"
+        for e in errors
+    )
+
+
+def _cost(payload: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The `cost` block: top-level `extensions.cost`, else one inside a THROTTLED error."""
+    if payload is None:
+        return None
+    cost = (payload.get("extensions") or {}).get("cost")
+    if isinstance(cost, dict):
+        return cost
+    for error in payload.get("errors") or []:
+        extensions = error.get("extensions") or {} if isinstance(error, dict) else {}
+        if isinstance(extensions.get("cost"), dict):
+            return dict(extensions["cost"])
+        if isinstance(extensions.get("throttleStatus"), dict):
+            return {"throttleStatus": extensions["throttleStatus"]}
+    return None
+
+
+def _dead(changes: Sequence[Change], reason: str, attempts: int) -> list[Outcome]:
+    PUSHER_PUSHES.labels("shopify", "dead_letter").inc(len(changes))
+    return [DeadLettered(change, reason, attempts) for change in changes]
