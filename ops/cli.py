@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops import cli_ledger
 from ops.settings import get_settings
 from ops.stack import StackError, ensure_up
 from ops.stack import down as stack_down
@@ -83,3 +84,7 @@ def status(
             service.log_file,
         )
     console.print(table)
+
+
+# stock, history, explain, top and resync live in ops/cli_ledger.py.
+cli_ledger.register(app)

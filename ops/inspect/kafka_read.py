@@ -1,0 +1,170 @@
+"""Bounded reads of Tally's Kafka topics for the CLI and resync (read_committed, no group).
+
+A SKU's records live on one partition of each SKU-keyed topic: the one Kafka's default
+partitioner (murmur2 of the key) picks, which is what every producer and the positions
+changelog use. So one SKU's state or history is one partition scan, never a topic scan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+
+from ledger.codec import decode_state
+from ledger.errors import DecodeError
+from ledger.policy import PolicyBook
+from ledger.state import SkuState
+from ops.inspect.errors import ServiceDown
+from ops.settings import Settings
+from processors.policy_follower import PolicyFollower
+
+POSITIONS_TABLE = "positions"  # processors.app.POSITIONS_TABLE (not imported: it pulls in Faust)
+FETCH_RECORDS_MAX = 5_000  # records per poll
+POLL_TIMEOUT_MS = 500
+# A scan stops when no record arrived for this long although the end was not reached
+# (e.g. a transaction left open by a killed producer holds the read_committed end back).
+SCAN_IDLE_S_MAX = 5.0
+REQUEST_TIMEOUT_MS = 5_000
+
+
+class TopicMissing(Exception):
+    """A topic the CLI reads does not exist (no worker ever ran with these settings)."""
+
+
+def changelog_topic(settings: Settings) -> str:
+    """Faust's changelog topic of the worker's positions table."""
+    return f"{settings.worker.app_id}-{POSITIONS_TABLE}-changelog"
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default (murmur2) partitioner gives `key`."""
+    all_partitions = list(range(partitions))
+    partition: int = DefaultPartitioner()(key.encode(), all_partitions, all_partitions)
+    return partition
+
+
+@asynccontextmanager
+async def kafka_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started read_committed consumer with no group; ServiceDown if Kafka does not answer."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        client_id="tally-cli",
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
+        max_poll_records=FETCH_RECORDS_MAX,
+    )
+    try:
+        await consumer.start()
+    except (KafkaConnectionError, KafkaError, OSError) as error:
+        await consumer.stop()
+        raise ServiceDown("Kafka", settings.kafka.bootstrap, _brief(error)) from None
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def partition_count(consumer: AIOKafkaConsumer, topic: str, what: str) -> int:
+    """Partitions of `topic`; TopicMissing (naming `what`) when it does not exist."""
+    if topic not in await consumer.topics():
+        raise TopicMissing(f"{what}: topic {topic!r} does not exist")
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise TopicMissing(f"{what}: topic {topic!r} has no partitions")
+    return len(partitions)
+
+
+async def scan(
+    consumer: AIOKafkaConsumer,
+    partitions: Iterable[TopicPartition],
+    *,
+    start_offsets: dict[TopicPartition, int] | None = None,
+) -> AsyncIterator[ConsumerRecord]:
+    """Every committed record of `partitions` from the start (or `start_offsets`) to the end
+    offset seen when the scan began; records of one partition come in offset order."""
+    chosen = list(partitions)
+    consumer.assign(chosen)
+    ends: dict[TopicPartition, int] = await consumer.end_offsets(chosen)
+    for tp in chosen:
+        start = (start_offsets or {}).get(tp)
+        if start is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, start)
+    open_tps = {tp for tp in chosen if ends[tp] > 0}
+    idle_since = time.monotonic()
+    while open_tps:
+        for tp in list(open_tps):
+            if await consumer.position(tp) >= ends[tp]:
+                open_tps.discard(tp)
+        if not open_tps:
+            return
+        batches = await consumer.getmany(*open_tps, timeout_ms=POLL_TIMEOUT_MS)
+        if not any(batches.values()):
+            if time.monotonic() - idle_since > SCAN_IDLE_S_MAX:
+                return
+            continue
+        idle_since = time.monotonic()
+        for tp, records in batches.items():
+            for record in records:
+                if record.offset < ends[tp]:
+                    yield record
+
+
+async def read_policy(consumer: AIOKafkaConsumer, settings: Settings) -> tuple[PolicyBook, int]:
+    """The whole policy topic folded into a book, and its version (as a worker computes it)."""
+    topic = settings.topics.policy
+    if topic not in await consumer.topics():
+        return PolicyBook(), 0
+    follower = PolicyFollower(settings)
+    async for record in scan(consumer, [TopicPartition(topic, 0)]):
+        follower.apply(record.offset, record.value)
+    return follower.book, follower.version
+
+
+async def read_state(consumer: AIOKafkaConsumer, settings: Settings, sku: str) -> SkuState | None:
+    """The SKU's latest committed state from the positions changelog (None: never seen)."""
+    topic = changelog_topic(settings)
+    count = await partition_count(consumer, topic, "positions changelog")
+    tp = TopicPartition(topic, partition_for(sku, count))
+    key = sku.encode()
+    latest: bytes | None = None
+    async for record in scan(consumer, [tp]):
+        if record.key == key:
+            latest = record.value  # None is a tombstone
+    return None if latest is None else decode_state(latest)
+
+
+async def read_all_states(
+    consumer: AIOKafkaConsumer, settings: Settings, partition: int
+) -> tuple[dict[str, SkuState], int]:
+    """Every SKU's latest state on one changelog partition, and how many were unreadable."""
+    topic = changelog_topic(settings)
+    latest: dict[bytes, bytes | None] = {}
+    async for record in scan(consumer, [TopicPartition(topic, partition)]):
+        if record.key is not None:
+            latest[record.key] = record.value
+    states: dict[str, SkuState] = {}
+    unreadable = 0
+    for raw in latest.values():
+        if raw is None:
+            continue
+        try:
+            state = decode_state(raw)
+        except DecodeError:
+            unreadable += 1
+            continue
+        states[state.sku] = state
+    return states, unreadable
+
+
+def _brief(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text.splitlines()[0][:200]

@@ -1,0 +1,142 @@
+"""`tally stock SKU`: every location's buckets and every channel's units, ledger vs Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ledger.availability import channel_ats, position_available
+from ledger.policy import PolicyBook
+from ledger.state import SkuState
+from ops.inspect.kafka_read import kafka_consumer, read_policy, read_state
+from ops.inspect.published import Published, read_published, redis_client
+from ops.settings import Settings
+from processors.redis_keys import FigureVersion
+
+
+@dataclass(frozen=True)
+class LedgerSnapshot:
+    """One SKU's committed ledger state and the policy it is judged by."""
+
+    sku: str
+    state: SkuState | None  # None: the ledger has never seen this SKU
+    book: PolicyBook
+    policy_version: int
+
+    @property
+    def version(self) -> FigureVersion:
+        sku_version = 0 if self.state is None else self.state.version
+        return FigureVersion(sku_version, self.policy_version)
+
+    def state_or_empty(self) -> SkuState:
+        return SkuState.empty(self.sku) if self.state is None else self.state
+
+
+async def ledger_snapshot(settings: Settings, sku: str) -> LedgerSnapshot:
+    async with kafka_consumer(settings) as consumer:
+        book, policy_version = await read_policy(consumer, settings)
+        state = await read_state(consumer, settings, sku)
+    return LedgerSnapshot(sku, state, book, policy_version)
+
+
+@dataclass(frozen=True)
+class LocationStock:
+    location: str
+    on_hand: int
+    committed: int
+    reserved: int
+    damaged: int
+    inspection: int
+    safety: int
+    available: int  # raw: negative when oversold
+    incoming: int
+    published: Published
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "location": self.location,
+            "on_hand": self.on_hand,
+            "committed": self.committed,
+            "reserved": self.reserved,
+            "damaged": self.damaged,
+            "inspection": self.inspection,
+            "unsellable": self.damaged + self.inspection,
+            "safety": self.safety,
+            "available": self.available,
+            "incoming": self.incoming,
+            "published": self.published.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ChannelStock:
+    channel: str
+    ats: int
+    published: Published
+
+    def as_dict(self) -> dict[str, object]:
+        return {"channel": self.channel, "ats": self.ats, "published": self.published.as_dict()}
+
+
+@dataclass(frozen=True)
+class StockReport:
+    sku: str
+    known: bool
+    version: FigureVersion
+    clock: datetime | None
+    pending_holds: int
+    locations: list[LocationStock] = field(default_factory=list)
+    channels: list[ChannelStock] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sku": self.sku,
+            "known": self.known,
+            "version": self.version.wire(),
+            "clock": None if self.clock is None else self.clock.isoformat(),
+            "pending_holds": self.pending_holds,
+            "locations": [row.as_dict() for row in self.locations],
+            "channels": [row.as_dict() for row in self.channels],
+        }
+
+
+async def stock(settings: Settings, sku: str) -> StockReport:
+    snapshot = await ledger_snapshot(settings, sku)
+    state = snapshot.state_or_empty()
+    locations = sorted(state.positions)
+    channels = sorted(snapshot.book.channels)
+    async with redis_client(settings) as client:
+        by_location = await read_published(client, "loc", locations, sku)
+        by_channel = await read_published(client, "ats", channels, sku)
+    book = snapshot.book
+    location_rows = []
+    for location in locations:
+        position = state.position(location)
+        safety = book.safety_units(location)
+        location_rows.append(
+            LocationStock(
+                location=location,
+                on_hand=position.on_hand,
+                committed=position.committed,
+                reserved=position.reserved,
+                damaged=position.damaged,
+                inspection=position.inspection,
+                safety=safety,
+                available=position_available(position, safety),
+                incoming=sum(item.qty for item in state.incoming_at(location)),
+                published=by_location[location],
+            )
+        )
+    channel_rows = [
+        ChannelStock(name, channel_ats(state, book.channels[name], book), by_channel[name])
+        for name in channels
+    ]
+    return StockReport(
+        sku=sku,
+        known=snapshot.state is not None,
+        version=snapshot.version,
+        clock=state.clock,
+        pending_holds=len(state.holds),
+        locations=location_rows,
+        channels=channel_rows,
+    )
