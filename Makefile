@@ -4,10 +4,13 @@ PY := $(VENV)/bin/python
 TALLY := $(VENV)/bin/tally
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: bootstrap up up-prometheus down status test test-slow lint
+.PHONY: bootstrap demo up up-prometheus down status test test-slow lint
 
 bootstrap:  ## venv + system binaries + Kafka jars (idempotent, quick when done)
 	ops/bootstrap.sh
+
+demo: bootstrap  ## the stack, one worker and a demo feed; availability printed live (Ctrl-C stops)
+	$(PY) -m ops.demo
 
 up: bootstrap  ## Kafka (KRaft) + Redis as local processes
 	$(TALLY) up
@@ -32,4 +35,3 @@ lint:
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-# demo: (added later by the demo owner)

@@ -1,4 +1,7 @@
-"""Run `python -m processors.worker` as a real child process: start, wait ready, kill -9."""
+"""Run `python -m processors.worker` as a child process: start, wait until up, stop, kill -9.
+
+Used by `tally demo`, the bench harness and the integration tests.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +15,13 @@ from pathlib import Path
 import httpx
 
 from ops.settings import REPO_ROOT, Settings, settings_env
+from ops.stack.procs import StackError, port_in_use
 
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
 
 
-class WorkerProcess:
+class ChildWorker:
     """One worker with the given settings; its output goes to `log_path`."""
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
@@ -25,7 +29,15 @@ class WorkerProcess:
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> WorkerProcess:
+    def start(self) -> ChildWorker:
+        """Start the worker; fails at once, naming the port, when one it needs is taken."""
+        worker = self.settings.worker
+        for name, port in (("metrics", worker.metrics_port), ("web", worker.web_port)):
+            if port_in_use("127.0.0.1", port):
+                raise StackError(
+                    f"worker: {name} port {port} is already in use (another worker?); "
+                    f"set TALLY_WORKER__{name.upper()}_PORT or stop it"
+                )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **settings_env(self.settings)}
         with self.log_path.open("ab") as log:
