@@ -109,9 +109,9 @@ def _apply_fact(state: SkuState, event: Fact) -> Applied:
             incoming = _incoming_with(incoming, change)
     counters = state.counters
     variance = oversell = 0
-    free_after = after.on_hand - after.committed - after.reserved - after.unsellable
+    free_after = after.on_hand - after.committed - after.reserved - after.damaged - after.inspection
     if free_after < 0:
-        free_before = before.on_hand - before.committed - before.reserved - before.unsellable
+        free_before = before.free_units
         oversell = max(0, min(free_before, 0) - free_after)
         if oversell:
             counters = counters._replace(
