@@ -1,0 +1,201 @@
+"""What the gateway talks to: Kafka (produce, request/reply) and Redis (the read path).
+
+Both sit behind small protocols so unit tests run the app with in-memory fakes; the real
+ones are `KafkaBus` and `RedisReads`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol, cast
+
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
+
+from connectors.gateway.replies import DecisionFollower, Waiters
+from ledger.codec import encode
+from ledger.commands import Decision, HoldCommand
+from ops.settings import Settings
+from processors import redis_keys
+from processors.topics import ensure_topics
+
+log = logging.getLogger("tally.gateway")
+
+KeyValue = tuple[bytes, bytes]
+SCAN_COUNT = 1_000
+
+
+class Figure(NamedTuple):
+    """A published figure and its version ("S-P", see processors.redis_keys), if any."""
+
+    available: int | None
+    version: str | None
+
+
+class Bus(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def produce(self, topic: str, records: Sequence[KeyValue]) -> None:
+        """Send all and return once Kafka acknowledged every one (acks=all)."""
+
+    async def ask(self, command: HoldCommand) -> Decision:
+        """Produce a hold command and wait (bounded) for its decision."""
+
+    async def ping(self) -> None:
+        """Raise unless the broker answers."""
+
+
+class Reads(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def ats(self, channel: str, skus: Sequence[str]) -> list[Figure]: ...
+    async def locations(self, sku: str) -> tuple[dict[str, int], bool]:
+        """location -> units for `sku`, and whether the location scan was truncated."""
+
+    async def ping(self) -> None: ...
+
+
+class KafkaBus:
+    """An idempotent acks=all producer plus this process's decision follower."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.waiters = Waiters(settings.gateway.hold_waiters_max)
+        self._follower = DecisionFollower(settings, self.waiters)
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        await ensure_topics(self._settings)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka.bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            request_timeout_ms=int(self._settings.gateway.produce_timeout_s * 1000),
+        )
+        await producer.start()
+        self._producer = producer
+        await self._follower.start()
+
+    async def stop(self) -> None:
+        await self._follower.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    def _started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise ConnectionError("kafka producer not started")
+        return self._producer
+
+    async def produce(self, topic: str, records: Sequence[KeyValue]) -> None:
+        producer = self._started()
+
+        async def send_all() -> None:
+            pending = [await producer.send(topic, value, key=key) for key, value in records]
+            await asyncio.gather(*pending)
+
+        await asyncio.wait_for(send_all(), self._settings.gateway.produce_timeout_s)
+
+    async def ask(self, command: HoldCommand) -> Decision:
+        topic = self._settings.topics.commands
+        with self.waiters.register(command) as decided:
+            await self.produce(topic, [(command.sku.encode(), encode(command))])
+            return await asyncio.wait_for(decided, self._settings.gateway.hold_wait_timeout_s)
+
+    async def ping(self) -> None:
+        producer = self._started()
+        if not self._follower.running:
+            raise ConnectionError("decision follower stopped")
+        await asyncio.wait_for(
+            producer.client.fetch_all_metadata(), self._settings.gateway.health_timeout_s
+        )
+
+
+class RedisReads:
+    """Figures from the read path; location keys found by a bounded, cached SCAN.
+
+    There is no index of locations per SKU in Redis, and the location set is small (stores
+    and warehouses, not SKUs): the `tally:loc:*` key names are listed with SCAN (at most
+    `location_keys_max`), cached `location_keys_cache_s`, and the SKU's field read from each
+    with one pipelined round trip.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: aioredis.Redis | None = None
+        self._location_keys: tuple[list[str], bool] = ([], False)
+        self._location_keys_at = float("-inf")
+        self._scan_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        redis_settings = self._settings.redis
+        self._client = aioredis.Redis.from_url(
+            redis_settings.url,
+            decode_responses=True,
+            socket_timeout=redis_settings.socket_timeout_s,
+            socket_connect_timeout=redis_settings.socket_timeout_s,
+        )
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _redis(self) -> aioredis.Redis:
+        if self._client is None:
+            raise ConnectionError("redis client not started")
+        return self._client
+
+    async def ats(self, channel: str, skus: Sequence[str]) -> list[Figure]:
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.hmget(redis_keys.ats_key(channel), list(skus))
+            pipe.hmget(redis_keys.version_key("ats", channel), list(skus))
+            units, versions = cast(list[list[str | None]], await pipe.execute())
+        return [
+            Figure(
+                None if value is None else int(value),
+                None if version is None else version.split(":", 1)[0],
+            )
+            for value, version in zip(units, versions, strict=True)
+        ]
+
+    async def locations(self, sku: str) -> tuple[dict[str, int], bool]:
+        keys, truncated = await self._scan_location_keys()
+        if not keys:
+            return {}, truncated
+        async with self._redis().pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(key, sku)
+            values = cast(list[str | None], await pipe.execute())
+        found = {
+            key.removeprefix(redis_keys.LOC_PREFIX): int(value)
+            for key, value in zip(keys, values, strict=True)
+            if value is not None
+        }
+        return found, truncated
+
+    async def _scan_location_keys(self) -> tuple[list[str], bool]:
+        gateway = self._settings.gateway
+        async with self._scan_lock:
+            if time.monotonic() - self._location_keys_at < gateway.location_keys_cache_s:
+                return self._location_keys
+            keys: list[str] = []
+            truncated = False
+            async for key in self._redis().scan_iter(
+                match=f"{redis_keys.LOC_PREFIX}*", count=SCAN_COUNT
+            ):
+                if len(keys) >= gateway.location_keys_max:
+                    truncated = True
+                    log.warning("more than %d location keys: list truncated", len(keys))
+                    break
+                keys.append(cast(str, key))
+            self._location_keys = (sorted(keys), truncated)
+            self._location_keys_at = time.monotonic()
+            return self._location_keys
+
+    async def ping(self) -> None:
+        await asyncio.wait_for(self._redis().ping(), self._settings.gateway.health_timeout_s)

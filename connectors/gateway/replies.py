@@ -1,0 +1,156 @@
+"""The reply path of holds: decisions on `tally.decisions` matched to the requests waiting.
+
+Each gateway process runs one plain consumer (no consumer group) over every partition of
+`tally.decisions`, starting at the log end when the process starts, and hands each decision
+to the futures waiting for it. A waiter is registered BEFORE its command is produced, so a
+decision can never arrive unseen. A waiter matches a decision by (sku, request_id) and, for
+a reserve, also by (sku, hold_id): the ledger answers a reserve that repeats a hold_id with
+that hold's first decision, which carries the first request's request_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import TypeAdapter, ValidationError
+
+from ledger.commands import Decision, HoldCommand, Reserve
+from ops.settings import Settings
+
+log = logging.getLogger("tally.gateway.replies")
+
+POLL_TIMEOUT_MS = 500
+POLL_RECORDS_MAX = 1_000
+_DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
+
+WaitKey = tuple[str, str, str]  # ("request" | "hold", sku, id)
+
+
+class TooManyWaiters(Exception):
+    """More hold requests are waiting than settings.gateway.hold_waiters_max."""
+
+
+def wait_keys(command: HoldCommand) -> tuple[WaitKey, ...]:
+    by_request: WaitKey = ("request", command.sku, command.request_id)
+    if isinstance(command, Reserve):
+        return by_request, ("hold", command.sku, command.hold_id)
+    return (by_request,)
+
+
+def decision_keys(decision: Decision) -> tuple[WaitKey, ...]:
+    by_request: WaitKey = ("request", decision.sku, decision.request_id)
+    if decision.command == "reserve":
+        return by_request, ("hold", decision.sku, decision.hold_id)
+    return (by_request,)
+
+
+class Waiters:
+    """Futures waiting for decisions, bounded by `waiters_max`. Used from one event loop."""
+
+    def __init__(self, waiters_max: int) -> None:
+        self._waiters_max = waiters_max
+        self._count = 0
+        self._by_key: dict[WaitKey, list[asyncio.Future[Decision]]] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    @contextlib.contextmanager
+    def register(self, command: HoldCommand) -> Iterator[asyncio.Future[Decision]]:
+        """A future for `command`'s decision, registered for the duration of the block."""
+        if self._count >= self._waiters_max:
+            raise TooManyWaiters(f"{self._count} hold requests already waiting")
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        keys = wait_keys(command)
+        for key in keys:
+            self._by_key.setdefault(key, []).append(future)
+        self._count += 1
+        try:
+            yield future
+        finally:
+            self._count -= 1
+            for key in keys:
+                futures = self._by_key.get(key, [])
+                with contextlib.suppress(ValueError):
+                    futures.remove(future)
+                if not futures:
+                    self._by_key.pop(key, None)
+
+    def dispatch(self, decision: Decision) -> int:
+        """Resolve every future waiting for `decision`; returns how many."""
+        resolved = 0
+        for key in decision_keys(decision):
+            for future in self._by_key.get(key, ()):
+                if not future.done():
+                    future.set_result(decision)
+                    resolved += 1
+        return resolved
+
+
+class DecisionFollower:
+    """The consumer of `tally.decisions` for one gateway process."""
+
+    def __init__(self, settings: Settings, waiters: Waiters) -> None:
+        self._settings = settings
+        self._waiters = waiters
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Assign every partition and pin the start at the log end, then follow it."""
+        topic = self._settings.topics.decisions
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # refresh metadata
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                raise RuntimeError(f"topic {topic} has no partitions (not created?)")
+            assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(assigned)
+            await consumer.seek_to_end(*assigned)
+            for tp in assigned:  # resolve the positions now: decisions after this are seen
+                await consumer.position(tp)
+        except BaseException:
+            await consumer.stop()
+            raise
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._follow(consumer), name="decision-follower")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+        self._task = self._consumer = None
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(
+                timeout_ms=POLL_TIMEOUT_MS, max_records=POLL_RECORDS_MAX
+            )
+            for records in batches.values():
+                for record in records:
+                    self._dispatch(record.value)
+
+    def _dispatch(self, raw: bytes | None) -> None:
+        try:
+            decision = _DECISION.validate_json(raw or b"")
+        except ValidationError:
+            log.error("undecodable decision record skipped")
+            return
+        self._waiters.dispatch(decision)

@@ -1,0 +1,116 @@
+"""In-memory stand-ins for Kafka and Redis, and API keys, for gateway unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka.errors import KafkaConnectionError
+
+from connectors.auth import KeyRecord, KeyStore, new_key, save_keys
+from connectors.gateway.backends import Figure
+from ledger.commands import Decision, HoldCommand
+
+
+def accept_all(command: HoldCommand) -> Decision:
+    return Decision(
+        request_id=command.request_id,
+        hold_id=command.hold_id,
+        sku=command.sku,
+        command=command.type,
+        outcome="accepted",
+        location="store-1",
+        available_after=4,
+        decided_at=datetime.now(UTC),
+    )
+
+
+@dataclass
+class FakeBus:
+    decide: Callable[[HoldCommand], Decision] = accept_all
+    down: bool = False
+    produced: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    asked: list[HoldCommand] = field(default_factory=list)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def produce(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+        if self.down:
+            raise KafkaConnectionError("down")
+        self.produced += [(topic, key, value) for key, value in records]
+
+    async def ask(self, command: HoldCommand) -> Decision:
+        if self.down:
+            raise KafkaConnectionError("down")
+        self.asked.append(command)
+        return self.decide(command)
+
+    async def ping(self) -> None:
+        if self.down:
+            raise KafkaConnectionError("down")
+
+
+@dataclass
+class FakeReads:
+    ats_units: dict[tuple[str, str], int] = field(default_factory=dict)
+    loc_units: dict[str, dict[str, int]] = field(default_factory=dict)
+    down: bool = False
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def ats(self, channel: str, skus: Sequence[str]) -> list[Figure]:
+        return [
+            Figure(
+                self.ats_units.get((channel, s)), "1-1" if (channel, s) in self.ats_units else None
+            )
+            for s in skus
+        ]
+
+    async def locations(self, sku: str) -> tuple[dict[str, int], bool]:
+        found = {loc: units[sku] for loc, units in self.loc_units.items() if sku in units}
+        return found, False
+
+    async def ping(self) -> None:
+        if self.down:
+            raise ConnectionError("down")
+
+
+@dataclass
+class Keys:
+    """One key per role used by the tests; `bearer(name)` gives the header."""
+
+    store: KeyStore
+    plain: dict[str, str]
+
+    def bearer(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.plain[name]}"}
+
+
+ROLES = {
+    "admin": ("admin", None),
+    "scanner": ("scanner", None),
+    "scanner-store-1": ("scanner", ["store-1"]),
+    "web": ("channel:web", None),
+    "pos": ("channel:pos", None),
+}
+
+
+def make_keys(path: Path) -> Keys:
+    plain: dict[str, str] = {}
+    records: list[KeyRecord] = []
+    for name, (role, locations) in ROLES.items():
+        key, record = new_key(role, locations)
+        plain[name] = key
+        records.append(record)
+    save_keys(path, records)
+    return Keys(KeyStore(path, reload_s=0.01), plain)
