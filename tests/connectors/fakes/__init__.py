@@ -1,0 +1,1 @@
+"""Local fake HTTP servers standing in for external channels (Shopify, webhook receivers)."""
