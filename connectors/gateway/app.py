@@ -514,7 +514,12 @@ class BodyLimit:
             started = True
             await send(message)
 
-        await self.app(scope, limited_receive, guarded_send)
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+            # The app saw the cut-off body as a client disconnect; the 413 is already sent.
 
 
 def _too_large(bytes_max: int) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""In-memory stand-ins for Kafka and Redis, and API keys, for gateway unit tests."""
+"""In-memory stand-ins for Kafka and Redis, and API keys, for gateway unit tests (no tests here)."""
 
 from __future__ import annotations
 
