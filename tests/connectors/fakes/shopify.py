@@ -59,6 +59,7 @@ class FakeShopify(FakeServer):
         self.history: dict[str, list[int]] = {}  # item -> every quantity applied, in order
         self.mutations: list[dict[str, Any]] = []  # every well-formed mutation received
         self.keys_applied: list[str] = []  # idempotency keys whose mutation was applied
+        self.keys_seen: list[str] = []  # the idempotency key of every mutation received
         self.reads = 0
         self._answers: dict[str, tuple[bytes, Any]] = {}  # key -> (variables, answer)
         self._apply_lock = threading.Lock()
@@ -100,6 +101,7 @@ class FakeShopify(FakeServer):
         canonical = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
         with self._apply_lock:
             self.mutations.append(variables)
+            self.keys_seen.append(key)
             if key in self._answers:
                 stored_variables, stored = self._answers[key]
                 if stored_variables == canonical:
