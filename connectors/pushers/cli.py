@@ -71,6 +71,7 @@ def push(
     logging.basicConfig(
         level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request
     settings = get_settings()
     start_http_server(settings.pusher.metrics_port, addr=settings.pusher.metrics_host)
     logger.info("pushing %s to %s (metrics on :%d)", channel, kind, settings.pusher.metrics_port)

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -45,7 +45,7 @@ class FakeServer:
             self.violations.append(text)
 
     @contextmanager
-    def running(self) -> Iterator[FakeServer]:
+    def running(self) -> Iterator[Self]:
         self._thread.start()
         try:
             yield self
