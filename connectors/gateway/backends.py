@@ -78,7 +78,9 @@ class KafkaBus:
         )
         await producer.start()
         self._producer = producer
-        await self._follower.start()
+        # The producer waits for the topic's metadata (it may have been created just now).
+        decisions = await producer.partitions_for(self._settings.topics.decisions)
+        await self._follower.start(set(decisions))
 
     async def stop(self) -> None:
         await self._follower.stop()

@@ -104,7 +104,7 @@ class DecisionFollower:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def start(self) -> None:
+    async def start(self, partitions: set[int]) -> None:
         """Assign every partition and pin the start at the log end, then follow it."""
         topic = self._settings.topics.decisions
         consumer = AIOKafkaConsumer(
@@ -114,10 +114,6 @@ class DecisionFollower:
         )
         await consumer.start()
         try:
-            await consumer.topics()  # refresh metadata
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                raise RuntimeError(f"topic {topic} has no partitions (not created?)")
             assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
             consumer.assign(assigned)
             await consumer.seek_to_end(*assigned)
