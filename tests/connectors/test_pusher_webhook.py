@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from connectors.pushers import keys
 from connectors.pushers.runner import Pusher
 from connectors.pushers.webhook import WebhookSink
 from ops.settings import Settings
+from processors.redis_keys import changes_key
 from tests.connectors.fakes.harness import (
     WEBHOOK_SECRET,
     Sleeps,
@@ -130,4 +132,27 @@ async def test_throttling_and_timeouts_are_retried_with_the_same_id(
     assert len(receiver.delivered) == 2  # at-least-once; the receiver dedupes on webhook-id
     assert len({message_id for message_id, _ in receiver.attempts}) == 1
     assert await dead_letters(redis, channel) == []
+    assert await pending_count(redis, channel, "webhook") == 0
+
+
+async def test_start_up_pushes_own_pending_first_then_claims_what_others_left(
+    redis: aioredis.Redis, receiver: FakeWebhookReceiver
+) -> None:
+    channel, own, others, new, trimmed = (unique(p) for p in ("hook", "A", "B", "C", "D"))
+    pusher, _ = make_pusher(redis, channel, receiver, claim_idle_ms=0)
+    await pusher.ensure_group()
+    stream, group = changes_key(channel), keys.group_name("webhook")
+    # Read but never acked: by this consumer before a crash, and by a consumer now gone.
+    await add_changes(redis, channel, [(own, 1, "1-1"), (trimmed, 1, "1-1")])
+    await redis.xreadgroup(group, "pusher-1", {stream: ">"})
+    entries: Any = await redis.xrange(stream)
+    await redis.xdel(stream, entries[-1][0])  # trimmed while pending
+    await add_changes(redis, channel, [(others, 2, "1-1")])
+    await redis.xreadgroup(group, "ghost", {stream: ">"})
+    await add_changes(redis, channel, [(new, 3, "1-1")])
+    assert await pending_count(redis, channel, "webhook") == 3
+
+    await pusher.drain()
+
+    assert [payload["sku"] for _, payload in receiver.delivered] == [own, others, new]
     assert await pending_count(redis, channel, "webhook") == 0
