@@ -41,7 +41,11 @@ T = TypeVar("T")
 EXIT_BAD_REQUEST = 1
 EXIT_SERVICE_DOWN = 3
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
-console = Console()
+
+
+def _console() -> Console:
+    # Built per command, so COLUMNS and the terminal are read when the command runs.
+    return Console()
 
 
 def register(app: typer.Typer) -> None:
@@ -118,6 +122,7 @@ def stock_command(
 
 
 def render_stock(report: StockReport) -> None:
+    console = _console()
     clock = "-" if report.clock is None else report.clock.isoformat(timespec="seconds")
     console.print(
         f"[bold]{report.sku}[/]  ledger version {report.version.wire()}  "
@@ -186,6 +191,7 @@ def history_command(
 
 
 def render_history(report: HistoryPage) -> None:
+    console = _console()
     table = Table("time (UTC)", "kind", "what", "effect", "source", "ref", "offset")
     for entry in report.entries:
         table.add_row(
@@ -224,6 +230,7 @@ def explain_command(
 
 
 def render_explanation(report: Explanation) -> None:
+    console = _console()
     console.print(
         f"[bold]{report.channel}[/] / [bold]{report.sku}[/] "
         f"(ledger version {report.ledger_version.wire()})"
@@ -289,6 +296,7 @@ def top_command(
             return await from_prometheus(settings)
         return await from_metrics(urls, interval)
 
+    console = _console()
     if once:
         snapshot = _run(take, json_output)
         if json_output:
@@ -344,6 +352,8 @@ def resync_command(json_output: JsonOption = False) -> None:
     """Rebuild Redis from the tables (the positions changelog + policy); safe while workers run."""
     settings = get_settings()
 
+    console = _console()
+
     def progress(message: str) -> None:
         if not json_output:
             console.print(f"resync: {message}")
@@ -356,6 +366,7 @@ def resync_command(json_output: JsonOption = False) -> None:
 
 
 def render_resync(report: ResyncReport) -> None:
+    console = _console()
     console.print(
         f"resync: {report.skus} SKUs from {report.changelog} ({report.partitions} partitions), "
         f"{report.figures} figures: {report.written} written, {report.current} already current"

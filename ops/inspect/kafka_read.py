@@ -55,6 +55,7 @@ async def kafka_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
         bootstrap_servers=settings.kafka.bootstrap,
         group_id=None,
         enable_auto_commit=False,
+        auto_offset_reset="earliest",
         isolation_level="read_committed",
         client_id="tally-cli",
         request_timeout_ms=REQUEST_TIMEOUT_MS,
@@ -73,9 +74,12 @@ async def kafka_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
 
 async def partition_count(consumer: AIOKafkaConsumer, topic: str, what: str) -> int:
     """Partitions of `topic`; TopicMissing (naming `what`) when it does not exist."""
-    if topic not in await consumer.topics():
+    # consumer.topics() fetches the cluster's metadata but does not keep it, so
+    # partitions_for_topic() would not know a topic never assigned yet: ask the client.
+    cluster = await consumer._client.fetch_all_metadata()
+    partitions = cluster.partitions_for_topic(topic)
+    if topic not in cluster.topics():
         raise TopicMissing(f"{what}: topic {topic!r} does not exist")
-    partitions = consumer.partitions_for_topic(topic)
     if not partitions:
         raise TopicMissing(f"{what}: topic {topic!r} has no partitions")
     return len(partitions)
@@ -92,13 +96,12 @@ async def scan(
     chosen = list(partitions)
     consumer.assign(chosen)
     ends: dict[TopicPartition, int] = await consumer.end_offsets(chosen)
+    # Explicit offsets: seek_to_beginning() is lazy and can lose a race with the fetcher's
+    # first position lookup on a freshly assigned partition.
+    begins: dict[TopicPartition, int] = await consumer.beginning_offsets(chosen)
     for tp in chosen:
-        start = (start_offsets or {}).get(tp)
-        if start is None:
-            await consumer.seek_to_beginning(tp)
-        else:
-            consumer.seek(tp, start)
-    open_tps = {tp for tp in chosen if ends[tp] > 0}
+        consumer.seek(tp, max(begins[tp], (start_offsets or {}).get(tp, 0)))
+    open_tps = {tp for tp in chosen if ends[tp] > begins[tp]}
     idle_since = time.monotonic()
     while open_tps:
         for tp in list(open_tps):
