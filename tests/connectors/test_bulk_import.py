@@ -59,7 +59,9 @@ def test_csv_rows_without_event_ids_get_deterministic_ids(tmp_path: Path) -> Non
     with path.open("rb") as handle:
         rows = list(csv_rows(handle, skip_lines=0))
     results = [to_fact(line, parsed, sha, NOW) for line, _, parsed in rows]
-    key, value = results[0]  # type: ignore[misc]
+    first = results[0]
+    assert not isinstance(first, str)
+    key, value = first
     assert key == b"S-1"
     assert orjson.loads(value)["event_id"] == derived_event_id(sha, 2) == f"imp-{sha[:16]}-2"
     assert results[1] == "qty: Input should be a valid integer"
