@@ -285,12 +285,12 @@ class ShopifySink:
             reason = "rejected: " + "; ".join(
                 f"{e.get('code')} {e.get('field')} {e.get('message')}" for e in user_errors
             )
-            indexes = bad_indexes(user_errors) if user_errors else None
-            if not indexes:
-                return outcomes + _dead([i.change for i in items], reason or "rejected", 0)
-            outcomes += _dead(
-                [items[n].change for n in sorted(indexes) if n < len(items)], reason, 0
-            )
+            indexes = (bad_indexes(user_errors) if user_errors else None) or set()
+            indexes &= set(range(len(items)))
+            if not indexes:  # not pinned on single quantities: the whole call is refused
+                return outcomes + _dead([i.change for i in items], reason, 0)
+            # Drop the refused quantities and retry the rest (a new call, a new key).
+            outcomes += _dead([items[n].change for n in sorted(indexes)], reason, 0)
             items = [item for n, item in enumerate(items) if n not in indexes]
         return outcomes
 

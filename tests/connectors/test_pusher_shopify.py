@@ -189,3 +189,20 @@ async def test_unmapped_skus_are_dead_lettered_and_the_rest_pushed(
     [letter] = await dead_letters(redis, channel)
     assert (letter["sku"], letter["available"], letter["reason"][:8]) == (unmapped, "6", "unmapped")
     assert await pending_count(redis, channel, "shopify") == 0
+
+
+async def test_a_refused_quantity_is_dead_lettered_and_the_others_retried(
+    redis: aioredis.Redis, shopify: FakeShopify, tmp_path: Path
+) -> None:
+    channel, skus = unique("web"), [unique("SKU") for _ in range(3)]
+    await add_changes(redis, channel, [(sku, n + 1, "1-1") for n, sku in enumerate(skus)])
+    pusher, _ = make_pusher(redis, channel, shopify, skus, tmp_path)
+    shopify.script(["too_low_1"])
+
+    await pusher.drain()
+
+    [letter] = await dead_letters(redis, channel)
+    assert letter["sku"] == skus[1]
+    assert "INVALID_QUANTITY_TOO_LOW" in letter["reason"]
+    assert shopify.levels == {(item_id(skus[0]), LOCATION): 1, (item_id(skus[2]), LOCATION): 3}
+    assert await pending_count(redis, channel, "shopify") == 0

@@ -82,6 +82,9 @@ class FakeShopify(FakeServer):
             return failure
         if fault == "throttled":
             return 200, THROTTLED, {}
+        if fault == "too_low_1":  # the second quantity of the call is refused
+            field = ["input", "quantities", "1", "quantity"]
+            return 200, _user_errors([{"code": "INVALID_QUANTITY_TOO_LOW", "field": field}]), {}
         request = orjson.loads(body)
         query, variables = request.get("query", ""), request.get("variables") or {}
         if "inventorySetQuantities" in query:
