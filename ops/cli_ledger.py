@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -131,9 +132,10 @@ def render_stock(report: StockReport) -> None:
     if not report.known:
         console.print("the ledger has no record of this SKU (no committed event yet)")
     locations = Table(
-        "location", "on_hand", "committed", "reserved", "damaged", "inspection", "safety",
-        "available", "incoming", "published", "version", "age", title="locations",
+        "location", "on_hand", "commit", "reserv", "damaged", "inspect", "safety", "avail",
+        "incoming", "published", "version", "age", title="locations", box=box.SIMPLE_HEAD,
     )  # fmt: skip
+    locations.columns[0].no_wrap = True
     for row in report.locations:
         mark = "" if row.published.units == max(0, row.available) else " [yellow]≠[/]"
         locations.add_row(
@@ -143,7 +145,9 @@ def render_stock(report: StockReport) -> None:
             _age(row.published),
         )  # fmt: skip
     console.print(locations)
-    channels = Table("channel", "ats", "published", "version", "age", title="channels")
+    channels = Table(
+        "channel", "ats", "published", "version", "age", title="channels", box=box.SIMPLE_HEAD
+    )
     for channel in report.channels:
         mark = "" if channel.published.units == channel.ats else " [yellow]≠[/]"
         channels.add_row(
@@ -192,7 +196,9 @@ def history_command(
 
 def render_history(report: HistoryPage) -> None:
     console = _console()
-    table = Table("time (UTC)", "kind", "what", "effect", "source", "ref", "offset")
+    table = Table(
+        "time (UTC)", "kind", "what", "effect", "source", "ref", "offset", box=box.SIMPLE_HEAD
+    )
     for entry in report.entries:
         table.add_row(
             entry.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
@@ -237,7 +243,7 @@ def render_explanation(report: Explanation) -> None:
     )
     table = Table(
         "location", "on_hand", "- committed", "- reserved", "- unsellable", "- safety",
-        "= available", "holds",
+        "= available", "holds", box=box.SIMPLE_HEAD,
     )  # fmt: skip
     for term in report.locations:
         safety = f"{term.safety_applied}" + (
@@ -325,7 +331,7 @@ def render_top(snapshot: TopSnapshot) -> Group:
         f"window {snapshot.window_s:g}s"
     )
     totals = Table("events/s", "holds accepted/s", "holds rejected/s", "holds expired",
-                   "oversells", "dead letters", "dead letters/s")  # fmt: skip
+                   "oversells", "dead letters", "dead letters/s", box=box.SIMPLE_HEAD)  # fmt: skip
     expired = "-" if snapshot.holds_expired is None else f"{snapshot.holds_expired:g}"
     totals.add_row(
         f"{snapshot.events_per_s:.1f}",
@@ -336,10 +342,10 @@ def render_top(snapshot: TopSnapshot) -> Group:
         f"{snapshot.dead_letters:g}",
         f"{snapshot.dead_letters_per_s:.2f}",
     )
-    latency = Table("channel", "p99 sync latency", title="sync latency")
+    latency = Table("channel", "p99 sync latency", title="sync latency", box=box.SIMPLE_HEAD)
     for channel, p99 in snapshot.p99_sync_latency_s.items():
         latency.add_row(channel, "- (no syncs)" if p99 is None else f"{p99 * 1000:.1f} ms")
-    lag = Table("topic", "consumer lag (messages)", title="lag")
+    lag = Table("topic", "consumer lag (messages)", title="lag", box=box.SIMPLE_HEAD)
     for topic, messages in sorted(snapshot.consumer_lag.items()):
         lag.add_row(topic, f"{messages:g}")
     return Group(header, totals, latency, lag)

@@ -26,6 +26,7 @@ from ops.inspect.kafka_read import (
     read_all_states,
     read_policy,
 )
+from ops.inspect.published import redis_detail
 from ops.settings import Settings
 from processors.batch import figures_from
 from processors.publisher import Figure, RedisPublisher
@@ -116,4 +117,4 @@ async def _ping(client: aioredis.Redis, settings: Settings) -> None:
         await client.ping()
     except (RedisError, OSError) as error:
         address = f"{settings.redis.host}:{settings.redis.port}"
-        raise ServiceDown("Redis", address, f"{type(error).__name__}: {error}") from None
+        raise ServiceDown("Redis", address, redis_detail(error)) from None

@@ -63,7 +63,11 @@ async def kafka_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
     )
     try:
         await consumer.start()
-    except (KafkaConnectionError, KafkaError, OSError) as error:
+    except KafkaConnectionError:
+        await consumer.stop()
+        detail = "no broker answered: connection refused or timed out"
+        raise ServiceDown("Kafka", settings.kafka.bootstrap, detail) from None
+    except (KafkaError, OSError) as error:
         await consumer.stop()
         raise ServiceDown("Kafka", settings.kafka.bootstrap, _brief(error)) from None
     try:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import NamedTuple
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ops.inspect.errors import ServiceDown
@@ -61,11 +62,18 @@ async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     except (RedisError, OSError) as error:
         await client.aclose()
         address = f"{settings.redis.host}:{settings.redis.port}"
-        raise ServiceDown("Redis", address, f"{type(error).__name__}: {error}") from None
+        raise ServiceDown("Redis", address, redis_detail(error)) from None
     try:
         yield client
     finally:
         await client.aclose()
+
+
+def redis_detail(error: BaseException) -> str:
+    """A short reason; redis-py's own message repeats the address."""
+    if isinstance(error, RedisConnectionError | OSError):
+        return "connection refused or timed out"
+    return f"{type(error).__name__}: {error}"
 
 
 async def read_published(
