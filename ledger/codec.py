@@ -2,6 +2,10 @@
 
 Decoding runs entirely inside pydantic-core (its JSON parser validates as it parses).
 Bad bytes raise `DecodeError` with a short reason naming the field(s), never anything else.
+
+Stored state carries its layout version in a leading byte (`STATE_FORMAT`); a state written
+in any other layout is refused by name rather than misread, since the table it came from
+can always be rebuilt from the event log.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ _LEDGER_EVENT: TypeAdapter[Fact | HoldEventUnion] = TypeAdapter(LedgerEvent)
 _COMMAND: TypeAdapter[CommandUnion] = TypeAdapter(Command)
 _POLICY: TypeAdapter[PolicyRecordUnion] = TypeAdapter(PolicyRecord)
 _STATE: TypeAdapter[SkuState] = TypeAdapter(SkuState)
+# The SkuState layout version, the first byte of every encoded state. Bump it whenever
+# SkuState's fields change. 1: the unversioned JSON array (seen ids and counters nested).
+STATE_FORMAT = 2
+_STATE_HEADER = bytes((STATE_FORMAT,))
 _REASONS_MAX = 3
 _UNION_ERRORS = ("union_tag_invalid", "union_tag_not_found")
 
@@ -52,14 +60,29 @@ def encode(model: BaseModel) -> bytes:
 
 
 def encode_state(state: SkuState) -> bytes:
-    return _STATE.dump_json(state)
+    """`STATE_FORMAT` as one byte, then the state as JSON."""
+    return _STATE_HEADER + _STATE.dump_json(state)
 
 
 def decode_state(raw: bytes) -> SkuState:
+    """A state written by `encode_state` of this `STATE_FORMAT`; any other is a DecodeError."""
+    if raw[:1] != _STATE_HEADER:
+        raise DecodeError(
+            f"state format v{_state_format(raw)} unknown (this build reads v{STATE_FORMAT}); "
+            "rebuild the table from the event log"
+        )
     try:
-        return _STATE.validate_json(raw)
+        return _STATE.validate_json(raw[1:])
     except ValidationError as err:
         raise DecodeError(_reason(err, None)) from None
+
+
+def _state_format(raw: bytes) -> str:
+    if not raw:
+        return "? (empty bytes)"
+    if raw[:1] == b"[":
+        return "1"  # the unversioned layout: a bare JSON array
+    return str(raw[0])
 
 
 def _decode(adapter: TypeAdapter[T], raw: bytes, tag: str) -> T:

@@ -25,7 +25,7 @@ from ledger.fields import (
     Token,
 )
 
-_AHEAD = timedelta(seconds=limits.OCCURRED_AHEAD_OF_INGEST_S_MAX)
+_AHEAD_NEG = -timedelta(seconds=limits.OCCURRED_AHEAD_OF_INGEST_S_MAX)  # negated once
 _LATE = timedelta(seconds=limits.OCCURRED_BEFORE_INGEST_S_MAX)
 
 Disposition = Literal["restock", "damaged", "dispose"]
@@ -46,7 +46,7 @@ class _Fact(BaseModel):
     def _clock_skew_bounded(self) -> _Fact:
         stamp = self.ingested_at
         # One aware-datetime subtraction: comparisons across tzinfo objects are slow.
-        if stamp is not None and not (-_AHEAD <= stamp - self.occurred_at <= _LATE):
+        if stamp is not None and not (_AHEAD_NEG <= stamp - self.occurred_at <= _LATE):
             raise ValueError(
                 "occurred_at: more than "
                 f"{limits.OCCURRED_AHEAD_OF_INGEST_S_MAX}s after or "

@@ -37,7 +37,6 @@ from ledger.events import (
 )
 from ledger.state import (
     EMPTY_POSITION,
-    Counters,
     Hold,
     HoldStatus,
     Incoming,
@@ -50,6 +49,7 @@ from ledger.state import (
 
 AnyEvent = Fact | HoldEventUnion
 V = TypeVar("V")
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (same value)
 
 
 class Applied(NamedTuple):
@@ -60,12 +60,111 @@ class Applied(NamedTuple):
 
 
 def apply_event(state: SkuState, event: AnyEvent) -> Applied:
-    """Apply one event (fact or hold event) of `state.sku`."""
+    """Apply one event (fact or hold event) of `state.sku`; `state` itself is never changed.
+
+    Raises `LimitExceeded` (an operating error, bad input) when a fact would grow a per-SKU
+    collection past its bound in `ledger.limits`: a new location past LOCATIONS_PER_SKU_MAX
+    or a new incoming order past INCOMING_PER_SKU_MAX. Nothing is half-applied: the caller
+    keeps `state` and reports the fact. Raises `InvariantBroken` for states only a bug can
+    produce (an event of another SKU, a negative bucket): crash, do not carry on.
+    """
+    kind = event.type
+    step = _POSITION_STEPS.get(kind)
     if event.sku != state.sku:
         raise InvariantBroken(f"event for sku {event.sku!r} folded into {state.sku!r}")
-    if event.type in _HOLD_HANDLERS:
-        return _HOLD_HANDLERS[event.type](state, event)  # type: ignore[arg-type]
-    return _apply_fact(state, event)  # type: ignore[arg-type]
+    if step is None:
+        return _HOLD_HANDLERS[kind](state, event)  # type: ignore[arg-type]
+    fact: Fact = event  # type: ignore[assignment]  # a fact: it has a position step
+    # The hot path of the whole system: kept flat on purpose (measured by ops/bench). The
+    # state is unpacked into locals once and the new one built as one tuple; values are built
+    # with tuple.__new__ (a NamedTuple's own __new__ is a Python-level function).
+    (
+        sku,
+        version,
+        _,
+        positions,
+        holds,
+        resolved,
+        decisions,
+        incoming,
+        fresh,
+        fresh_count,
+        chunks,
+        oversold_units,
+        oversells,
+        counts,
+        counts_exact,
+        variance_net_units,
+        variance_abs_units,
+    ) = state
+    event_id = fact.event_id
+    # A bare substring test first: a new id is ruled out without building a string.
+    if event_id in fresh and f"\x00{event_id}\x00" in fresh:
+        return _new(Applied, (state, "duplicate", 0, 0))
+    for chunk in chunks:
+        if event_id in chunk:
+            return _new(Applied, (state, "duplicate", 0, 0))
+    location = intern(fact.location)  # shared key objects: cheaper dict copies
+    before = positions.get(location)
+    if before is None:
+        if len(positions) >= limits.LOCATIONS_PER_SKU_MAX:
+            raise LimitExceeded(f"location: sku has {limits.LOCATIONS_PER_SKU_MAX} locations")
+        before = EMPTY_POSITION
+    after = step(before, fact)
+    on_hand, committed, reserved, damaged, inspection = after
+    if committed < 0 or damaged < 0 or inspection < 0:
+        raise InvariantBroken(f"negative bucket in {after} after {kind}")
+    if kind in _INCOMING_STEPS:
+        change = _INCOMING_STEPS[kind](fact, incoming)
+        if change is not None:
+            incoming = _incoming_with(incoming, change)  # may raise LimitExceeded
+    positions = dict(positions)
+    positions[location] = after
+    variance = oversell = 0
+    free_after = on_hand - committed - reserved - damaged - inspection
+    if free_after < 0:
+        b_on_hand, b_committed, b_reserved, b_damaged, b_inspection = before
+        free_before = b_on_hand - b_committed - b_reserved - b_damaged - b_inspection
+        oversell = (free_before if free_before < 0 else 0) - free_after  # only what it caused
+        if oversell > 0:
+            oversold_units += oversell
+            oversells += 1
+        else:
+            oversell = 0
+    if kind == "counted":
+        variance = on_hand - before.on_hand
+        counts += 1
+        counts_exact += variance == 0
+        variance_net_units += variance
+        variance_abs_units += abs(variance)
+    if fresh_count < limits.SEEN_IDS_FRESH_MAX:
+        fresh = f"{fresh}{event_id}\x00"
+        fresh_count += 1
+    else:
+        fresh, fresh_count, chunks = seen_add(SeenIds(fresh, fresh_count, chunks), event_id)
+    new = _new(
+        SkuState,
+        (
+            sku,
+            version + 1,
+            fact.occurred_at if fact.ingested_at is None else fact.ingested_at,
+            positions,
+            holds,
+            resolved,
+            decisions,
+            incoming,
+            fresh,
+            fresh_count,
+            chunks,
+            oversold_units,
+            oversells,
+            counts,
+            counts_exact,
+            variance_net_units,
+            variance_abs_units,
+        ),
+    )
+    return _new(Applied, (new, "applied", oversell, variance))
 
 
 def evolve(state: SkuState, event: AnyEvent) -> SkuState:
@@ -73,80 +172,18 @@ def evolve(state: SkuState, event: AnyEvent) -> SkuState:
 
 
 def fold(events: Iterable[AnyEvent], state: SkuState) -> SkuState:
+    """`state` with `events` applied in order (duplicates change nothing).
+
+    Raises `LimitExceeded` and `InvariantBroken` as `apply_event` does; after a
+    LimitExceeded the events before the refused one are lost with the exception (fold a
+    SKU's events one at a time with `apply_event` to keep them).
+    """
     return reduce(evolve, events, state)
 
 
 # --- facts ---------------------------------------------------------------------------------
 
 _IncomingChange = tuple[str, Incoming | None] | None
-
-
-def _apply_fact(state: SkuState, event: Fact) -> Applied:
-    # The hot path of the whole system: kept flat on purpose (measured by ops/bench).
-    event_id = event.event_id
-    seen = state.seen
-    if f"\x00{event_id}\x00" in seen.fresh:
-        return Applied(state, "duplicate")
-    for chunk in seen.chunks:
-        if event_id in chunk:
-            return Applied(state, "duplicate")
-    kind = event.type
-    location = intern(event.location)  # shared key objects: cheaper dict copies
-    before = state.positions.get(location)
-    if before is None:
-        if len(state.positions) >= limits.LOCATIONS_PER_SKU_MAX:
-            raise LimitExceeded(f"location: sku has {limits.LOCATIONS_PER_SKU_MAX} locations")
-        before = EMPTY_POSITION
-    after = _POSITION_STEPS[kind](before, event)
-    if after.committed < 0 or after.damaged < 0 or after.inspection < 0:
-        raise InvariantBroken(f"negative bucket in {after} after {kind}")
-    positions = dict(state.positions)
-    positions[location] = after
-    incoming = state.incoming
-    if kind in _INCOMING_STEPS:
-        change = _INCOMING_STEPS[kind](event, incoming)
-        if change is not None:
-            incoming = _incoming_with(incoming, change)
-    counters = state.counters
-    variance = oversell = 0
-    free_after = after.on_hand - after.committed - after.reserved - after.damaged - after.inspection
-    if free_after < 0:
-        free_before = before.free_units
-        oversell = max(0, min(free_before, 0) - free_after)
-        if oversell:
-            counters = counters._replace(
-                oversold_units=counters.oversold_units + oversell,
-                oversells=counters.oversells + 1,
-            )
-    if kind == "counted":
-        variance = after.on_hand - before.on_hand
-        counters = _counted(counters, variance)
-    if seen.fresh_count < limits.SEEN_IDS_FRESH_MAX:
-        seen = SeenIds(f"{seen.fresh}{event_id}\x00", seen.fresh_count + 1, seen.chunks)
-    else:
-        seen = seen_add(seen, event_id)
-    new = SkuState(
-        event.sku,
-        state.version + 1,
-        event.occurred_at if event.ingested_at is None else event.ingested_at,
-        positions,
-        state.holds,
-        state.resolved,
-        state.decisions,
-        incoming,
-        seen,
-        counters,
-    )
-    return Applied(new, "applied", oversell, variance)
-
-
-def _counted(counters: Counters, variance: int) -> Counters:
-    return counters._replace(
-        counts=counters.counts + 1,
-        counts_exact=counters.counts_exact + (variance == 0),
-        variance_net_units=counters.variance_net_units + variance,
-        variance_abs_units=counters.variance_abs_units + abs(variance),
-    )
 
 
 def _incoming_with(
@@ -169,28 +206,36 @@ _Incoming = Mapping[str, Incoming]
 
 
 def _plus(p: Position, e: Fact) -> Position:
-    return Position(p.on_hand + e.qty, p.committed, p.reserved, p.damaged, p.inspection)
+    on_hand, committed, reserved, damaged, inspection = p
+    return _new(Position, (on_hand + e.qty, committed, reserved, damaged, inspection))
 
 
 def _minus(p: Position, e: Fact) -> Position:
-    return Position(p.on_hand - e.qty, p.committed, p.reserved, p.damaged, p.inspection)
+    on_hand, committed, reserved, damaged, inspection = p
+    return _new(Position, (on_hand - e.qty, committed, reserved, damaged, inspection))
 
 
 def _shipped(p: Position, e: Shipped) -> Position:
-    committed = max(0, p.committed - e.qty)  # shipping fulfils committed orders first
-    return Position(p.on_hand - e.qty, committed, p.reserved, p.damaged, p.inspection)
+    on_hand, committed, reserved, damaged, inspection = p
+    qty = e.qty
+    committed = committed - qty if committed > qty else 0  # fulfils committed orders first
+    return _new(Position, (on_hand - qty, committed, reserved, damaged, inspection))
 
 
 def _counted_step(p: Position, e: Counted) -> Position:
-    return Position(e.qty, p.committed, p.reserved, p.damaged, p.inspection)
+    _, committed, reserved, damaged, inspection = p
+    return _new(Position, (e.qty, committed, reserved, damaged, inspection))
 
 
 def _damaged(p: Position, e: Damaged) -> Position:
-    return Position(p.on_hand, p.committed, p.reserved, p.damaged + e.qty, p.inspection)
+    on_hand, committed, reserved, damaged, inspection = p
+    return _new(Position, (on_hand, committed, reserved, damaged + e.qty, inspection))
 
 
 def _return_received(p: Position, e: ReturnReceived) -> Position:
-    return Position(p.on_hand + e.qty, p.committed, p.reserved, p.damaged, p.inspection + e.qty)
+    on_hand, committed, reserved, damaged, inspection = p
+    qty = e.qty
+    return _new(Position, (on_hand + qty, committed, reserved, damaged, inspection + qty))
 
 
 def _return_graded(p: Position, e: ReturnGraded) -> Position:
@@ -206,12 +251,15 @@ def _return_graded(p: Position, e: ReturnGraded) -> Position:
 
 
 def _order_placed(p: Position, e: OrderPlaced) -> Position:
-    return Position(p.on_hand, p.committed + e.qty, p.reserved, p.damaged, p.inspection)
+    on_hand, committed, reserved, damaged, inspection = p
+    return _new(Position, (on_hand, committed + e.qty, reserved, damaged, inspection))
 
 
 def _order_cancelled(p: Position, e: OrderCancelled) -> Position:
-    committed = max(0, p.committed - e.qty)
-    return Position(p.on_hand, committed, p.reserved, p.damaged, p.inspection)
+    on_hand, committed, reserved, damaged, inspection = p
+    qty = e.qty
+    committed = committed - qty if committed > qty else 0
+    return _new(Position, (on_hand, committed, reserved, damaged, inspection))
 
 
 def _unchanged(p: Position, e: Fact) -> Position:

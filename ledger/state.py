@@ -79,6 +79,8 @@ class SeenIds(NamedTuple):
     The newest ids live in one delimited string (adding copies one small buffer and touches
     no other object: cheap for the long tail of cold SKUs); every SEEN_IDS_FRESH_MAX ids it
     is sealed into a frozenset chunk, and the oldest chunk is dropped past the bound.
+    `SkuState` keeps the three parts as its own fields (one object fewer per event) and
+    hands out this view as `SkuState.seen`.
     """
 
     fresh: str = _SEP  # "\0id1\0id2\0"
@@ -106,7 +108,7 @@ def seen_add(seen: SeenIds, event_id: str) -> SeenIds:
 
 
 class Counters(NamedTuple):
-    """Cumulative anomalies and cycle-count accuracy for one SKU."""
+    """Cumulative anomalies and cycle-count accuracy for one SKU (`SkuState.counters`)."""
 
     oversold_units: int = 0
     oversells: int = 0
@@ -117,7 +119,14 @@ class Counters(NamedTuple):
 
 
 class SkuState(NamedTuple):
-    """Everything the ledger knows about one SKU. `version` + 1 per applied event."""
+    """Everything the ledger knows about one SKU. `version` + 1 per applied event.
+
+    Flat on purpose: the seen ids and the counters are fields of their own rather than
+    nested tuples, so applying a fact builds one state tuple, not three (each object built
+    per event is also one more for the cyclic GC to scan). `seen` and `counters` give the
+    grouped views. Changing these fields changes the stored layout: bump
+    `ledger.codec.STATE_FORMAT`.
+    """
 
     sku: str
     version: int = 0
@@ -127,12 +136,29 @@ class SkuState(NamedTuple):
     resolved: Mapping[str, Hold] = {}  # bounded FIFO of resolved / rejected holds
     decisions: Mapping[str, Decision] = {}  # bounded FIFO by request_id
     incoming: Mapping[str, Incoming] = {}
-    seen: SeenIds = SeenIds()
-    counters: Counters = Counters()
+    # seen event_ids (see SeenIds)
+    seen_fresh: str = _SEP
+    seen_fresh_count: int = 0
+    seen_chunks: tuple[frozenset[str], ...] = ()
+    # counters (see Counters)
+    oversold_units: int = 0
+    oversells: int = 0
+    counts: int = 0
+    counts_exact: int = 0
+    variance_net_units: int = 0
+    variance_abs_units: int = 0
 
     @classmethod
     def empty(cls, sku: str) -> SkuState:
         return cls(sku)
+
+    @property
+    def seen(self) -> SeenIds:
+        return SeenIds(self.seen_fresh, self.seen_fresh_count, self.seen_chunks)
+
+    @property
+    def counters(self) -> Counters:
+        return Counters(*self[-6:])
 
     def position(self, location: str) -> Position:
         return self.positions.get(location, EMPTY_POSITION)

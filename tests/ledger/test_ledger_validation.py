@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ledger import limits
 from ledger.codec import (
+    STATE_FORMAT,
     decode_command,
     decode_event,
     decode_ledger_event,
@@ -19,8 +20,8 @@ from ledger.codec import (
     encode,
     encode_state,
 )
-from ledger.errors import DecodeError
-from ledger.fold import fold
+from ledger.errors import DecodeError, LimitExceeded
+from ledger.fold import apply_event, fold
 from ledger.state import SkuState
 from ledger.testing import SKU, channel, fact, reserve, safety
 
@@ -185,3 +186,47 @@ def test_state_round_trips_and_bad_state_bytes_are_a_decode_error() -> None:
     assert decode_state(encode_state(state)) == state
     with pytest.raises(DecodeError):
         decode_state(b'["SKU-1", "not a version"]')
+
+
+def test_state_bytes_lead_with_their_format_version() -> None:
+    state = fold([fact("received", "A", 3)], SkuState.empty(SKU))
+    raw = encode_state(state)
+    assert raw[0] == STATE_FORMAT
+    with pytest.raises(DecodeError) as bad:
+        decode_state(raw[1:])  # no version byte: the old, unversioned layout
+    assert bad.value.reason.startswith("state format v1 unknown")
+    assert "rebuild the table" in bad.value.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        (b'["SKU-1", 3, null, {}, {}, {}, {}, {}, ["\\u0000", 0, []], [0, 0, 0, 0, 0, 0]]', "v1"),
+        (bytes((STATE_FORMAT + 1,)) + b"[]", f"v{STATE_FORMAT + 1}"),
+        (b"", "v?"),
+    ],
+)
+def test_a_state_of_another_format_is_named_not_misread(raw: bytes, named: str) -> None:
+    with pytest.raises(DecodeError) as bad:
+        decode_state(raw)
+    assert bad.value.reason.startswith(f"state format {named}")
+
+
+def test_seen_ids_and_counters_views_match_the_state() -> None:
+    events = [fact("received", "A", 3), fact("sold_in_store", "A", 5), fact("counted", "A", 1)]
+    state = fold(events, SkuState.empty(SKU))
+    assert all(event.event_id in state.seen for event in events)
+    assert state.seen.size() == 3
+    counters = state.counters
+    assert (counters.oversold_units, counters.oversells, counters.counts) == (2, 1, 1)
+    assert (counters.variance_net_units, counters.variance_abs_units) == (3, 3)
+
+
+def test_a_location_past_the_bound_is_refused_and_nothing_changes() -> None:
+    state = SkuState.empty(SKU)
+    for i in range(limits.LOCATIONS_PER_SKU_MAX):
+        state = apply_event(state, fact("received", f"L{i}", 1)).state
+    with pytest.raises(LimitExceeded):
+        apply_event(state, fact("received", "one-more", 1))
+    assert len(state.positions) == limits.LOCATIONS_PER_SKU_MAX
+    assert apply_event(state, fact("received", "L0", 1)).outcome == "applied"
