@@ -5,6 +5,10 @@
 Times `ledger.codec.decode_event` + `ledger.fold.apply_event` over a seeded mix, beside a
 baseline of plain `json.loads` + dict update of the same encoded events in the same run
 (interleaved, best of `--repeats`), and writes the figures to ops/bench/results/.
+
+Events are folded one at a time with `apply_event`, in log order across SKUs, exactly as
+processors/batch.py folds them (no per-SKU batching). The output file's `history` (earlier
+figures kept for comparison) is carried over from the file it replaces.
 """
 
 from __future__ import annotations
@@ -196,6 +200,7 @@ def bench(events: int, skus: int, locations: int, repeats: int, seed: int) -> di
         decode_rates.append(_best_rate(run_decode, raws))
     fold_rate, baseline_rate = max(fold_rates), max(baseline_rates)
     return {
+        "mode": "apply_event one event at a time, log order (as processors/batch.py)",
         "command": COMMAND + " " + " ".join(sys.argv[1:]) if sys.argv[1:] else COMMAND,
         "events": events,
         "skus": skus,
@@ -225,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     result = bench(args.events, args.skus, args.locations, args.repeats, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.exists():
+        result["history"] = json.loads(args.out.read_text()).get("history", [])
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     sys.stdout.write(
         f"decode+fold     {result['fold_events_per_s']:>10,} events/s\n"
