@@ -9,7 +9,9 @@ and its changed figures pushed to Redis with compare-and-set.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 import weakref
 from collections.abc import Sequence
@@ -39,6 +41,7 @@ from processors.side_producer import Record, SideProducer
 log = logging.getLogger("tally.worker")
 
 POSITIONS_TABLE = "positions"
+EXIT_BATCH_FAILED = 70  # EX_SOFTWARE
 REPUBLISH_CHUNK_FIGURES = 2_000  # figures per Redis call when a policy change republishes
 
 
@@ -117,7 +120,16 @@ def build_worker(settings: Settings) -> Worker:
         async for batch in stream.take_events(
             worker_settings.take_batch_max, within=worker_settings.take_within_s
         ):
-            await _handle_batch(worker, batch, kinds, pending)
+            try:
+                await _handle_batch(worker, batch, kinds, pending)
+            except BaseException:
+                # Bad input never raises (it is dead-lettered), so this is a broken invariant,
+                # a bug or a lost dependency. Faust would restart the agent with the batch's
+                # events already taken from the stream; dying now, before any commit, makes
+                # the restarted worker replay them from the last committed offset instead.
+                log.critical("batch failed; exiting so the batch is replayed", exc_info=True)
+                logging.shutdown()
+                os._exit(EXIT_BATCH_FAILED)
 
     @app.task
     async def follow_policy() -> None:
@@ -176,7 +188,7 @@ async def _handle_batch(
         worker.policy.book,
         worker.policy.version,
     )
-    _write_table(worker, events_by_partition, outcome)
+    changelog_sent = _write_table(worker, events_by_partition, outcome)
     await pending.publish(worker.publisher, outcome.figures)
     topics = worker.settings.topics
     records: list[Record] = [
@@ -188,6 +200,12 @@ async def _handle_batch(
         log.warning("dead letter: %s (%s)", letter.reason, letter.message.topic)
         records.append((topics.dlq, letter.message.key, dead_letter_record(letter)))
     await worker.side_producer.send_all(records)
+    # Faust's exactly-once commit does not flush its send buffer first: a changelog record
+    # still buffered would land in the partition's *next* transaction, which stays open
+    # (blocking read_committed readers) until more traffic comes, or aborts on timeout and
+    # loses the update. Waiting for every record's ack here puts it in this batch's
+    # transaction, committed with these offsets.
+    await asyncio.gather(*changelog_sent)
     _count(outcome)
 
 
@@ -206,13 +224,23 @@ def _raw_message(event: faust.EventT[bytes], kinds: dict[str, TopicKind]) -> Raw
 
 def _write_table(
     worker: Worker, events_by_partition: dict[int, faust.EventT[bytes]], outcome: BatchOutcome
-) -> None:
-    """Write each changed SKU once; its changelog record goes to the SKU's own partition."""
+) -> list[asyncio.Future[Any]]:
+    """Write each changed SKU once to its partition's store and changelog.
+
+    Returns the changelog sends, resolved once Kafka acknowledged them. The store and the
+    changelog are written directly (what `table[key] = value` does) to get those futures.
+    """
+    positions = worker.positions
+    sent: list[asyncio.Future[Any]] = []
     for sku, state in outcome.states.items():
-        _enter_partition(events_by_partition[outcome.partitions[sku]])
-        worker.positions[sku.encode()] = encode_state(state)
+        partition = outcome.partitions[sku]
+        _enter_partition(events_by_partition[partition])  # the store picks its partition db
+        key, value = sku.encode(), encode_state(state)
+        positions.data[key] = value
+        sent.append(positions.send_changelog(partition, key, value))
     for sku, state in (*outcome.states.items(), *outcome.unchanged.items()):
         worker.expiry.track(sku, next_expiry_ms(state))
+    return sent
 
 
 def _count(outcome: BatchOutcome) -> None:

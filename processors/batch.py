@@ -16,7 +16,7 @@ from ledger.availability import Figures, changed_figures
 from ledger.codec import decode_command, decode_event
 from ledger.commands import CommandUnion, Commit, Decision, Expire, Release, Reserve
 from ledger.decide import decide
-from ledger.errors import DecodeError
+from ledger.errors import DecodeError, LimitExceeded
 from ledger.events import Fact
 from ledger.fold import apply_event
 from ledger.policy import PolicyBook
@@ -170,17 +170,26 @@ def _process_message(
             load_state(parsed.sku, message.partition), message.partition
         )
     stamp_ms = _stamp_ms(parsed, message)
-    if isinstance(parsed, COMMAND_TYPES):
-        _decide(item, parsed, policies, outcome, stamp_ms)
-    else:
-        applied = apply_event(item.state, parsed)
-        outcome.events_folded[(parsed.type, applied.outcome)] += 1
-        if applied.outcome == "applied":
-            item.state = applied.state
-            item.stamp(stamp_ms)
-            if applied.oversell_units:
-                outcome.oversells.append(applied.oversell_units)
-            outcome.variance_units += abs(applied.variance_units)
+    try:
+        if isinstance(parsed, COMMAND_TYPES):
+            _decide(item, parsed, policies, outcome, stamp_ms)
+        else:
+            _fold(item, parsed, outcome, stamp_ms)
+    except LimitExceeded as error:
+        # A per-SKU bound (locations, incoming orders) would be passed: the state is left as
+        # it was and the record is reported, never half-applied.
+        outcome.dead_letters.append(DeadLetter(str(error), "limit", message))
+
+
+def _fold(item: _SkuWork, parsed: Fact, outcome: BatchOutcome, stamp_ms: int) -> None:
+    applied = apply_event(item.state, parsed)
+    outcome.events_folded[(parsed.type, applied.outcome)] += 1
+    if applied.outcome == "applied":
+        item.state = applied.state
+        item.stamp(stamp_ms)
+        if applied.oversell_units:
+            outcome.oversells.append(applied.oversell_units)
+        outcome.variance_units += abs(applied.variance_units)
 
 
 def _decide(

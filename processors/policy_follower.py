@@ -28,6 +28,10 @@ POLL_TIMEOUT_MS = 500
 POLL_RECORDS_MAX = 1_000
 
 
+class PolicyTopicMisconfigured(RuntimeError):
+    """The policy topic does not have exactly one partition."""
+
+
 class PolicyFollower:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -56,8 +60,12 @@ class PolicyFollower:
         )
         await consumer.start()
         try:
+            await self._check_single_partition(consumer)
             consumer.assign([partition])
-            await consumer.seek_to_beginning(partition)
+            # An explicit seek: seek_to_beginning on a fresh assignment can lose a race with
+            # the initial offset reset and start at the end, silently skipping every record.
+            first_offset = (await consumer.beginning_offsets([partition]))[partition]
+            consumer.seek(partition, first_offset)
             end_offset = (await consumer.end_offsets([partition]))[partition]
             if end_offset == 0:
                 self._mark_ready()
@@ -75,6 +83,17 @@ class PolicyFollower:
                     await on_change(old_book, self.book)
         finally:
             await consumer.stop()
+
+    async def _check_single_partition(self, consumer: AIOKafkaConsumer) -> None:
+        """The policy version is an offset: with more than one partition it would not be."""
+        topic = self._settings.topics.policy
+        await consumer.topics()  # refreshes the cluster metadata
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is not None and len(partitions) != 1:
+            raise PolicyTopicMisconfigured(
+                f"{topic} has {len(partitions)} partitions; it must have exactly 1 "
+                "(create it with processors.topics.ensure_topics before producing to it)"
+            )
 
     def _mark_ready(self) -> None:
         log.info(

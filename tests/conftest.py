@@ -8,6 +8,7 @@ a stack that was already running (`make up`) is left running.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from ops.settings import Settings, get_settings
 from ops.stack import ensure_up, stop_started
+from processors.topics import ensure_topics
 from tests.support.isolation import isolated_settings
 from tests.support.worker_process import WorkerProcess
 
@@ -38,8 +40,11 @@ def live_stack(stack_settings: Settings) -> Iterator[Settings]:
 
 @pytest.fixture
 def isolated(live_stack: Settings, tmp_path: Path) -> Settings:
-    """Settings with topics, app id, data dir and ports of this test's own."""
-    return isolated_settings(live_stack, tmp_path)
+    """Settings with topics (created, shaped as the worker wants), app id, data dir and ports
+    of this test's own."""
+    settings = isolated_settings(live_stack, tmp_path)
+    asyncio.run(ensure_topics(settings))
+    return settings
 
 
 @pytest.fixture

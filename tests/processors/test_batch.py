@@ -1,0 +1,100 @@
+"""processors.batch without Kafka: routing, dead letters, duplicates, figures, versions."""
+
+from __future__ import annotations
+
+from ledger import testing as t
+from ledger.codec import encode
+from ledger.state import SkuState
+from processors.batch import RawMessage, TopicKind, process_batch
+
+SKU_KEY = t.SKU.encode()
+BOOK = t.book(t.channel("web", "A", "B"), t.channel("pos", "B"))
+
+
+def message(
+    value: bytes | None, kind: TopicKind = "events", key: bytes | None = SKU_KEY
+) -> RawMessage:
+    return RawMessage(kind, f"tally.{kind}", 0, 0, key, value, timestamp_ms=1_700_000_000_000)
+
+
+def empty_loader(sku: str, partition: int) -> SkuState:
+    return SkuState.empty(sku)
+
+
+def test_facts_fold_into_changed_figures_at_the_new_version() -> None:
+    messages = [
+        message(encode(t.fact("received", "A", 5))),
+        message(encode(t.fact("received", "B", 2))),
+    ]
+    outcome = process_batch(messages, empty_loader, BOOK, policy_version=3)
+    state = outcome.states[t.SKU]
+    assert state.version == 2
+    figures = {(f.kind, f.scope): f for f in outcome.figures}
+    assert figures[("ats", "web")].units == 7
+    assert figures[("ats", "pos")].units == 2
+    assert figures[("loc", "A")].units == 5
+    assert {f.version for f in outcome.figures} == {(2, 3)}
+    assert all(f.ingested_ms == 1_700_000_000_000 for f in outcome.figures)
+
+
+def test_bad_records_become_dead_letters_and_good_ones_still_fold() -> None:
+    good = encode(t.fact("received", "A", 1))
+    messages = [
+        message(None),
+        message(b"{oops"),
+        message(good, key=b"other-sku"),
+        message(good),
+        message(b'{"type": "reserve"}', kind="commands"),
+    ]
+    outcome = process_batch(messages, empty_loader, BOOK, policy_version=0)
+    assert [d.reason_kind for d in outcome.dead_letters] == [
+        "empty",
+        "invalid",
+        "key_mismatch",
+        "invalid",
+    ]
+    assert outcome.states[t.SKU].position("A").on_hand == 1
+
+
+def test_duplicate_event_is_counted_and_changes_nothing() -> None:
+    received = encode(t.fact("received", "A", 4))
+    outcome = process_batch([message(received), message(received)], empty_loader, BOOK, 0)
+    assert outcome.events_folded == {("received", "applied"): 1, ("received", "duplicate"): 1}
+    assert outcome.states[t.SKU].position("A").on_hand == 4
+
+
+def test_commands_are_decided_in_log_order_against_the_folded_state() -> None:
+    messages = [
+        message(encode(t.fact("received", "B", 1))),
+        message(encode(t.reserve("h1", "pos", 1)), kind="commands"),
+        message(encode(t.reserve("h2", "web", 1)), kind="commands"),
+    ]
+    outcome = process_batch(messages, empty_loader, BOOK, 0)
+    assert [(d.hold_id, d.outcome) for d in outcome.decisions] == [
+        ("h1", "accepted"),
+        ("h2", "rejected"),
+    ]
+    assert outcome.hold_decisions == {("reserve", "accepted"): 1, ("reserve", "rejected"): 1}
+
+
+def test_an_oversell_is_recorded_with_its_size_and_published_as_zero() -> None:
+    stocked = process_batch([message(encode(t.fact("received", "A", 1)))], empty_loader, BOOK, 0)
+    state = stocked.states[t.SKU]
+    outcome = process_batch(
+        [message(encode(t.fact("sold_in_store", "A", 3)))], lambda sku, p: state, BOOK, 0
+    )
+    assert outcome.oversells == [2]
+    assert {(f.kind, f.scope, f.units) for f in outcome.figures} == {
+        ("loc", "A", 0),
+        ("ats", "web", 0),
+    }
+
+
+def test_an_untouched_figure_is_not_republished() -> None:
+    state = process_batch(
+        [message(encode(t.fact("received", "A", 5)))], empty_loader, BOOK, 0
+    ).states[t.SKU]
+    outcome = process_batch(
+        [message(encode(t.fact("received", "C", 1)))], lambda sku, p: state, BOOK, 0
+    )
+    assert {(f.kind, f.scope) for f in outcome.figures} == {("loc", "C")}
