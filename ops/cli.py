@@ -10,7 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from connectors.auth import keys_app
+from connectors.bulk_import import import_command
+from connectors.pushers.cli import push
 from ops import cli_ledger
+from ops.demo import main as demo_main
 from ops.settings import get_settings
 from ops.stack import StackError, ensure_up
 from ops.stack import down as stack_down
@@ -88,3 +92,9 @@ def status(
 
 # stock, history, explain, top and resync live in ops/cli_ledger.py.
 cli_ledger.register(app)
+
+# The edges: API keys, bulk import and channel pushers live with their connectors.
+app.add_typer(keys_app, name="keys")  # tally keys add --role ... | list | remove KEY_ID
+app.command("import")(import_command)  # tally import FILE [--format jsonl|csv] [--restart]
+app.command("push")(push)  # tally push --channel NAME --pusher shopify|webhook
+app.command("demo")(demo_main)  # tally demo: the stack, a worker and a live demo feed

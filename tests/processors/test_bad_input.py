@@ -11,7 +11,7 @@ from ops.settings import Settings
 from processors import redis_keys
 from tests.support.isolation import unique
 from tests.support.kafka_io import fact, produce, produce_json, read_all
-from tests.support.waiting import redis_client, wait_for_figure, wait_until
+from tests.support.waiting import hget, redis_client, wait_for_figure, wait_until
 from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -69,12 +69,12 @@ def test_resent_events_change_nothing(isolated: Settings, worker: WorkerProcess)
     asyncio.run(produce_json(isolated, isolated.topics.events, [received, sold]))
     client = redis_client(isolated)
     wait_for_figure(client, redis_keys.loc_key(store), sku, "7")
-    version_before = client.hget(redis_keys.version_key("loc", store), sku)
+    version_before = hget(client, redis_keys.version_key("loc", store), sku)
 
     marker = fact(unique("e"), "received", sku, store, 1)  # proves the resends were processed
     asyncio.run(produce_json(isolated, isolated.topics.events, [received, sold, received, marker]))
     wait_for_figure(client, redis_keys.loc_key(store), sku, "8")
-    version_after = client.hget(redis_keys.version_key("loc", store), sku)
+    version_after = hget(client, redis_keys.version_key("loc", store), sku)
     assert version_before is not None and version_after is not None
     # Exactly one version step: the marker's. The three resends were duplicates.
     assert int(version_after.split("-")[0]) == int(version_before.split("-")[0]) + 1

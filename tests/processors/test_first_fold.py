@@ -10,7 +10,7 @@ from ops.settings import Settings
 from processors import redis_keys
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce_json
-from tests.support.waiting import redis_client, wait_for_figure
+from tests.support.waiting import redis_client, stream_entries, wait_for_figure
 from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ def test_received_event_appears_in_redis_for_location_and_channel(
     client = redis_client(isolated)
     wait_for_figure(client, redis_keys.loc_key(store), sku, "7")
     wait_for_figure(client, redis_keys.ats_key(channel), sku, "7")
-    change = client.xrevrange(redis_keys.changes_key(channel), count=1)[0][1]
+    change = stream_entries(client, redis_keys.changes_key(channel))[-1]
     assert change["sku"] == sku
     assert change["available"] == "7"
     assert int(change["ingested_at"]) > 0

@@ -12,7 +12,7 @@ from ops.settings import Settings
 from processors import redis_keys
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, now_iso, produce_json, read_all
-from tests.support.waiting import redis_client, wait_for_figure, wait_until
+from tests.support.waiting import redis_client, stream_entries, wait_for_figure, wait_until
 from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -74,8 +74,8 @@ def test_last_unit_storm_accepts_exactly_the_units_on_hand(
             assert decision["available_after"] == 0
     for channel in channels:
         wait_for_figure(client, redis_keys.ats_key(channel), sku, "0")
-        published = [int(f["available"]) for _, f in client.xrange(redis_keys.changes_key(channel))
-                     if f["sku"] == sku]  # fmt: skip
+        entries = stream_entries(client, redis_keys.changes_key(channel))
+        published = [int(f["available"]) for f in entries if f["sku"] == sku]
         assert published, f"no change published for {channel}"
         assert min(published) >= 0
     assert client.hget(redis_keys.loc_key(store), sku) == "0"

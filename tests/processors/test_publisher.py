@@ -12,7 +12,7 @@ from processors import redis_keys
 from processors.publisher import Figure, RedisPublisher
 from processors.redis_keys import FigureVersion
 from tests.support.isolation import unique
-from tests.support.waiting import redis_client
+from tests.support.waiting import redis_client, stream_entries
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def test_a_stale_version_never_overwrites_a_newer_figure(live_stack: Settings) -
     assert publish(live_stack, stale) == [False, False, False]
     client = redis_client(live_stack)
     assert client.hget(redis_keys.ats_key(channel), sku) == "3"
-    assert len(client.xrange(redis_keys.changes_key(channel))) == 1
+    assert len(stream_entries(client, redis_keys.changes_key(channel))) == 1
     # Newer on either component wins.
     assert publish(live_stack, [Figure("ats", channel, sku, 4, FigureVersion(7, 3), 1)]) == [True]
     assert publish(live_stack, [Figure("ats", channel, sku, 5, FigureVersion(8, 0), 1)]) == [True]

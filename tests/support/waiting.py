@@ -43,3 +43,14 @@ def wait_for_figure(
         timeout_s=timeout_s,
         what=f"{key}[{sku}] == {expected}",
     )
+
+
+def hget(client: redis.Redis, key: str, field: str) -> str | None:
+    """HGET with the decoded type redis-py's stubs cannot express."""
+    return cast(str | None, client.hget(key, field))
+
+
+def stream_entries(client: redis.Redis, key: str) -> list[dict[str, str]]:
+    """Every entry of a Redis stream, oldest first (fields only)."""
+    entries = cast(list[tuple[str, dict[str, str]]], client.xrange(key))
+    return [fields for _, fields in entries]
