@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from ops.faults.plan import FAULT_KINDS, SIZES
-from ops.faults.run import DEFAULT_PORTS, SeedReport, fault_stack_settings, run_seed
+from ops.faults.run import DEFAULT_PORTS, INTERRUPTED, SeedReport, fault_stack_settings, run_seed
 from ops.settings import get_settings
 from ops.stack import ensure_up
 
@@ -77,6 +77,8 @@ def main(
             typer.echo(f"    error: {reports[-1].error}")
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(summary(reports, command), indent=2) + "\n")
+        if reports[-1].error == INTERRUPTED:
+            break
     total = summary(reports, command)
     typer.echo(
         f"seeds {total['seeds_run']}, ok {total['seeds_ok']}, diverged {total['seeds_diverged']},"

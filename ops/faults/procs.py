@@ -125,59 +125,82 @@ class Supervisor:
     stopped: set[int] = field(default_factory=set)  # workers under SIGSTOP
     _starts: int = 0
 
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self._down: set[str] = set()  # taken down on purpose: "worker-0", "pusher"
+
     def _worker(self, index: int) -> ChildWorker:
         self._starts += 1
         log = self.logs / f"worker-{index}-{self._starts}.log"
         return ChildWorker(self.worker_settings[index], log).start()
 
     def start(self) -> None:
-        self.workers = [self._worker(i) for i in range(len(self.worker_settings))]
-        for worker in self.workers:
-            worker.wait_metrics_up()
-        self.start_pusher()
+        with self._lock:
+            self.workers = [self._worker(i) for i in range(len(self.worker_settings))]
+            for worker in self.workers:
+                worker.wait_metrics_up()
+            self.start_pusher()
 
     def start_pusher(self) -> None:
-        self._starts += 1
-        log = self.logs / f"pusher-{self._starts}.log"
-        self.pusher = PusherProcess(self.pusher_settings, self.channel, log).start()
+        with self._lock:
+            self._starts += 1
+            log = self.logs / f"pusher-{self._starts}.log"
+            self.pusher = PusherProcess(self.pusher_settings, self.channel, log).start()
+            self._down.discard("pusher")
+
+    def kill_pusher(self) -> None:
+        with self._lock:
+            self._down.add("pusher")
+            if self.pusher is not None:
+                self.pusher.kill_hard()
 
     def kill_worker(self, index: int) -> None:
-        self.workers[index].kill_hard()
+        with self._lock:
+            self._down.add(f"worker-{index}")
+            self.stopped.discard(index)
+            self.workers[index].kill_hard()
 
     def restart_worker(self, index: int) -> None:
-        self.workers[index] = self._worker(index)
-        self.workers[index].wait_metrics_up()
+        with self._lock:
+            self.workers[index] = self._worker(index)
+            self._down.discard(f"worker-{index}")
+            self.workers[index].wait_metrics_up()
 
     def sigstop(self, index: int) -> None:
-        os.killpg(self.workers[index].pid, signal.SIGSTOP)
-        self.stopped.add(index)
+        with self._lock:
+            if self.workers[index].alive():
+                os.killpg(self.workers[index].pid, signal.SIGSTOP)
+                self.stopped.add(index)
 
     def sigcont(self, index: int) -> None:
-        if index in self.stopped and self.workers[index].alive():
-            os.killpg(self.workers[index].pid, signal.SIGCONT)
-        self.stopped.discard(index)
+        with self._lock:
+            if index in self.stopped and self.workers[index].alive():
+                os.killpg(self.workers[index].pid, signal.SIGCONT)
+            self.stopped.discard(index)
 
     def check(self) -> None:
         """Restart (and record) every process that exited on its own."""
-        for index, worker in enumerate(self.workers):
-            if not worker.alive():
-                code = worker._process.poll() if worker._process is not None else None
-                self.exits.append(Exit(f"worker-{index}", code, worker.log_tail(30)))
-                self.stopped.discard(index)
-                self.restart_worker(index)
-        if self.pusher is not None and not self.pusher.alive():
-            self.exits.append(
-                Exit("pusher", self.pusher.returncode(), log_tail(self.pusher.log_path))
-            )
-            self.start_pusher()
+        with self._lock:
+            for index, worker in enumerate(self.workers):
+                if not worker.alive() and f"worker-{index}" not in self._down:
+                    code = worker._process.poll() if worker._process is not None else None
+                    self.exits.append(Exit(f"worker-{index}", code, worker.log_tail(30)))
+                    self.stopped.discard(index)
+                    self.restart_worker(index)
+            pusher = self.pusher
+            if pusher is not None and not pusher.alive() and "pusher" not in self._down:
+                self.exits.append(Exit("pusher", pusher.returncode(), log_tail(pusher.log_path)))
+                self.start_pusher()
 
     def stop(self) -> None:
-        for index in list(self.stopped):
-            self.sigcont(index)
-        if self.pusher is not None:
-            self.pusher.stop()
-        for worker in self.workers:
-            worker.stop()
+        with self._lock:
+            for index in list(self.stopped):
+                self.sigcont(index)
+            self._down |= {"pusher", *(f"worker-{i}" for i in range(len(self.workers)))}
+            if self.pusher is not None:
+                self.pusher.stop()
+            for worker in self.workers:
+                worker.stop()
 
 
 class WebhookReceiver:

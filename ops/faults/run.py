@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import signal
 import socket
 import time
 import uuid
@@ -42,6 +43,7 @@ from processors.topics import ensure_topics
 
 log = logging.getLogger("tally.faults")
 
+INTERRUPTED = "interrupted (SIGTERM)"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 STEP_PAUSE_S = 0.25
 READY_TIMEOUT_S = 180.0
@@ -156,9 +158,15 @@ class Run:
 
     async def execute(self) -> SeedReport:
         started = time.monotonic()
+        main = asyncio.current_task()
+        assert main is not None
+        # SIGTERM (a CI timeout, `kill`): stop the children this run started, then report.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
         try:
             with faust_env():
                 await self._run()
+        except asyncio.CancelledError:
+            self.report.error = INTERRUPTED
         except Exception as error:  # a run that cannot finish is reported, not raised
             log.exception("seed %d failed", self.plan.seed)
             self.report.error = f"{type(error).__name__}: {error}"
@@ -224,7 +232,7 @@ class Run:
             await asyncio.to_thread(supervisor.restart_worker, fault.worker)
         elif fault.kind == "sigstop":
             if fault.worker not in supervisor.stopped:
-                supervisor.sigstop(fault.worker)
+                await asyncio.to_thread(supervisor.sigstop, fault.worker)
                 stall_s = SESSION_TIMEOUT_S + fault.seconds
                 self._background.append(asyncio.create_task(self._resume(fault.worker, stall_s)))
         elif fault.kind == "kafka_restart":
@@ -235,11 +243,9 @@ class Run:
             self._redis.flushall()
             await resync(self.settings)  # what an operator does after losing Redis
         elif fault.kind == "pusher_kill":
-            pusher = supervisor.pusher
-            if pusher is not None:
-                pusher.kill_hard()
+            await asyncio.to_thread(supervisor.kill_pusher)
             await asyncio.sleep(fault.seconds)
-            supervisor.start_pusher()
+            await asyncio.to_thread(supervisor.start_pusher)
         elif fault.kind == "client_resend":
             facts, commands = self.sent_by_step.get(fault.resend_step, ([], []))
             await self._send_raw(self.settings.topics.events, facts, "sku")
@@ -247,7 +253,7 @@ class Run:
 
     async def _resume(self, worker: int, after_s: float) -> None:
         await asyncio.sleep(after_s)
-        self._sup().sigcont(worker)
+        await asyncio.to_thread(self._sup().sigcont, worker)
 
     def _restart(self, service: Service, down_s: float) -> None:
         home = self.settings.stack.home.resolve()
@@ -261,7 +267,7 @@ class Run:
         """End every fault still in effect: resume stalled workers, restart what died."""
         supervisor = self._sup()
         for index in list(supervisor.stopped):
-            supervisor.sigcont(index)
+            await asyncio.to_thread(supervisor.sigcont, index)
         await asyncio.to_thread(supervisor.check)
 
     async def _supervise(self) -> None:
