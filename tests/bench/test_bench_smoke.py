@@ -1,0 +1,72 @@
+"""The bench harness's smoke mode on the shared stack: every figure present, sane, no oversell.
+
+Never asserts timing (the machine is shared); it keeps the harness from rotting.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from ops.settings import REPO_ROOT, Settings, settings_env
+
+pytestmark = [pytest.mark.bench, pytest.mark.integration]
+SMOKE_TIMEOUT_S = 180
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and value > 0
+
+
+def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) -> None:
+    env = {**os.environ, **settings_env(live_stack)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "ops.bench", "--mode", "smoke", "--out-dir", str(tmp_path),
+         "--doc", str(tmp_path / "BENCHMARKS.md")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    out = orjson.loads((tmp_path / "bench-smoke.json").read_bytes())
+
+    for key in ("command", "date", "commit", "machine", "load_average", "config", "targets"):
+        assert out[key], key
+    assert out["machine"]["cores"] >= 1 and out["machine"]["memory_gib"] > 0
+
+    throughput = out["throughput"]
+    for path in ("exactly_once", "at_least_once", "floor"):
+        assert _positive(throughput[path]["records_per_s"]), path
+        assert throughput[path]["records"] == throughput["records"]
+    assert _positive(throughput["exactly_once"]["ratio_to_floor"])
+
+    levels = out["latency"]["levels"]
+    assert [level["load"] for level in levels] == [0.25, 0.5, 0.8]
+    for level in levels:
+        assert _positive(level["offered_rate"])
+        for side in ("tally_sync_ms", "kafka_ms"):
+            figures = level[side]
+            assert figures["count"] > 0, (level["load"], side)
+            assert 0 <= figures["p50"] <= figures["p95"] <= figures["p99"] <= figures["max"]
+    assert _positive(out["latency"]["p99_ratio_at_50"])
+
+    recovery = out["recovery"]
+    assert recovery["records"] == out["config"]["recovery_records"]
+    assert _positive(recovery["records_per_s"])
+    assert _positive(recovery["warm_restart_to_ready_s"])
+
+    holds = out["holds"]
+    for system in ("tally", "postgres_for_update", "postgres_conditional"):
+        result = holds[system]
+        assert _positive(result["holds_per_s"]), system
+        assert result["decision_latency_ms"]["p99"] > 0, system
+        assert result["oversells"] == 0, (system, result)
+        assert result["holds_accepted"] == result["stock_units"], (system, result)
+    assert holds["tally"]["worker_oversells_counted"] == 0
+
+    assert (tmp_path / "latency-smoke.png").stat().st_size > 0
+    assert "Hot-SKU holds" in (tmp_path / "BENCHMARKS.md").read_text()
