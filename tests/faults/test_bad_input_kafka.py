@@ -173,7 +173,7 @@ def test_commands_for_holds_that_never_existed_are_typed_rejections(
         )
     )
     ghost = unique("ghost")
-    commands = [
+    commands: list[dict[str, Any]] = [
         {"type": "commit", "request_id": unique("c"), "hold_id": ghost, "sku": sku,
          "order_id": "o-1", "issued_at": now_iso()},
         {"type": "release", "request_id": unique("x"), "hold_id": ghost, "sku": sku,
