@@ -99,6 +99,13 @@ def log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+EXITS_MAX = 12  # unexpected exits in one run before it is called a crash loop
+
+
+class CrashLoop(RuntimeError):
+    """A process keeps exiting on its own: the run cannot heal."""
+
+
 @dataclass
 class Exit:
     """A process exit the run did not cause."""
@@ -179,8 +186,14 @@ class Supervisor:
             self.stopped.discard(index)
 
     def check(self) -> None:
-        """Restart (and record) every process that exited on its own."""
+        """Restart (and record) every process that exited on its own; CrashLoop past
+        EXITS_MAX such exits in one run (a process that cannot come back)."""
         with self._lock:
+            if len(self.exits) >= EXITS_MAX:
+                last = self.exits[-1]
+                raise CrashLoop(
+                    f"{len(self.exits)} unexpected exits, last {last.what}: {last.tail[-600:]}"
+                )
             for index, worker in enumerate(self.workers):
                 if not worker.alive() and f"worker-{index}" not in self._down:
                     code = worker._process.poll() if worker._process is not None else None

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from ops.faults import check
 from ops.faults.plan import FAULT_KINDS, Fault, Plan, Size, build_plan
-from ops.faults.procs import SESSION_TIMEOUT_S, Supervisor, WebhookReceiver, faust_env
+from ops.faults.procs import SESSION_TIMEOUT_S, CrashLoop, Supervisor, WebhookReceiver, faust_env
 from ops.inspect.errors import ServiceDown
 from ops.inspect.kafka_read import TopicMissing
 from ops.settings import PusherSettings, Settings, TopicSettings
@@ -153,6 +153,7 @@ class Run:
             self.settings.redis.url, decode_responses=True, socket_timeout=10
         )
         self._background: list[asyncio.Task[None]] = []
+        self._fatal: CrashLoop | None = None
 
     # --- the run ------------------------------------------------------------------------
 
@@ -201,6 +202,7 @@ class Run:
 
     async def _step(self, index: int) -> None:
         step = self.plan.steps[index]
+        self._raise_fatal()
         for fault in step.faults:
             await self._inject(fault)
         facts = list(step.facts)
@@ -273,7 +275,15 @@ class Run:
     async def _supervise(self) -> None:
         while True:
             await asyncio.sleep(POLL_S)
-            await asyncio.to_thread(self._sup().check)
+            try:
+                await asyncio.to_thread(self._sup().check)
+            except CrashLoop as error:
+                self._fatal = error
+                return
+
+    def _raise_fatal(self) -> None:
+        if self._fatal is not None:
+            raise self._fatal
 
     # --- phases -------------------------------------------------------------------------
 
@@ -317,6 +327,7 @@ class Run:
         deadline = time.monotonic() + CONVERGE_TIMEOUT_S
         divergences = ["not compared yet"]
         while time.monotonic() < deadline:
+            self._raise_fatal()
             try:
                 divergences = await self._compare()
             except NOT_YET as error:
@@ -439,6 +450,7 @@ class Run:
     async def _until(self, probe: Callable[[], Any], timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            self._raise_fatal()
             try:
                 if await probe():
                     return

@@ -1,0 +1,71 @@
+"""Seeded fault runs (ops/faults): a workload with faults at seeded steps, then the table,
+the decisions, Redis and the pushed figures compared with a reference fold of the log.
+
+Default tier: three small seeds that together inject every fault kind. `slow`: 50 seeds of
+the full size (`python -m ops.faults --seeds 50` runs the same with a JSON report).
+Seeds that once diverged stay here as regressions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ops.faults.plan import FAULT_KINDS, SIZES, build_plan
+from ops.faults.run import SeedReport, run_seed
+from ops.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+# Small seeds whose plans inject, between them, every fault kind (checked below).
+DEFAULT_SEEDS = (1, 5, 20)
+SLOW_SEEDS = range(50)
+
+
+def explain(report: SeedReport) -> str:
+    lines = [report.line(), f"schedule: {report.fault_schedule}"]
+    if report.error:
+        lines.append(f"error: {report.error}")
+    lines += report.divergences[:30]
+    lines += [
+        f"exit {e['what']} code {e['code']}: {e['tail'][-800:]}"
+        for e in report.unexpected_exits[-3:]
+    ]
+    return "\n".join(lines)
+
+
+def test_the_default_seeds_cover_every_fault_kind() -> None:
+    kinds = {f.kind for seed in DEFAULT_SEEDS for f in build_plan(seed, SIZES["small"], 4).faults}
+    assert kinds == set(FAULT_KINDS)
+
+
+def test_a_seed_replays_the_same_schedule() -> None:
+    def shape(seed: int) -> object:
+        plan = build_plan(seed, SIZES["full"], 4)
+        strip = ("occurred_at", "updated_at")
+        steps = [
+            ([{k: v for k, v in f.items() if k not in strip} for f in step.facts], step.commands)
+            for step in plan.steps
+        ]
+        return plan.faults, steps, plan.canaries, plan.hold_skus
+
+    assert shape(7) == shape(7)
+    assert shape(7) != shape(8)
+
+
+@pytest.mark.parametrize("seed", DEFAULT_SEEDS)
+def test_a_small_seed_converges_to_the_reference(
+    fault_stack: Settings, tmp_path: Path, seed: int
+) -> None:
+    report = run_seed(seed, SIZES["small"], fault_stack, tmp_path / f"seed-{seed}")
+    assert report.ok, explain(report)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SLOW_SEEDS)
+def test_a_full_seed_converges_to_the_reference(
+    fault_stack: Settings, tmp_path: Path, seed: int
+) -> None:
+    report = run_seed(seed, SIZES["full"], fault_stack, tmp_path / f"seed-{seed}")
+    assert report.ok, explain(report)
