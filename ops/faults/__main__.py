@@ -9,13 +9,21 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ops.faults.plan import FAULT_KINDS, SIZES
-from ops.faults.run import DEFAULT_PORTS, INTERRUPTED, SeedReport, fault_stack_settings, run_seed
+from ops.faults.run import (
+    DEFAULT_PORTS,
+    INTERRUPTED,
+    SeedReport,
+    fault_stack_settings,
+    known_bug,
+    run_seed,
+)
 from ops.settings import get_settings
 from ops.stack import ensure_up
 
@@ -33,6 +41,7 @@ def summary(reports: list[SeedReport], command: str) -> dict[str, object]:
         "seeds_ok": sum(r.ok for r in reports),
         "seeds_diverged": sum(bool(r.divergences) for r in reports),
         "seeds_errored": sum(r.error is not None for r in reports),
+        "failures_by_known_bug": dict(Counter(known_bug(r) or "new" for r in reports if not r.ok)),
         "faults_injected": faults,
         "faults_total": sum(faults.values()),
         "facts_sent": sum(r.facts_sent for r in reports),
@@ -74,7 +83,9 @@ def main(
         for divergence in reports[-1].divergences[:10]:
             typer.echo(f"    {divergence}")
         if reports[-1].error:
-            typer.echo(f"    error: {reports[-1].error}")
+            typer.echo(f"    error: {reports[-1].error[:2_000]}")
+        if not reports[-1].ok:
+            typer.echo(f"    known bug: {known_bug(reports[-1]) or 'no (new)'}")
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(summary(reports, command), indent=2) + "\n")
         if reports[-1].error == INTERRUPTED:

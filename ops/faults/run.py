@@ -48,7 +48,7 @@ WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 STEP_PAUSE_S = 0.25
 READY_TIMEOUT_S = 180.0
 QUIESCE_TIMEOUT_S = 180.0
-CONVERGE_TIMEOUT_S = 240.0
+CONVERGE_TIMEOUT_S = 150.0
 PRODUCE_ATTEMPTS_MAX = 60
 PRODUCE_RETRY_PAUSE_S = 1.0
 POLL_S = 1.0
@@ -470,6 +470,32 @@ class Run:
             await self._producer.stop()
         self.receiver.stop()
         self._redis.close()
+
+
+# Known bugs (reported, not yet fixed in processors/): a report matching one is labelled so
+# a run's summary separates them from new divergences. See docs/RELIABILITY.md.
+KNOWN_BUGS = {
+    "consistency-crash-loop": "a worker restarted after kill -9 / a rebalance crash-loops in "
+    "Faust recovery: ConsistencyError, persisted changelog offset > highwater (-1)",
+    "table-behind-log": "after kill -9 and a SIGSTOP rebalance the committed table stays behind "
+    "the events log (events consumed, their changelog writes never committed)",
+}
+
+
+def known_bug(report: SeedReport) -> str | None:
+    """The KNOWN_BUGS key a failed report matches, if any."""
+    if report.error and "ConsistencyError" in report.error:
+        return "consistency-crash-loop"
+    behind = [d for d in report.divergences if d.startswith("table ") and "'version': (" in d]
+    if behind and all(_live_version_behind(d) for d in behind):
+        return "table-behind-log"
+    return None
+
+
+def _live_version_behind(divergence: str) -> bool:
+    live, _, rest = divergence.partition("'version': (")[2].partition(", ")
+    reference = rest.partition(")")[0]
+    return live.isdigit() and reference.isdigit() and int(live) < int(reference)
 
 
 def _free_port() -> int:

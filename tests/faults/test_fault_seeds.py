@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ops.faults.plan import FAULT_KINDS, SIZES, build_plan
-from ops.faults.run import SeedReport, run_seed
+from ops.faults.run import KNOWN_BUGS, SeedReport, known_bug, run_seed
 from ops.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -21,6 +21,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 # Small seeds whose plans inject, between them, every fault kind (checked below).
 DEFAULT_SEEDS = (1, 5, 20)
 SLOW_SEEDS = range(50)
+# Seeds that once diverged: seed 1 (small) lost 10 events of one SKU from the committed table
+# after a kill -9 then a SIGSTOP rebalance; seed 101 (full) crash-looped on ConsistencyError.
+# Seed 1 is a default seed already; 101 (full, a few minutes) runs in the slow tier.
+REGRESSION_SEEDS = ((101, "full"),)
 
 
 def explain(report: SeedReport) -> str:
@@ -33,6 +37,18 @@ def explain(report: SeedReport) -> str:
         for e in report.unexpected_exits[-3:]
     ]
     return "\n".join(lines)
+
+
+def check(report: SeedReport) -> None:
+    """Pass, fail, or xfail when the failure is a known, reported bug (KNOWN_BUGS): those
+    races hit a seed only sometimes, so a strict xfail per seed would flake; a failure of
+    any other shape fails the test."""
+    if report.ok:
+        return
+    bug = known_bug(report)
+    if bug is not None:
+        pytest.xfail(f"known bug {bug}: {KNOWN_BUGS[bug]}\n{explain(report)}")
+    raise AssertionError(explain(report))
 
 
 def test_the_default_seeds_cover_every_fault_kind() -> None:
@@ -58,8 +74,7 @@ def test_a_seed_replays_the_same_schedule() -> None:
 def test_a_small_seed_converges_to_the_reference(
     fault_stack: Settings, tmp_path: Path, seed: int
 ) -> None:
-    report = run_seed(seed, SIZES["small"], fault_stack, tmp_path / f"seed-{seed}")
-    assert report.ok, explain(report)
+    check(run_seed(seed, SIZES["small"], fault_stack, tmp_path / f"seed-{seed}"))
 
 
 @pytest.mark.slow
@@ -67,5 +82,12 @@ def test_a_small_seed_converges_to_the_reference(
 def test_a_full_seed_converges_to_the_reference(
     fault_stack: Settings, tmp_path: Path, seed: int
 ) -> None:
-    report = run_seed(seed, SIZES["full"], fault_stack, tmp_path / f"seed-{seed}")
-    assert report.ok, explain(report)
+    check(run_seed(seed, SIZES["full"], fault_stack, tmp_path / f"seed-{seed}"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("seed", "size"), REGRESSION_SEEDS)
+def test_a_seed_that_once_diverged_converges(
+    fault_stack: Settings, tmp_path: Path, seed: int, size: str
+) -> None:
+    check(run_seed(seed, SIZES[size], fault_stack, tmp_path / f"seed-{seed}"))
