@@ -25,7 +25,7 @@ class BenchConfig:
     command_share: float = 0.1
     partitions: int = 4
     # 1. Throughput: records preloaded on the events + commands topics, then drained.
-    events: int = 200_000
+    events: int = 60_000
     drain_timeout_s: float = 300.0
     # 2/3. Latency: seconds of paced load at each share of the measured maximum rate.
     load_levels: tuple[float, ...] = (0.25, 0.5, 0.8)
@@ -38,9 +38,11 @@ class BenchConfig:
     recovery_timeout_s: float = 900.0
     # 5. Hot-SKU holds: concurrent clients on one SKU, stock they exhaust, and a time bound.
     hold_clients: int = 32
-    hold_stock_units: int = 20_000
+    hold_stock_units: int = 5_000
     holds_timeout_s: float = 120.0
     hold_ttl_s: int = 600
+    # The worker under test: the stock one, or a bench prototype (ops.bench.cached_worker).
+    worker_module: str = "processors.worker"
     # Profiling the worker while it drains (py-spy), seconds; 0 = off.
     profile_s: float = 0.0
 

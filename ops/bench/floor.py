@@ -151,6 +151,8 @@ async def drain(
 
 
 async def _write(client: aioredis.Redis, book: _Book, messages: list[object]) -> None:
+    """One pipeline per batch: one HSET per touched hash (all its fields), one XADD per
+    changed channel figure."""
     touched: dict[tuple[str, str], None] = {}
     for message in messages:
         body = orjson.loads(message.value)  # type: ignore[attr-defined]
@@ -158,23 +160,24 @@ async def _write(client: aioredis.Redis, book: _Book, messages: list[object]) ->
         if changed is not None:
             touched[changed] = None
     now_ms = int(time.time() * 1000)
-    loc_values: dict[str, dict[str, int]] = {}
-    loc_versions: dict[str, dict[str, str]] = {}
-    ats_values: dict[tuple[str, str], int] = {}
+    values: dict[str, dict[str, int]] = {}
+    versions: dict[str, dict[str, str]] = {}
+    changes: dict[tuple[str, str], tuple[int, str]] = {}
     for sku, location in touched:
-        version = f"{book.version[sku]}-0:{now_ms}"
-        loc_values.setdefault(location, {})[sku] = book.available(sku, location)
-        loc_versions.setdefault(location, {})[sku] = version
-        for channel in book.by_location.get(location, ()):
-            ats_values[(channel, sku)] = book.ats(sku, channel)
-    pipe = client.pipeline(transaction=False)
-    for location, values in loc_values.items():
-        pipe.hset(f"tally:loc:{location}", mapping=values)  # type: ignore[arg-type]
-        pipe.hset(f"tally:ver:loc:{location}", mapping=loc_versions[location])  # type: ignore[arg-type]
-    for (channel, sku), units in ats_values.items():
         version = f"{book.version[sku]}-0"
-        pipe.hset(f"tally:ats:{channel}", sku, units)
-        pipe.hset(f"tally:ver:ats:{channel}", sku, f"{version}:{now_ms}")
+        values.setdefault(f"tally:loc:{location}", {})[sku] = book.available(sku, location)
+        versions.setdefault(f"tally:ver:loc:{location}", {})[sku] = f"{version}:{now_ms}"
+        for channel in book.by_location.get(location, ()):
+            units = book.ats(sku, channel)
+            values.setdefault(f"tally:ats:{channel}", {})[sku] = units
+            versions.setdefault(f"tally:ver:ats:{channel}", {})[sku] = f"{version}:{now_ms}"
+            changes[(channel, sku)] = (units, version)
+    pipe = client.pipeline(transaction=False)
+    for key, mapping in values.items():
+        pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
+    for key, text_mapping in versions.items():
+        pipe.hset(key, mapping=text_mapping)  # type: ignore[arg-type]
+    for (channel, sku), (units, version) in changes.items():
         pipe.xadd(
             f"tally:changes:{channel}",
             {"sku": sku, "available": units, "version": version, "ingested_at": now_ms},

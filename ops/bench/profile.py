@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ class ProfileRun:
     @classmethod
     def start(cls, pid: int, duration_s: float, work_dir: Path, name: str) -> ProfileRun:
         out = work_dir / f"profile-{name}.txt"
-        spy = shutil.which("py-spy")
+        beside = Path(sys.executable).parent / "py-spy"  # the venv's, when not on PATH
+        spy = str(beside) if beside.exists() else shutil.which("py-spy")
         if spy is None:
             return cls(None, out)
         process = subprocess.Popen(

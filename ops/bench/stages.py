@@ -36,7 +36,7 @@ from ops.bench.gen import Item, Workload, stamp
 from ops.bench.profile import ProfileRun
 from ops.bench.stats import percentiles, steady_rate
 from ops.child_worker import ChildWorker
-from ops.settings import REPO_ROOT, Settings
+from ops.settings import REPO_ROOT, Settings, settings_env
 from processors.topics import ensure_topics
 
 Echo = Callable[[str], None]
@@ -103,8 +103,31 @@ def _workload(ctx: Context, seed_offset: int, source: str) -> Workload:
     )
 
 
+class BenchWorker(ChildWorker):
+    """`ops.child_worker.ChildWorker` running a chosen worker module (the stock one by default)."""
+
+    def __init__(self, settings: Settings, log_path: Path, module: str) -> None:
+        super().__init__(settings, log_path)
+        self.module = module
+
+    def start(self) -> BenchWorker:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **settings_env(self.settings)}
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        return self
+
+
+def _new_worker(ctx: Context, settings: Settings, name: str) -> BenchWorker:
+    return BenchWorker(settings, ctx.work_dir / f"{name}.log", ctx.config.worker_module).start()
+
+
 def _start_worker(ctx: Context, settings: Settings, name: str) -> ChildWorker:
-    worker = ChildWorker(settings, ctx.work_dir / f"{name}.log").start()
+    worker = _new_worker(ctx, settings, name)
     worker.wait_metrics_up()
     return worker
 
@@ -576,7 +599,7 @@ def _timed_start(ctx: Context, settings: Settings, name: str, fresh: bool) -> di
     if fresh and settings.worker.data_dir.exists():
         shutil.rmtree(settings.worker.data_dir)
     spawned = time.time()
-    worker = ChildWorker(settings, ctx.work_dir / f"{name}.log").start()
+    worker = _new_worker(ctx, settings, name)
     try:
         ready = _wait_log(worker, "Worker ready", ctx.config.recovery_timeout_s)
         begun = _log_times(worker.log_path, "Restoring state from changelog topics")
