@@ -1,0 +1,65 @@
+"""The fault runner's comparison has teeth: a lost event, a wrong decision and a lost
+figure are each reported; a known-bug signature is labelled, anything else is not."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+
+from ledger.codec import encode
+from ledger.fold import apply_event
+from ledger.state import SkuState
+from ledger.testing import channel, fact
+from ops.faults import check
+from ops.faults.run import SeedReport, known_bug
+
+NOW = datetime.now(UTC).isoformat()
+
+
+def record(offset: int, value: bytes) -> check.LogRecord:
+    return check.LogRecord(0, offset, b"SKU-1", value)
+
+
+def a_log() -> check.Log:
+    facts = [fact("received", "A", 5), fact("sold_in_store", "A", 1)]
+    reserve = {
+        "type": "reserve", "request_id": "r-1", "hold_id": "h-1", "sku": "SKU-1",
+        "channel": "web", "qty": 2, "ttl_s": 60, "issued_at": NOW,
+    }  # fmt: skip
+    return check.Log(
+        events=[record(n, encode(f)) for n, f in enumerate(facts)],
+        commands=[record(0, orjson.dumps(reserve))],
+        decisions=[],
+        policy=[record(0, encode(channel("web", "A")))],
+        table={},
+    )
+
+
+def test_a_table_missing_an_event_is_a_divergence() -> None:
+    log = a_log()
+    ref = check.reference(log, change_offset=1, phase_b_requests=set())
+    assert check.table_divergences(ref.states, ref) == []
+    behind = apply_event(SkuState.empty("SKU-1"), fact("received", "A", 5)).state
+    wrong = check.table_divergences({"SKU-1": behind}, ref)
+    assert wrong and "'version': (1, 3)" in wrong[0]
+
+
+def test_a_wrong_or_missing_decision_is_a_divergence() -> None:
+    log = a_log()
+    ref = check.reference(log, change_offset=1, phase_b_requests=set())
+    assert ref.decisions["r-1"].outcome == "accepted"
+    missing, _ = check.decision_divergences(log, ref, {"r-1"})
+    assert missing == ["decision r-1: none on the decisions topic"]
+    lie = orjson.loads(ref.decisions["r-1"].model_dump_json()) | {"outcome": "rejected"}
+    log.decisions = [record(0, orjson.dumps(lie))]
+    wrong, read = check.decision_divergences(log, ref, {"r-1"})
+    assert read == 1 and "outcome" in wrong[0]
+
+
+def test_known_bug_labels() -> None:
+    behind = "table S: fields ['version'] differ (live, reference) {'version': (12, 22)}"
+    assert known_bug(SeedReport(1, "small", divergences=[behind])) == "table-behind-log"
+    crash = "CrashLoop: 12 unexpected exits, last worker-0: ConsistencyError(...)"
+    assert known_bug(SeedReport(1, "small", error=crash)) == "consistency-crash-loop"
+    assert known_bug(SeedReport(1, "small", divergences=["decision r: differ"])) is None
