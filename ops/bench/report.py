@@ -17,6 +17,8 @@ import orjson
 from ops.settings import REPO_ROOT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# Hand-written analysis (profiles, before/after, what is left), appended to the report.
+FINDINGS = Path(__file__).resolve().parent / "FINDINGS.md"
 
 
 def _rate(stage: dict[str, Any]) -> float:
@@ -223,6 +225,8 @@ def markdown(out: dict[str, Any], json_path: Path, png_path: Path) -> str:
                 f"{s['holds_accepted']:,} | {s['oversells']} |"
             )
         lines.append(f"\nTally / better PostgreSQL pattern: {h['ratio_to_best_postgres']} x.")
+    if out.get("mode") == "full" and FINDINGS.exists():
+        lines += ["", FINDINGS.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 
