@@ -86,8 +86,16 @@ class WorkerSettings(BaseModel):
     # How often Faust commits offsets (and, with exactly_once, the Kafka transaction):
     # decisions become visible to read_committed readers at this pace.
     commit_interval_s: float = Field(default=0.2, gt=0, le=30)
-    # Keep one batch's processing far below Kafka's transaction timeout (faust #517).
-    transaction_timeout_ms: int = Field(default=60_000, ge=1_000, le=900_000)
+    # A partition processed but not committed for this long is a stalled commit
+    # (faust-streaming #596): the worker restarts and replays from the committed offset.
+    commit_stall_s: float = Field(default=15.0, ge=1, le=600)
+    # A worker that dies (kill -9) holds its partitions until its session times out: this
+    # bounds how long a restarted or surviving worker waits before taking them over.
+    session_timeout_s: float = Field(default=10.0, ge=6, le=300)
+    # A crashed worker restarts itself in place this many times in a row (0: never, leave it
+    # to a supervisor such as systemd or Kubernetes).
+    crash_restarts_max: int = Field(default=5, ge=0, le=100)
+    heartbeat_interval_s: float = Field(default=2.0, gt=0, le=60)
     changes_stream_len_max: int = Field(default=100_000, ge=100, le=10_000_000)
 
 

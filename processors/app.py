@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 import redis.asyncio as aioredis
@@ -32,16 +31,17 @@ from ledger.state import SkuState
 from ops.settings import Settings
 from processors import metrics
 from processors.batch import BatchOutcome, RawMessage, TopicKind, figures_from, process_batch
+from processors.commit_watch import CommitWatch
 from processors.dead_letters import dead_letter_record
 from processors.expiry import ExpiryIndex, next_expiry_ms
 from processors.policy_follower import PolicyFollower
 from processors.publisher import Figure, RedisPublisher
-from processors.side_producer import Record, SideProducer
+from processors.restart import restart_after_crash
+from processors.side_producer import Record, SideProducer, is_spurious
 
 log = logging.getLogger("tally.worker")
 
 POSITIONS_TABLE = "positions"
-EXIT_BATCH_FAILED = 70  # EX_SOFTWARE
 REPUBLISH_CHUNK_FIGURES = 2_000  # figures per Redis call when a policy change republishes
 
 
@@ -57,7 +57,8 @@ class Worker:
     policy: PolicyFollower
     expiry: ExpiryIndex
     side_producer: SideProducer
-    # (topic, partition) -> offset of the last message processed, for the lag gauge
+    commit_watch: CommitWatch
+    # (topic, partition) -> offset of the last message processed, for lag and commit watch
     last_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
@@ -77,6 +78,8 @@ def build_worker(settings: Settings) -> Worker:
         web_port=worker_settings.web_port,
         table_standby_replicas=0,
         broker_commit_interval=worker_settings.commit_interval_s,
+        broker_session_timeout=worker_settings.session_timeout_s,
+        broker_heartbeat_interval=worker_settings.heartbeat_interval_s,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         stream_wait_empty=False,
@@ -110,6 +113,7 @@ def build_worker(settings: Settings) -> Worker:
         policy=PolicyFollower(settings),
         expiry=ExpiryIndex(),
         side_producer=SideProducer(settings),
+        commit_watch=CommitWatch(worker_settings.commit_stall_s),
     )
     kinds: dict[str, TopicKind] = {topics.events: "events", topics.commands: "commands"}
     pending = PendingFigures()
@@ -121,15 +125,17 @@ def build_worker(settings: Settings) -> Worker:
             worker_settings.take_batch_max, within=worker_settings.take_within_s
         ):
             try:
-                await _handle_batch(worker, batch, kinds, pending)
+                await _finish_even_if_cancelled(_handle_batch(worker, batch, kinds, pending))
+            except asyncio.CancelledError as error:
+                if not is_spurious(error):
+                    raise  # the batch completed; the worker is stopping
+                _exit_for_replay(worker)
             except BaseException:
                 # Bad input never raises (it is dead-lettered), so this is a broken invariant,
                 # a bug or a lost dependency. Faust would restart the agent with the batch's
                 # events already taken from the stream; dying now, before any commit, makes
                 # the restarted worker replay them from the last committed offset instead.
-                log.critical("batch failed; exiting so the batch is replayed", exc_info=True)
-                logging.shutdown()
-                os._exit(EXIT_BATCH_FAILED)
+                _exit_for_replay(worker)
 
     @app.task
     async def follow_policy() -> None:
@@ -145,13 +151,36 @@ def build_worker(settings: Settings) -> Worker:
     @app.timer(interval=1.0)
     async def report_lag() -> None:
         _report_consumer_lag(worker, kinds)
+        _restart_if_commits_stalled(worker)
         await pending.retry(worker.publisher)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing
-    async def rescan_holds(sender: Any, *args: Any, **kwargs: Any) -> None:
+    async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         worker.expiry.request_rescan()
+        worker.last_offsets.clear()
+        worker.commit_watch.reset()
 
     return worker
+
+
+def _exit_for_replay(worker: Worker) -> NoReturn:
+    log.critical("batch failed; restarting so the batch is replayed", exc_info=True)
+    restart_after_crash(worker.settings.worker.crash_restarts_max, "batch failed")
+
+
+async def _finish_even_if_cancelled(batch: Coroutine[Any, Any, None]) -> None:
+    """Run a batch to its end before letting a cancellation through.
+
+    `take_events` acks a batch's events when the loop body exits, even by cancellation (on
+    shutdown), so a half-processed batch would be committed as done.
+    """
+    task = asyncio.ensure_future(batch)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            await task
+        raise
 
 
 def _enter_partition(event: faust.EventT[bytes]) -> None:
@@ -321,6 +350,19 @@ async def _expire_due_holds(worker: Worker) -> None:
             for sku in worker.expiry.pop_due(int(now.timestamp() * 1000))
         ]
     )
+
+
+def _restart_if_commits_stalled(worker: Worker) -> None:
+    committed = worker.app.consumer._committed_offset  # Faust's own view of its commits
+
+    def committed_of(partition: tuple[str, int]) -> int | None:
+        offset: int | None = committed.get(TP(*partition))
+        return offset
+
+    stalled = worker.commit_watch.stalled(worker.last_offsets, committed_of, time.monotonic())
+    if stalled:
+        log.critical("commits stalled on %s (faust-streaming #596); restarting to replay", stalled)
+        restart_after_crash(worker.settings.worker.crash_restarts_max, f"commits stalled {stalled}")
 
 
 def _report_consumer_lag(worker: Worker, kinds: dict[str, TopicKind]) -> None:

@@ -11,13 +11,27 @@ an `expire` ask is idempotent, and a repeated dead letter only repeats a report.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from ops.settings import Settings
 
 Record = tuple[str, bytes | None, bytes]  # topic, key, value
+SEND_ATTEMPTS_MAX = 5
+RETRY_BACKOFF_S = 0.05
+log = logging.getLogger("tally.side_producer")
+
+
+def is_spurious(error: BaseException) -> bool:
+    """A KafkaError, or a CancelledError leaking from an aiokafka-internal future while our
+    own task is not being cancelled (aiokafka's metadata refresh can do that)."""
+    if not isinstance(error, asyncio.CancelledError):
+        return True
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() == 0
 
 
 class SideProducer:
@@ -40,12 +54,24 @@ class SideProducer:
         return self._producer
 
     async def send_all(self, records: Sequence[Record]) -> None:
-        """Send every record and wait until Kafka acknowledged them all."""
+        """Send every record and wait until Kafka acknowledged them all.
+
+        Transient failures are retried (a repeat is harmless, see above); after
+        SEND_ATTEMPTS_MAX the error propagates and the batch is replayed by a restart.
+        """
         if not records:
             return
-        producer = await self._started()
-        pending = [await producer.send(topic, value, key=key) for topic, key, value in records]
-        await asyncio.gather(*pending)
+        for attempt in range(1, SEND_ATTEMPTS_MAX + 1):
+            try:
+                producer = await self._started()
+                pending = [await producer.send(t, value, key=key) for t, key, value in records]
+                await asyncio.gather(*pending)
+                return
+            except (KafkaError, asyncio.CancelledError) as error:
+                if not is_spurious(error) or attempt == SEND_ATTEMPTS_MAX:
+                    raise
+                log.warning("side send failed (attempt %d), retrying: %r", attempt, error)
+                await asyncio.sleep(RETRY_BACKOFF_S * 2**attempt)
 
     async def stop(self) -> None:
         if self._producer is not None:

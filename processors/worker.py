@@ -1,9 +1,10 @@
 """`python -m processors.worker`: run one Tally stream worker.
 
-Creates the wire-contract topics if missing, serves Prometheus metrics on
-`TALLY_WORKER__METRICS_PORT`, then runs the Faust worker until SIGINT/SIGTERM.
-Two workers on one host need their own `TALLY_WORKER__WEB_PORT`, `__METRICS_PORT`
-and `__DATA_DIR`.
+Rebuilds the local store unless the last run stopped cleanly, creates the wire-contract
+topics if missing, serves Prometheus metrics on `TALLY_WORKER__METRICS_PORT`, then runs
+the Faust worker until SIGINT/SIGTERM. A crash restarts the process in place (bounded,
+see processors.restart). Two workers on one host need their own
+`TALLY_WORKER__WEB_PORT`, `__METRICS_PORT` and `__DATA_DIR`.
 """
 
 from __future__ import annotations
@@ -16,19 +17,30 @@ from prometheus_client import start_http_server
 
 from ops.settings import Settings, get_settings
 from processors.app import build_worker
+from processors.local_store import LocalStore
+from processors.restart import note_start, restart_after_crash
 from processors.topics import ensure_topics
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def run(settings: Settings, *, loglevel: str = "info") -> None:
-    logging.basicConfig(
-        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logging.basicConfig(level=loglevel.upper(), format=LOG_FORMAT)
+    note_start()
+    store = LocalStore(settings.worker.data_dir)
+    store.prepare()
     asyncio.run(ensure_topics(settings))
     start_http_server(settings.worker.metrics_port, addr="127.0.0.1")
     worker = build_worker(settings)
-    faust.Worker(worker.app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()
+    try:
+        faust.Worker(
+            worker.app, loglevel=loglevel, redirect_stdouts=False
+        ).execute_from_commandline()
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            restart_after_crash(settings.worker.crash_restarts_max, f"exit code {stop.code}")
+        store.mark_clean_stop()
+        raise
 
 
 def main() -> None:

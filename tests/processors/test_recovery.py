@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,23 @@ def scenario(isolated: Settings) -> Iterator[tuple[list[dict[str, object]], Poli
 def assert_converges(settings: Settings, facts: list[dict[str, object]], book: PolicyBook) -> None:
     expected = reference_states(facts)
     client = redis_client(settings)
+    try:
+        _wait_converged(settings, client, expected, book)
+    except AssertionError as failure:
+        table = asyncio.run(read_table(settings))
+        versions = {
+            sku: (table[sku].version if sku in table else None, state.version)
+            for sku, state in expected.items()
+            if sku not in table or table[sku].version != state.version
+        }
+        raise AssertionError(
+            f"{failure}\n(table, reference) versions that differ: {versions}"
+        ) from None
+
+
+def _wait_converged(
+    settings: Settings, client: Any, expected: dict[str, Any], book: PolicyBook
+) -> None:
     wait_until(
         lambda: figure_mismatches(client, expected, book),
         lambda wrong: not wrong,
