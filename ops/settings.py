@@ -89,6 +89,8 @@ class WorkerSettings(BaseModel):
     # A partition processed but not committed for this long is a stalled commit
     # (faust-streaming #596): the worker restarts and replays from the committed offset.
     commit_stall_s: float = Field(default=15.0, ge=1, le=600)
+    # Decoded SKU states kept in memory between batches (least recently used out).
+    state_cache_skus_max: int = Field(default=100_000, ge=0, le=10_000_000)
     # A worker that dies (kill -9) holds its partitions until its session times out: this
     # bounds how long a restarted or surviving worker waits before taking them over.
     session_timeout_s: float = Field(default=10.0, ge=6, le=300)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -38,6 +38,7 @@ from processors.policy_follower import PolicyFollower
 from processors.publisher import Figure, RedisPublisher
 from processors.restart import restart_after_crash
 from processors.side_producer import Record, SideProducer, is_spurious
+from processors.state_cache import StateCache
 
 log = logging.getLogger("tally.worker")
 
@@ -58,6 +59,7 @@ class Worker:
     expiry: ExpiryIndex
     side_producer: SideProducer
     commit_watch: CommitWatch
+    states: StateCache
     # (topic, partition) -> offset of the last message processed, for lag and commit watch
     last_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
@@ -114,6 +116,7 @@ def build_worker(settings: Settings) -> Worker:
         expiry=ExpiryIndex(),
         side_producer=SideProducer(settings),
         commit_watch=CommitWatch(worker_settings.commit_stall_s),
+        states=StateCache(worker_settings.state_cache_skus_max),
     )
     kinds: dict[str, TopicKind] = {topics.events: "events", topics.commands: "commands"}
     pending = PendingFigures()
@@ -159,6 +162,7 @@ def build_worker(settings: Settings) -> Worker:
         worker.expiry.request_rescan()
         worker.last_offsets.clear()
         worker.commit_watch.reset()
+        worker.states.clear()
 
     return worker
 
@@ -193,10 +197,13 @@ def _enter_partition(event: faust.EventT[bytes]) -> None:
 
 
 def _load_state(
-    positions: Any, events_by_partition: dict[int, faust.EventT[bytes]], sku: str, partition: int
+    worker: Worker, events_by_partition: dict[int, faust.EventT[bytes]], sku: str, partition: int
 ) -> SkuState:
+    cached = worker.states.get(sku)
+    if cached is not None:
+        return cached
     _enter_partition(events_by_partition[partition])
-    raw = positions.get(sku.encode())
+    raw = worker.positions.get(sku.encode())
     return SkuState.empty(sku) if raw is None else decode_state(raw)
 
 
@@ -213,7 +220,7 @@ async def _handle_batch(
     events_by_partition = {event.message.partition: event for event in batch}
     outcome = process_batch(
         messages,
-        lambda sku, partition: _load_state(worker.positions, events_by_partition, sku, partition),
+        lambda sku, partition: _load_state(worker, events_by_partition, sku, partition),
         worker.policy.book,
         worker.policy.version,
     )
@@ -267,6 +274,7 @@ def _write_table(
         key, value = sku.encode(), encode_state(state)
         positions.data[key] = value
         sent.append(positions.send_changelog(partition, key, value))
+        worker.states.put(state)
     for sku, state in (*outcome.states.items(), *outcome.unchanged.items()):
         worker.expiry.track(sku, next_expiry_ms(state))
     return sent
@@ -353,7 +361,8 @@ async def _expire_due_holds(worker: Worker) -> None:
 
 
 def _restart_if_commits_stalled(worker: Worker) -> None:
-    committed = worker.app.consumer._committed_offset  # Faust's own view of its commits
+    # Faust's own view of its commits (private, but it is exactly what stalls in #596).
+    committed: Mapping[TP, int | None] = worker.app.consumer._committed_offset  # type: ignore[attr-defined]
 
     def committed_of(partition: tuple[str, int]) -> int | None:
         offset: int | None = committed.get(TP(*partition))
