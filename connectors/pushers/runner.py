@@ -11,13 +11,16 @@ pending entries, then claims entries other consumers left pending (XAUTOCLAIM).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
 from connectors.metrics import PUSHER_ERRORS
@@ -37,6 +40,10 @@ from ops.settings import PusherSettings
 from processors.redis_keys import changes_key
 
 logger = logging.getLogger("tally.pusher")
+
+# Backoff while Redis is unreachable: doubling from REDIS_RETRY_S, capped.
+REDIS_RETRY_S = 0.25
+REDIS_RETRY_S_MAX = 5.0
 
 Entry = tuple[str, Mapping[str, str] | None]
 
@@ -74,7 +81,26 @@ class Pusher:
         self._pushed_key = keys.pushed_key(sink.name, channel)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Resume (own pending, then stale ones of others), then follow until `stop` is set."""
+        """Resume (own pending, then stale ones of others), then follow until `stop` is set.
+
+        A lost Redis connection (a restart, a failover) is waited out with bounded backoff,
+        then the pusher resumes from its pending entries: nothing acked is lost.
+        """
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self._follow(stop)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+                failures += 1
+                wait_s = min(REDIS_RETRY_S_MAX, REDIS_RETRY_S * 2**failures)
+                logger.warning("redis unavailable (%s); retrying in %.1fs", error, wait_s)
+                PUSHER_ERRORS.labels(self._sink.name, "redis").inc()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait_s)
+            else:
+                return
+
+    async def _follow(self, stop: asyncio.Event) -> None:
         await self.resume()
         while not stop.is_set():
             entries = await self._read_new(block_ms=self._settings.read_block_ms)
