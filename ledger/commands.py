@@ -47,6 +47,8 @@ class Commit(_Command):
     request_id: Token
     hold_id: Token
     order_id: Token
+    # The channel asking; when given, it must be the hold's own (else `channel_mismatch`).
+    channel: ChannelId | None = None
 
 
 class Release(_Command):
@@ -55,6 +57,8 @@ class Release(_Command):
     type: Literal["release"] = "release"
     request_id: Token
     hold_id: Token
+    # The channel asking; when given, it must be the hold's own (else `channel_mismatch`).
+    channel: ChannelId | None = None
 
 
 class Expire(_Command):

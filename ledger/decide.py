@@ -156,6 +156,9 @@ def _resolve(state: SkuState, cmd: Commit | Release, policies: PolicyBook) -> Ho
         return _reject(cmd, reason, location, available)
     location = _hold_location(hold)
     available = location_available(state, location, policies)
+    if cmd.channel is not None and cmd.channel != hold.channel:
+        # Another channel may not resolve this hold; nothing about it is revealed.
+        return _reject(cmd, "channel_mismatch", None, 0)
     if isinstance(cmd, Commit):
         return HoldCommitted(
             sku=cmd.sku,

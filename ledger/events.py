@@ -263,6 +263,7 @@ RejectReason = Literal[
     "hold_already_released",
     "hold_expired",
     "hold_was_rejected",
+    "channel_mismatch",
 ]
 
 

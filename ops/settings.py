@@ -106,6 +106,8 @@ class GatewaySettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     batch_events_max: int = Field(default=1_000, ge=1, le=100_000)
     payload_bytes_max: int = Field(default=1_048_576, ge=1_024, le=64 * 1_048_576)
+    # The whole header section (names + values); over it: 431.
+    header_bytes_max: int = Field(default=16_384, ge=1_024, le=1_048_576)
     hold_wait_timeout_s: float = Field(default=5.0, gt=0, le=60)
     requests_per_s_per_key_max: float = Field(default=1_000.0, gt=0)
     # Token bucket size per key: a burst of this many requests, then the rate above.

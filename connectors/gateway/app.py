@@ -64,7 +64,7 @@ _POLICY: TypeAdapter[ChannelPolicy] = TypeAdapter(ChannelPolicy)
 _ERRORS_SHOWN_MAX = 1_000
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorReply} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503, 504)
+    code: {"model": ErrorReply} for code in (400, 401, 403, 404, 409, 413, 422, 429, 431, 503, 504)
 }
 
 
@@ -224,10 +224,11 @@ def create_app(
     ) -> HoldReply | JSONResponse:
         require_any_channel(who)
         command = Commit(
-            request_id=body.request_id or derived_request_id("commit", hold_id),
+            request_id=body.request_id or derived_request_id("commit", hold_id, who.channel),
             hold_id=hold_id,
             sku=body.sku,
             order_id=body.order_id,
+            channel=who.channel,
             issued_at=datetime.now(UTC),
         )
         return _reply(await _ask(the_bus, command))
@@ -244,9 +245,10 @@ def create_app(
     ) -> HoldReply | JSONResponse:
         require_any_channel(who)
         command = Release(
-            request_id=body.request_id or derived_request_id("release", hold_id),
+            request_id=body.request_id or derived_request_id("release", hold_id, who.channel),
             hold_id=hold_id,
             sku=body.sku,
+            channel=who.channel,
             issued_at=datetime.now(UTC),
         )
         return _reply(await _ask(the_bus, command))
@@ -402,7 +404,9 @@ def create_app(
         return _refuse(503, "too many hold requests waiting; retry", None)
 
     _document_event_batch(app)
-    app.add_middleware(BodyLimit, bytes_max=gateway.payload_bytes_max)
+    app.add_middleware(
+        BodyLimit, bytes_max=gateway.payload_bytes_max, header_bytes_max=gateway.header_bytes_max
+    )
     app.add_middleware(RequestMetrics)
     return app
 
@@ -442,7 +446,8 @@ def _reply(decision: Decision) -> HoldReply | JSONResponse:
     reply = HoldReply.of(decision)
     if decision.outcome == "accepted":
         return reply
-    status = 404 if decision.reason == "hold_not_found" else 409
+    # Another channel's hold is reported like an unknown one: its existence is not revealed.
+    status = 404 if decision.reason in ("hold_not_found", "channel_mismatch") else 409
     return JSONResponse(reply.model_dump(mode="json"), status_code=status)
 
 
@@ -472,11 +477,13 @@ def _document_event_batch(app: FastAPI) -> None:
 
 
 class BodyLimit:
-    """Refuse bodies over `bytes_max` with 413: by Content-Length, and while streaming."""
+    """Refuse header sections over `header_bytes_max` (431) and bodies over `bytes_max` (413:
+    by Content-Length, and while streaming)."""
 
-    def __init__(self, app: ASGIApp, bytes_max: int) -> None:
+    def __init__(self, app: ASGIApp, bytes_max: int, header_bytes_max: int) -> None:
         self.app = app
         self.bytes_max = bytes_max
+        self.header_bytes_max = header_bytes_max
 
     async def __call__(
         self,
@@ -486,6 +493,11 @@ class BodyLimit:
     ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        header_bytes = sum(len(name) + len(value) for name, value in scope["headers"])
+        if header_bytes > self.header_bytes_max:
+            reply = _refuse(431, f"request headers over {self.header_bytes_max} bytes")
+            await reply(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.bytes_max):

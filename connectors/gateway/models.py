@@ -31,12 +31,17 @@ from ledger.policy import ChannelLocations, Strategy
 REQUEST_CONFIG = ConfigDict(frozen=True, strict=True, extra="forbid")
 
 
-def derived_request_id(command: CommandName, hold_id: str) -> str:
-    """The default request_id of a hold command: the same hold gets the same id every time."""
-    plain = f"{command}:{hold_id}"
+def derived_request_id(command: CommandName, hold_id: str, channel: str | None = None) -> str:
+    """The default request_id of a hold command: the same hold gets the same id every time.
+
+    Commit/release ids carry the asking channel, so another channel's refused attempt
+    (stored under its request_id) can never answer the owner's own request.
+    """
+    scope = f"{command}:{channel}" if channel is not None else command
+    plain = f"{scope}:{hold_id}"
     if len(plain) <= limits.ID_CHARS_MAX:
         return plain
-    digest = hashlib.sha256(hold_id.encode()).hexdigest()
+    digest = hashlib.sha256(f"{scope}:{hold_id}".encode()).hexdigest()
     return f"{command}:{digest[: limits.ID_CHARS_MAX - len(command) - 1]}"
 
 

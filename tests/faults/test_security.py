@@ -88,20 +88,11 @@ def status_of(reply: bytes) -> int | None:
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
-HEADERS_UNBOUNDED = pytest.mark.xfail(
-    strict=True,
-    reason="no header-size bound of the gateway's own: uvicorn/h11 enforce their 16 KiB "
-    "h11_max_incomplete_event_size only while a request is still incomplete, so a header "
-    "section of up to ~100 KB that arrives in a few reads is served (200); wants a named bound "
-    "(e.g. gateway.header_bytes_max -> 431) in connectors/gateway",
-)
-
-
 @pytest.mark.parametrize(
     "header_bytes",
     [
-        pytest.param(17_000, marks=HEADERS_UNBOUNDED),
-        pytest.param(70_000, marks=HEADERS_UNBOUNDED),
+        17_000,
+        70_000,
         200_000,
         1_000_000,
     ],
@@ -220,12 +211,6 @@ def live(isolated: Settings, worker: WorkerProcess, tmp_path: Path) -> Iterator[
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason="commit/release check only that the key is *a* channel key: channel pos can commit "
-    "or release a hold placed by channel web (the command carries no channel, the worker "
-    "never compares it with the hold's)",
-)
 def test_a_channel_cannot_release_or_commit_another_channels_hold(
     isolated: Settings, live: Served
 ) -> None:

@@ -216,3 +216,19 @@ def test_changed_figures_names_only_what_moved() -> None:
     assert changed_figures(before, after, policies) == ({"pos": 2}, {"B": 2})
     same = apply_event(after, fact("supply_expected", "B", 5)).state
     assert changed_figures(after, same, policies) == ({}, {})
+
+
+def test_another_channel_cannot_commit_or_release_a_hold() -> None:
+    """A marketplace cannot resolve the web shop's cart hold; the web shop still can."""
+    policies = book(channel("web", "A"), channel("market", "A"))
+    state, placed = run(stocked(A=3), reserve("cart-1", "web", 2), policies)
+    assert placed.outcome == "accepted"
+    for command in (
+        commit("cart-1", t=1).model_copy(update={"channel": "market"}),
+        release("cart-1", t=1).model_copy(update={"channel": "market"}),
+    ):
+        state, refused = run(state, command, policies)
+        assert (refused.outcome, refused.reason) == ("rejected", "channel_mismatch")
+    assert state.holds["cart-1"].status == "pending"
+    state, owner = run(state, commit("cart-1", t=2).model_copy(update={"channel": "web"}), policies)
+    assert owner.outcome == "accepted"
