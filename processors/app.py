@@ -62,6 +62,7 @@ class Worker:
     states: StateCache
     # (topic, partition) -> offset of the last message processed, for lag and commit watch
     last_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    first_offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # since assignment
 
 
 def build_worker(settings: Settings) -> Worker:
@@ -123,10 +124,13 @@ def build_worker(settings: Settings) -> Worker:
 
     @app.agent(source, concurrency=1)
     async def fold(stream: Any) -> None:  # faust.Stream; StreamT lacks take_events
-        await worker.policy.ready.wait()
+        # The policy wait is inside the loop: waiting before iterating lost the records Faust
+        # delivered in the meantime (the first batch started past the committed offset and
+        # the partition's commits stalled for good).
         async for batch in stream.take_events(
             worker_settings.take_batch_max, within=worker_settings.take_within_s
         ):
+            await worker.policy.ready.wait()
             try:
                 await _finish_even_if_cancelled(_handle_batch(worker, batch, kinds, pending))
             except asyncio.CancelledError as error:
@@ -161,6 +165,7 @@ def build_worker(settings: Settings) -> Worker:
     async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         worker.expiry.request_rescan()
         worker.last_offsets.clear()
+        worker.first_offsets.clear()
         worker.commit_watch.reset()
         worker.states.clear()
 
@@ -215,6 +220,7 @@ async def _handle_batch(
 ) -> None:
     messages = [_raw_message(event, kinds) for event in batch]
     for message in messages:
+        worker.first_offsets.setdefault((message.topic, message.partition), message.offset)
         worker.last_offsets[(message.topic, message.partition)] = message.offset
     metrics.BATCH_SIZE.observe(len(messages))
     events_by_partition = {event.message.partition: event for event in batch}
@@ -370,6 +376,16 @@ def _restart_if_commits_stalled(worker: Worker) -> None:
 
     stalled = worker.commit_watch.stalled(worker.last_offsets, committed_of, time.monotonic())
     if stalled:
+        consumer: Any = worker.app.consumer
+        for topic, partition in stalled:
+            tp = TP(topic, partition)
+            log.critical(
+                "commit stalled on %s: committed %s, processed up to %s, first processed %s, "
+                "acked head %s, gaps %s",
+                tp, committed.get(tp), worker.last_offsets.get((topic, partition)),
+                worker.first_offsets.get((topic, partition)),
+                sorted(consumer._acked.get(tp, []))[:5], consumer._gap.get(tp),
+            )  # fmt: skip
         log.critical("commits stalled on %s (faust-streaming #596); restarting to replay", stalled)
         restart_after_crash(worker.settings.worker.crash_restarts_max, f"commits stalled {stalled}")
 
