@@ -63,6 +63,7 @@ class Worker:
     # (topic, partition) -> offset of the last message processed, for lag and commit watch
     last_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     first_offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # since assignment
+    holes: set[tuple[str, int]] = field(default_factory=set)  # a skipped offset was seen
 
 
 def build_worker(settings: Settings) -> Worker:
@@ -166,6 +167,7 @@ def build_worker(settings: Settings) -> Worker:
         worker.expiry.request_rescan()
         worker.last_offsets.clear()
         worker.first_offsets.clear()
+        worker.holes.clear()
         worker.commit_watch.reset()
         worker.states.clear()
 
@@ -220,8 +222,12 @@ async def _handle_batch(
 ) -> None:
     messages = [_raw_message(event, kinds) for event in batch]
     for message in messages:
-        worker.first_offsets.setdefault((message.topic, message.partition), message.offset)
-        worker.last_offsets[(message.topic, message.partition)] = message.offset
+        key = (message.topic, message.partition)
+        last = worker.last_offsets.get(key)
+        if last is not None and message.offset > last + 1:
+            worker.holes.add(key)  # records between were never delivered to this agent
+        worker.first_offsets.setdefault(key, message.offset)
+        worker.last_offsets[key] = max(message.offset, last if last is not None else -1)
     metrics.BATCH_SIZE.observe(len(messages))
     events_by_partition = {event.message.partition: event for event in batch}
     outcome = process_batch(
@@ -367,27 +373,40 @@ async def _expire_due_holds(worker: Worker) -> None:
 
 
 def _restart_if_commits_stalled(worker: Worker) -> None:
-    # Faust's own view of its commits (private, but it is exactly what stalls in #596).
-    committed: Mapping[TP, int | None] = worker.app.consumer._committed_offset  # type: ignore[attr-defined]
+    """Unblock or restart a partition whose commits stalled (faust-streaming #596 family).
+
+    When this worker processed every offset from the committed one on (no hole in what it
+    saw), the stall is only Faust's ack bookkeeping: the missing acks are filled in and
+    commits resume. Otherwise records were never delivered: restart and replay them.
+    """
+    consumer: Any = worker.app.consumer  # Faust's private commit bookkeeping, as in #596
+    committed: Mapping[TP, int | None] = consumer._committed_offset
 
     def committed_of(partition: tuple[str, int]) -> int | None:
         offset: int | None = committed.get(TP(*partition))
         return offset
 
     stalled = worker.commit_watch.stalled(worker.last_offsets, committed_of, time.monotonic())
-    if stalled:
-        consumer: Any = worker.app.consumer
-        for topic, partition in stalled:
-            tp = TP(topic, partition)
-            log.critical(
-                "commit stalled on %s: committed %s, processed up to %s, first processed %s, "
-                "acked head %s, gaps %s",
-                tp, committed.get(tp), worker.last_offsets.get((topic, partition)),
-                worker.first_offsets.get((topic, partition)),
-                sorted(consumer._acked.get(tp, []))[:5], consumer._gap.get(tp),
-            )  # fmt: skip
-        log.critical("commits stalled on %s (faust-streaming #596); restarting to replay", stalled)
-        restart_after_crash(worker.settings.worker.crash_restarts_max, f"commits stalled {stalled}")
+    replay: list[tuple[str, int]] = []
+    for topic, partition in stalled:
+        tp, key = TP(topic, partition), (topic, partition)
+        start, first = committed.get(tp), worker.first_offsets.get(key)
+        acked = sorted(consumer._acked.get(tp, []))
+        log.critical(
+            "commit stalled on %s: committed %s, processed %s..%s, hole %s, acked head %s",
+            tp, start, first, worker.last_offsets.get(key), key in worker.holes, acked[:3],
+        )  # fmt: skip
+        if start is not None and first is not None and first <= start and key not in worker.holes:
+            missing = range(start, acked[0] if acked else worker.last_offsets[key] + 1)
+            consumer._acked[tp].extend(missing)
+            consumer._acked[tp].sort()
+            consumer._acked_index[tp].update(missing)
+            log.warning("filled in %d acks Faust lost on %s; commits resume", len(missing), tp)
+        else:
+            replay.append(key)
+    if replay:
+        log.critical("records never delivered on %s; restarting to replay them", replay)
+        restart_after_crash(worker.settings.worker.crash_restarts_max, f"commits stalled {replay}")
 
 
 def _report_consumer_lag(worker: Worker, kinds: dict[str, TopicKind]) -> None:

@@ -479,11 +479,20 @@ KNOWN_BUGS = {
     "Faust recovery: ConsistencyError, persisted changelog offset > highwater (-1)",
     "table-behind-log": "after kill -9 and a SIGSTOP rebalance the committed table stays behind "
     "the events log (events consumed, their changelog writes never committed)",
+    "records-not-delivered": "a worker found a hole in the records Faust's stream delivered after "
+    "a rebalance or recovery (its log says 'commit stalled on ... hole True'; faust-streaming "
+    "#596 family); it restarts to replay, and the hole can recur",
 }
+# What a worker logs when it detects that Faust never delivered some records.
+NOT_DELIVERED_MARKER = "records never delivered on"
 
 
-def known_bug(report: SeedReport) -> str | None:
-    """The KNOWN_BUGS key a failed report matches, if any."""
+def known_bug(report: SeedReport, workdir: Path | None = None) -> str | None:
+    """The KNOWN_BUGS key a failed report matches, if any (`workdir`: the seed's files)."""
+    if workdir is not None and any(
+        NOT_DELIVERED_MARKER in log.read_text(errors="replace") for log in workdir.rglob("*.log")
+    ):
+        return "records-not-delivered"
     if report.error and "ConsistencyError" in report.error:
         return "consistency-crash-loop"
     behind = [d for d in report.divergences if d.startswith("table ") and "'version': (" in d]

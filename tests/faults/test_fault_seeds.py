@@ -39,13 +39,13 @@ def explain(report: SeedReport) -> str:
     return "\n".join(lines)
 
 
-def check(report: SeedReport) -> None:
+def check(report: SeedReport, workdir: Path) -> None:
     """Pass, fail, or xfail when the failure is a known, reported bug (KNOWN_BUGS): those
     races hit a seed only sometimes, so a strict xfail per seed would flake; a failure of
     any other shape fails the test."""
     if report.ok:
         return
-    bug = known_bug(report)
+    bug = known_bug(report, workdir)
     if bug is not None:
         pytest.xfail(f"known bug {bug}: {KNOWN_BUGS[bug]}\n{explain(report)}")
     raise AssertionError(explain(report))
@@ -74,7 +74,8 @@ def test_a_seed_replays_the_same_schedule() -> None:
 def test_a_small_seed_converges_to_the_reference(
     fault_stack: Settings, tmp_path: Path, seed: int
 ) -> None:
-    check(run_seed(seed, SIZES["small"], fault_stack, tmp_path / f"seed-{seed}"))
+    workdir = tmp_path / f"seed-{seed}"
+    check(run_seed(seed, SIZES["small"], fault_stack, workdir), workdir)
 
 
 @pytest.mark.slow
@@ -82,7 +83,8 @@ def test_a_small_seed_converges_to_the_reference(
 def test_a_full_seed_converges_to_the_reference(
     fault_stack: Settings, tmp_path: Path, seed: int
 ) -> None:
-    check(run_seed(seed, SIZES["full"], fault_stack, tmp_path / f"seed-{seed}"))
+    workdir = tmp_path / f"seed-{seed}"
+    check(run_seed(seed, SIZES["full"], fault_stack, workdir), workdir)
 
 
 @pytest.mark.slow
@@ -90,4 +92,5 @@ def test_a_full_seed_converges_to_the_reference(
 def test_a_seed_that_once_diverged_converges(
     fault_stack: Settings, tmp_path: Path, seed: int, size: str
 ) -> None:
-    check(run_seed(seed, SIZES[size], fault_stack, tmp_path / f"seed-{seed}"))
+    workdir = tmp_path / f"seed-{seed}"
+    check(run_seed(seed, SIZES[size], fault_stack, workdir), workdir)
