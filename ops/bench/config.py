@@ -41,7 +41,7 @@ class BenchConfig:
     hold_stock_units: int = 5_000
     holds_timeout_s: float = 120.0
     hold_ttl_s: int = 600
-    # The worker under test: the stock one, or a bench prototype (ops.bench.cached_worker).
+    # The worker under test (a module run with -m); the stock one by default.
     worker_module: str = "processors.worker"
     # Profiling the worker while it drains (py-spy), seconds; 0 = off.
     profile_s: float = 0.0
