@@ -65,9 +65,7 @@ def parse(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namespace]:
     parser.add_argument("--hold-stock-units", type=int)
     parser.add_argument("--holds-timeout-s", type=float)
     parser.add_argument("--drain-timeout-s", type=float)
-    parser.add_argument(
-        "--worker-module", help="worker module to run (default processors.worker)"
-    )
+    parser.add_argument("--worker-module", help="worker module to run (default processors.worker)")
     parser.add_argument("--profile-s", type=float, help="py-spy the draining workers this long")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--doc", type=Path, help="also write the Markdown report here")
