@@ -24,7 +24,7 @@ down:  ## stop the local stack (data stays; `$(TALLY) down --wipe` deletes it)
 status:
 	$(TALLY) status
 
-test: bootstrap  ## the default tier (unit + integration; starts the stack if needed)
+test: bootstrap lint  ## lint, then the default tier (unit + integration; starts the stack if needed)
 	$(PYTEST) -m "not slow"
 
 test-slow: bootstrap  ## the long-running tier
