@@ -34,6 +34,7 @@ from processors.batch import BatchOutcome, RawMessage, TopicKind, figures_from, 
 from processors.commit_watch import CommitWatch
 from processors.dead_letters import dead_letter_record
 from processors.expiry import ExpiryIndex, next_expiry_ms
+from processors.ordering import InOrder
 from processors.policy_follower import PolicyFollower
 from processors.publisher import Figure, RedisPublisher
 from processors.restart import restart_after_crash
@@ -60,6 +61,7 @@ class Worker:
     side_producer: SideProducer
     commit_watch: CommitWatch
     states: StateCache
+    in_order: InOrder
     # (topic, partition) -> offset of the last message processed, for lag and commit watch
     last_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     first_offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # since assignment
@@ -119,6 +121,7 @@ def build_worker(settings: Settings) -> Worker:
         side_producer=SideProducer(settings),
         commit_watch=CommitWatch(worker_settings.commit_stall_s),
         states=StateCache(worker_settings.state_cache_skus_max),
+        in_order=InOrder(),
     )
     kinds: dict[str, TopicKind] = {topics.events: "events", topics.commands: "commands"}
     pending = PendingFigures()
@@ -168,6 +171,7 @@ def build_worker(settings: Settings) -> Worker:
         worker.last_offsets.clear()
         worker.first_offsets.clear()
         worker.holes.clear()
+        worker.in_order.reset()
         worker.commit_watch.reset()
         worker.states.clear()
 
@@ -220,6 +224,9 @@ async def _handle_batch(
     kinds: dict[str, TopicKind],
     pending: PendingFigures,
 ) -> None:
+    batch = await _in_partition_order(worker, batch)
+    if not batch:
+        return
     messages = [_raw_message(event, kinds) for event in batch]
     for message in messages:
         key = (message.topic, message.partition)
@@ -255,6 +262,36 @@ async def _handle_batch(
     # transaction, committed with these offsets.
     await asyncio.gather(*changelog_sent)
     _count(outcome)
+
+
+async def _in_partition_order(
+    worker: Worker, batch: Sequence[faust.EventT[bytes]]
+) -> Sequence[faust.EventT[bytes]]:
+    """The batch's records that continue each partition without a hole (processors.ordering);
+    a partition with a hole is sought back, and its later records are neither processed nor
+    acknowledged (they will come again)."""
+    consumer: Any = worker.app.consumer
+    committed: Mapping[TP, int | None] = consumer._committed_offset
+
+    def committed_of(partition: tuple[str, int]) -> int | None:
+        offset: int | None = committed.get(TP(*partition))
+        return offset
+
+    keep, seek = worker.in_order.split(batch, committed_of)
+    if not seek:
+        return batch
+    kept = {id(event) for event in keep}
+    for event in batch:
+        if id(event) not in kept:
+            event.message.acked = True  # Faust must not count it as done: it comes again
+    assigned = consumer.assignment()
+    for (topic, partition), offset in seek.items():
+        tp = TP(topic, partition)
+        if tp not in assigned:
+            continue  # revoked meanwhile: its next owner starts from the committed offset
+        log.warning("hole in %s[%d] before offset %d: seeking back", topic, partition, offset)
+        await consumer.seek(tp, offset)
+    return keep
 
 
 def _raw_message(event: faust.EventT[bytes], kinds: dict[str, TopicKind]) -> RawMessage:
@@ -386,7 +423,9 @@ def _restart_if_commits_stalled(worker: Worker) -> None:
         offset: int | None = committed.get(TP(*partition))
         return offset
 
-    stalled = worker.commit_watch.stalled(worker.last_offsets, committed_of, time.monotonic())
+    assigned = consumer.assignment()
+    processed = {key: o for key, o in worker.last_offsets.items() if TP(*key) in assigned}
+    stalled = worker.commit_watch.stalled(processed, committed_of, time.monotonic())
     replay: list[tuple[str, int]] = []
     for topic, partition in stalled:
         tp, key = TP(topic, partition), (topic, partition)
@@ -413,8 +452,12 @@ def _report_consumer_lag(worker: Worker, kinds: dict[str, TopicKind]) -> None:
     """Messages between the last one this worker processed and the log end, per topic kind."""
     lag_by_kind: dict[str, int] = dict.fromkeys(kinds.values(), 0)
     consumer = worker.app.consumer
-    for (topic, partition), offset in worker.last_offsets.items():
-        highwater = consumer.highwater(TP(topic, partition))
+    assigned = consumer.assignment()
+    for (topic, partition), offset in list(worker.last_offsets.items()):
+        tp = TP(topic, partition)
+        if tp not in assigned:
+            continue  # revoked in a rebalance in progress; asking about it would crash
+        highwater = consumer.highwater(tp)
         if highwater is not None:
             lag_by_kind[kinds[topic]] += max(0, highwater - offset - 1)
     for topic_kind, lag in lag_by_kind.items():

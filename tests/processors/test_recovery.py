@@ -133,15 +133,13 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(
         second.stop()
 
 
-@pytest.mark.slow  # not for speed: see below
 def test_rebuild_from_the_changelog_after_the_local_store_is_deleted(
     isolated: Settings, tmp_path: Path, scenario: tuple[list[dict[str, object]], PolicyBook]
 ) -> None:
-    """Kept in the `slow` tier (`make test-slow`) while it fails about one run in three: a
-    worker rebuilding its store while records wait sometimes never receives a run of
-    records from Faust's stream after the committed offset (faust-streaming #596 family),
-    so that partition's commits stall; the commit watch restarts the worker, and the stall
-    recurs. The diagnostics in the worker log ("commit stalled on ...") show the hole."""
+    """Found the faust-streaming #596-family hole: with records waiting, a worker rebuilding
+    its store was handed a run of records past its committed offset and never the ones
+    before (about one run in three). processors.ordering now seeks such a partition back;
+    the worker log says "hole in ... seeking back" when it happens."""
     facts, book = scenario
     half = len(facts) // 2
     first = WorkerProcess(isolated, tmp_path / "worker-1.log").start()
