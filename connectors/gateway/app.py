@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from aiokafka.errors import KafkaError
@@ -65,6 +65,10 @@ _ERRORS_SHOWN_MAX = 1_000
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorReply} for code in (400, 401, 403, 404, 409, 413, 422, 429, 431, 503, 504)
+}
+HOLD_RESPONSES: dict[int | str, dict[str, Any]] = ERROR_RESPONSES | {
+    409: {"model": HoldReply},
+    404: {"model": HoldReply},
 }
 
 
@@ -212,45 +216,46 @@ def create_app(
         )
         return _reply(await _ask(the_bus, command))
 
+    def resolution(
+        command: Literal["commit", "release"],
+        hold_id: str,
+        body: CommitRequest | ReleaseRequest,
+        who: KeyRecord,
+    ) -> dict[str, Any]:
+        """The fields a commit and a release share; the key's channel must own the hold."""
+        require_any_channel(who)
+        return {
+            "request_id": body.request_id or derived_request_id(command, hold_id, who.channel),
+            "hold_id": hold_id,
+            "sku": body.sku,
+            "channel": who.channel,
+            "issued_at": datetime.now(UTC),
+        }
+
     @app.post(
         "/v1/holds/{hold_id}/commit",
         status_code=201,
         response_model=HoldReply,
-        responses=ERROR_RESPONSES | {409: {"model": HoldReply}, 404: {"model": HoldReply}},
+        responses=HOLD_RESPONSES,
         summary="Commit a pending hold to an order",
     )
     async def commit_hold(
         hold_id: HoldIdPath, body: CommitRequest, who: Principal
     ) -> HoldReply | JSONResponse:
-        require_any_channel(who)
-        command = Commit(
-            request_id=body.request_id or derived_request_id("commit", hold_id, who.channel),
-            hold_id=hold_id,
-            sku=body.sku,
-            order_id=body.order_id,
-            channel=who.channel,
-            issued_at=datetime.now(UTC),
-        )
+        command = Commit(order_id=body.order_id, **resolution("commit", hold_id, body, who))
         return _reply(await _ask(the_bus, command))
 
     @app.post(
         "/v1/holds/{hold_id}/release",
         status_code=201,
         response_model=HoldReply,
-        responses=ERROR_RESPONSES | {409: {"model": HoldReply}, 404: {"model": HoldReply}},
+        responses=HOLD_RESPONSES,
         summary="Release a pending hold",
     )
     async def release_hold(
         hold_id: HoldIdPath, body: ReleaseRequest, who: Principal
     ) -> HoldReply | JSONResponse:
-        require_any_channel(who)
-        command = Release(
-            request_id=body.request_id or derived_request_id("release", hold_id, who.channel),
-            hold_id=hold_id,
-            sku=body.sku,
-            channel=who.channel,
-            issued_at=datetime.now(UTC),
-        )
+        command = Release(**resolution("release", hold_id, body, who))
         return _reply(await _ask(the_bus, command))
 
     # --- reads ----------------------------------------------------------------------------
