@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -264,6 +264,17 @@ async def _handle_batch(
     _count(outcome)
 
 
+def _committed_offsets(worker: Worker) -> Callable[[tuple[str, int]], int | None]:
+    """(topic, partition) -> the offset Faust last committed (its own, private bookkeeping,
+    which is exactly what goes wrong in faust-streaming #596)."""
+    committed: Mapping[TP, int | None] = worker.app.consumer._committed_offset  # type: ignore[attr-defined]
+
+    def committed_of(partition: tuple[str, int]) -> int | None:
+        return committed.get(TP(*partition))
+
+    return committed_of
+
+
 async def _in_partition_order(
     worker: Worker, batch: Sequence[faust.EventT[bytes]]
 ) -> Sequence[faust.EventT[bytes]]:
@@ -271,12 +282,7 @@ async def _in_partition_order(
     a partition with a hole is sought back, and its later records are neither processed nor
     acknowledged (they will come again)."""
     consumer: Any = worker.app.consumer
-    committed: Mapping[TP, int | None] = consumer._committed_offset
-
-    def committed_of(partition: tuple[str, int]) -> int | None:
-        offset: int | None = committed.get(TP(*partition))
-        return offset
-
+    committed_of = _committed_offsets(worker)
     keep, seek = worker.in_order.split(batch, committed_of)
     if not seek:
         return batch
@@ -417,19 +423,14 @@ def _restart_if_commits_stalled(worker: Worker) -> None:
     commits resume. Otherwise records were never delivered: restart and replay them.
     """
     consumer: Any = worker.app.consumer  # Faust's private commit bookkeeping, as in #596
-    committed: Mapping[TP, int | None] = consumer._committed_offset
-
-    def committed_of(partition: tuple[str, int]) -> int | None:
-        offset: int | None = committed.get(TP(*partition))
-        return offset
-
+    committed_of = _committed_offsets(worker)
     assigned = consumer.assignment()
     processed = {key: o for key, o in worker.last_offsets.items() if TP(*key) in assigned}
     stalled = worker.commit_watch.stalled(processed, committed_of, time.monotonic())
     replay: list[tuple[str, int]] = []
     for topic, partition in stalled:
         tp, key = TP(topic, partition), (topic, partition)
-        start, first = committed.get(tp), worker.first_offsets.get(key)
+        start, first = committed_of(key), worker.first_offsets.get(key)
         acked = sorted(consumer._acked.get(tp, []))
         log.critical(
             "commit stalled on %s: committed %s, processed %s..%s, hole %s, acked head %s",
