@@ -10,16 +10,17 @@ can always be rebuilt from the event log.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ledger import limits
-from ledger.commands import Command, CommandUnion
+from ledger.commands import Command, CommandUnion, Decision
 from ledger.errors import DecodeError
 from ledger.events import Event, Fact, HoldEventUnion, LedgerEvent
 from ledger.policy import PolicyRecord, PolicyRecordUnion
-from ledger.state import SkuState
+from ledger.state import Hold, Journal, SkuState
 
 T = TypeVar("T")
 
@@ -28,9 +29,12 @@ _LEDGER_EVENT: TypeAdapter[Fact | HoldEventUnion] = TypeAdapter(LedgerEvent)
 _COMMAND: TypeAdapter[CommandUnion] = TypeAdapter(Command)
 _POLICY: TypeAdapter[PolicyRecordUnion] = TypeAdapter(PolicyRecord)
 _STATE: TypeAdapter[SkuState] = TypeAdapter(SkuState)
+_DECISIONS_CHUNK: TypeAdapter[Mapping[str, Decision]] = TypeAdapter(Mapping[str, Decision])
+_RESOLVED_CHUNK: TypeAdapter[Mapping[str, Hold]] = TypeAdapter(Mapping[str, Hold])
 # The SkuState layout version, the first byte of every encoded state. Bump it whenever
 # SkuState's fields change. 1: the unversioned JSON array (seen ids and counters nested).
-STATE_FORMAT = 2
+# 2: flat seen ids and counters. 3: decisions and resolved holds as journals.
+STATE_FORMAT = 3
 _STATE_HEADER = bytes((STATE_FORMAT,))
 _REASONS_MAX = 3
 _UNION_ERRORS = ("union_tag_invalid", "union_tag_not_found")
@@ -75,6 +79,87 @@ def decode_state(raw: bytes) -> SkuState:
         return _STATE.validate_json(raw[1:])
     except ValidationError as err:
         raise DecodeError(_reason(err, None)) from None
+
+
+JournalKind = Literal["decisions", "resolved"]
+JOURNAL_KINDS: tuple[JournalKind, ...] = ("decisions", "resolved")
+ChunkId = tuple[JournalKind, int]  # (journal, sequence number)
+
+
+class StateParts(NamedTuple):
+    """A state stored in parts: the `core` (everything but the sealed journal chunks, each
+    reduced to an empty placeholder) and the sealed chunks `core` refers to."""
+
+    core: bytes
+    new_chunks: dict[ChunkId, bytes]  # sealed since `stored` (all of them without one)
+    dropped_chunks: list[ChunkId]  # in `stored`, no longer in the state
+
+
+def split_state(state: SkuState, stored: SkuState | None) -> StateParts:
+    """`state` in parts, given the state already `stored` in parts (or None).
+
+    A sealed chunk never changes, so only chunks sealed since `stored` are encoded: the
+    bytes written per batch stay near the size of the small parts of the state however many
+    decisions and resolved holds a hot SKU keeps.
+    """
+    core = state._replace(
+        decisions=_placeholders(state.decisions), resolved=_placeholders(state.resolved)
+    )
+    new_chunks: dict[ChunkId, bytes] = {}
+    dropped_chunks: list[ChunkId] = []
+    for kind in JOURNAL_KINDS:
+        journal: Journal[Any] = getattr(state, kind)
+        before: Journal[Any] = Journal() if stored is None else getattr(stored, kind)
+        first_new = journal.first_seq if stored is None else max(before.next_seq, journal.first_seq)
+        adapter = _chunk_adapter(kind)
+        for seq in range(first_new, journal.next_seq):
+            new_chunks[(kind, seq)] = adapter.dump_json(journal.sealed[seq - journal.first_seq])
+        if stored is not None:
+            gone = range(before.first_seq, min(before.next_seq, journal.first_seq))
+            dropped_chunks += [(kind, seq) for seq in gone]
+    return StateParts(encode_state(core), new_chunks, dropped_chunks)
+
+
+def join_state(core: bytes, load_chunk: Callable[[ChunkId], bytes | None]) -> SkuState:
+    """The state whose `split_state` core is `core`, its sealed chunks read by `load_chunk`.
+
+    A missing or undecodable chunk is a `DecodeError` (the store is then rebuilt from the
+    changelog, like any unreadable state).
+    """
+    state = decode_state(core)
+    if not (state.decisions.sealed or state.resolved.sealed):
+        return state
+    return state._replace(
+        decisions=_joined(state.sku, "decisions", state.decisions, _DECISIONS_CHUNK, load_chunk),
+        resolved=_joined(state.sku, "resolved", state.resolved, _RESOLVED_CHUNK, load_chunk),
+    )
+
+
+def _joined(
+    sku: str,
+    kind: JournalKind,
+    journal: Journal[T],
+    adapter: TypeAdapter[Mapping[str, T]],
+    load_chunk: Callable[[ChunkId], bytes | None],
+) -> Journal[T]:
+    chunks: list[Mapping[str, T]] = []
+    for seq in range(journal.first_seq, journal.next_seq):
+        raw = load_chunk((kind, seq))
+        if raw is None:
+            raise DecodeError(f"state of {sku}: {kind} chunk {seq} missing")
+        try:
+            chunks.append(adapter.validate_json(raw))
+        except ValidationError as err:
+            raise DecodeError(f"state of {sku}: {kind} chunk {seq}: {_reason(err, None)}") from None
+    return journal._replace(sealed=tuple(chunks))
+
+
+def _placeholders(journal: Journal[Any]) -> Journal[Any]:
+    return journal._replace(sealed=({},) * len(journal.sealed)) if journal.sealed else journal
+
+
+def _chunk_adapter(kind: JournalKind) -> TypeAdapter[Mapping[str, Any]]:
+    return _DECISIONS_CHUNK if kind == "decisions" else _RESOLVED_CHUNK
 
 
 def _state_format(raw: bytes) -> str:

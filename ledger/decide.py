@@ -59,7 +59,8 @@ def decide(state: SkuState, command: HoldCommand | Expire, policies: PolicyBook)
     else:
         event = _resolve(current, command, policies)
     after = fold((event,), current)
-    decision = after.decisions[command.request_id]
+    decision = after.decisions.get(command.request_id)
+    assert decision is not None  # the event just applied stored it
     _check_accepted(current, after, decision, policies)
     return Decided(decision, (*expired, event), after)
 

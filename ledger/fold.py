@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import reduce
 from sys import intern
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, NamedTuple
 
 from ledger import limits
 from ledger.commands import Decision
@@ -40,15 +40,16 @@ from ledger.state import (
     Hold,
     HoldStatus,
     Incoming,
+    Journal,
     Position,
     SeenIds,
     SkuState,
     incoming_key,
+    journal_put,
     seen_add,
 )
 
 AnyEvent = Fact | HoldEventUnion
-V = TypeVar("V")
 _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (same value)
 
 
@@ -347,7 +348,7 @@ def _placed(state: SkuState, e: HoldPlaced) -> Applied:
     )
     positions = {**state.positions, e.location: after}
     holds = {**state.holds, e.hold_id: hold}
-    decisions = _bounded_put(state.decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
+    decisions = journal_put(state.decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
     return Applied(
         _with(state, e.occurred_at, positions, holds, state.resolved, decisions), "applied"
     )
@@ -370,19 +371,19 @@ def _resolve(state: SkuState, e: HoldEventUnion, status: HoldStatus) -> Applied:
     }
     _check_position(positions[hold.location])
     holds = {k: v for k, v in state.holds.items() if k != e.hold_id}
-    resolved = _bounded_put(
+    resolved = journal_put(
         state.resolved, e.hold_id, hold._replace(status=status), limits.RESOLVED_HOLDS_PER_SKU_MAX
     )
     decisions = state.decisions
     if isinstance(e, HoldCommitted | HoldReleased):
         command: Literal["commit", "release"] = "commit" if status == "committed" else "release"
         decision = _decision(e, command, hold.location)
-        decisions = _bounded_put(decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
+        decisions = journal_put(decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
     return Applied(_with(state, e.occurred_at, positions, holds, resolved, decisions), "applied")
 
 
 def _rejected(state: SkuState, e: CommandRejected) -> Applied:
-    if e.request_id in state.decisions:
+    if state.decisions.has(e.request_id):
         return Applied(state, "duplicate")
     decision = Decision(
         request_id=e.request_id,
@@ -395,11 +396,11 @@ def _rejected(state: SkuState, e: CommandRejected) -> Applied:
         available_after=e.available_after,
         decided_at=e.occurred_at,
     )
-    decisions = _bounded_put(state.decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
+    decisions = journal_put(state.decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
     resolved = state.resolved
     if e.command == "reserve" and state.find_hold(e.hold_id) is None:
         hold = Hold(e.hold_id, e.request_id, "", e.location, 0, None, "rejected", decision)
-        resolved = _bounded_put(resolved, e.hold_id, hold, limits.RESOLVED_HOLDS_PER_SKU_MAX)
+        resolved = journal_put(resolved, e.hold_id, hold, limits.RESOLVED_HOLDS_PER_SKU_MAX)
     new = _with(state, e.occurred_at, state.positions, state.holds, resolved, decisions)
     return Applied(new, "applied")
 
@@ -421,20 +422,13 @@ def _decision(
     )
 
 
-def _bounded_put(items: Mapping[str, V], key: str, value: V, size_max: int) -> dict[str, V]:
-    out = {**items, key: value}
-    while len(out) > size_max:
-        del out[next(iter(out))]
-    return out
-
-
 def _with(
     state: SkuState,
     at: datetime,
     positions: Mapping[str, Position],
     holds: Mapping[str, Hold],
-    resolved: Mapping[str, Hold],
-    decisions: Mapping[str, Decision],
+    resolved: Journal[Hold],
+    decisions: Journal[Decision],
 ) -> SkuState:
     return state._replace(
         version=state.version + 1,

@@ -8,13 +8,14 @@ mutated after construction (typed `Mapping`, copied on write). `ledger.codec` se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 from ledger import limits
 from ledger.commands import Decision
 
+V = TypeVar("V")
 HoldStatus = Literal["pending", "committed", "released", "expired", "rejected"]
 IncomingKind = Literal["supply", "transfer"]
 
@@ -67,6 +68,62 @@ class Incoming(NamedTuple):
 
 def incoming_key(kind: IncomingKind, location: str, order_id: str) -> str:
     return f"{kind}:{location}:{order_id}"
+
+
+class Journal(NamedTuple, Generic[V]):
+    """A bounded, insertion-ordered, persistent map: the SKU's idempotency records.
+
+    The newest entries live in `fresh` (at most JOURNAL_FRESH_MAX; adding one copies only
+    this small dict); a full `fresh` is sealed into an immutable chunk. Chunk `i` of
+    `sealed` (oldest first) has the sequence number `first_seq + i`; past the bound the
+    oldest chunk is dropped whole. Sealed chunks never change, so the processors store each
+    one once, apart from the SKU's state (ledger.codec `split_state`), instead of rewriting
+    a thousand records with every batch that touches a hot SKU.
+    """
+
+    fresh: Mapping[str, V] = {}
+    sealed: tuple[Mapping[str, V], ...] = ()
+    first_seq: int = 0
+
+    def get(self, key: str) -> V | None:
+        value = self.fresh.get(key)
+        if value is not None:
+            return value
+        for chunk in reversed(self.sealed):
+            value = chunk.get(key)
+            if value is not None:
+                return value
+        return None
+
+    def has(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def ids(self) -> Iterator[str]:
+        """Every key kept, oldest first."""
+        for chunk in self.sealed:
+            yield from chunk
+        yield from self.fresh
+
+    def size(self) -> int:
+        return len(self.fresh) + sum(len(chunk) for chunk in self.sealed)
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next sealed chunk will get."""
+        return self.first_seq + len(self.sealed)
+
+
+def journal_put(journal: Journal[V], key: str, value: V, size_max: int) -> Journal[V]:
+    """`journal` plus `key`; keeps the newest `size_max - JOURNAL_FRESH_MAX` entries at least."""
+    fresh, sealed, first_seq = journal
+    if len(fresh) < limits.JOURNAL_FRESH_MAX:
+        return Journal({**fresh, key: value}, sealed, first_seq)
+    chunks_max = size_max // limits.JOURNAL_FRESH_MAX - 1
+    sealed = (*sealed, fresh)
+    if len(sealed) > chunks_max:
+        dropped = len(sealed) - chunks_max
+        sealed, first_seq = sealed[dropped:], first_seq + dropped
+    return Journal({key: value}, sealed, first_seq)
 
 
 _SEP = "\x00"  # cannot occur in an id (printable ASCII only)
@@ -133,8 +190,8 @@ class SkuState(NamedTuple):
     clock: datetime | None = None  # log time of the last applied event
     positions: Mapping[str, Position] = {}
     holds: Mapping[str, Hold] = {}  # pending only
-    resolved: Mapping[str, Hold] = {}  # bounded FIFO of resolved / rejected holds
-    decisions: Mapping[str, Decision] = {}  # bounded FIFO by request_id
+    resolved: Journal[Hold] = Journal()  # resolved / rejected holds, bounded
+    decisions: Journal[Decision] = Journal()  # by request_id, bounded
     incoming: Mapping[str, Incoming] = {}
     # seen event_ids (see SeenIds)
     seen_fresh: str = _SEP

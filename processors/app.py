@@ -24,7 +24,7 @@ from faust.streams import _current_event  # the changelog partition follows the 
 from faust.types import TP
 
 from ledger.availability import policy_changed_figures
-from ledger.codec import decode_state, encode, encode_state
+from ledger.codec import encode
 from ledger.commands import Expire
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
@@ -40,6 +40,7 @@ from processors.publisher import Figure, RedisPublisher
 from processors.restart import restart_after_crash
 from processors.side_producer import Record, SideProducer, is_spurious
 from processors.state_cache import StateCache
+from processors.state_store import read_all_states, read_state, state_writes
 
 log = logging.getLogger("tally.worker")
 
@@ -214,8 +215,8 @@ def _load_state(
     if cached is not None:
         return cached
     _enter_partition(events_by_partition[partition])
-    raw = worker.positions.get(sku.encode())
-    return SkuState.empty(sku) if raw is None else decode_state(raw)
+    state = read_state(worker.positions.get, sku)
+    return SkuState.empty(sku) if state is None else state
 
 
 async def _handle_batch(
@@ -320,15 +321,20 @@ def _write_table(
 
     Returns the changelog sends, resolved once Kafka acknowledged them. The store and the
     changelog are written directly (what `table[key] = value` does) to get those futures.
+    Only what changed since the stored state is written (processors.state_store).
     """
     positions = worker.positions
     sent: list[asyncio.Future[Any]] = []
     for sku, state in outcome.states.items():
         partition = outcome.partitions[sku]
         _enter_partition(events_by_partition[partition])  # the store picks its partition db
-        key, value = sku.encode(), encode_state(state)
-        positions.data[key] = value
-        sent.append(positions.send_changelog(partition, key, value))
+        for key, value in state_writes(state, outcome.stored.get(sku)):
+            if value is None:
+                positions.data.pop(key, None)
+            else:
+                positions.data[key] = value
+            # raw both ways; a None value is a tombstone (compaction drops the chunk)
+            sent.append(positions.send_changelog(partition, key, value, "raw", "raw"))
         worker.states.put(state)
     for sku, state in (*outcome.states.items(), *outcome.unchanged.items()):
         worker.expiry.track(sku, next_expiry_ms(state))
@@ -389,8 +395,7 @@ async def _republish_policy_change(
     """Recompute the figures a policy change altered, for every SKU this worker owns."""
     figures: list[Figure] = []
     sku_count = 0
-    for raw_state in list(worker.positions.values()):
-        state = decode_state(raw_state)
+    for state in read_all_states(dict(worker.positions.items())):
         changed = policy_changed_figures(state, old, new)
         figures += figures_from(state, changed, worker.policy.version, ingested_ms=0)
         sku_count += 1
@@ -404,7 +409,7 @@ async def _republish_policy_change(
 
 async def _expire_due_holds(worker: Worker) -> None:
     if worker.expiry.rescan_requested:
-        worker.expiry.rebuild(decode_state(raw) for raw in list(worker.positions.values()))
+        worker.expiry.rebuild(read_all_states(dict(worker.positions.items())))
     now = datetime.now(UTC)
     topic = worker.settings.topics.commands
     await worker.side_producer.send_all(

@@ -54,6 +54,7 @@ class BatchOutcome:
 
     states: dict[str, SkuState] = field(default_factory=dict)  # changed SKUs only
     unchanged: dict[str, SkuState] = field(default_factory=dict)  # touched, not changed
+    stored: dict[str, SkuState] = field(default_factory=dict)  # changed SKUs, as loaded
     partitions: dict[str, int] = field(default_factory=dict)  # sku -> source partition
     decisions: list[Decision] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -101,6 +102,7 @@ def process_batch(
             outcome.unchanged[sku] = item.state
             continue
         outcome.states[sku] = item.state
+        outcome.stored[sku] = item.before
         outcome.partitions[sku] = item.partition
         outcome.figures += figures_between(
             item.before, item.state, policies, policy_version, item.earliest_stamp_ms

@@ -33,10 +33,9 @@ from ledger.fold import apply_event
 from ledger.policy import PolicyBook, apply_policy
 from ledger.state import SkuState
 from ops.inspect.kafka_read import (
-    changelog_topic,
     kafka_consumer,
     partition_count,
-    read_all_states,
+    read_table,
     scan,
 )
 from ops.settings import Settings
@@ -72,18 +71,6 @@ async def read_topic(settings: Settings, topic: str) -> list[LogRecord]:
             async for r in scan(consumer, [TopicPartition(topic, p) for p in range(count)])
         ]
     return sorted(records, key=lambda r: (r.partition, r.offset))
-
-
-async def read_table(settings: Settings) -> dict[str, SkuState]:
-    table: dict[str, SkuState] = {}
-    async with kafka_consumer(settings) as consumer:
-        count = await partition_count(consumer, changelog_topic(settings), "changelog")
-        for partition in range(count):
-            states, unreadable = await read_all_states(consumer, settings, partition)
-            if unreadable:
-                raise AssertionError(f"{unreadable} undecodable changelog records")
-            table.update(states)
-    return table
 
 
 async def read_log(settings: Settings) -> Log:

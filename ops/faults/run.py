@@ -30,7 +30,7 @@ from ops.faults import check
 from ops.faults.plan import FAULT_KINDS, Fault, Plan, Size, build_plan
 from ops.faults.procs import SESSION_TIMEOUT_S, CrashLoop, Supervisor, WebhookReceiver, faust_env
 from ops.inspect.errors import ServiceDown
-from ops.inspect.kafka_read import TopicMissing
+from ops.inspect.kafka_read import TopicMissing, read_table
 from ops.settings import PusherSettings, Settings, TopicSettings
 from ops.stack.control import start_services, stop_services
 from ops.stack.kafka import Kafka
@@ -288,7 +288,7 @@ class Run:
     # --- phases -------------------------------------------------------------------------
 
     async def _setup_committed(self) -> bool:
-        table = await check.read_table(self.settings)
+        table = await read_table(self.settings)
         for fact in self.plan.setup_facts:
             state = table.get(fact["sku"])
             if state is None or fact["event_id"] not in state.seen:
@@ -297,8 +297,8 @@ class Run:
 
     async def _phase_a_committed(self) -> bool:
         """Every command sent so far is decided in the committed table."""
-        table = await check.read_table(self.settings)
-        decided = {r for state in table.values() for r in state.decisions}
+        table = await read_table(self.settings)
+        decided = {r for state in table.values() for r in state.decisions.ids()}
         return self.client_requests <= decided
 
     async def _change_policy(self) -> None:

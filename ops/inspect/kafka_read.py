@@ -15,13 +15,14 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from ledger.codec import decode_state
 from ledger.errors import DecodeError
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from ops.inspect.errors import ServiceDown
 from ops.settings import Settings
 from processors.policy_follower import PolicyFollower
+from processors.state_store import is_state_key
+from processors.state_store import read_state as read_stored_state
 
 POSITIONS_TABLE = "positions"  # processors.app.POSITIONS_TABLE (not imported: it pulls in Faust)
 FETCH_RECORDS_MAX = 5_000  # records per poll
@@ -141,12 +142,13 @@ async def read_state(consumer: AIOKafkaConsumer, settings: Settings, sku: str) -
     topic = changelog_topic(settings)
     count = await partition_count(consumer, topic, "positions changelog")
     tp = TopicPartition(topic, partition_for(sku, count))
-    key = sku.encode()
-    latest: bytes | None = None
+    prefix = sku.encode()
+    latest: dict[bytes, bytes | None] = {}  # the SKU's core and its journal chunks
     async for record in scan(consumer, [tp]):
-        if record.key == key:
-            latest = record.value  # None is a tombstone
-    return None if latest is None else decode_state(latest)
+        key = record.key
+        if key is not None and key.startswith(prefix):
+            latest[key] = record.value  # None is a tombstone
+    return read_stored_state(latest.get, sku)
 
 
 async def read_all_states(
@@ -160,16 +162,36 @@ async def read_all_states(
             latest[record.key] = record.value
     states: dict[str, SkuState] = {}
     unreadable = 0
-    for raw in latest.values():
-        if raw is None:
+    for key, raw in latest.items():
+        if raw is None or not is_state_key(key):
             continue
         try:
-            state = decode_state(raw)
+            state = read_stored_state(latest.get, key.decode())
         except DecodeError:
             unreadable += 1
             continue
-        states[state.sku] = state
+        if state is not None:
+            states[state.sku] = state
     return states, unreadable
+
+
+async def read_table(settings: Settings) -> dict[str, SkuState]:
+    """The positions table as committed in its changelog (every partition).
+
+    Raises `DecodeError` if any state is unreadable (for checks that compare the table).
+    """
+    table: dict[str, SkuState] = {}
+    topic = changelog_topic(settings)
+    async with kafka_consumer(settings) as consumer:
+        count = await partition_count(consumer, topic, "positions changelog")
+        for partition in range(count):
+            states, unreadable = await read_all_states(consumer, settings, partition)
+            if unreadable:
+                raise DecodeError(
+                    f"{unreadable} unreadable states in changelog partition {partition}"
+                )
+            table.update(states)
+    return table
 
 
 def _brief(error: BaseException) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,15 @@ import pytest
 from ledger.policy import PolicyBook
 from ledger.testing import book as policy_book
 from ledger.testing import channel as channel_record
+from ops.inspect.kafka_read import read_table
 from ops.settings import Settings
 from ops.workload.facts import FactWorkload
+from tests.processors.test_holds import reserve
 from tests.support.isolation import unique
-from tests.support.kafka_io import channel_policy, produce_json
+from tests.support.kafka_io import channel_policy, fact, produce_json, read_all
 from tests.support.reference import (
     figure_mismatches,
     position_mismatches,
-    read_table,
     reference_states,
 )
 from tests.support.waiting import redis_client, wait_until
@@ -157,3 +159,57 @@ def test_rebuild_from_the_changelog_after_the_local_store_is_deleted(
         assert_converges(isolated, facts, book)
     finally:
         second.stop()
+
+
+HOT_REQUESTS = 1_200  # > DECISIONS_PER_SKU_MAX: journal chunks are sealed and dropped
+REPEATED_REQUESTS = 200  # the newest: certainly still kept
+
+
+def test_a_hot_skus_stored_decisions_survive_a_rebuild_from_the_changelog(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    """Decisions and resolved holds are stored as write-once chunks apart from the SKU's
+    state (processors.state_store); a rebuilt store must still answer a repeated request with
+    its first decision."""
+    sku, store, web = unique("SKU"), unique("store"), unique("web")
+    topics = isolated.topics
+    asyncio.run(produce_json(isolated, topics.policy, [channel_policy(web, [store])], "channel"))
+    received = fact(unique("e"), "received", sku, store, 50)
+    asyncio.run(produce_json(isolated, topics.events, [received]))
+    requests = [reserve(sku, web, ttl_s=3600) for _ in range(HOT_REQUESTS)]
+    first = WorkerProcess(isolated, tmp_path / "worker-1.log").start()
+    try:
+        first.wait_metrics_up()
+        asyncio.run(produce_json(isolated, topics.commands, requests))
+        wait_until(
+            lambda: asyncio.run(read_all(isolated, topics.decisions, idle_ms=500)),
+            lambda found: len(found) >= HOT_REQUESTS,
+            timeout_s=120,
+            what=f"{HOT_REQUESTS} decisions",
+        )
+    finally:
+        first.kill_hard()
+    shutil.rmtree(isolated.worker.data_dir)
+    decided = asyncio.run(read_all(isolated, topics.decisions))
+    originals = {d["request_id"]: d for d in decided}
+    assert Counter(d["outcome"] for d in originals.values())["accepted"] == 50
+    repeated = requests[-REPEATED_REQUESTS:]
+    second = WorkerProcess(isolated, tmp_path / "worker-2.log").start()
+    try:
+        second.wait_metrics_up()
+        asyncio.run(produce_json(isolated, topics.commands, repeated))
+        answers = wait_until(
+            lambda: asyncio.run(read_all(isolated, topics.decisions, idle_ms=500)),
+            lambda found: len(found) >= len(decided) + REPEATED_REQUESTS,
+            timeout_s=120,
+            what=f"{REPEATED_REQUESTS} repeated decisions",
+        )
+    finally:
+        second.stop()
+    answered = Counter(answer["request_id"] for answer in answers)
+    assert all(answered[request["request_id"]] >= 2 for request in repeated)
+    for answer in answers:  # (at least once: a replayed request may be answered again too)
+        assert answer == originals[answer["request_id"]]  # the first decision, word for word
+    state = asyncio.run(read_table(isolated))[sku]
+    assert 1024 - 64 <= state.decisions.size() <= 1024
+    assert state.decisions.sealed and state.decisions.first_seq > 0

@@ -13,13 +13,6 @@ from ledger.codec import decode_event
 from ledger.fold import evolve
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
-from ops.inspect.kafka_read import (
-    changelog_topic,
-    kafka_consumer,
-    partition_count,
-    read_all_states,
-)
-from ops.settings import Settings
 from processors import redis_keys
 
 
@@ -59,15 +52,3 @@ def position_mismatches(table: Mapping[str, SkuState], states: Mapping[str, SkuS
             wrong.append(f"{sku}: table {None if live is None else dict(live.positions)} "
                          f"!= reference {dict(state.positions)}")  # fmt: skip
     return wrong
-
-
-async def read_table(settings: Settings) -> dict[str, SkuState]:
-    """The positions table as committed in its changelog (all partitions)."""
-    table: dict[str, SkuState] = {}
-    async with kafka_consumer(settings) as consumer:
-        partitions = await partition_count(consumer, changelog_topic(settings), "changelog")
-        for partition in range(partitions):
-            states, unreadable = await read_all_states(consumer, settings, partition)
-            assert unreadable == 0, f"{unreadable} undecodable changelog records"
-            table.update(states)
-    return table

@@ -1,0 +1,109 @@
+"""Journals (stored decisions, resolved holds): bounded, newest kept, stored in parts."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import limits
+from ledger.codec import decode_state, encode_state, join_state, split_state
+from ledger.decide import decide
+from ledger.errors import DecodeError
+from ledger.fold import fold
+from ledger.state import Journal, SkuState, journal_put
+from ledger.testing import SKU, book, channel, commit, fact, reserve
+
+FRESH = limits.JOURNAL_FRESH_MAX
+POLICIES = book(channel("web", "A"))
+
+
+def put_all(count: int, size_max: int = 1024) -> Journal[int]:
+    journal: Journal[int] = Journal()
+    for n in range(count):
+        journal = journal_put(journal, f"k{n}", n, size_max)
+    return journal
+
+
+def held_and_committed(holds: int, start: int = 0, state: SkuState | None = None) -> SkuState:
+    """`holds` reserve + commit rounds on SKU (2 decisions and 1 resolved hold each)."""
+    if state is None:
+        state = fold([fact("received", "A", 100_000)], SkuState.empty(SKU))
+    for n in range(start, start + holds):
+        for command in (reserve(f"h{n}", "web", 1, t=n), commit(f"h{n}", t=n)):
+            decided = decide(state, command, POLICIES)
+            assert decided.decision is not None and decided.decision.outcome == "accepted"
+            state = decided.state
+    return state
+
+
+def test_a_journal_keeps_the_newest_entries_between_its_bounds() -> None:
+    journal = put_all(5000)
+    assert 1024 - FRESH <= journal.size() <= 1024
+    kept = list(journal.ids())
+    assert kept == [f"k{n}" for n in range(5000 - len(kept), 5000)]  # oldest first, no gaps
+    assert journal.get("k4999") == 4999
+    assert journal.get(kept[0]) == int(kept[0][1:])
+    assert not journal.has(f"k{5000 - len(kept) - 1}")  # dropped, with its whole chunk
+    assert journal.first_seq == (5000 - FRESH) // FRESH - len(journal.sealed) + 1
+
+
+def test_a_small_journal_is_all_fresh() -> None:
+    journal = put_all(FRESH)
+    assert journal.sealed == () and journal.size() == FRESH and journal.next_seq == 0
+
+
+def test_a_newer_value_of_a_key_wins() -> None:
+    journal = journal_put(put_all(FRESH + 1), "k0", -1, 1024)  # k0 is sealed, -1 fresh
+    assert journal.get("k0") == -1
+
+
+def test_a_state_split_and_joined_is_the_same_state() -> None:
+    state = held_and_committed(700)  # 1,400 decisions: chunks sealed and dropped
+    assert state.decisions.first_seq > 0 and state.resolved.sealed
+    parts = split_state(state, None)
+    assert parts.dropped_chunks == []
+    assert len(parts.new_chunks) == len(state.decisions.sealed) + len(state.resolved.sealed)
+    chunks = parts.new_chunks
+    assert join_state(parts.core, chunks.get) == state
+    assert decode_state(encode_state(state)) == state  # the whole-state form still works
+
+
+def test_a_split_writes_only_what_changed_since_the_stored_state() -> None:
+    stored = held_and_committed(700)
+    store = dict(split_state(stored, None).new_chunks)
+    state = held_and_committed(40, start=700, state=stored)  # 80 more decisions, 40 resolved
+    parts = split_state(state, stored)
+    new_decisions = range(stored.decisions.next_seq, state.decisions.next_seq)
+    assert sorted(seq for kind, seq in parts.new_chunks if kind == "decisions") == list(
+        new_decisions
+    )
+    dropped = range(stored.decisions.first_seq, state.decisions.first_seq)
+    assert [seq for kind, seq in parts.dropped_chunks if kind == "decisions"] == list(dropped)
+    store.update(parts.new_chunks)
+    for chunk in parts.dropped_chunks:
+        del store[chunk]
+    assert join_state(parts.core, store.get) == state
+
+
+def test_the_core_stays_small_however_many_records_a_sku_keeps() -> None:
+    small = split_state(held_and_committed(FRESH // 2), None).core
+    hot = held_and_committed(700)
+    core = split_state(hot, None).core
+    assert len(core) < 2 * len(small)  # bounded by the fresh parts, not the journals
+    assert len(core) * 10 < len(encode_state(hot))
+
+
+def test_a_missing_chunk_is_a_decode_error_naming_it() -> None:
+    parts = split_state(held_and_committed(700), None)
+    chunks = dict(parts.new_chunks)
+    missing = min(chunks)
+    del chunks[missing]
+    with pytest.raises(DecodeError) as error:
+        join_state(parts.core, chunks.get)
+    assert f"{missing[0]} chunk {missing[1]} missing" in error.value.reason
+
+
+def test_a_corrupt_chunk_is_a_decode_error() -> None:
+    parts = split_state(held_and_committed(700), None)
+    chunks = {chunk: b'{"x": 1}' for chunk in parts.new_chunks}
+    with pytest.raises(DecodeError):
+        join_state(parts.core, chunks.get)
