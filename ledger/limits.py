@@ -42,12 +42,12 @@ INCOMING_PER_SKU_MAX = 1024
 # Resolved (committed / released / expired / rejected) holds kept so a late second
 # resolution is a typed rejection and a repeated hold_id returns its first decision.
 # Both are journals (ledger.state.Journal): they keep at least MAX - JOURNAL_FRESH_MAX
-# (960) of the SKU's newest entries and at most MAX, the oldest dropped in chunks of
+# (1,008) of the SKU's newest entries and at most MAX, the oldest dropped in chunks of
 # JOURNAL_FRESH_MAX, however long ago they were added.
 RESOLVED_HOLDS_PER_SKU_MAX = 1024
 # Decisions kept by request_id (repeated request -> first decision).
 DECISIONS_PER_SKU_MAX = 1024
-JOURNAL_FRESH_MAX = 64
+JOURNAL_FRESH_MAX = 16
 # Fact event_ids kept for idempotency: the SKU's last SEEN_IDS_PER_SKU_MAX event_ids
 # (at least SEEN_IDS_PER_SKU_MAX - SEEN_IDS_FRESH_MAX: the oldest chunk is dropped whole),
 # however long ago they arrived. A duplicate older than that (after >= 960 newer facts of the

@@ -100,6 +100,10 @@ class WorkerSettings(BaseModel):
     # to a supervisor such as systemd or Kubernetes).
     crash_restarts_max: int = Field(default=5, ge=0, le=100)
     heartbeat_interval_s: float = Field(default=2.0, gt=0, le=60)
+    # The table's changelog producer: bytes per partition batch (Faust's default, 16 KiB,
+    # split one batch's writes into dozens of produce round trips). At most the broker's
+    # message.max.bytes (1 MiB by default) less headroom.
+    producer_batch_bytes_max: int = Field(default=512 * 1024, ge=16 * 1024, le=960 * 1024)
     changes_stream_len_max: int = Field(default=100_000, ge=100, le=10_000_000)
 
 

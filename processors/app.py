@@ -89,6 +89,7 @@ def build_worker(settings: Settings) -> Worker:
         broker_heartbeat_interval=worker_settings.heartbeat_interval_s,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_max_batch_size=worker_settings.producer_batch_bytes_max,
         stream_wait_empty=False,
         logging_config=None,
     )

@@ -166,6 +166,7 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
         "records_per_s": round((last[1] - first[1]) / span, 1) if span > 0 else 0.0,
         "steady_records_per_s": round(steady_rate(samples), 1),
         "processing_guarantee": settings.worker.processing_guarantee,
+        **_batch_shape(worker.metrics_text()),
     }
     if profile is not None:
         result["profile"] = profile.finish()
@@ -174,6 +175,17 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
     else:
         worker.stop()
     return result
+
+
+def _batch_shape(metrics_text: str) -> dict[str, float]:
+    """How the worker batched the drain: mean records per batch, and the batch count."""
+    sums = metric_sums(metrics_text)
+    batches = sums.get("tally_batch_messages_count", 0.0)
+    records = sums.get("tally_batch_messages_sum", 0.0)
+    return {
+        "batches": batches,
+        "mean_batch_records": round(records / batches, 1) if batches else 0.0,
+    }
 
 
 async def throughput(ctx: Context) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ledger import limits
 from ledger.policy import PolicyBook
 from ledger.testing import book as policy_book
 from ledger.testing import channel as channel_record
@@ -211,5 +212,6 @@ def test_a_hot_skus_stored_decisions_survive_a_rebuild_from_the_changelog(
     for answer in answers:  # (at least once: a replayed request may be answered again too)
         assert answer == originals[answer["request_id"]]  # the first decision, word for word
     state = asyncio.run(read_table(isolated))[sku]
-    assert 1024 - 64 <= state.decisions.size() <= 1024
+    kept_min = limits.DECISIONS_PER_SKU_MAX - limits.JOURNAL_FRESH_MAX
+    assert kept_min <= state.decisions.size() <= limits.DECISIONS_PER_SKU_MAX
     assert state.decisions.sealed and state.decisions.first_seq > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ledger import limits
 from processors.state_store import (
     chunk_key,
     is_state_key,
@@ -39,7 +40,9 @@ def test_a_batch_of_a_hot_sku_writes_only_its_core_until_a_chunk_seals() -> None
     stored = held_and_committed(700)
     state = held_and_committed(1, start=700, state=stored)
     # 1,400 decisions and 700 resolved holds leave room for one more round in the fresh parts
-    assert len(stored.decisions.fresh) + 2 <= 64 and len(stored.resolved.fresh) + 1 <= 64
+    fresh_max = limits.JOURNAL_FRESH_MAX
+    assert len(stored.decisions.fresh) + 2 <= fresh_max
+    assert len(stored.resolved.fresh) + 1 <= fresh_max
     assert [key for key, _ in state_writes(state, stored)] == [state.sku.encode()]
 
 
