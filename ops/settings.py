@@ -72,6 +72,18 @@ class TopicSettings(BaseModel):
     dlq: str = "tally.dlq"
     partitions: int = Field(default=4, ge=1, le=256)
 
+    @classmethod
+    def named(cls, prefix: str, partitions: int) -> TopicSettings:
+        """Topics of their own, `{prefix}.events` etc. (tests, bench and fault runs)."""
+        return cls(
+            events=f"{prefix}.events",
+            commands=f"{prefix}.commands",
+            decisions=f"{prefix}.decisions",
+            policy=f"{prefix}.policy",
+            dlq=f"{prefix}.dlq",
+            partitions=partitions,
+        )
+
 
 class WorkerSettings(BaseModel):
     app_id: str = Field(default="tally", min_length=1, max_length=64)

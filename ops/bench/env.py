@@ -60,14 +60,7 @@ class Namespace:
     def settings(self, base: Settings, tag: str, data_root: Path, partitions: int) -> Settings:
         """Settings of one worker: its own topics (`{run}-{tag}.*`), app id, data dir, ports."""
         name = f"{self.run_id}-{tag}"
-        topics = TopicSettings(
-            events=f"{name}.events",
-            commands=f"{name}.commands",
-            decisions=f"{name}.decisions",
-            policy=f"{name}.policy",
-            dlq=f"{name}.dlq",
-            partitions=partitions,
-        )
+        topics = TopicSettings.named(name, partitions)
         worker = base.worker.model_copy(
             update={
                 "app_id": name,

@@ -123,14 +123,7 @@ class Run:
         self.workdir = workdir
         nonce = uuid.uuid4().hex[:6]
         name = f"{plan.prefix}-{nonce}"
-        topics = TopicSettings(
-            events=f"{name}.events",
-            commands=f"{name}.commands",
-            decisions=f"{name}.decisions",
-            policy=f"{name}.policy",
-            dlq=f"{name}.dlq",
-            partitions=stack.topics.partitions,
-        )
+        topics = TopicSettings.named(name, stack.topics.partitions)
         self.settings = stack.model_copy(
             update={
                 "topics": topics,

@@ -23,14 +23,7 @@ def free_port() -> int:
 
 def isolated_settings(base: Settings, tmp_path: Path, *, partitions: int = 4) -> Settings:
     run_id = uuid.uuid4().hex[:10]
-    topics = TopicSettings(
-        events=f"t{run_id}.events",
-        commands=f"t{run_id}.commands",
-        decisions=f"t{run_id}.decisions",
-        policy=f"t{run_id}.policy",
-        dlq=f"t{run_id}.dlq",
-        partitions=partitions,
-    )
+    topics = TopicSettings.named(f"t{run_id}", partitions)
     worker = base.worker.model_copy(
         update={
             "app_id": f"tally-test-{run_id}",
