@@ -20,7 +20,7 @@ from ledger.commands import Command, CommandUnion, Decision
 from ledger.errors import DecodeError
 from ledger.events import Event, Fact, HoldEventUnion, LedgerEvent
 from ledger.policy import PolicyRecord, PolicyRecordUnion
-from ledger.state import Hold, Journal, SkuState
+from ledger.state import Hold, SkuState
 
 T = TypeVar("T")
 
@@ -31,9 +31,11 @@ _POLICY: TypeAdapter[PolicyRecordUnion] = TypeAdapter(PolicyRecord)
 _STATE: TypeAdapter[SkuState] = TypeAdapter(SkuState)
 _DECISIONS_CHUNK: TypeAdapter[Mapping[str, Decision]] = TypeAdapter(Mapping[str, Decision])
 _RESOLVED_CHUNK: TypeAdapter[Mapping[str, Hold]] = TypeAdapter(Mapping[str, Hold])
+_SEEN_CHUNK: TypeAdapter[frozenset[str]] = TypeAdapter(frozenset[str])
 # The SkuState layout version, the first byte of every encoded state. Bump it whenever
 # SkuState's fields change. 1: the unversioned JSON array (seen ids and counters nested).
-# 2: flat seen ids and counters. 3: decisions and resolved holds as journals.
+# 2: flat seen ids and counters. 3: decisions and resolved holds as journals, chunks of
+# seen ids numbered (split_state stores sealed chunks apart).
 STATE_FORMAT = 3
 _STATE_HEADER = bytes((STATE_FORMAT,))
 _REASONS_MAX = 3
@@ -81,9 +83,8 @@ def decode_state(raw: bytes) -> SkuState:
         raise DecodeError(_reason(err, None)) from None
 
 
-JournalKind = Literal["decisions", "resolved"]
-JOURNAL_KINDS: tuple[JournalKind, ...] = ("decisions", "resolved")
-ChunkId = tuple[JournalKind, int]  # (journal, sequence number)
+ChunkKind = Literal["decisions", "resolved", "seen"]
+ChunkId = tuple[ChunkKind, int]  # (collection, sequence number)
 
 
 class StateParts(NamedTuple):
@@ -95,28 +96,69 @@ class StateParts(NamedTuple):
     dropped_chunks: list[ChunkId]  # in `stored`, no longer in the state
 
 
+class _Chunked(NamedTuple):
+    """One of the state's collections kept as sealed chunks (stored apart by split_state)."""
+
+    kind: ChunkKind
+    chunks: Callable[[SkuState], tuple[Any, ...]]
+    first_seq: Callable[[SkuState], int]
+    with_chunks: Callable[[SkuState, tuple[Any, ...]], SkuState]
+    adapter: TypeAdapter[Any]
+    placeholder: Any  # stands for a chunk in the core
+
+
+_CHUNKED = (
+    _Chunked(
+        "decisions",
+        lambda s: s.decisions.sealed,
+        lambda s: s.decisions.first_seq,
+        lambda s, chunks: s._replace(decisions=s.decisions._replace(sealed=chunks)),
+        _DECISIONS_CHUNK,
+        {},
+    ),
+    _Chunked(
+        "resolved",
+        lambda s: s.resolved.sealed,
+        lambda s: s.resolved.first_seq,
+        lambda s, chunks: s._replace(resolved=s.resolved._replace(sealed=chunks)),
+        _RESOLVED_CHUNK,
+        {},
+    ),
+    _Chunked(
+        "seen",
+        lambda s: s.seen_chunks,
+        lambda s: s.seen_first_seq,
+        lambda s, chunks: s._replace(seen_chunks=chunks),
+        _SEEN_CHUNK,
+        frozenset(),
+    ),
+)
+
+
 def split_state(state: SkuState, stored: SkuState | None) -> StateParts:
     """`state` in parts, given the state already `stored` in parts (or None).
 
     A sealed chunk never changes, so only chunks sealed since `stored` are encoded: the
     bytes written per batch stay near the size of the small parts of the state however many
-    decisions and resolved holds a hot SKU keeps.
+    decisions, resolved holds and event ids a hot SKU keeps.
     """
-    core = state._replace(
-        decisions=_placeholders(state.decisions), resolved=_placeholders(state.resolved)
-    )
+    core = state
     new_chunks: dict[ChunkId, bytes] = {}
     dropped_chunks: list[ChunkId] = []
-    for kind in JOURNAL_KINDS:
-        journal: Journal[Any] = getattr(state, kind)
-        before: Journal[Any] = Journal() if stored is None else getattr(stored, kind)
-        first_new = journal.first_seq if stored is None else max(before.next_seq, journal.first_seq)
-        adapter = _chunk_adapter(kind)
-        for seq in range(first_new, journal.next_seq):
-            new_chunks[(kind, seq)] = adapter.dump_json(journal.sealed[seq - journal.first_seq])
+    for chunked in _CHUNKED:
+        chunks, first = chunked.chunks(state), chunked.first_seq(state)
+        if chunks:
+            core = chunked.with_chunks(core, (chunked.placeholder,) * len(chunks))
+        after_last = first + len(chunks)
+        first_new = first
         if stored is not None:
-            gone = range(before.first_seq, min(before.next_seq, journal.first_seq))
-            dropped_chunks += [(kind, seq) for seq in gone]
+            stored_first = chunked.first_seq(stored)
+            stored_after_last = stored_first + len(chunked.chunks(stored))
+            first_new = max(stored_after_last, first)
+            gone = range(stored_first, min(stored_after_last, first))
+            dropped_chunks += [(chunked.kind, seq) for seq in gone]
+        for seq in range(first_new, after_last):
+            new_chunks[(chunked.kind, seq)] = chunked.adapter.dump_json(chunks[seq - first])
     return StateParts(encode_state(core), new_chunks, dropped_chunks)
 
 
@@ -127,39 +169,22 @@ def join_state(core: bytes, load_chunk: Callable[[ChunkId], bytes | None]) -> Sk
     changelog, like any unreadable state).
     """
     state = decode_state(core)
-    if not (state.decisions.sealed or state.resolved.sealed):
-        return state
-    return state._replace(
-        decisions=_joined(state.sku, "decisions", state.decisions, _DECISIONS_CHUNK, load_chunk),
-        resolved=_joined(state.sku, "resolved", state.resolved, _RESOLVED_CHUNK, load_chunk),
-    )
-
-
-def _joined(
-    sku: str,
-    kind: JournalKind,
-    journal: Journal[T],
-    adapter: TypeAdapter[Mapping[str, T]],
-    load_chunk: Callable[[ChunkId], bytes | None],
-) -> Journal[T]:
-    chunks: list[Mapping[str, T]] = []
-    for seq in range(journal.first_seq, journal.next_seq):
-        raw = load_chunk((kind, seq))
-        if raw is None:
-            raise DecodeError(f"state of {sku}: {kind} chunk {seq} missing")
-        try:
-            chunks.append(adapter.validate_json(raw))
-        except ValidationError as err:
-            raise DecodeError(f"state of {sku}: {kind} chunk {seq}: {_reason(err, None)}") from None
-    return journal._replace(sealed=tuple(chunks))
-
-
-def _placeholders(journal: Journal[Any]) -> Journal[Any]:
-    return journal._replace(sealed=({},) * len(journal.sealed)) if journal.sealed else journal
-
-
-def _chunk_adapter(kind: JournalKind) -> TypeAdapter[Mapping[str, Any]]:
-    return _DECISIONS_CHUNK if kind == "decisions" else _RESOLVED_CHUNK
+    for chunked in _CHUNKED:
+        count, first = len(chunked.chunks(state)), chunked.first_seq(state)
+        if not count:
+            continue
+        chunks: list[Any] = []
+        for seq in range(first, first + count):
+            where = f"state of {state.sku}: {chunked.kind} chunk {seq}"
+            raw = load_chunk((chunked.kind, seq))
+            if raw is None:
+                raise DecodeError(f"{where} missing")
+            try:
+                chunks.append(chunked.adapter.validate_json(raw))
+            except ValidationError as err:
+                raise DecodeError(f"{where}: {_reason(err, None)}") from None
+        state = chunked.with_chunks(state, tuple(chunks))
+    return state
 
 
 def _state_format(raw: bytes) -> str:

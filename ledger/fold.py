@@ -91,6 +91,7 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
         fresh,
         fresh_count,
         chunks,
+        seen_first_seq,
         oversold_units,
         oversells,
         counts,
@@ -142,7 +143,8 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
         fresh = f"{fresh}{event_id}\x00"
         fresh_count += 1
     else:
-        fresh, fresh_count, chunks = seen_add(SeenIds(fresh, fresh_count, chunks), event_id)
+        seen = seen_add(SeenIds(fresh, fresh_count, chunks, seen_first_seq), event_id)
+        fresh, fresh_count, chunks, seen_first_seq = seen
     new = _new(
         SkuState,
         (
@@ -157,6 +159,7 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
             fresh,
             fresh_count,
             chunks,
+            seen_first_seq,
             oversold_units,
             oversells,
             counts,

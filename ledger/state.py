@@ -135,14 +135,16 @@ class SeenIds(NamedTuple):
 
     The newest ids live in one delimited string (adding copies one small buffer and touches
     no other object: cheap for the long tail of cold SKUs); every SEEN_IDS_FRESH_MAX ids it
-    is sealed into a frozenset chunk, and the oldest chunk is dropped past the bound.
-    `SkuState` keeps the three parts as its own fields (one object fewer per event) and
-    hands out this view as `SkuState.seen`.
+    is sealed into a frozenset chunk, and the oldest chunk is dropped past the bound. Chunk
+    `i` has the sequence number `first_seq + i` (sealed chunks never change, so they are
+    stored apart from the state, like a `Journal`'s). `SkuState` keeps the four parts as its
+    own fields (one object fewer per event) and hands out this view as `SkuState.seen`.
     """
 
     fresh: str = _SEP  # "\0id1\0id2\0"
     fresh_count: int = 0
     chunks: tuple[frozenset[str], ...] = ()
+    first_seq: int = 0
 
     def __contains__(self, event_id: object) -> bool:
         if not isinstance(event_id, str):
@@ -157,11 +159,14 @@ class SeenIds(NamedTuple):
 
 def seen_add(seen: SeenIds, event_id: str) -> SeenIds:
     """`seen` plus `event_id`, dropping the oldest chunk past SEEN_IDS_PER_SKU_MAX."""
-    if seen.fresh_count < limits.SEEN_IDS_FRESH_MAX:
-        return SeenIds(f"{seen.fresh}{event_id}{_SEP}", seen.fresh_count + 1, seen.chunks)
-    sealed = frozenset(seen.fresh[1:-1].split(_SEP))
-    chunks = seen.chunks[-_CHUNKS_MAX + 1 :] if len(seen.chunks) >= _CHUNKS_MAX else seen.chunks
-    return SeenIds(f"{_SEP}{event_id}{_SEP}", 1, (*chunks, sealed))
+    fresh, fresh_count, chunks, first_seq = seen
+    if fresh_count < limits.SEEN_IDS_FRESH_MAX:
+        return SeenIds(f"{fresh}{event_id}{_SEP}", fresh_count + 1, chunks, first_seq)
+    sealed = frozenset(fresh[1:-1].split(_SEP))
+    if len(chunks) >= _CHUNKS_MAX:
+        dropped = len(chunks) - _CHUNKS_MAX + 1
+        chunks, first_seq = chunks[dropped:], first_seq + dropped
+    return SeenIds(f"{_SEP}{event_id}{_SEP}", 1, (*chunks, sealed), first_seq)
 
 
 class Counters(NamedTuple):
@@ -197,6 +202,7 @@ class SkuState(NamedTuple):
     seen_fresh: str = _SEP
     seen_fresh_count: int = 0
     seen_chunks: tuple[frozenset[str], ...] = ()
+    seen_first_seq: int = 0
     # counters (see Counters)
     oversold_units: int = 0
     oversells: int = 0
@@ -211,7 +217,9 @@ class SkuState(NamedTuple):
 
     @property
     def seen(self) -> SeenIds:
-        return SeenIds(self.seen_fresh, self.seen_fresh_count, self.seen_chunks)
+        return SeenIds(
+            self.seen_fresh, self.seen_fresh_count, self.seen_chunks, self.seen_first_seq
+        )
 
     @property
     def counters(self) -> Counters:

@@ -107,3 +107,26 @@ def test_a_corrupt_chunk_is_a_decode_error() -> None:
     chunks = {chunk: b'{"x": 1}' for chunk in parts.new_chunks}
     with pytest.raises(DecodeError):
         join_state(parts.core, chunks.get)
+
+
+def received_many(count: int, state: SkuState | None = None) -> SkuState:
+    start = SkuState.empty(SKU) if state is None else state
+    return fold([fact("received", "A", 1) for _ in range(count)], start)
+
+
+def test_seen_id_chunks_are_stored_apart_and_dropped_by_sequence() -> None:
+    stored = received_many(1_200)  # > SEEN_IDS_PER_SKU_MAX: chunks sealed and dropped
+    assert stored.seen_first_seq > 0 and stored.seen_chunks
+    store = dict(split_state(stored, None).new_chunks)
+    state = received_many(200, stored)
+    parts = split_state(state, stored)
+    assert {kind for kind, _ in parts.new_chunks} == {"seen"}
+    assert [seq for _, seq in parts.dropped_chunks] == list(
+        range(stored.seen_first_seq, state.seen_first_seq)
+    )
+    store.update(parts.new_chunks)
+    for chunk in parts.dropped_chunks:
+        del store[chunk]
+    joined = join_state(parts.core, store.get)
+    assert joined == state
+    assert len(parts.core) * 5 < len(encode_state(state))  # the ids travel once, in chunks
