@@ -485,9 +485,6 @@ KNOWN_BUGS = {
     "records-not-delivered": "a worker found a hole in the records Faust's stream delivered after "
     "a rebalance or recovery (its log says 'commit stalled on ... hole True'; faust-streaming "
     "#596 family); it restarts to replay, and the hole can recur",
-    "phase-a-stall": "OPEN, not understood: the first phase (before any fault) is not committed "
-    "within the runner's wait and the workers log no hole or stall (seen on seeds 5, 7, 9, 20 "
-    "on the final code, about one default-tier run in three); no divergence is involved",
 }
 # What a worker logs when it detects that Faust never delivered some records.
 NOT_DELIVERED_MARKER = "records never delivered on"
@@ -499,8 +496,6 @@ def known_bug(report: SeedReport, workdir: Path | None = None) -> str | None:
         NOT_DELIVERED_MARKER in log.read_text(errors="replace") for log in workdir.rglob("*.log")
     ):
         return "records-not-delivered"
-    if report.error and "phase A committed: not within" in report.error and not report.divergences:
-        return "phase-a-stall"
     if report.error and "ConsistencyError" in report.error:
         return "consistency-crash-loop"
     behind = [d for d in report.divergences if d.startswith("table ") and "'version': (" in d]
