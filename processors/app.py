@@ -38,6 +38,7 @@ from processors.ordering import InOrder
 from processors.policy_follower import PolicyFollower
 from processors.publisher import Figure, RedisPublisher
 from processors.restart import restart_after_crash
+from processors.rewind import install as rewind_uncommitted_on_seek
 from processors.side_producer import Record, SideProducer, is_spurious
 from processors.state_cache import StateCache
 from processors.state_store import read_all_states, read_state, state_writes
@@ -169,6 +170,7 @@ def build_worker(settings: Settings) -> Worker:
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing
     async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
+        rewind_uncommitted_on_seek(app.consumer, tuple(kinds))  # before recovery seeks
         worker.expiry.request_rescan()
         worker.last_offsets.clear()
         worker.first_offsets.clear()
