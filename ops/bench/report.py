@@ -163,7 +163,8 @@ def markdown(out: dict[str, Any], json_path: Path, png_path: Path) -> str:
             "",
             "## 3. Sync latency at shares of the measured maximum",
             "",
-            f"Basis: {lat['max_rate_basis']:,.0f} records/s (exactly_once, steady). Method: "
+            f"Basis: {lat['max_rate_basis']:,.0f} records/s "
+            f"({lat.get('processing_guarantee', 'exactly_once')}, steady). Method: "
             f"{lat['method']}. Percentiles p50 / p95 / p99 / max, in ms.",
             "",
             "| load | offered/s | achieved/s | Tally sync | Kafka produce->consume | "
