@@ -84,12 +84,18 @@ class Pusher:
         """Resume (own pending, then stale ones of others), then follow until `stop` is set.
 
         A lost Redis connection (a restart, a failover) is waited out with bounded backoff,
-        then the pusher resumes from its pending entries: nothing acked is lost.
+        then the pusher resumes from its pending entries: nothing acked is lost. A stream or
+        group that vanished under a blocked read (FLUSHALL, a deleted key) is recreated.
         """
         failures = 0
         while not stop.is_set():
             try:
                 await self._follow(stop)
+            except ResponseError as error:
+                if not _stream_vanished(error):
+                    raise
+                logger.warning("%s or its group vanished (%s); recreating", self._stream, error)
+                PUSHER_ERRORS.labels(self._sink.name, "redis").inc()
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:
                 failures += 1
                 wait_s = min(REDIS_RETRY_S_MAX, REDIS_RETRY_S * 2**failures)
@@ -224,6 +230,12 @@ class Pusher:
             if entry_ids:
                 pipe.xack(self._stream, self._group, *entry_ids)
             await pipe.execute()
+
+
+def _stream_vanished(error: ResponseError) -> bool:
+    """The reply Redis gives a blocked or new XREADGROUP whose stream or group is gone."""
+    message = str(error)
+    return message.startswith("UNBLOCKED") or message.startswith("NOGROUP")
 
 
 def _dead_letter_fields(

@@ -157,3 +157,45 @@ def test_pusher_killed_mid_burst_resumes_and_ends_with_the_latest_figures(
     if isinstance(fake, FakeShopify):
         assert {fake.levels[(item_id(s), LOCATION)] for s in skus} == set(expected.values())
     assert client.xlen(keys.dlq_key(channel)) == 0
+
+
+def test_a_pusher_outlives_its_stream_being_deleted_under_a_blocked_read(
+    live_stack: Settings, tmp_path: Path
+) -> None:
+    """FLUSHALL (a fault the seeded runs inject) or a deleted stream unblocks the pusher's
+    XREADGROUP with `UNBLOCKED ... no longer exists`; it recreates its group and goes on."""
+    channel, skus = unique("flush"), [unique("SKU") for _ in range(3)]
+    fake = FakeWebhookReceiver(WEBHOOK_SECRET)
+    client = redis_client(live_stack)
+    with fake.running():
+        overrides: dict[str, Any] = {
+            "metrics_port": free_port(),
+            "consumer": "flush-1",
+            "read_block_ms": 5_000,  # blocked when the key goes
+            "webhook_url": fake.url + "/hooks/tally",
+            "http_timeout_s": 5.0,
+        }
+        settings = live_stack.model_copy(update={"pusher": fast_settings(**overrides)})
+        args = ["--channel", channel, "--pusher", "webhook"]
+        write_rounds(client, channel, skus, range(1, 2))
+        pusher = PusherProcess(settings, args, tmp_path / "pusher.log").start()
+        try:
+            wait_until(
+                lambda: webhook_history(fake, skus),
+                lambda seen: all(seen[sku] for sku in skus),
+                timeout_s=60,
+                what="the first figures pushed",
+            )
+            time.sleep(0.5)  # the pusher is back in its blocking read
+            client.delete(changes_key(channel))
+            time.sleep(0.5)
+            assert pusher.alive(), pusher.log_tail()
+            write_rounds(client, channel, skus, range(2, 3))
+            wait_until(
+                lambda: {sku: values[-1:] for sku, values in webhook_history(fake, skus).items()},
+                lambda last: last == {sku: [quantity(2, n)] for n, sku in enumerate(skus)},
+                timeout_s=60,
+                what="figures written after the stream was deleted pushed",
+            )
+        finally:
+            assert pusher.stop() == 0, pusher.log_tail()
