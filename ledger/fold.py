@@ -106,11 +106,14 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
     for chunk in chunks:
         if event_id in chunk:
             return _new(Applied, (state, "duplicate", 0, 0))
-    location = intern(fact.location)  # shared key objects: cheaper dict copies
+    location = fact.location
     before = positions.get(location)
     if before is None:
         if len(positions) >= limits.LOCATIONS_PER_SKU_MAX:
             raise LimitExceeded(f"location: sku has {limits.LOCATIONS_PER_SKU_MAX} locations")
+        # Shared key objects (cheaper dict copies). Interned only when new: a dict keeps its
+        # own key object when an existing key's value is replaced.
+        location = intern(location)
         before = EMPTY_POSITION
     after = step(before, fact)
     on_hand, committed, reserved, damaged, inspection = after
@@ -145,12 +148,13 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
     else:
         seen = seen_add(SeenIds(fresh, fresh_count, chunks, seen_first_seq), event_id)
         fresh, fresh_count, chunks, seen_first_seq = seen
+    stamp = fact.ingested_at  # the log time: the gateway stamp when present
     new = _new(
         SkuState,
         (
             sku,
             version + 1,
-            fact.occurred_at if fact.ingested_at is None else fact.ingested_at,
+            fact.occurred_at if stamp is None else stamp,
             positions,
             holds,
             resolved,
