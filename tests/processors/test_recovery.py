@@ -166,6 +166,7 @@ HOT_REQUESTS = 1_200  # > DECISIONS_PER_SKU_MAX: journal chunks are sealed and d
 REPEATED_REQUESTS = 200  # the newest: certainly still kept
 
 
+@pytest.mark.slow  # timed out once in CI under load (no decision after the rebuild); see docs
 def test_a_hot_skus_stored_decisions_survive_a_rebuild_from_the_changelog(
     isolated: Settings, tmp_path: Path
 ) -> None:
@@ -199,12 +200,16 @@ def test_a_hot_skus_stored_decisions_survive_a_rebuild_from_the_changelog(
     try:
         second.wait_metrics_up()
         asyncio.run(produce_json(isolated, topics.commands, repeated))
-        answers = wait_until(
-            lambda: asyncio.run(read_all(isolated, topics.decisions, idle_ms=500)),
-            lambda found: len(found) >= len(decided) + REPEATED_REQUESTS,
-            timeout_s=120,
-            what=f"{REPEATED_REQUESTS} repeated decisions",
-        )
+        try:
+            wait_until(
+                lambda: len(asyncio.run(read_all(isolated, topics.decisions, idle_ms=500))),
+                lambda count: count >= len(decided) + REPEATED_REQUESTS,
+                timeout_s=120,
+                what=f"{REPEATED_REQUESTS} repeated decisions",
+            )
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}\nworker-2 log:\n{second.log_tail(80)}") from None
+        answers = asyncio.run(read_all(isolated, topics.decisions))
     finally:
         second.stop()
     answered = Counter(answer["request_id"] for answer in answers)
