@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from faust.streams import _current_event  # the changelog partition follows the current event
 from faust.types import TP
 
-from ledger.availability import policy_changed_figures
+from ledger.availability import Figures, figures, policy_changed_figures
 from ledger.codec import encode
 from ledger.commands import Expire
 from ledger.policy import PolicyBook
@@ -68,6 +68,7 @@ class Worker:
     last_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     first_offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # since assignment
     holes: set[tuple[str, int]] = field(default_factory=set)  # a skipped offset was seen
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # held until done
 
 
 def build_worker(settings: Settings) -> Worker:
@@ -167,6 +168,13 @@ def build_worker(settings: Settings) -> Worker:
         _report_consumer_lag(worker, kinds)
         _restart_if_commits_stalled(worker)
         await pending.retry(worker.publisher)
+
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # mode's signal typing
+    async def on_rebalance_complete(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # the table is restored; publishing runs beside the stream, not before it
+        task = asyncio.ensure_future(_republish_after_rebalance(worker, pending))
+        worker.background.add(task)
+        task.add_done_callback(worker.background.discard)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing
     async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -396,18 +404,41 @@ async def _republish_policy_change(
     worker: Worker, pending: PendingFigures, old: PolicyBook, new: PolicyBook
 ) -> None:
     """Recompute the figures a policy change altered, for every SKU this worker owns."""
-    figures: list[Figure] = []
+    sku_count = await _republish(
+        worker, pending, lambda state: policy_changed_figures(state, old, new)
+    )
+    log.info("policy v%d: republished changed figures of %d SKUs", worker.policy.version, sku_count)
+
+
+async def _republish_after_rebalance(worker: Worker, pending: PendingFigures) -> None:
+    """Publish every figure of the SKUs this worker now owns, under the current policy.
+
+    A policy change that happened while a SKU's partition had no live owner (its worker
+    killed, a rebalance under way) was never republished for it: the new owner loads the
+    current policy as its starting point, so it sees no change. The publisher's version
+    compare-and-set makes this write only the figures Redis holds older versions of.
+    """
+    await worker.policy.ready.wait()
+    sku_count = await _republish(worker, pending, lambda state: figures(state, worker.policy.book))
+    log.info(
+        "after rebalance: republished %d SKUs under policy v%d", sku_count, worker.policy.version
+    )
+
+
+async def _republish(
+    worker: Worker, pending: PendingFigures, figures_of: Callable[[SkuState], Figures]
+) -> int:
+    batch: list[Figure] = []
     sku_count = 0
     for state in read_all_states(dict(worker.positions.items())):
-        changed = policy_changed_figures(state, old, new)
-        figures += figures_from(state, changed, worker.policy.version, ingested_ms=0)
+        batch += figures_from(state, figures_of(state), worker.policy.version, ingested_ms=0)
         sku_count += 1
-        if len(figures) >= REPUBLISH_CHUNK_FIGURES:
-            await pending.publish(worker.publisher, figures)
-            figures = []
-    await pending.publish(worker.publisher, figures)
+        if len(batch) >= REPUBLISH_CHUNK_FIGURES:
+            await pending.publish(worker.publisher, batch)
+            batch = []
+    await pending.publish(worker.publisher, batch)
     metrics.TABLE_SKUS.set(sku_count)
-    log.info("policy v%d: republished changed figures of %d SKUs", worker.policy.version, sku_count)
+    return sku_count
 
 
 async def _expire_due_holds(worker: Worker) -> None:
