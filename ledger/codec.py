@@ -25,7 +25,6 @@ from ledger.state import Hold, SkuState
 T = TypeVar("T")
 
 _EVENT: TypeAdapter[Fact] = TypeAdapter(Event)
-_EVENT_VALIDATOR = _EVENT.validator  # pydantic-core's SchemaValidator, built once here
 _LEDGER_EVENT: TypeAdapter[Fact | HoldEventUnion] = TypeAdapter(LedgerEvent)
 _COMMAND: TypeAdapter[CommandUnion] = TypeAdapter(Command)
 _POLICY: TypeAdapter[PolicyRecordUnion] = TypeAdapter(PolicyRecord)
@@ -44,18 +43,8 @@ _UNION_ERRORS = ("union_tag_invalid", "union_tag_not_found")
 
 
 def decode_event(raw: bytes) -> Fact:
-    """A fact from `tally.events` (hold events are not accepted from the wire).
-
-    The hot path of every processor: `_decode` written out, calling pydantic-core's
-    validator directly (`TypeAdapter.validate_json` is a Python wrapper that only passes
-    its default options on; measured by ops/bench/fold_bench.py).
-    """
-    if len(raw) > limits.PAYLOAD_BYTES_MAX:
-        raise DecodeError(f"payload: {len(raw)} bytes, over {limits.PAYLOAD_BYTES_MAX}")
-    try:
-        return _EVENT_VALIDATOR.validate_json(raw)  # type: ignore[no-any-return]
-    except ValidationError as err:
-        raise DecodeError(_reason(err, "type")) from None
+    """A fact from `tally.events` (hold events are not accepted from the wire)."""
+    return _decode(_EVENT, raw, "type")
 
 
 def decode_ledger_event(raw: bytes) -> Fact | HoldEventUnion:
@@ -207,10 +196,13 @@ def _state_format(raw: bytes) -> str:
 
 
 def _decode(adapter: TypeAdapter[T], raw: bytes, tag: str) -> T:
+    """Every decoder's path. pydantic-core's validator is called directly:
+    `TypeAdapter.validate_json` is a Python wrapper that only passes its default options on
+    (~0.3 us per event of the fold's hot path; ops/bench/fold_bench.py)."""
     if len(raw) > limits.PAYLOAD_BYTES_MAX:
         raise DecodeError(f"payload: {len(raw)} bytes, over {limits.PAYLOAD_BYTES_MAX}")
     try:
-        return adapter.validate_json(raw)
+        return adapter.validator.validate_json(raw)  # type: ignore[no-any-return]
     except ValidationError as err:
         raise DecodeError(_reason(err, tag)) from None
 
