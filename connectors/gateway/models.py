@@ -41,7 +41,7 @@ def derived_request_id(command: CommandName, hold_id: str, channel: str | None =
     plain = f"{scope}:{hold_id}"
     if len(plain) <= limits.ID_CHARS_MAX:
         return plain
-    digest = hashlib.sha256(f"{scope}:{hold_id}".encode()).hexdigest()
+    digest = hashlib.sha256(plain.encode()).hexdigest()
     return f"{command}:{digest[: limits.ID_CHARS_MAX - len(command) - 1]}"
 
 
