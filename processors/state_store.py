@@ -33,6 +33,12 @@ def is_state_key(key: bytes) -> bool:
     return _NUL not in key
 
 
+def is_key_of(key: bytes, sku: str) -> bool:
+    """`key` is the SKU's core or one of its chunks."""
+    own = sku.encode()
+    return key == own or key.startswith(own + _NUL)
+
+
 def state_writes(state: SkuState, stored: SkuState | None) -> list[Write]:
     """The writes that turn the table's `stored` state of the SKU (None: none) into `state`.
 

@@ -21,7 +21,7 @@ from ledger.state import SkuState
 from ops.inspect.errors import ServiceDown
 from ops.settings import Settings
 from processors.policy_follower import PolicyFollower
-from processors.state_store import is_state_key
+from processors.state_store import is_key_of, is_state_key
 from processors.state_store import read_state as read_stored_state
 
 POSITIONS_TABLE = "positions"  # processors.app.POSITIONS_TABLE (not imported: it pulls in Faust)
@@ -142,12 +142,10 @@ async def read_state(consumer: AIOKafkaConsumer, settings: Settings, sku: str) -
     topic = changelog_topic(settings)
     count = await partition_count(consumer, topic, "positions changelog")
     tp = TopicPartition(topic, partition_for(sku, count))
-    prefix = sku.encode()
     latest: dict[bytes, bytes | None] = {}  # the SKU's core and its journal chunks
     async for record in scan(consumer, [tp]):
-        key = record.key
-        if key is not None and key.startswith(prefix):
-            latest[key] = record.value  # None is a tombstone
+        if record.key is not None and is_key_of(record.key, sku):
+            latest[record.key] = record.value  # None is a tombstone
     return read_stored_state(latest.get, sku)
 
 

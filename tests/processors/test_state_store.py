@@ -5,6 +5,7 @@ from __future__ import annotations
 from ledger import limits
 from processors.state_store import (
     chunk_key,
+    is_key_of,
     is_state_key,
     read_all_states,
     read_state,
@@ -53,3 +54,10 @@ def test_readers_see_states_only_never_chunks() -> None:
     assert chunk_key(state.sku, ("decisions", state.decisions.first_seq)) in table
     assert list(read_all_states(table)) == [state]
     assert read_state(table.get, "NEVER-SEEN") is None
+
+
+def test_a_skus_keys_are_its_core_and_its_chunks_only() -> None:
+    assert is_key_of(b"SKU-1", "SKU-1")
+    assert is_key_of(chunk_key("SKU-1", ("seen", 3)), "SKU-1")
+    assert not is_key_of(b"SKU-10", "SKU-1")  # a longer SKU with the same start
+    assert not is_key_of(chunk_key("SKU-10", ("seen", 3)), "SKU-1")
