@@ -230,6 +230,7 @@ async def throughput(ctx: Context) -> dict[str, Any]:
     }
     ctx.echo(f"throughput: floor {floor_run.rate:,.0f} records/s")
     guarantees = (("at_least_once", "alo"), ("exactly_once", "eos"))
+    # the default guarantee drains last: its worker stays up for the latency and holds stages
     for guarantee, tag in sorted(
         guarantees, key=lambda g: g[0] == ctx.base.worker.processing_guarantee
     ):
