@@ -103,6 +103,11 @@ class WorkerSettings(BaseModel):
     # A partition processed but not committed for this long is a stalled commit
     # (faust-streaming #596): the worker restarts and replays from the committed offset.
     commit_stall_s: float = Field(default=15.0, ge=1, le=600)
+    # An assigned partition with records waiting and none processed for this long is nudged
+    # (sought back); still starved as long again, the worker restarts and replays.
+    starved_s: float = Field(default=30.0, ge=5, le=600)
+    # How long a starting worker waits for Kafka (a broker restart) before giving up.
+    broker_wait_s: float = Field(default=300.0, ge=0, le=3_600)
     # Decoded SKU states kept in memory between batches (least recently used out).
     state_cache_skus_max: int = Field(default=100_000, ge=0, le=10_000_000)
     # A worker that dies (kill -9) holds its partitions until its session times out: this

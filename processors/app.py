@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 import faust
 import redis.asyncio as aioredis
+from aiokafka.errors import IllegalStateError, KafkaError
 from faust.streams import _current_event  # the changelog partition follows the current event
 from faust.types import TP
 
@@ -40,6 +41,7 @@ from processors.publisher import Figure, RedisPublisher
 from processors.restart import restart_after_crash
 from processors.rewind import install as rewind_uncommitted_on_seek
 from processors.side_producer import Record, SideProducer, is_spurious
+from processors.starvation_watch import StarvationWatch, Waiting
 from processors.state_cache import StateCache
 from processors.state_store import read_all_states, read_state, state_writes
 
@@ -47,6 +49,7 @@ log = logging.getLogger("tally.worker")
 
 POSITIONS_TABLE = "positions"
 REPUBLISH_CHUNK_FIGURES = 2_000  # figures per Redis call when a policy change republishes
+STARVATION_CHECK_S = 2.0  # one ListOffsets request per check
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Worker:
     expiry: ExpiryIndex
     side_producer: SideProducer
     commit_watch: CommitWatch
+    starvation_watch: StarvationWatch
     states: StateCache
     in_order: InOrder
     # (topic, partition) -> offset of the last message processed, for lag and commit watch
@@ -124,6 +128,7 @@ def build_worker(settings: Settings) -> Worker:
         expiry=ExpiryIndex(),
         side_producer=SideProducer(settings),
         commit_watch=CommitWatch(worker_settings.commit_stall_s),
+        starvation_watch=StarvationWatch(worker_settings.starved_s),
         states=StateCache(worker_settings.state_cache_skus_max),
         in_order=InOrder(),
     )
@@ -169,6 +174,10 @@ def build_worker(settings: Settings) -> Worker:
         _restart_if_commits_stalled(worker)
         await pending.retry(worker.publisher)
 
+    @app.timer(interval=STARVATION_CHECK_S)
+    async def watch_starvation() -> None:
+        await _unstarve(worker, kinds)
+
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # mode's signal typing
     async def on_rebalance_complete(sender: Any, *args: Any, **kwargs: Any) -> None:
         # the table is restored; publishing runs beside the stream, not before it
@@ -185,6 +194,7 @@ def build_worker(settings: Settings) -> Worker:
         worker.holes.clear()
         worker.in_order.reset()
         worker.commit_watch.reset()
+        worker.starvation_watch.reset()
         worker.states.clear()
 
     return worker
@@ -486,6 +496,71 @@ def _restart_if_commits_stalled(worker: Worker) -> None:
     if replay:
         log.critical("records never delivered on %s; restarting to replay them", replay)
         restart_after_crash(worker.settings.worker.crash_restarts_max, f"commits stalled {replay}")
+
+
+async def _unstarve(worker: Worker, kinds: dict[str, TopicKind]) -> None:
+    """Nudge, or restart for, assigned partitions whose waiting records never come
+    (processors.starvation_watch)."""
+    app: Any = worker.app
+    if app.rebalancing or app.in_recovery or not worker.policy.ready.is_set():
+        worker.starvation_watch.reset()  # records legitimately wait meanwhile
+        return
+    consumer: Any = app.consumer
+    try:
+        waiting = await _waiting_records(worker, kinds)
+    except (KafkaError, IllegalStateError, AssertionError) as error:
+        # Broker away or a rebalance starting: the next check asks again.
+        log.info("starvation check skipped: %r", error)
+        worker.starvation_watch.reset()
+        return
+    verdict = worker.starvation_watch.check(waiting, time.monotonic())
+    assigned = consumer.assignment()
+    for key in verdict.nudge:
+        tp, expected = TP(*key), waiting[key].next_offset
+        paused = tp in consumer._paused_partitions
+        log.warning(
+            "starved: %s has records %d..%d waiting and none processed for %.0f s "
+            "(faust paused %s, flow active %s, read offset %s); seeking to %d",
+            tp, expected, waiting[key].end_offset - 1, worker.settings.worker.starved_s,
+            paused, consumer.flow_active, consumer._read_offset.get(tp), expected,
+        )  # fmt: skip
+        if tp not in assigned:
+            continue
+        if paused:
+            consumer.resume_partitions({tp})
+        await consumer.seek(tp, expected)
+    if verdict.restart:
+        log.critical("still starved after a nudge: %s; restarting to replay", verdict.restart)
+        restart_after_crash(
+            worker.settings.worker.crash_restarts_max, f"starved partitions {verdict.restart}"
+        )
+
+
+async def _waiting_records(
+    worker: Worker, kinds: dict[str, TopicKind]
+) -> dict[tuple[str, int], Waiting]:
+    """(topic, partition) -> the next offset this worker expects and the log end, for every
+    assigned source partition."""
+    consumer: Any = worker.app.consumer
+    assigned = [tp for tp in consumer.assignment() if tp.topic in kinds]
+    if not assigned:
+        return {}
+    committed_of = _committed_offsets(worker)
+    expected: dict[TP, int] = {}
+    for tp in assigned:
+        last = worker.last_offsets.get((tp.topic, tp.partition))
+        offset = last + 1 if last is not None else committed_of((tp.topic, tp.partition))
+        if offset is not None:
+            expected[tp] = offset
+    never_read = [tp for tp in assigned if tp not in expected]
+    if never_read:  # nothing processed or committed: the partition starts at its first offset
+        expected.update(await consumer.earliest_offsets(*never_read))
+    ends = await consumer.highwaters(*assigned)
+    return {
+        (tp.topic, tp.partition): Waiting(next_offset=expected[tp], end_offset=ends[tp])
+        for tp in assigned
+        if tp in expected and ends.get(tp) is not None
+    }
 
 
 def _report_consumer_lag(worker: Worker, kinds: dict[str, TopicKind]) -> None:

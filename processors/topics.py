@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from ops.settings import Settings
 
@@ -41,3 +43,23 @@ async def ensure_topics(settings: Settings) -> list[str]:
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def ensure_topics_when_reachable(settings: Settings, wait_s: float) -> list[str]:
+    """`ensure_topics`, waiting up to `wait_s` for the broker to answer (a worker restarted
+    during a broker restart waits for it instead of exiting)."""
+    deadline = time.monotonic() + wait_s
+    retry_s = 1.0
+    while True:
+        try:
+            return await ensure_topics(settings)
+        except KafkaConnectionError as error:
+            left_s = deadline - time.monotonic()
+            if left_s <= 0:
+                raise
+            log.warning(
+                "Kafka at %s is not reachable (%s); retrying for up to %.0f s more",
+                settings.kafka.bootstrap, error, left_s,
+            )  # fmt: skip
+            await asyncio.sleep(min(retry_s, left_s))
+            retry_s = min(retry_s * 2, 10.0)

@@ -1,10 +1,11 @@
 """`python -m processors.worker`: run one Tally stream worker.
 
-Rebuilds the local store unless the last run stopped cleanly, creates the wire-contract
-topics if missing, serves Prometheus metrics on `TALLY_WORKER__METRICS_PORT`, then runs
-the Faust worker until SIGINT/SIGTERM. A crash restarts the process in place (bounded,
-see processors.restart). Two workers on one host need their own
-`TALLY_WORKER__WEB_PORT`, `__METRICS_PORT` and `__DATA_DIR`.
+Rebuilds the local store unless the last run stopped cleanly, waits for Kafka (up to
+`TALLY_WORKER__BROKER_WAIT_S`), creates the wire-contract topics if missing, serves
+Prometheus metrics on `TALLY_WORKER__METRICS_PORT`, then runs the Faust worker until
+SIGINT/SIGTERM. A crash restarts the process in place (bounded, see processors.restart).
+Two workers on one host need their own `TALLY_WORKER__WEB_PORT`, `__METRICS_PORT` and
+`__DATA_DIR`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ops.settings import Settings, get_settings
 from processors.app import build_worker
 from processors.local_store import LocalStore
 from processors.restart import note_start, restart_after_crash
-from processors.topics import ensure_topics
+from processors.topics import ensure_topics_when_reachable
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -29,7 +30,7 @@ def run(settings: Settings, *, loglevel: str = "info") -> None:
     note_start()
     store = LocalStore(settings.worker.data_dir)
     store.prepare()
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(ensure_topics_when_reachable(settings, settings.worker.broker_wait_s))
     start_http_server(settings.worker.metrics_port, addr="127.0.0.1")
     worker = build_worker(settings)
     try:
