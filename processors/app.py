@@ -318,6 +318,7 @@ async def _in_partition_order(
         if tp not in assigned:
             continue  # revoked meanwhile: its next owner starts from the committed offset
         log.warning("hole in %s[%d] before offset %d: seeking back", topic, partition, offset)
+        metrics.DELIVERY_REPAIRS.labels("hole_seek").inc()
         await consumer.seek(tp, offset)
     return keep
 
@@ -491,6 +492,7 @@ def _restart_if_commits_stalled(worker: Worker) -> None:
             consumer._acked[tp].sort()
             consumer._acked_index[tp].update(missing)
             log.warning("filled in %d acks Faust lost on %s; commits resume", len(missing), tp)
+            metrics.DELIVERY_REPAIRS.labels("acks_filled").inc()
         else:
             replay.append(key)
     if replay:
@@ -529,6 +531,7 @@ async def _unstarve(worker: Worker, kinds: dict[str, TopicKind]) -> None:
         if paused:
             consumer.resume_partitions({tp})
         await consumer.seek(tp, expected)
+        metrics.DELIVERY_REPAIRS.labels("starved_seek").inc()
     if verdict.restart:
         log.critical("still starved after a nudge: %s; restarting to replay", verdict.restart)
         restart_after_crash(

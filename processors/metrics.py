@@ -59,3 +59,10 @@ CONSUMER_LAG = Gauge(
 PUBLISH_ERRORS = Counter(
     "tally_publish_errors_total", "Redis publish attempts that failed (retried)."
 )
+DELIVERY_REPAIRS = Counter(
+    "tally_delivery_repairs_total",
+    "Repairs of Faust's record delivery (faust-streaming #596 family), by kind: hole_seek "
+    "(a record past a hole, sought back), acks_filled (acks Faust lost), starved_seek (records "
+    "waiting, none delivered). A restart to replay is logged (the process is replaced).",
+    ["kind"],
+)
