@@ -87,16 +87,33 @@ def our_pid(files: ProcFiles) -> int | None:
     if pid is None:
         files.pid_file.unlink(missing_ok=True)
         return None
-    if is_alive(pid) and files.marker in cmdline(pid):
+    if _is_ours(pid, files.marker):
         return pid
     files.pid_file.unlink(missing_ok=True)
     return None
 
 
+# redis-server rewrites its command line (its process title) just after it starts; read in
+# that instant, /proc shows a blank or half-written one. Judging that moment "not ours"
+# dropped a live Redis's pid file (seed 43 of a fault run): every later stop left it running.
+CMDLINE_REREADS = 5
+CMDLINE_REREAD_PAUSE_S = 0.05
+
+
+def _is_ours(pid: int, marker: str) -> bool:
+    for _ in range(CMDLINE_REREADS):
+        if not is_alive(pid):
+            return False
+        if marker in cmdline(pid):
+            return True
+        time.sleep(CMDLINE_REREAD_PAUSE_S)
+    return False
+
+
 def peek_pid(files: ProcFiles) -> int | None:
     """Like our_pid, without touching the pid file (for read-only status)."""
     pid = read_pid(files.pid_file)
-    if pid is not None and is_alive(pid) and files.marker in cmdline(pid):
+    if pid is not None and _is_ours(pid, files.marker):
         return pid
     return None
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ops.settings import Settings, StackSettings
+from ops.stack import procs
 from ops.stack.control import start_services, stop_services
 from ops.stack.procs import Echo, StackError, our_pid, port_open, terminate
 from ops.stack.service import Service
@@ -128,3 +129,21 @@ def test_stop_services_only_stops_named(settings: Settings, stand: Stand) -> Non
     start_services(settings, [stand], _ignore)
     assert stop_services(settings, ("redis",), _ignore) == ()
     assert our_pid(stand.files) is not None
+
+
+def test_a_process_caught_rewriting_its_title_is_still_ours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """redis-server blanks its /proc cmdline for an instant while it sets its process title
+    (seen as a run of spaces); a read in that instant must not disown it (a fault run lost a
+    live Redis's pid file that way, and every later stop left it running)."""
+    reads = iter([" " * 40, "/usr/bin/redis-server 127.0.0.1:26379  /home/conf/redis.conf"])
+    monkeypatch.setattr(procs, "cmdline", lambda pid: next(reads))
+    monkeypatch.setattr(procs, "is_alive", lambda pid: True)
+    assert procs._is_ours(12345, "/home/conf/redis.conf")
+
+
+def test_a_live_process_without_the_marker_is_not_ours(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(procs, "cmdline", lambda pid: "/usr/bin/python some other thing")
+    monkeypatch.setattr(procs, "is_alive", lambda pid: True)
+    assert not procs._is_ours(12345, "/home/conf/redis.conf")
