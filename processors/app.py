@@ -49,7 +49,7 @@ log = logging.getLogger("tally.worker")
 
 POSITIONS_TABLE = "positions"
 REPUBLISH_CHUNK_FIGURES = 2_000  # figures per Redis call when a policy change republishes
-STARVATION_CHECK_S = 2.0  # one ListOffsets request per check
+STARVATION_CHECK_S = 5.0  # well inside worker.starved_s (>= 5 s, 30 by default)
 
 
 @dataclass
@@ -558,11 +558,16 @@ async def _waiting_records(
     never_read = [tp for tp in assigned if tp not in expected]
     if never_read:  # nothing processed or committed: the partition starts at its first offset
         expected.update(await consumer.earliest_offsets(*never_read))
-    ends = await consumer.highwaters(*assigned)
+    # The log end as of the last fetch costs nothing; asking the broker goes through Faust's
+    # consumer thread (seconds while it waits in a fetch), so only when no fetch told yet.
+    ends: dict[TP, int | None] = {tp: consumer.highwater(tp) for tp in assigned}
+    unknown_ends = [tp for tp, end in ends.items() if end is None]
+    if unknown_ends:
+        ends.update(await consumer.highwaters(*unknown_ends))
     return {
-        (tp.topic, tp.partition): Waiting(next_offset=expected[tp], end_offset=ends[tp])
+        (tp.topic, tp.partition): Waiting(next_offset=expected[tp], end_offset=end)
         for tp in assigned
-        if tp in expected and ends.get(tp) is not None
+        if tp in expected and (end := ends.get(tp)) is not None
     }
 
 
