@@ -385,7 +385,12 @@ class PendingFigures:
 
     async def publish(self, publisher: RedisPublisher, figures: Sequence[Figure]) -> None:
         for figure in figures:
-            self._waiting[(figure.kind, figure.scope, figure.sku)] = figure
+            key = (figure.kind, figure.scope, figure.sku)
+            waiting = self._waiting.get(key)
+            # Batches and republishes interleave: an older figure must not displace a newer
+            # one still waiting (Redis's compare-and-set would never see the newer one).
+            if waiting is None or figure.version >= waiting.version:
+                self._waiting[key] = figure
         await self.retry(publisher)
 
     async def retry(self, publisher: RedisPublisher) -> None:
