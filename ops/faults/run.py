@@ -481,8 +481,9 @@ KNOWN_BUGS = {
     "phase-a-stall": "OPEN: phase A (the commands before the policy change, with whatever "
     "faults the plan puts there) is not committed within the runner's wait. One cause is "
     "fixed (records Faust dropped in the first rebalance on partitions nobody had committed: "
-    "processors/rewind.py); still seen once in the 50-seed run on the final code (seed 37 "
-    "full: kill -9 then SIGSTOP of one worker during phase A), no hole or stall logged",
+    "processors/rewind.py); seen again on seeds 37 full and 5 small with no hole or stall "
+    "logged. The worker's starvation watch (processors/starvation_watch.py) should now seek "
+    "or restart such a partition within 60 s; a recurrence shows 'starved:' in its log",
 }
 # What a worker logs when it detects that Faust never delivered some records.
 NOT_DELIVERED_MARKER = "records never delivered on"
