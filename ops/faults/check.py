@@ -186,15 +186,27 @@ def redis_divergences(client: redis.Redis, ref: Reference) -> list[str]:
     wrong = []
     for sku, state in sorted(ref.states.items()):
         expected = figures(state, ref.book)
-        pairs = [(redis_keys.ats_key(c), u) for c, u in expected.channels.items()]
-        pairs += [(redis_keys.loc_key(loc), u) for loc, u in expected.locations.items()]
+        pairs = [
+            (redis_keys.ats_key(c), redis_keys.version_key("ats", c), u)
+            for c, u in expected.channels.items()
+        ]
+        pairs += [
+            (redis_keys.loc_key(loc), redis_keys.version_key("loc", loc), u)
+            for loc, u in expected.locations.items()
+        ]
         pipe = client.pipeline(transaction=False)
-        for key, _ in pairs:
+        for key, version_key, _ in pairs:
             pipe.hget(key, sku)
-        for (key, units), got in zip(pairs, pipe.execute(), strict=True):
+            pipe.hget(version_key, sku)
+        found = pipe.execute()
+        for (key, _, units), got, version in zip(pairs, found[::2], found[1::2], strict=True):
             value = cast(str | None, got)
             if int(value or 0) != units:
-                wrong.append(f"redis {key}[{sku}]: {value} != reference {units}")
+                # The stored "sku_version-policy_version:published_ms" says which write won.
+                wrong.append(
+                    f"redis {key}[{sku}]: {value} != reference {units} (stored version "
+                    f"{version}, reference sku version {state.version})"
+                )
             if value is not None and int(value) < 0:
                 wrong.append(f"redis {key}[{sku}]: negative {value}")
     return wrong
