@@ -73,6 +73,9 @@ class Worker:
     first_offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # since assignment
     holes: set[tuple[str, int]] = field(default_factory=set)  # a skipped offset was seen
     background: set[asyncio.Task[None]] = field(default_factory=set)  # held until done
+    # Held by a batch from its table writes to their changelog acks: whoever reads the table
+    # to publish takes it too, so nothing reaches Redis before it is durable.
+    durable: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def build_worker(settings: Settings) -> Worker:
@@ -265,8 +268,21 @@ async def _handle_batch(
         worker.policy.book,
         worker.policy.version,
     )
-    changelog_sent = _write_table(worker, events_by_partition, outcome)
+    async with worker.durable:
+        await _write_durably(worker, events_by_partition, outcome)
+    # Only now to Redis: a figure is published only once the state it comes from is durable.
+    # Published before (fault seed 42), a crash between the two left Redis *ahead* of the
+    # changelog; the replay folded from the older stored state, found the final figure equal
+    # to that state's, and published nothing, so the crashed run's number stayed for good.
     await pending.publish(worker.publisher, outcome.figures)
+    _count(outcome)
+
+
+async def _write_durably(
+    worker: Worker, events_by_partition: dict[int, faust.EventT[bytes]], outcome: BatchOutcome
+) -> None:
+    """The batch's table writes, decisions and dead letters, acknowledged by Kafka."""
+    changelog_sent = _write_table(worker, events_by_partition, outcome)
     topics = worker.settings.topics
     records: list[Record] = [
         (topics.decisions, decision.sku.encode(), encode(decision))
@@ -283,7 +299,6 @@ async def _handle_batch(
     # loses the update. Waiting for every record's ack here puts it in this batch's
     # transaction, committed with these offsets.
     await asyncio.gather(*changelog_sent)
-    _count(outcome)
 
 
 def _committed_offsets(worker: Worker) -> Callable[[tuple[str, int]], int | None]:
@@ -446,7 +461,9 @@ async def _republish(
 ) -> int:
     batch: list[Figure] = []
     sku_count = 0
-    for state in read_all_states(dict(worker.positions.items())):
+    async with worker.durable:  # no batch's unacknowledged state in the snapshot
+        table = dict(worker.positions.items())
+    for state in read_all_states(table):
         batch += figures_from(state, figures_of(state), worker.policy.version, ingested_ms=0)
         sku_count += 1
         if len(batch) >= REPUBLISH_CHUNK_FIGURES:
