@@ -478,12 +478,6 @@ KNOWN_BUGS = {
     "records-not-delivered": "a worker found a hole in the records Faust's stream delivered after "
     "a rebalance or recovery (its log says 'commit stalled on ... hole True'; faust-streaming "
     "#596 family); it restarts to replay, and the hole can recur",
-    "phase-a-stall": "OPEN: phase A (the commands before the policy change, with whatever "
-    "faults the plan puts there) is not committed within the runner's wait. One cause is "
-    "fixed (records Faust dropped in the first rebalance on partitions nobody had committed: "
-    "processors/rewind.py); seen again on seeds 37 full and 5 small with no hole or stall "
-    "logged. The worker's starvation watch (processors/starvation_watch.py) should now seek "
-    "or restart such a partition within 60 s; a recurrence shows 'starved:' in its log",
 }
 # What a worker logs when it detects that Faust never delivered some records.
 NOT_DELIVERED_MARKER = "records never delivered on"
@@ -495,8 +489,6 @@ def known_bug(report: SeedReport, workdir: Path | None = None) -> str | None:
         NOT_DELIVERED_MARKER in log.read_text(errors="replace") for log in workdir.rglob("*.log")
     ):
         return "records-not-delivered"
-    if report.error and "phase A committed: not within" in report.error and not report.divergences:
-        return "phase-a-stall"
     if report.error and "ConsistencyError" in report.error:
         return "consistency-crash-loop"
     behind = [d for d in report.divergences if d.startswith("table ") and "'version': (" in d]
