@@ -269,19 +269,22 @@ async def _handle_batch(
         worker.policy.version,
     )
     async with worker.durable:
-        await _write_durably(worker, events_by_partition, outcome)
+        side_sent = await _write_durably(worker, events_by_partition, outcome)
     # Only now to Redis: a figure is published only once the state it comes from is durable.
     # Published before (fault seed 42), a crash between the two left Redis *ahead* of the
     # changelog; the replay folded from the older stored state, found the final figure equal
     # to that state's, and published nothing, so the crashed run's number stayed for good.
     await pending.publish(worker.publisher, outcome.figures)
+    await side_sent  # a failed send fails the batch, before its offsets can commit
     _count(outcome)
 
 
 async def _write_durably(
     worker: Worker, events_by_partition: dict[int, faust.EventT[bytes]], outcome: BatchOutcome
-) -> None:
-    """The batch's table writes, decisions and dead letters, acknowledged by Kafka."""
+) -> asyncio.Future[None]:
+    """The batch's table writes, acknowledged by Kafka; returns the sending of its decisions
+    and dead letters, which goes on beside the acks and the Redis publish (it is not what
+    makes the table durable)."""
     changelog_sent = _write_table(worker, events_by_partition, outcome)
     topics = worker.settings.topics
     records: list[Record] = [
@@ -292,13 +295,18 @@ async def _write_durably(
         metrics.DEAD_LETTERS.labels(letter.message.topic_kind, letter.reason_kind).inc()
         log.warning("dead letter: %s (%s)", letter.reason, letter.message.topic)
         records.append((topics.dlq, letter.message.key, dead_letter_record(letter)))
-    await worker.side_producer.send_all(records)
+    side_sent = asyncio.ensure_future(worker.side_producer.send_all(records))
     # Faust's exactly-once commit does not flush its send buffer first: a changelog record
     # still buffered would land in the partition's *next* transaction, which stays open
     # (blocking read_committed readers) until more traffic comes, or aborts on timeout and
     # loses the update. Waiting for every record's ack here puts it in this batch's
     # transaction, committed with these offsets.
-    await asyncio.gather(*changelog_sent)
+    try:
+        await asyncio.gather(*changelog_sent)
+    except BaseException:
+        side_sent.cancel()
+        raise
+    return side_sent
 
 
 def _committed_offsets(worker: Worker) -> Callable[[tuple[str, int]], int | None]:
