@@ -30,7 +30,7 @@ from ledger.commands import Expire
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from ops.settings import Settings
-from processors import metrics
+from processors import changelog_highwater, metrics
 from processors.batch import BatchOutcome, RawMessage, TopicKind, figures_from, process_batch
 from processors.commit_watch import CommitWatch
 from processors.dead_letters import dead_letter_record
@@ -80,6 +80,7 @@ class Worker:
 
 def build_worker(settings: Settings) -> Worker:
     worker_settings, topics = settings.worker, settings.topics
+    changelog_highwater.install()  # exactly-once recovery must see the changelog's end
     app = faust.App(
         worker_settings.app_id,
         broker=f"kafka://{settings.kafka.bootstrap}",
