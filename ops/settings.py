@@ -90,9 +90,9 @@ class WorkerSettings(BaseModel):
     data_dir: Path = Field(default=REPO_ROOT / ".tally" / "worker-data")
     web_port: int = Field(default=6066, ge=1, le=65535)
     metrics_port: int = Field(default=9108, ge=1, le=65535)
-    # at_least_once + idempotent folds by default: faust-streaming 0.15's exactly-once mode
-    # loses or strands changelog records around rebalances (see README, Delivery guarantees).
-    processing_guarantee: Literal["exactly_once", "at_least_once"] = "at_least_once"
+    # Kafka transactions: a batch's table writes and its offsets commit together (README,
+    # Delivery guarantees). at_least_once + idempotent folds is the faster alternative.
+    processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
     # stream.take(): at most this many messages, waiting at most this long, per batch.
     take_batch_max: int = Field(default=500, ge=1, le=10_000)
     take_within_s: float = Field(default=0.02, gt=0, le=5)

@@ -72,6 +72,9 @@ class Worker:
     last_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     first_offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # since assignment
     holes: set[tuple[str, int]] = field(default_factory=set)  # a skipped offset was seen
+    # (topic, partition) -> its log end when this worker first processed it since assignment:
+    # records before it may have been processed by a run whose writes were lost
+    replay_ends: dict[tuple[str, int], int] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)  # held until done
     # Held by a batch from its table writes to their changelog acks: whoever reads the table
     # to publish takes it too, so nothing reaches Redis before it is durable.
@@ -196,6 +199,7 @@ def build_worker(settings: Settings) -> Worker:
         worker.last_offsets.clear()
         worker.first_offsets.clear()
         worker.holes.clear()
+        worker.replay_ends.clear()
         worker.in_order.reset()
         worker.commit_watch.reset()
         worker.starvation_watch.reset()
@@ -268,6 +272,7 @@ async def _handle_batch(
         lambda sku, partition: _load_state(worker, events_by_partition, sku, partition),
         worker.policy.book,
         worker.policy.version,
+        _replay_test(worker, messages),
     )
     async with worker.durable:
         side_sent = await _write_durably(worker, events_by_partition, outcome)
@@ -308,6 +313,26 @@ async def _write_durably(
         side_sent.cancel()
         raise
     return side_sent
+
+
+def _replay_test(worker: Worker, messages: Sequence[RawMessage]) -> Callable[[RawMessage], bool]:
+    """Whether a message lies before its partition's log end as first seen since assignment
+    (processors.batch: a replay publishes all figures of the SKUs it changes).
+
+    The log end comes from the last fetch (no broker call); unknown, it counts as a replay.
+    """
+    consumer: Any = worker.app.consumer
+    ends = worker.replay_ends
+    for message in messages:
+        key = (message.topic, message.partition)
+        if key not in ends and (end := consumer.highwater(TP(*key))) is not None:
+            ends[key] = end
+
+    def replayed(message: RawMessage) -> bool:
+        end = ends.get((message.topic, message.partition))
+        return end is None or message.offset < end
+
+    return replayed
 
 
 def _committed_offsets(worker: Worker) -> Callable[[tuple[str, int]], int | None]:

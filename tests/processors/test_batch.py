@@ -98,3 +98,35 @@ def test_an_untouched_figure_is_not_republished() -> None:
         [message(encode(t.fact("received", "C", 1)))], lambda sku, p: state, BOOK, 0
     )
     assert {(f.kind, f.scope) for f in outcome.figures} == {("loc", "C")}
+
+
+def _stocked_then_sold_back() -> tuple[SkuState, list[RawMessage]]:
+    """A stored state at 0 units, and a replay that takes A to 4 and back to 0 (seed 42)."""
+    stored = process_batch(
+        [message(encode(t.fact("counted", "A", 0)))], empty_loader, BOOK, 0
+    ).states[t.SKU]
+    replay = [
+        message(encode(t.fact("received", "A", 4))),
+        message(encode(t.fact("sold_in_store", "A", 4))),
+    ]
+    return stored, replay
+
+
+def test_a_replay_ending_on_the_stored_figures_still_publishes_them_at_its_version() -> None:
+    stored, replay = _stocked_then_sold_back()
+    outcome = process_batch(replay, lambda sku, p: stored, BOOK, 0, replayed=lambda m: True)
+    published = {(f.kind, f.scope): (f.units, f.version) for f in outcome.figures}
+    # every figure of the SKU, at the version after the replay (over whatever a lost run
+    # published at the versions in between)
+    assert published == {
+        ("loc", "A"): (0, (stored.version + 2, 0)),
+        ("ats", "web"): (0, (stored.version + 2, 0)),
+        ("ats", "pos"): (0, (stored.version + 2, 0)),
+    }
+
+
+def test_outside_a_replay_unchanged_figures_are_not_published() -> None:
+    stored, replay = _stocked_then_sold_back()
+    outcome = process_batch(replay, lambda sku, p: stored, BOOK, 0)
+    assert outcome.states[t.SKU].version == stored.version + 2
+    assert outcome.figures == []
