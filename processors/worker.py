@@ -18,6 +18,7 @@ from prometheus_client import start_http_server
 
 from ops.settings import Settings, get_settings
 from processors.app import build_worker
+from processors.gc_tuning import tune_for_worker
 from processors.local_store import LocalStore
 from processors.restart import note_start, restart_after_crash
 from processors.topics import ensure_topics_when_reachable
@@ -27,6 +28,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 def run(settings: Settings, *, loglevel: str = "info") -> None:
     logging.basicConfig(level=loglevel.upper(), format=LOG_FORMAT)
+    tune_for_worker()
     note_start()
     store = LocalStore(settings.worker.data_dir)
     store.prepare()

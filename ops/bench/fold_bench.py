@@ -4,7 +4,9 @@
 
 Times `ledger.codec.decode_event` + `ledger.fold.apply_event` over a seeded mix, beside a
 baseline of plain `json.loads` + dict update of the same encoded events in the same run
-(interleaved, best of `--repeats`), and writes the figures to ops/bench/results/.
+(interleaved, best of `--repeats`), and writes the figures to ops/bench/results/. Everything
+is measured twice, under the worker's cyclic-GC setting (processors.gc_tuning, the headline)
+and under Python's default, with the collections each fold run caused.
 
 Events are folded one at a time with `apply_event`, in log order across SKUs, exactly as
 processors/batch.py folds them (no per-SKU batching). The output file's `history` (earlier
@@ -44,6 +46,7 @@ from ledger.events import (
 )
 from ledger.fold import apply_event
 from ledger.state import SkuState
+from processors.gc_tuning import PYTHON_DEFAULT_THRESHOLDS, worker_thresholds
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fold_bench.json"
 COMMAND = ".venv/bin/python -m ops.bench.fold_bench"
@@ -182,23 +185,80 @@ def run_baseline(raws: Sequence[bytes]) -> int:
     return len(raws)
 
 
-def _best_rate(run: Callable[[Sequence[bytes]], int], raws: Sequence[bytes]) -> float:
+class _GcPauses:
+    """Cyclic-GC collections seen during one run: their count, total and longest time."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total_s = 0.0
+        self.longest_s = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took = time.perf_counter() - self._started
+        self.count += 1
+        self.total_s += took
+        self.longest_s = max(self.longest_s, took)
+
+
+def _timed(run: Callable[[Sequence[bytes]], int], raws: Sequence[bytes]) -> tuple[float, _GcPauses]:
+    """events/s of one run, and the collections it caused."""
     gc.collect()
-    started = time.perf_counter()
-    run(raws)
-    return len(raws) / (time.perf_counter() - started)
+    pauses = _GcPauses()
+    gc.callbacks.append(pauses)
+    try:
+        started = time.perf_counter()
+        run(raws)
+        rate = len(raws) / (time.perf_counter() - started)
+    finally:
+        gc.callbacks.remove(pauses)
+    return rate, pauses
+
+
+def _under_gc_setting(
+    raws: Sequence[bytes], thresholds: tuple[int, int, int], repeats: int
+) -> dict[str, Any]:
+    """Best of `repeats` for the baseline, decode+fold and decode only, under `thresholds`."""
+    saved = gc.get_threshold()
+    gc.set_threshold(*thresholds)
+    try:
+        best: dict[str, tuple[float, _GcPauses]] = {}
+        for _ in range(repeats):  # interleaved, so all see the same machine state
+            for name, run in (
+                ("baseline", run_baseline),
+                ("fold", run_fold),
+                ("decode", run_decode),
+            ):
+                rate, pauses = _timed(run, raws)
+                if name not in best or rate > best[name][0]:
+                    best[name] = (rate, pauses)
+    finally:
+        gc.set_threshold(*saved)
+    fold_rate, fold_pauses = best["fold"]
+    return {
+        "gc_thresholds": list(thresholds),
+        "fold_events_per_s": round(fold_rate),
+        "baseline_events_per_s": round(best["baseline"][0]),
+        "decode_only_events_per_s": round(best["decode"][0]),
+        "ratio": round(fold_rate / best["baseline"][0], 3),
+        "fold_gc_collections": fold_pauses.count,
+        "fold_gc_total_ms": round(fold_pauses.total_s * 1000, 1),
+        "fold_gc_longest_pause_ms": round(fold_pauses.longest_s * 1000, 1),
+    }
 
 
 def bench(events: int, skus: int, locations: int, repeats: int, seed: int) -> dict[str, Any]:
     raws = make_events(events, skus, locations, seed)
-    fold_rates: list[float] = []
-    baseline_rates: list[float] = []
-    decode_rates: list[float] = []
-    for _ in range(repeats):  # interleaved, so all see the same machine state
-        baseline_rates.append(_best_rate(run_baseline, raws))
-        fold_rates.append(_best_rate(run_fold, raws))
-        decode_rates.append(_best_rate(run_decode, raws))
-    fold_rate, baseline_rate = max(fold_rates), max(baseline_rates)
+    # The worker's own setting (processors.gc_tuning) is the headline: it is how the fold
+    # runs in production. Python's default is measured beside it in the same run.
+    by_setting = {
+        "worker": _under_gc_setting(raws, worker_thresholds(), repeats),
+        "python_default": _under_gc_setting(raws, PYTHON_DEFAULT_THRESHOLDS, repeats),
+    }
+    headline = by_setting["worker"]
     return {
         "mode": "apply_event one event at a time, log order (as processors/batch.py)",
         "command": COMMAND + " " + " ".join(sys.argv[1:]) if sys.argv[1:] else COMMAND,
@@ -208,11 +268,13 @@ def bench(events: int, skus: int, locations: int, repeats: int, seed: int) -> di
         "repeats": repeats,
         "seed": seed,
         "payload_bytes_mean": round(sum(map(len, raws)) / len(raws), 1),
-        "fold_events_per_s": round(fold_rate),
-        "baseline_events_per_s": round(baseline_rate),
-        "decode_only_events_per_s": round(max(decode_rates)),
-        "ratio": round(fold_rate / baseline_rate, 3),
+        "gc_setting": "worker (processors.gc_tuning)",
+        "fold_events_per_s": headline["fold_events_per_s"],
+        "baseline_events_per_s": headline["baseline_events_per_s"],
+        "decode_only_events_per_s": headline["decode_only_events_per_s"],
+        "ratio": headline["ratio"],
         "target_ratio": 0.5,
+        "by_gc_setting": by_setting,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -233,11 +295,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.out.exists():
         result["history"] = json.loads(args.out.read_text()).get("history", [])
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+    for name, figures in result["by_gc_setting"].items():
+        sys.stdout.write(
+            f"gc {name} {tuple(figures['gc_thresholds'])}\n"
+            f"  decode+fold     {figures['fold_events_per_s']:>10,} events/s"
+            f"  (gc: {figures['fold_gc_collections']} collections,"
+            f" {figures['fold_gc_total_ms']} ms,"
+            f" longest {figures['fold_gc_longest_pause_ms']} ms)\n"
+            f"  decode only     {figures['decode_only_events_per_s']:>10,} events/s\n"
+            f"  json.loads+dict {figures['baseline_events_per_s']:>10,} events/s\n"
+            f"  ratio {figures['ratio']:.3f}\n"
+        )
     sys.stdout.write(
-        f"decode+fold     {result['fold_events_per_s']:>10,} events/s\n"
-        f"decode only     {result['decode_only_events_per_s']:>10,} events/s\n"
-        f"json.loads+dict {result['baseline_events_per_s']:>10,} events/s\n"
-        f"ratio {result['ratio']:.3f} (target >= {result['target_ratio']})  -> {args.out}\n"
+        f"ratio under the worker's gc setting {result['ratio']:.3f}"
+        f" (target >= {result['target_ratio']})  -> {args.out}\n"
     )
     return result
 
