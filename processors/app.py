@@ -30,7 +30,7 @@ from ledger.commands import Expire
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from ops.settings import Settings
-from processors import changelog_highwater, metrics
+from processors import changelog_highwater, metrics, transaction_watch
 from processors.batch import BatchOutcome, RawMessage, TopicKind, figures_from, process_batch
 from processors.commit_watch import CommitWatch
 from processors.dead_letters import dead_letter_record
@@ -84,6 +84,7 @@ class Worker:
 def build_worker(settings: Settings) -> Worker:
     worker_settings, topics = settings.worker, settings.topics
     changelog_highwater.install()  # exactly-once recovery must see the changelog's end
+    transaction_watch.install()  # transaction failures Faust only logs, as metrics
     app = faust.App(
         worker_settings.app_id,
         broker=f"kafka://{settings.kafka.bootstrap}",

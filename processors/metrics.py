@@ -66,3 +66,13 @@ DELIVERY_REPAIRS = Counter(
     "waiting, none delivered). A restart to replay is logged (the process is replaced).",
     ["kind"],
 )
+TRANSACTIONS_COMMITTED = Counter(
+    "tally_transactions_committed_total",
+    "Kafka transactions committed (exactly_once: one per partition with new offsets per commit).",
+)
+TRANSACTION_ERRORS = Counter(
+    "tally_transaction_errors_total",
+    "Kafka transaction steps that failed, by step: begin, commit, abort, fenced (a producer "
+    "fenced by a newer owner of its partition). Faust logs most of these only as warnings.",
+    ["step"],
+)

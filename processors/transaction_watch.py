@@ -1,0 +1,72 @@
+"""Count Kafka transaction outcomes, which Faust mostly reports only in its log.
+
+faust-streaming 0.15 catches a failed `begin_transaction`, `commit_transaction` or
+`abort_transaction` and logs a warning, and logs a fenced producer at info level; only
+`commit_transactions` (the offsets commit) raises. A filter on Faust's aiokafka driver logger
+counts the swallowed ones (`tally_transaction_errors_total{step}`); the commit path is
+wrapped to count commits and their failures. Rebalances make Faust begin a transaction that
+is already open on each partition the worker keeps ("IN_TRANSACTION -> IN_TRANSACTION"):
+harmless, the transaction carries on, so not counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from faust.transport.drivers.aiokafka import Producer
+
+from processors import metrics
+
+FAUST_DRIVER_LOGGER = "faust.transport.drivers.aiokafka"
+_SWALLOWED = re.compile(r"^Exception in (begin|commit|abort)_transaction ")
+_FENCED = re.compile(r"^Current Producer for transaction \S+ fenced")
+_ALREADY_OPEN = "IN_TRANSACTION -> TransactionState.IN_TRANSACTION"
+_INSTALLED = "_tally_counts_transactions"
+
+CommitTransactions = Callable[..., Coroutine[Any, Any, None]]
+
+
+def failed_step(message: str) -> str | None:
+    """The transaction step a Faust driver log message reports as failed, if any."""
+    if _FENCED.match(message):
+        return "fenced"
+    swallowed = _SWALLOWED.match(message)
+    if swallowed is None or _ALREADY_OPEN in message:
+        return None
+    return swallowed.group(1)
+
+
+class _CountFailures(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        step = failed_step(record.getMessage())
+        if step is not None:
+            metrics.TRANSACTION_ERRORS.labels(step).inc()
+        return True  # counting only: the record is still logged
+
+
+def counting_commits(commit: CommitTransactions) -> CommitTransactions:
+    """`Producer.commit_transactions`, counting the transactions it commits or the failure."""
+
+    async def commit_transactions(
+        self: Any, tid_to_offset_map: Mapping[str, Any], *args: Any, **kwargs: Any
+    ) -> None:
+        try:
+            await commit(self, tid_to_offset_map, *args, **kwargs)
+        except Exception:
+            metrics.TRANSACTION_ERRORS.labels("commit").inc()
+            raise
+        metrics.TRANSACTIONS_COMMITTED.inc(len(tid_to_offset_map))
+
+    return commit_transactions
+
+
+def install() -> None:
+    """Idempotent: the log filter and the commit wrapper, once per process."""
+    if getattr(Producer, _INSTALLED, False):
+        return
+    logging.getLogger(FAUST_DRIVER_LOGGER).addFilter(_CountFailures())
+    Producer.commit_transactions = counting_commits(Producer.commit_transactions)  # type: ignore[method-assign]
+    setattr(Producer, _INSTALLED, True)
