@@ -18,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ledger import limits
 from ledger.commands import Command, CommandUnion, Decision
 from ledger.errors import DecodeError
-from ledger.events import Event, Fact, FactBase, HoldEventUnion, LedgerEvent, clock_skew_error
+from ledger.events import Event, Fact, HoldEventUnion, LedgerEvent
 from ledger.policy import PolicyRecord, PolicyRecordUnion
 from ledger.state import Hold, SkuState
 
@@ -44,20 +44,12 @@ _UNION_ERRORS = ("union_tag_invalid", "union_tag_not_found")
 
 def decode_event(raw: bytes) -> Fact:
     """A fact from `tally.events` (hold events are not accepted from the wire)."""
-    fact = _decode(_EVENT, raw, "type")
-    skew = clock_skew_error(fact)
-    if skew is not None:
-        raise DecodeError(skew)
-    return fact
+    return _decode(_EVENT, raw, "type")
 
 
 def decode_ledger_event(raw: bytes) -> Fact | HoldEventUnion:
     """A fact or a hold lifecycle event (a SKU's full history, e.g. for a rebuild)."""
-    event = _decode(_LEDGER_EVENT, raw, "type")
-    skew = clock_skew_error(event) if isinstance(event, FactBase) else None
-    if skew is not None:
-        raise DecodeError(skew)
-    return event
+    return _decode(_LEDGER_EVENT, raw, "type")
 
 
 def decode_command(raw: bytes) -> CommandUnion:

@@ -29,27 +29,9 @@ _AHEAD_NEG = -timedelta(seconds=limits.OCCURRED_AHEAD_OF_INGEST_S_MAX)  # negate
 _LATE = timedelta(seconds=limits.OCCURRED_BEFORE_INGEST_S_MAX)
 
 Disposition = Literal["restock", "damaged", "dispose"]
-SKEW_ERROR = (
-    "occurred_at: more than "
-    f"{limits.OCCURRED_AHEAD_OF_INGEST_S_MAX}s after or "
-    f"{limits.OCCURRED_BEFORE_INGEST_S_MAX}s before ingested_at"
-)
 
 
-def clock_skew_error(fact: FactBase) -> str | None:
-    """The reason a fact's source clock is out of bounds against the gateway stamp, or None."""
-    stamp = fact.ingested_at
-    # One aware-datetime subtraction: comparisons across tzinfo objects are slow.
-    if stamp is not None and not (_AHEAD_NEG <= stamp - fact.occurred_at <= _LATE):
-        return SKEW_ERROR
-    return None
-
-
-class FactBase(BaseModel):
-    """A fact. Wire input is checked by `ledger.codec.decode_event` (and the gateway) with
-    `clock_skew_error` too: one plain call after pydantic-core, where a model validator
-    would double the cost of the whole check (ops/bench/fold_bench.py)."""
-
+class _Fact(BaseModel):
     model_config = WIRE_CONFIG
 
     event_id: Token
@@ -60,33 +42,45 @@ class FactBase(BaseModel):
     source: Token
     ingested_at: Timestamp | None = None
 
+    @model_validator(mode="after")
+    def _clock_skew_bounded(self) -> _Fact:
+        stamp = self.ingested_at
+        # One aware-datetime subtraction: comparisons across tzinfo objects are slow.
+        if stamp is not None and not (_AHEAD_NEG <= stamp - self.occurred_at <= _LATE):
+            raise ValueError(
+                "occurred_at: more than "
+                f"{limits.OCCURRED_AHEAD_OF_INGEST_S_MAX}s after or "
+                f"{limits.OCCURRED_BEFORE_INGEST_S_MAX}s before ingested_at"
+            )
+        return self
+
     @property
     def log_time(self) -> datetime:
         return self.occurred_at if self.ingested_at is None else self.ingested_at
 
 
-class Received(FactBase):
+class Received(_Fact):
     """Units arrived at a location (a receipt; `order_id` matches a `supply_expected`)."""
 
     type: Literal["received"] = "received"
     order_id: Token | None = None
 
 
-class Shipped(FactBase):
+class Shipped(_Fact):
     """Units left the location to fulfil committed orders."""
 
     type: Literal["shipped"] = "shipped"
     order_id: Token | None = None
 
 
-class SoldInStore(FactBase):
+class SoldInStore(_Fact):
     """A POS sale: units left on-hand at once, never committed first."""
 
     type: Literal["sold_in_store"] = "sold_in_store"
     order_id: Token | None = None
 
 
-class Adjusted(FactBase):
+class Adjusted(_Fact):
     """A relative on-hand correction with a reason; the only signed quantity."""
 
     type: Literal["adjusted"] = "adjusted"
@@ -101,21 +95,21 @@ class Adjusted(FactBase):
         return qty
 
 
-class Counted(FactBase):
+class Counted(_Fact):
     """A cycle count: on-hand is set absolutely and the variance recorded."""
 
     type: Literal["counted"] = "counted"
     qty: CountUnits
 
 
-class Damaged(FactBase):
+class Damaged(_Fact):
     """Units on hand became unsellable (damaged)."""
 
     type: Literal["damaged"] = "damaged"
     reason: Reason | None = None
 
 
-class TransferOut(FactBase):
+class TransferOut(_Fact):
     """Units left `location` for `target_location` under transfer order `order_id`."""
 
     type: Literal["transfer_out"] = "transfer_out"
@@ -130,21 +124,21 @@ class TransferOut(FactBase):
         return self
 
 
-class TransferIn(FactBase):
+class TransferIn(_Fact):
     """Units of transfer order `order_id` arrived at `location`."""
 
     type: Literal["transfer_in"] = "transfer_in"
     order_id: Token
 
 
-class ReturnReceived(FactBase):
+class ReturnReceived(_Fact):
     """A customer return arrived at any location; it awaits inspection (unsellable)."""
 
     type: Literal["return_received"] = "return_received"
     order_id: Token | None = None
 
 
-class ReturnGraded(FactBase):
+class ReturnGraded(_Fact):
     """Inspected returns: restock (sellable), damaged (unsellable) or dispose (out)."""
 
     type: Literal["return_graded"] = "return_graded"
@@ -152,21 +146,21 @@ class ReturnGraded(FactBase):
     order_id: Token | None = None
 
 
-class OrderPlaced(FactBase):
+class OrderPlaced(_Fact):
     """A channel sold without a hold: units committed at the location."""
 
     type: Literal["order_placed"] = "order_placed"
     order_id: Token
 
 
-class OrderCancelled(FactBase):
+class OrderCancelled(_Fact):
     """A committed order was cancelled before shipping."""
 
     type: Literal["order_cancelled"] = "order_cancelled"
     order_id: Token
 
 
-class SupplyExpected(FactBase):
+class SupplyExpected(_Fact):
     """A purchase order / ASN: incoming at `location` by `eta`; never available."""
 
     type: Literal["supply_expected"] = "supply_expected"

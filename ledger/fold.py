@@ -149,15 +149,12 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
         seen = seen_add(SeenIds(fresh, fresh_count, chunks, seen_first_seq), event_id)
         fresh, fresh_count, chunks, seen_first_seq = seen
     stamp = fact.ingested_at  # the log time: the gateway stamp when present
-    # Kept in UTC: a decoded timestamp brings its own tzinfo object, which the cyclic GC
-    # would trace with every state holding it (measured by ops/bench/fold_bench).
-    log_time = (fact.occurred_at if stamp is None else stamp).astimezone(UTC)
     new = _new(
         SkuState,
         (
             sku,
             version + 1,
-            log_time,
+            fact.occurred_at if stamp is None else stamp,
             positions,
             holds,
             resolved,
