@@ -2,7 +2,7 @@
 
 Pure and deterministic: expiry is judged on log time (`command.issued_at`), so a replay of
 the command log gives the same answers. The caller applies the events with
-`ledger.fold.apply_event` (or takes `Decided.state`, the same result).
+`ledger.fold.evolve` (or takes `Decided.state`, the same result).
 """
 
 from __future__ import annotations

@@ -18,19 +18,13 @@ from ledger.commands import Decision
 from ledger.errors import InvariantBroken, LimitExceeded
 from ledger.events import (
     CommandRejected,
-    Counted,
-    Damaged,
     Fact,
     HoldCommitted,
     HoldEventUnion,
     HoldPlaced,
     HoldReleased,
-    OrderCancelled,
-    OrderPlaced,
     Received,
     ReturnGraded,
-    ReturnReceived,
-    Shipped,
     SupplyExpected,
     TransferIn,
     TransferOut,
@@ -54,14 +48,22 @@ _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (sa
 
 
 class Applied(NamedTuple):
+    """What one event did, for callers that want it spelled out (see `apply_event`)."""
+
     state: SkuState
     outcome: Literal["applied", "duplicate"]
     oversell_units: int = 0  # size of the oversell this fact caused
     variance_units: int = 0  # cycle count: counted - recorded on-hand
 
 
-def apply_event(state: SkuState, event: AnyEvent) -> Applied:
-    """Apply one event (fact or hold event) of `state.sku`; `state` itself is never changed.
+def evolve(state: SkuState, event: AnyEvent) -> SkuState:
+    """`state` with one event (fact or hold event) of `state.sku` applied.
+
+    A duplicate returns `state` itself (`evolve(s, e) is s`); anything applied returns a new
+    state, version + 1. `state` is never changed. What the event did is in the difference:
+    the oversell it caused is `new.oversold_units - state.oversold_units`, a cycle count's
+    variance `new.variance_net_units - state.variance_net_units` (`apply_event` spells both
+    out).
 
     Raises `LimitExceeded` (an operating error, bad input) when a fact would grow a per-SKU
     collection past its bound in `ledger.limits`: a new location past LOCATIONS_PER_SKU_MAX
@@ -69,16 +71,18 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
     keeps `state` and reports the fact. Raises `InvariantBroken` for states only a bug can
     produce (an event of another SKU, a negative bucket): crash, do not carry on.
     """
-    kind = event.type
+    # The hot path of the whole system, kept flat on purpose (ops/bench/fold_bench.py). The
+    # event's fields are read from its __dict__ (where pydantic keeps them): attribute reads
+    # on a BaseModel take CPython's slow path, as BaseModel defines __getattr__. The state is
+    # unpacked into locals once and the new one built as one tuple with tuple.__new__ (a
+    # NamedTuple's own __new__ is a Python-level function).
+    fields = event.__dict__
+    kind: str = fields["type"]
     step = _POSITION_STEPS.get(kind)
-    if event.sku != state.sku:
-        raise InvariantBroken(f"event for sku {event.sku!r} folded into {state.sku!r}")
     if step is None:
+        if event.sku != state.sku:
+            raise InvariantBroken(f"event for sku {event.sku!r} folded into {state.sku!r}")
         return _HOLD_HANDLERS[kind](state, event)  # type: ignore[arg-type]
-    fact: Fact = event  # type: ignore[assignment]  # a fact: it has a position step
-    # The hot path of the whole system: kept flat on purpose (measured by ops/bench). The
-    # state is unpacked into locals once and the new one built as one tuple; values are built
-    # with tuple.__new__ (a NamedTuple's own __new__ is a Python-level function).
     (
         sku,
         version,
@@ -99,14 +103,16 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
         variance_net_units,
         variance_abs_units,
     ) = state
-    event_id = fact.event_id
+    if fields["sku"] != sku:
+        raise InvariantBroken(f"event for sku {fields['sku']!r} folded into {sku!r}")
+    event_id: str = fields["event_id"]
     # A bare substring test first: a new id is ruled out without building a string.
     if event_id in fresh and f"\x00{event_id}\x00" in fresh:
-        return _new(Applied, (state, "duplicate", 0, 0))
+        return state
     for chunk in chunks:
         if event_id in chunk:
-            return _new(Applied, (state, "duplicate", 0, 0))
-    location = fact.location
+            return state
+    location: str = fields["location"]
     before = positions.get(location)
     if before is None:
         if len(positions) >= limits.LOCATIONS_PER_SKU_MAX:
@@ -115,17 +121,16 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
         # own key object when an existing key's value is replaced.
         location = intern(location)
         before = EMPTY_POSITION
-    after = step(before, fact)
-    on_hand, committed, reserved, damaged, inspection = after
+    buckets = step(before, fields["qty"], event)  # type: ignore[arg-type]
+    on_hand, committed, reserved, damaged, inspection = buckets
     if committed < 0 or damaged < 0 or inspection < 0:
-        raise InvariantBroken(f"negative bucket in {after} after {kind}")
+        raise InvariantBroken(f"negative bucket in {buckets} after {kind}")
     if kind in _INCOMING_STEPS:
-        change = _INCOMING_STEPS[kind](fact, incoming)
+        change = _INCOMING_STEPS[kind](event, incoming)  # type: ignore[arg-type]
         if change is not None:
             incoming = _incoming_with(incoming, change)  # may raise LimitExceeded
     positions = dict(positions)
-    positions[location] = after
-    variance = oversell = 0
+    positions[location] = _new(Position, buckets)
     free_after = on_hand - committed - reserved - damaged - inspection
     if free_after < 0:
         b_on_hand, b_committed, b_reserved, b_damaged, b_inspection = before
@@ -134,27 +139,25 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
         if oversell > 0:
             oversold_units += oversell
             oversells += 1
-        else:
-            oversell = 0
     if kind == "counted":
         variance = on_hand - before.on_hand
         counts += 1
         counts_exact += variance == 0
         variance_net_units += variance
         variance_abs_units += abs(variance)
-    if fresh_count < limits.SEEN_IDS_FRESH_MAX:
+    if fresh_count < _SEEN_IDS_FRESH_MAX:
         fresh = f"{fresh}{event_id}\x00"
         fresh_count += 1
     else:
         seen = seen_add(SeenIds(fresh, fresh_count, chunks, seen_first_seq), event_id)
         fresh, fresh_count, chunks, seen_first_seq = seen
-    stamp = fact.ingested_at  # the log time: the gateway stamp when present
-    new = _new(
+    stamp = fields["ingested_at"]  # the log time: the gateway stamp when present
+    return _new(
         SkuState,
         (
             sku,
             version + 1,
-            fact.occurred_at if stamp is None else stamp,
+            fields["occurred_at"] if stamp is None else stamp,
             positions,
             holds,
             resolved,
@@ -172,21 +175,35 @@ def apply_event(state: SkuState, event: AnyEvent) -> Applied:
             variance_abs_units,
         ),
     )
-    return _new(Applied, (new, "applied", oversell, variance))
 
 
-def evolve(state: SkuState, event: AnyEvent) -> SkuState:
-    return apply_event(state, event).state
+def apply_event(state: SkuState, event: AnyEvent) -> Applied:
+    """`evolve`, with its outcome, the oversell it caused and a count's variance spelled out.
+
+    Raises as `evolve` does.
+    """
+    after = evolve(state, event)
+    if after is state:
+        return Applied(state, "duplicate")
+    return Applied(
+        after,
+        "applied",
+        after.oversold_units - state.oversold_units,
+        after.variance_net_units - state.variance_net_units,
+    )
 
 
 def fold(events: Iterable[AnyEvent], state: SkuState) -> SkuState:
     """`state` with `events` applied in order (duplicates change nothing).
 
-    Raises `LimitExceeded` and `InvariantBroken` as `apply_event` does; after a
-    LimitExceeded the events before the refused one are lost with the exception (fold a
-    SKU's events one at a time with `apply_event` to keep them).
+    Raises `LimitExceeded` and `InvariantBroken` as `evolve` does; after a LimitExceeded
+    the events before the refused one are lost with the exception (fold a SKU's events one
+    at a time with `evolve` to keep them).
     """
     return reduce(evolve, events, state)
+
+
+_SEEN_IDS_FRESH_MAX = limits.SEEN_IDS_FRESH_MAX  # a module global: one lookup, not two
 
 
 # --- facts ---------------------------------------------------------------------------------
@@ -213,80 +230,84 @@ def _check_position(p: Position) -> None:
 _Incoming = Mapping[str, Incoming]
 
 
-def _plus(p: Position, e: Fact) -> Position:
+# A position step: the buckets (on_hand, committed, reserved, damaged, inspection) after a
+# fact of `qty` units. A plain tuple, made a Position once by `evolve`.
+Buckets = tuple[int, int, int, int, int]
+PositionStep = Callable[[Position, int, Fact], Buckets]
+
+
+def _plus(p: Position, qty: int, e: Fact) -> Buckets:
     on_hand, committed, reserved, damaged, inspection = p
-    return _new(Position, (on_hand + e.qty, committed, reserved, damaged, inspection))
+    return (on_hand + qty, committed, reserved, damaged, inspection)
 
 
-def _minus(p: Position, e: Fact) -> Position:
+def _minus(p: Position, qty: int, e: Fact) -> Buckets:
     on_hand, committed, reserved, damaged, inspection = p
-    return _new(Position, (on_hand - e.qty, committed, reserved, damaged, inspection))
+    return (on_hand - qty, committed, reserved, damaged, inspection)
 
 
-def _shipped(p: Position, e: Shipped) -> Position:
+def _shipped(p: Position, qty: int, e: Fact) -> Buckets:
     on_hand, committed, reserved, damaged, inspection = p
-    qty = e.qty
     committed = committed - qty if committed > qty else 0  # fulfils committed orders first
-    return _new(Position, (on_hand - qty, committed, reserved, damaged, inspection))
+    return (on_hand - qty, committed, reserved, damaged, inspection)
 
 
-def _counted_step(p: Position, e: Counted) -> Position:
+def _counted(p: Position, qty: int, e: Fact) -> Buckets:
     _, committed, reserved, damaged, inspection = p
-    return _new(Position, (e.qty, committed, reserved, damaged, inspection))
+    return (qty, committed, reserved, damaged, inspection)
 
 
-def _damaged(p: Position, e: Damaged) -> Position:
+def _damaged(p: Position, qty: int, e: Fact) -> Buckets:
     on_hand, committed, reserved, damaged, inspection = p
-    return _new(Position, (on_hand, committed, reserved, damaged + e.qty, inspection))
+    return (on_hand, committed, reserved, damaged + qty, inspection)
 
 
-def _return_received(p: Position, e: ReturnReceived) -> Position:
+def _return_received(p: Position, qty: int, e: Fact) -> Buckets:
     on_hand, committed, reserved, damaged, inspection = p
-    qty = e.qty
-    return _new(Position, (on_hand + qty, committed, reserved, damaged, inspection + qty))
+    return (on_hand + qty, committed, reserved, damaged, inspection + qty)
 
 
-def _return_graded(p: Position, e: ReturnGraded) -> Position:
+def _return_graded(p: Position, qty: int, e: ReturnGraded) -> Buckets:
+    on_hand, committed, reserved, damaged, inspection = p
     # Units graded beyond those awaiting inspection were received at grading time.
-    from_inspection = min(p.inspection, e.qty)
-    on_hand = p.on_hand + (e.qty - from_inspection)
-    damaged = p.damaged
+    from_inspection = min(inspection, qty)
+    on_hand += qty - from_inspection
     if e.disposition == "damaged":
-        damaged += e.qty
+        damaged += qty
     elif e.disposition == "dispose":
-        on_hand -= e.qty
-    return Position(on_hand, p.committed, p.reserved, damaged, p.inspection - from_inspection)
+        on_hand -= qty
+    return (on_hand, committed, reserved, damaged, inspection - from_inspection)
 
 
-def _order_placed(p: Position, e: OrderPlaced) -> Position:
+def _order_placed(p: Position, qty: int, e: Fact) -> Buckets:
     on_hand, committed, reserved, damaged, inspection = p
-    return _new(Position, (on_hand, committed + e.qty, reserved, damaged, inspection))
+    return (on_hand, committed + qty, reserved, damaged, inspection)
 
 
-def _order_cancelled(p: Position, e: OrderCancelled) -> Position:
+def _order_cancelled(p: Position, qty: int, e: Fact) -> Buckets:
     on_hand, committed, reserved, damaged, inspection = p
-    qty = e.qty
     committed = committed - qty if committed > qty else 0
-    return _new(Position, (on_hand, committed, reserved, damaged, inspection))
+    return (on_hand, committed, reserved, damaged, inspection)
 
 
-def _unchanged(p: Position, e: Fact) -> Position:
-    return p
+def _unchanged(p: Position, qty: int, e: Fact) -> Buckets:
+    on_hand, committed, reserved, damaged, inspection = p
+    return (on_hand, committed, reserved, damaged, inspection)
 
 
-_POSITION_STEPS: dict[str, Callable[[Position, Fact], Position]] = {
+_POSITION_STEPS: dict[str, PositionStep] = {
     "received": _plus,
-    "shipped": _shipped,  # type: ignore[dict-item]
+    "shipped": _shipped,
     "sold_in_store": _minus,
     "adjusted": _plus,  # qty is signed
-    "counted": _counted_step,  # type: ignore[dict-item]
-    "damaged": _damaged,  # type: ignore[dict-item]
+    "counted": _counted,
+    "damaged": _damaged,
     "transfer_out": _minus,
     "transfer_in": _plus,
-    "return_received": _return_received,  # type: ignore[dict-item]
+    "return_received": _return_received,
     "return_graded": _return_graded,  # type: ignore[dict-item]
-    "order_placed": _order_placed,  # type: ignore[dict-item]
-    "order_cancelled": _order_cancelled,  # type: ignore[dict-item]
+    "order_placed": _order_placed,
+    "order_cancelled": _order_cancelled,
     "supply_expected": _unchanged,  # incoming only: never available
 }
 
@@ -335,9 +356,9 @@ _INCOMING_STEPS: dict[str, Callable[[Fact, _Incoming], _IncomingChange]] = {
 # --- hold events ---------------------------------------------------------------------------
 
 
-def _placed(state: SkuState, e: HoldPlaced) -> Applied:
+def _placed(state: SkuState, e: HoldPlaced) -> SkuState:
     if state.find_hold(e.hold_id) is not None:
-        return Applied(state, "duplicate")
+        return state
     if len(state.holds) >= limits.OPEN_HOLDS_PER_SKU_MAX:
         raise InvariantBroken("hold_placed past OPEN_HOLDS_PER_SKU_MAX (decide checks it)")
     before = state.position(e.location)
@@ -356,18 +377,16 @@ def _placed(state: SkuState, e: HoldPlaced) -> Applied:
     positions = {**state.positions, e.location: after}
     holds = {**state.holds, e.hold_id: hold}
     decisions = journal_put(state.decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
-    return Applied(
-        _with(state, e.occurred_at, positions, holds, state.resolved, decisions), "applied"
-    )
+    return _with(state, e.occurred_at, positions, holds, state.resolved, decisions)
 
 
-def _resolve(state: SkuState, e: HoldEventUnion, status: HoldStatus) -> Applied:
+def _resolve(state: SkuState, e: HoldEventUnion, status: HoldStatus) -> SkuState:
     hold = state.holds.get(e.hold_id)
     if hold is None:
         done = state.resolved.get(e.hold_id)
         if done is not None and done.status != status:
             raise InvariantBroken(f"hold {e.hold_id} is {done.status}, event says {status}")
-        return Applied(state, "duplicate")  # already resolved, or evicted long ago
+        return state  # already resolved, or evicted long ago
     assert hold.location is not None
     before = state.position(hold.location)
     reserved = before.reserved - hold.qty
@@ -386,12 +405,12 @@ def _resolve(state: SkuState, e: HoldEventUnion, status: HoldStatus) -> Applied:
         command: Literal["commit", "release"] = "commit" if status == "committed" else "release"
         decision = _decision(e, command, hold.location)
         decisions = journal_put(decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
-    return Applied(_with(state, e.occurred_at, positions, holds, resolved, decisions), "applied")
+    return _with(state, e.occurred_at, positions, holds, resolved, decisions)
 
 
-def _rejected(state: SkuState, e: CommandRejected) -> Applied:
+def _rejected(state: SkuState, e: CommandRejected) -> SkuState:
     if state.decisions.has(e.request_id):
-        return Applied(state, "duplicate")
+        return state
     decision = Decision(
         request_id=e.request_id,
         hold_id=e.hold_id,
@@ -408,8 +427,7 @@ def _rejected(state: SkuState, e: CommandRejected) -> Applied:
     if e.command == "reserve" and state.find_hold(e.hold_id) is None:
         hold = Hold(e.hold_id, e.request_id, "", e.location, 0, None, "rejected", decision)
         resolved = journal_put(resolved, e.hold_id, hold, limits.RESOLVED_HOLDS_PER_SKU_MAX)
-    new = _with(state, e.occurred_at, state.positions, state.holds, resolved, decisions)
-    return Applied(new, "applied")
+    return _with(state, e.occurred_at, state.positions, state.holds, resolved, decisions)
 
 
 def _decision(
@@ -447,7 +465,7 @@ def _with(
     )
 
 
-_HOLD_HANDLERS: dict[str, Callable[[SkuState, HoldEventUnion], Applied]] = {
+_HOLD_HANDLERS: dict[str, Callable[[SkuState, HoldEventUnion], SkuState]] = {
     "hold_placed": _placed,  # type: ignore[dict-item]
     "hold_committed": lambda s, e: _resolve(s, e, "committed"),
     "hold_released": lambda s, e: _resolve(s, e, "released"),

@@ -2,13 +2,13 @@
 
     .venv/bin/python -m ops.bench.fold_bench [--events N] [--skus N] [--locations N]
 
-Times `ledger.codec.decode_event` + `ledger.fold.apply_event` over a seeded mix, beside a
+Times `ledger.codec.decode_event` + `ledger.fold.evolve` over a seeded mix, beside a
 baseline of plain `json.loads` + dict update of the same encoded events in the same run
 (interleaved, best of `--repeats`), and writes the figures to ops/bench/results/. Everything
 is measured twice, under the worker's cyclic-GC setting (processors.gc_tuning, the headline)
 and under Python's default, with the collections each fold run caused.
 
-Events are folded one at a time with `apply_event`, in log order across SKUs, exactly as
+Events are folded one at a time with `evolve`, in log order across SKUs, exactly as
 processors/batch.py folds them (no per-SKU batching). The output file's `history` (earlier
 figures kept for comparison) is carried over from the file it replaces.
 """
@@ -44,7 +44,7 @@ from ledger.events import (
     TransferIn,
     TransferOut,
 )
-from ledger.fold import apply_event
+from ledger.fold import evolve
 from ledger.state import SkuState
 from processors.gc_tuning import PYTHON_DEFAULT_THRESHOLDS, worker_thresholds
 
@@ -129,12 +129,13 @@ def run_fold(raws: Sequence[bytes]) -> int:
     applied = 0
     for raw in raws:
         event = decode_event(raw)
-        state = table.get(event.sku)
+        sku = event.sku
+        state = table.get(sku)
         if state is None:
-            state = SkuState.empty(event.sku)
-        result = apply_event(state, event)
-        table[event.sku] = result.state
-        applied += result.outcome == "applied"
+            state = SkuState.empty(sku)
+        after = evolve(state, event)
+        table[sku] = after
+        applied += after is not state
     return applied
 
 
@@ -260,7 +261,7 @@ def bench(events: int, skus: int, locations: int, repeats: int, seed: int) -> di
     }
     headline = by_setting["worker"]
     return {
-        "mode": "apply_event one event at a time, log order (as processors/batch.py)",
+        "mode": "evolve one event at a time, log order (as processors/batch.py)",
         "command": COMMAND + " " + " ".join(sys.argv[1:]) if sys.argv[1:] else COMMAND,
         "events": events,
         "skus": skus,

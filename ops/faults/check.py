@@ -29,7 +29,7 @@ from ledger.codec import decode_command, decode_event, decode_policy
 from ledger.commands import Decision, Expire
 from ledger.decide import decide
 from ledger.errors import DecodeError
-from ledger.fold import apply_event
+from ledger.fold import evolve
 from ledger.policy import PolicyBook, apply_policy
 from ledger.state import SkuState
 from ops.inspect.kafka_read import (
@@ -114,7 +114,7 @@ def reference(log: Log, change_offset: int, phase_b_requests: set[str]) -> Refer
             ref.undecodable.append(f"events[{record.partition}@{record.offset}]: {error.reason}")
             continue
         state = ref.states.get(event.sku) or SkuState.empty(event.sku)
-        ref.states[event.sku] = apply_event(state, event).state
+        ref.states[event.sku] = evolve(state, event)
     for record in log.commands:
         try:
             command = decode_command(record.value or b"")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from ledger.codec import (
     encode_state,
 )
 from ledger.errors import DecodeError, LimitExceeded
+from ledger.events import clock_skew_error
 from ledger.fold import apply_event, fold
 from ledger.state import SkuState
 from ledger.testing import SKU, channel, fact, reserve, safety
@@ -96,7 +98,40 @@ def test_a_bad_per_type_field_is_named(doc: dict[str, Any], field: str) -> None:
 
 def test_clock_skew_against_the_gateway_stamp_is_named() -> None:
     raw = event_with(occurred_at="2025-03-01T10:00:00Z", ingested_at="2025-03-01T09:00:00Z")
-    assert "occurred_at" in reason_of(raw)
+    assert reason_of(raw).startswith("occurred_at:")
+    assert reason_of(raw, decode_ledger_event).startswith("occurred_at:")
+
+
+@pytest.mark.parametrize(
+    ("occurred_after_ingest_s", "refused"),
+    [
+        (limits.OCCURRED_AHEAD_OF_INGEST_S_MAX, False),
+        (limits.OCCURRED_AHEAD_OF_INGEST_S_MAX + 1, True),
+        (-limits.OCCURRED_BEFORE_INGEST_S_MAX, False),
+        (-limits.OCCURRED_BEFORE_INGEST_S_MAX - 1, True),
+    ],
+)
+def test_the_clock_skew_bound_is_inclusive_on_both_sides(
+    occurred_after_ingest_s: int, refused: bool
+) -> None:
+    stamp = datetime(2025, 3, 1, 9, tzinfo=UTC)
+    skewed = fact("received", "STORE-1", 1).model_copy(
+        update={
+            "ingested_at": stamp,
+            "occurred_at": stamp + timedelta(seconds=occurred_after_ingest_s),
+        }
+    )
+    assert (clock_skew_error(skewed) is not None) == refused
+    raw = encode(skewed)
+    if refused:
+        assert reason_of(raw).startswith("occurred_at:")
+    else:
+        assert decode_event(raw) == skewed
+
+
+def test_a_fact_without_an_ingest_stamp_has_no_skew_to_check() -> None:
+    unstamped = fact("received", "STORE-1", 1).model_copy(update={"ingested_at": None})
+    assert clock_skew_error(unstamped) is None
 
 
 def test_adjusted_may_be_negative_and_counted_may_be_zero() -> None:

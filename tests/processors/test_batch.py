@@ -90,6 +90,24 @@ def test_an_oversell_is_recorded_with_its_size_and_published_as_zero() -> None:
     }
 
 
+def test_a_batch_counts_duplicates_and_the_cycle_count_variance() -> None:
+    received = t.fact("received", "A", 5)
+    messages = [
+        message(encode(received)),
+        message(encode(received)),  # a redelivery: the same event_id
+        message(encode(t.fact("counted", "A", 2, t=1))),  # 3 missing
+        message(encode(t.fact("counted", "A", 4, t=2))),  # 2 found
+    ]
+    outcome = process_batch(messages, empty_loader, BOOK, 0)
+    assert outcome.events_folded == {
+        ("received", "applied"): 1,
+        ("received", "duplicate"): 1,
+        ("counted", "applied"): 2,
+    }
+    assert outcome.variance_units == 5  # |2 - 5| + |4 - 2|
+    assert outcome.states[t.SKU].version == 3
+
+
 def test_an_untouched_figure_is_not_republished() -> None:
     state = process_batch(
         [message(encode(t.fact("received", "A", 5)))], empty_loader, BOOK, 0
