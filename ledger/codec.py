@@ -18,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ledger import limits
 from ledger.commands import Command, CommandUnion, Decision
 from ledger.errors import DecodeError
-from ledger.events import FACT_TYPES, Event, Fact, HoldEventUnion, LedgerEvent, clock_skew_error
+from ledger.events import Event, Fact, HoldEventUnion, LedgerEvent
 from ledger.policy import PolicyRecord, PolicyRecordUnion
 from ledger.state import Hold, SkuState
 
@@ -40,26 +40,16 @@ STATE_FORMAT = 3
 _STATE_HEADER = bytes((STATE_FORMAT,))
 _REASONS_MAX = 3
 _UNION_ERRORS = ("union_tag_invalid", "union_tag_not_found")
-_FACT_TYPES = frozenset(FACT_TYPES)
 
 
 def decode_event(raw: bytes) -> Fact:
     """A fact from `tally.events` (hold events are not accepted from the wire)."""
-    fact = _decode(_EVENT, raw, "type")
-    skewed = clock_skew_error(fact)
-    if skewed is not None:
-        raise DecodeError(skewed)
-    return fact
+    return _decode(_EVENT, raw, "type")
 
 
 def decode_ledger_event(raw: bytes) -> Fact | HoldEventUnion:
     """A fact or a hold lifecycle event (a SKU's full history, e.g. for a rebuild)."""
-    event = _decode(_LEDGER_EVENT, raw, "type")
-    if event.type in _FACT_TYPES:
-        skewed = clock_skew_error(event)  # type: ignore[arg-type]  # a fact, by its type
-        if skewed is not None:
-            raise DecodeError(skewed)
-    return event
+    return _decode(_LEDGER_EVENT, raw, "type")
 
 
 def decode_command(raw: bytes) -> CommandUnion:

@@ -32,9 +32,6 @@ Disposition = Literal["restock", "damaged", "dispose"]
 
 
 class _Fact(BaseModel):
-    """Fields every fact has. `occurred_at` vs `ingested_at` is bounded by `clock_skew_error`,
-    which every decoder of wire input applies after the model is built."""
-
     model_config = WIRE_CONFIG
 
     event_id: Token
@@ -44,6 +41,18 @@ class _Fact(BaseModel):
     occurred_at: Timestamp
     source: Token
     ingested_at: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _clock_skew_bounded(self) -> _Fact:
+        stamp = self.ingested_at
+        # One aware-datetime subtraction: comparisons across tzinfo objects are slow.
+        if stamp is not None and not (_AHEAD_NEG <= stamp - self.occurred_at <= _LATE):
+            raise ValueError(
+                "occurred_at: more than "
+                f"{limits.OCCURRED_AHEAD_OF_INGEST_S_MAX}s after or "
+                f"{limits.OCCURRED_BEFORE_INGEST_S_MAX}s before ingested_at"
+            )
+        return self
 
     @property
     def log_time(self) -> datetime:
@@ -190,25 +199,6 @@ FACT_TYPES: tuple[str, ...] = (
     "order_cancelled",
     "supply_expected",
 )
-
-
-def clock_skew_error(fact: Fact) -> str | None:
-    """Why `fact`'s source clock is out of bounds against its ingest stamp, else None.
-
-    `occurred_at` may be at most OCCURRED_AHEAD_OF_INGEST_S_MAX after `ingested_at` and at
-    most OCCURRED_BEFORE_INGEST_S_MAX before it. A cross-field bound, so checked after the
-    model is built, by every decoder of wire input (`ledger.codec.decode_event`, the
-    gateway, the bulk import) rather than by a model validator: as one, it was a Python call
-    inside every decode, a seventh of the decoding time (ops/bench/fold_bench.py).
-    """
-    fields = fact.__dict__  # plain dict reads: attribute reads on a BaseModel are slow
-    stamp = fields["ingested_at"]
-    if stamp is None or _AHEAD_NEG <= stamp - fields["occurred_at"] <= _LATE:
-        return None
-    return (
-        f"occurred_at: more than {limits.OCCURRED_AHEAD_OF_INGEST_S_MAX}s after or "
-        f"{limits.OCCURRED_BEFORE_INGEST_S_MAX}s before ingested_at"
-    )
 
 
 # --- hold lifecycle (emitted by decide, applied by the fold) -----------------------------

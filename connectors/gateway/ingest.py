@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from ledger.events import Event, Fact, clock_skew_error
+from ledger.events import Event, Fact
 
 FACT: TypeAdapter[Fact] = TypeAdapter(Event)
 ERRORS_PER_ITEM_MAX = 8
@@ -46,15 +46,11 @@ def validate_item(index: int, item: Any, ingested_at: str) -> Fact | list[FactEr
     if not isinstance(item, dict):
         return [FactError(index, "", "must be a JSON object")]
     try:
-        fact = FACT.validate_json(orjson.dumps({**item, "ingested_at": ingested_at}))
+        return FACT.validate_json(orjson.dumps({**item, "ingested_at": ingested_at}))
     except ValidationError as error:
         return item_errors(index, error)
     except orjson.JSONEncodeError as error:  # e.g. an integer beyond 64 bits
         return [FactError(index, "", f"not encodable: {error}")]
-    skewed = clock_skew_error(fact)
-    if skewed is not None:
-        return [FactError(index, *_named_field(skewed))]
-    return fact
 
 
 def validate_batch(items: Sequence[Any], now: datetime) -> tuple[list[Fact], list[FactError]]:
@@ -90,10 +86,5 @@ def _field_and_reason(detail: Any) -> tuple[str, str]:
     loc = [str(part) for part in detail["loc"][1:]]  # drop the union member's tag
     if loc:
         return ".".join(loc), message
-    return _named_field(message)
-
-
-def _named_field(message: str) -> tuple[str, str]:
-    """("field", "reason") of a "field: reason" message, else ("", message)."""
     named = _FIELD_IN_MESSAGE.match(message)
     return (named.group(1), named.group(2)) if named else ("", message)
