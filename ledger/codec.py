@@ -32,6 +32,14 @@ _STATE: TypeAdapter[SkuState] = TypeAdapter(SkuState)
 _DECISIONS_CHUNK: TypeAdapter[Mapping[str, Decision]] = TypeAdapter(Mapping[str, Decision])
 _RESOLVED_CHUNK: TypeAdapter[Mapping[str, Hold]] = TypeAdapter(Mapping[str, Hold])
 _SEEN_CHUNK: TypeAdapter[frozenset[str]] = TypeAdapter(frozenset[str])
+# pydantic-core's own validate_json of each wire adapter, looked up once:
+# `TypeAdapter.validate_json` is a Python wrapper that only passes its default options on,
+# and reaching the core validator's method per call costs two attribute reads (all of it
+# ~0.3 us per event on the fold's hot path; ops/bench/fold_bench.py).
+_EVENT_JSON: Callable[[bytes], Fact] = _EVENT.validator.validate_json
+_LEDGER_EVENT_JSON: Callable[[bytes], Fact | HoldEventUnion] = _LEDGER_EVENT.validator.validate_json
+_COMMAND_JSON: Callable[[bytes], CommandUnion] = _COMMAND.validator.validate_json
+_POLICY_JSON: Callable[[bytes], PolicyRecordUnion] = _POLICY.validator.validate_json
 # The SkuState layout version, the first byte of every encoded state. Bump it whenever
 # SkuState's fields change. 1: the unversioned JSON array (seen ids and counters nested).
 # 2: flat seen ids and counters. 3: decisions and resolved holds as journals, chunks of
@@ -44,20 +52,20 @@ _UNION_ERRORS = ("union_tag_invalid", "union_tag_not_found")
 
 def decode_event(raw: bytes) -> Fact:
     """A fact from `tally.events` (hold events are not accepted from the wire)."""
-    return _decode(_EVENT, raw, "type")
+    return _decode(_EVENT_JSON, raw, "type")
 
 
 def decode_ledger_event(raw: bytes) -> Fact | HoldEventUnion:
     """A fact or a hold lifecycle event (a SKU's full history, e.g. for a rebuild)."""
-    return _decode(_LEDGER_EVENT, raw, "type")
+    return _decode(_LEDGER_EVENT_JSON, raw, "type")
 
 
 def decode_command(raw: bytes) -> CommandUnion:
-    return _decode(_COMMAND, raw, "type")
+    return _decode(_COMMAND_JSON, raw, "type")
 
 
 def decode_policy(raw: bytes) -> PolicyRecordUnion:
-    return _decode(_POLICY, raw, "kind")
+    return _decode(_POLICY_JSON, raw, "kind")
 
 
 def encode(model: BaseModel) -> bytes:
@@ -195,14 +203,12 @@ def _state_format(raw: bytes) -> str:
     return str(raw[0])
 
 
-def _decode(adapter: TypeAdapter[T], raw: bytes, tag: str) -> T:
-    """Every decoder's path. pydantic-core's validator is called directly:
-    `TypeAdapter.validate_json` is a Python wrapper that only passes its default options on
-    (~0.3 us per event of the fold's hot path; ops/bench/fold_bench.py)."""
+def _decode(validate_json: Callable[[bytes], T], raw: bytes, tag: str) -> T:
+    """Every wire decoder's path: the payload bound, then pydantic-core's validator."""
     if len(raw) > limits.PAYLOAD_BYTES_MAX:
         raise DecodeError(f"payload: {len(raw)} bytes, over {limits.PAYLOAD_BYTES_MAX}")
     try:
-        return adapter.validator.validate_json(raw)  # type: ignore[no-any-return]
+        return validate_json(raw)
     except ValidationError as err:
         raise DecodeError(_reason(err, tag)) from None
 

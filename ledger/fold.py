@@ -125,11 +125,12 @@ def evolve(state: SkuState, event: AnyEvent) -> SkuState:
     on_hand, committed, reserved, damaged, inspection = buckets
     if committed < 0 or damaged < 0 or inspection < 0:
         raise InvariantBroken(f"negative bucket in {buckets} after {kind}")
-    if kind in _INCOMING_STEPS:
-        change = _INCOMING_STEPS[kind](event, incoming)  # type: ignore[arg-type]
+    incoming_step = _INCOMING_STEPS.get(kind)
+    if incoming_step is not None:
+        change = incoming_step(event, incoming)  # type: ignore[arg-type]
         if change is not None:
             incoming = _incoming_with(incoming, change)  # may raise LimitExceeded
-    positions = dict(positions)
+    positions = {**positions}
     positions[location] = _new(Position, buckets)
     free_after = on_hand - committed - reserved - damaged - inspection
     if free_after < 0:
