@@ -19,19 +19,23 @@ from ledger import limits
 from ledger.commands import Command, CommandUnion, Decision
 from ledger.errors import DecodeError
 from ledger.events import Event, Fact, HoldEventUnion, LedgerEvent
+from ledger.fields import JSON_DECODE_CONFIG
 from ledger.policy import PolicyRecord, PolicyRecordUnion
 from ledger.state import Hold, SkuState
 
 T = TypeVar("T")
 
-_EVENT: TypeAdapter[Fact] = TypeAdapter(Event)
-_LEDGER_EVENT: TypeAdapter[Fact | HoldEventUnion] = TypeAdapter(LedgerEvent)
-_COMMAND: TypeAdapter[CommandUnion] = TypeAdapter(Command)
-_POLICY: TypeAdapter[PolicyRecordUnion] = TypeAdapter(PolicyRecord)
-_STATE: TypeAdapter[SkuState] = TypeAdapter(SkuState)
-_DECISIONS_CHUNK: TypeAdapter[Mapping[str, Decision]] = TypeAdapter(Mapping[str, Decision])
-_RESOLVED_CHUNK: TypeAdapter[Mapping[str, Hold]] = TypeAdapter(Mapping[str, Hold])
-_SEEN_CHUNK: TypeAdapter[frozenset[str]] = TypeAdapter(frozenset[str])
+_CONFIG = JSON_DECODE_CONFIG
+_EVENT: TypeAdapter[Fact] = TypeAdapter(Event, config=_CONFIG)
+_LEDGER_EVENT: TypeAdapter[Fact | HoldEventUnion] = TypeAdapter(LedgerEvent, config=_CONFIG)
+_COMMAND: TypeAdapter[CommandUnion] = TypeAdapter(Command, config=_CONFIG)
+_POLICY: TypeAdapter[PolicyRecordUnion] = TypeAdapter(PolicyRecord, config=_CONFIG)
+_STATE: TypeAdapter[SkuState] = TypeAdapter(SkuState, config=_CONFIG)
+_DECISIONS_CHUNK: TypeAdapter[Mapping[str, Decision]] = TypeAdapter(
+    Mapping[str, Decision], config=_CONFIG
+)
+_RESOLVED_CHUNK: TypeAdapter[Mapping[str, Hold]] = TypeAdapter(Mapping[str, Hold], config=_CONFIG)
+_SEEN_CHUNK: TypeAdapter[frozenset[str]] = TypeAdapter(frozenset[str], config=_CONFIG)
 # pydantic-core's own validate_json of each wire adapter, looked up once:
 # `TypeAdapter.validate_json` is a Python wrapper that only passes its default options on
 # (~0.3 us per event on the fold's hot path; ops/bench/fold_bench.py).

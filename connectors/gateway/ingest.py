@@ -18,8 +18,9 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from ledger.events import Event, Fact
+from ledger.fields import JSON_DECODE_CONFIG
 
-FACT: TypeAdapter[Fact] = TypeAdapter(Event)
+FACT: TypeAdapter[Fact] = TypeAdapter(Event, config=JSON_DECODE_CONFIG)
 ERRORS_PER_ITEM_MAX = 8
 _FIELD_IN_MESSAGE = re.compile(r"^([a-z_]+): (.+)$")
 

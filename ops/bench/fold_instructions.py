@@ -10,7 +10,8 @@ nothing about cache misses or branch mispredictions, so the timed ratio stays th
 
 Each stage is a child process: `setup` builds and decodes the events, and every other stage
 is `setup` plus one loop, so a loop's count is its stage minus `setup`, divided by the
-events. Results go to ops/bench/results/fold_instructions.json.
+events. Results go to ops/bench/results/fold_instructions.json; its `history` (earlier
+figures kept for comparison) is carried over from the file it replaces.
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
     sys.stdout.write(f"callgrind, {args.events:,} events, {len(STAGES)} stages:\n")
     result = bench(args.events, args.skus, args.locations, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.exists():  # earlier figures kept for comparison, by hand-written label
+        result["history"] = json.loads(args.out.read_text()).get("history", [])
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     figures = result["instructions_per_event"]
     sys.stdout.write(

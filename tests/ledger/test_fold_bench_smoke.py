@@ -32,6 +32,10 @@ def test_fold_bench_runs_and_writes_sane_numbers(tmp_path: Path) -> None:
     assert settings["worker"]["gc_thresholds"] == list(worker_thresholds())
     assert settings["python_default"]["gc_thresholds"] == list(PYTHON_DEFAULT_THRESHOLDS)
     assert result["ratio"] == settings["worker"]["ratio"]
+    for figures in settings.values():
+        assert len(figures["round_ratios"]) == 1  # one per repeat
+        assert all(ratio > 0 for ratio in figures["round_ratios"])
+    assert len(result["load_average_before"]) == len(result["load_average_after"]) == 3
 
 
 def test_a_gc_setting_is_restored_after_its_runs() -> None:
