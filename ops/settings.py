@@ -108,6 +108,11 @@ class WorkerSettings(BaseModel):
     starved_s: float = Field(default=30.0, ge=5, le=600)
     # How long a starting worker waits for Kafka (a broker restart) before giving up.
     broker_wait_s: float = Field(default=300.0, ge=0, le=3_600)
+    # How often the worker's consumer refreshes the cluster metadata (Kafka's default: 5 min).
+    # A group assignment made while a restarting broker still reported the topics missing
+    # leaves every worker with no partitions until a refresh shows them to the group leader
+    # (fault seed 45 sat idle for the runner's whole 180 s wait); this bounds that spell.
+    metadata_max_age_s: float = Field(default=30.0, ge=1, le=300)
     # Decoded SKU states kept in memory between batches (least recently used out).
     state_cache_skus_max: int = Field(default=100_000, ge=0, le=10_000_000)
     # A worker that dies (kill -9) holds its partitions until its session times out: this

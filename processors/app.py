@@ -81,32 +81,38 @@ class Worker:
     durable: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+def app_options(settings: Settings) -> dict[str, Any]:
+    """The worker's faust.App settings, from ours (pure: nothing connects)."""
+    worker_settings = settings.worker
+    return {
+        "broker": f"kafka://{settings.kafka.bootstrap}",
+        "store": "rocksdb://",
+        "processing_guarantee": worker_settings.processing_guarantee,
+        "topic_partitions": settings.topics.partitions,
+        "topic_replication_factor": 1,
+        "topic_allow_declare": True,
+        "datadir": str(worker_settings.data_dir),
+        "web_enabled": True,
+        "web_host": "127.0.0.1",
+        "web_port": worker_settings.web_port,
+        "table_standby_replicas": 0,
+        "broker_commit_interval": worker_settings.commit_interval_s,
+        "broker_session_timeout": worker_settings.session_timeout_s,
+        "broker_heartbeat_interval": worker_settings.heartbeat_interval_s,
+        "consumer_auto_offset_reset": "earliest",
+        "consumer_metadata_max_age_ms": round(worker_settings.metadata_max_age_s * 1000),
+        "producer_acks": -1,
+        "producer_max_batch_size": worker_settings.producer_batch_bytes_max,
+        "stream_wait_empty": False,
+        "logging_config": None,
+    }
+
+
 def build_worker(settings: Settings) -> Worker:
     worker_settings, topics = settings.worker, settings.topics
     changelog_highwater.install()  # exactly-once recovery must see the changelog's end
     transaction_watch.install()  # transaction failures Faust only logs, as metrics
-    app = faust.App(
-        worker_settings.app_id,
-        broker=f"kafka://{settings.kafka.bootstrap}",
-        store="rocksdb://",
-        processing_guarantee=worker_settings.processing_guarantee,
-        topic_partitions=topics.partitions,
-        topic_replication_factor=1,
-        topic_allow_declare=True,
-        datadir=str(worker_settings.data_dir),
-        web_enabled=True,
-        web_host="127.0.0.1",
-        web_port=worker_settings.web_port,
-        table_standby_replicas=0,
-        broker_commit_interval=worker_settings.commit_interval_s,
-        broker_session_timeout=worker_settings.session_timeout_s,
-        broker_heartbeat_interval=worker_settings.heartbeat_interval_s,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        producer_max_batch_size=worker_settings.producer_batch_bytes_max,
-        stream_wait_empty=False,
-        logging_config=None,
-    )
+    app = faust.App(worker_settings.app_id, **app_options(settings))
     source = app.topic(
         topics.events,
         topics.commands,
