@@ -292,8 +292,7 @@ def _order_cancelled(p: Position, qty: int, e: Fact) -> Buckets:
 
 
 def _unchanged(p: Position, qty: int, e: Fact) -> Buckets:
-    on_hand, committed, reserved, damaged, inspection = p
-    return (on_hand, committed, reserved, damaged, inspection)
+    return p
 
 
 _POSITION_STEPS: dict[str, PositionStep] = {

@@ -18,7 +18,7 @@ from ledger.commands import CommandUnion, Commit, Decision, Expire, Release, Res
 from ledger.decide import decide
 from ledger.errors import DecodeError, LimitExceeded
 from ledger.events import Fact
-from ledger.fold import evolve
+from ledger.fold import apply_event
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from processors.publisher import Figure
@@ -208,18 +208,14 @@ def _process_message(
 
 
 def _fold(item: _SkuWork, parsed: Fact, outcome: BatchOutcome, stamp_ms: int) -> None:
-    before = item.state
-    after = evolve(before, parsed)
-    if after is before:
-        outcome.events_folded[(parsed.type, "duplicate")] += 1
-        return
-    outcome.events_folded[(parsed.type, "applied")] += 1
-    item.state = after
-    item.stamp(stamp_ms)
-    oversell_units = after.oversold_units - before.oversold_units
-    if oversell_units:
-        outcome.oversells.append(oversell_units)
-    outcome.variance_units += after.variance_abs_units - before.variance_abs_units
+    applied = apply_event(item.state, parsed)
+    outcome.events_folded[(parsed.type, applied.outcome)] += 1
+    if applied.outcome == "applied":
+        item.state = applied.state
+        item.stamp(stamp_ms)
+        if applied.oversell_units:
+            outcome.oversells.append(applied.oversell_units)
+        outcome.variance_units += abs(applied.variance_units)
 
 
 def _decide(

@@ -9,9 +9,10 @@ ops/bench/results/. Everything is measured twice, under the worker's cyclic-GC s
 (processors.gc_tuning, the headline) and under Python's default, with the collections each
 fold run caused.
 
-Events are folded one at a time with `evolve`, in log order across SKUs, exactly as
-processors/batch.py folds them (no per-SKU batching). The output file's `history` (earlier
-figures kept for comparison) is carried over from the file it replaces.
+Events are folded one at a time with `evolve`, in log order across SKUs, as
+processors/batch.py folds them (there through `apply_event`, evolve with its outcome spelled
+out; no per-SKU batching). The output file's `history` (earlier figures kept for
+comparison) is carried over from the file it replaces.
 """
 
 from __future__ import annotations
