@@ -10,7 +10,7 @@ bootstrap:  ## venv + system binaries + Kafka jars (idempotent, quick when done)
 	ops/bootstrap.sh
 
 demo: bootstrap  ## the stack, one worker and a demo feed; availability printed live (Ctrl-C stops)
-	$(PY) -m ops.demo
+	$(PY) -m devtools.demo
 
 up: bootstrap  ## Kafka (KRaft) + Redis as local processes
 	$(TALLY) up
@@ -34,4 +34,5 @@ lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 

@@ -25,9 +25,9 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
+from base.settings import Settings, get_settings
 from ledger import limits
 from ledger.fields import LocationId
-from ops.settings import Settings, get_settings
 
 KEY_PREFIX = "tly_"
 SECRET_BYTES = 32

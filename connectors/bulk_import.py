@@ -38,10 +38,10 @@ from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from connectors.gateway.ingest import FactError, validate_item
+from base.settings import Settings, get_settings
+from base.topics import ensure_topics
+from connectors.fact_intake import FactError, validate_item
 from ledger.codec import encode
-from ops.settings import Settings, get_settings
-from processors.topics import ensure_topics
 
 Format = Literal["jsonl", "csv"]
 _FORMATS: dict[str, Format] = {"jsonl": "jsonl", "csv": "csv"}

@@ -38,7 +38,7 @@ _RESOLVED_CHUNK: TypeAdapter[Mapping[str, Hold]] = TypeAdapter(Mapping[str, Hold
 _SEEN_CHUNK: TypeAdapter[frozenset[str]] = TypeAdapter(frozenset[str], config=_CONFIG)
 # pydantic-core's own validate_json of each wire adapter, looked up once:
 # `TypeAdapter.validate_json` is a Python wrapper that only passes its default options on
-# (~0.3 us per event on the fold's hot path; ops/bench/fold_bench.py).
+# (~0.3 us per event on the fold's hot path; devtools/bench/fold_bench.py).
 _EVENT_JSON: Callable[[bytes], Fact] = _EVENT.validator.validate_json
 _LEDGER_EVENT_JSON: Callable[[bytes], Fact | HoldEventUnion] = _LEDGER_EVENT.validator.validate_json
 _COMMAND_JSON: Callable[[bytes], CommandUnion] = _COMMAND.validator.validate_json

@@ -71,7 +71,7 @@ def evolve(state: SkuState, event: AnyEvent) -> SkuState:
     keeps `state` and reports the fact. Raises `InvariantBroken` for states only a bug can
     produce (an event of another SKU, a negative bucket): crash, do not carry on.
     """
-    # The hot path of the whole system, kept flat on purpose (ops/bench/fold_bench.py). The
+    # The hot path of the whole system, kept flat on purpose (devtools/bench/fold_bench.py). The
     # event's fields are read from its __dict__ (where pydantic keeps them): attribute reads
     # on a BaseModel take CPython's slow path, as BaseModel defines __getattr__. The state is
     # unpacked into locals once and the new one built as one tuple with tuple.__new__ (a

@@ -42,7 +42,7 @@ if ! command -v psql >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/postgres 
 fi
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
-command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)  # ops/bench/fold_instructions.py
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)  # devtools/bench/fold_instructions.py
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
 else

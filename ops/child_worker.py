@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from ops.settings import REPO_ROOT, Settings, settings_env
+from base.settings import REPO_ROOT, Settings, settings_env
 from ops.stack.procs import StackError, port_in_use
 
 READY_TIMEOUT_S = 90.0

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from base.settings import get_settings
 from connectors.auth import keys_app
 from connectors.bulk_import import import_command
 from connectors.pushers.cli import push
 from ops import cli_ledger
-from ops.demo import main as demo_main
-from ops.settings import get_settings
 from ops.stack import StackError, ensure_up
 from ops.stack import down as stack_down
 from ops.stack import status as stack_status
@@ -97,4 +98,15 @@ cli_ledger.register(app)
 app.add_typer(keys_app, name="keys")  # tally keys add --role ... | list | remove KEY_ID
 app.command("import")(import_command)  # tally import FILE [--format jsonl|csv] [--restart]
 app.command("push")(push)  # tally push --channel NAME --pusher shopify|webhook
-app.command("demo")(demo_main)  # tally demo: the stack, a worker and a live demo feed
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def demo(ctx: typer.Context) -> None:
+    """Run Tally live: stack up, one worker, a demo feed (`--help` for its options)."""
+    # The demo feed is developer tooling (devtools/), which no product module imports: the
+    # command hands the process over to it, options and all.
+    argv = [sys.executable, "-m", "devtools.demo", *ctx.args]
+    os.execv(sys.executable, argv)

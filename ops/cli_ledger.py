@@ -22,6 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from base.settings import get_settings
 from ops.inspect.errors import ServiceDown
 from ops.inspect.explain import Explanation, UnknownChannel, explain
 from ops.inspect.history import LIMIT_MAX, HistoryPage, history
@@ -35,8 +36,7 @@ from ops.inspect.top import (
     from_prometheus,
     prometheus_up,
 )
-from ops.settings import get_settings
-from processors.resync import ResyncReport, resync
+from ops.resync import ResyncReport, resync
 
 T = TypeVar("T")
 EXIT_BAD_REQUEST = 1

@@ -24,16 +24,18 @@ from aiokafka.errors import IllegalStateError, KafkaError
 from faust.streams import _current_event  # the changelog partition follows the current event
 from faust.types import TP
 
+from base.dead_letters import dead_letter_record
+from base.settings import Settings
+from base.table_layout import read_all_states, read_state, state_writes
+from base.topics import POSITIONS_TABLE
 from ledger.availability import Figures, figures, policy_changed_figures
 from ledger.codec import encode
 from ledger.commands import Expire
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
-from ops.settings import Settings
 from processors import changelog_highwater, metrics, transaction_watch
 from processors.batch import BatchOutcome, RawMessage, TopicKind, figures_from, process_batch
 from processors.commit_watch import CommitWatch
-from processors.dead_letters import dead_letter_record
 from processors.expiry import ExpiryIndex, next_expiry_ms
 from processors.ordering import InOrder
 from processors.policy_follower import PolicyFollower
@@ -43,11 +45,9 @@ from processors.rewind import install as rewind_uncommitted_on_seek
 from processors.side_producer import Record, SideProducer, is_spurious
 from processors.starvation_watch import StarvationWatch, Waiting
 from processors.state_cache import StateCache
-from processors.state_store import read_all_states, read_state, state_writes
 
 log = logging.getLogger("tally.worker")
 
-POSITIONS_TABLE = "positions"
 REPUBLISH_CHUNK_FIGURES = 2_000  # figures per Redis call when a policy change republishes
 STARVATION_CHECK_S = 5.0  # well inside worker.starved_s (>= 5 s, 30 by default)
 
@@ -307,7 +307,17 @@ async def _write_durably(
     for letter in outcome.dead_letters:
         metrics.DEAD_LETTERS.labels(letter.message.topic_kind, letter.reason_kind).inc()
         log.warning("dead letter: %s (%s)", letter.reason, letter.message.topic)
-        records.append((topics.dlq, letter.message.key, dead_letter_record(letter)))
+        message = letter.message
+        record = dead_letter_record(
+            reason=letter.reason,
+            reason_kind=letter.reason_kind,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            raw=message.value,
+        )
+        records.append((topics.dlq, message.key, record))
     side_sent = asyncio.ensure_future(worker.side_producer.send_all(records))
     # Faust's exactly-once commit does not flush its send buffer first: a changelog record
     # still buffered would land in the partition's *next* transaction, which stays open
@@ -399,7 +409,7 @@ def _write_table(
 
     Returns the changelog sends, resolved once Kafka acknowledged them. The store and the
     changelog are written directly (what `table[key] = value` does) to get those futures.
-    Only what changed since the stored state is written (processors.state_store).
+    Only what changed since the stored state is written (base.table_layout).
     """
     positions = worker.positions
     sent: list[asyncio.Future[Any]] = []

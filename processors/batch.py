@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from base.redis_keys import FigureVersion
 from ledger.availability import Figures, changed_figures, figures
 from ledger.codec import decode_command, decode_event
 from ledger.commands import CommandUnion, Commit, Decision, Expire, Release, Reserve
@@ -22,7 +23,6 @@ from ledger.fold import apply_event
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from processors.publisher import Figure
-from processors.redis_keys import FigureVersion
 
 TopicKind = Literal["events", "commands"]
 COMMAND_TYPES = (Reserve, Commit, Release, Expire)

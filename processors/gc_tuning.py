@@ -6,7 +6,7 @@ collection after 700 net allocations, so nearly every state is traced at least o
 the young generation, then again in the middle one) while it is still alive, although the
 ledger never makes a reference cycle: refcounting frees all of it. A larger young
 threshold lets most states be replaced before any collection sees them.
-`ops/bench/fold_bench.py` measures the fold under both settings, with the longest
+`devtools/bench/fold_bench.py` measures the fold under both settings, with the longest
 collection pause, in the same run.
 """
 

@@ -13,10 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ledger.codec import decode_policy
-from ledger.errors import DecodeError
-from ledger.policy import PolicyBook, apply_policy
-from ops.settings import Settings
+from base.policy_log import PolicyLog
+from base.settings import Settings
+from ledger.policy import PolicyBook
 from processors import metrics
 
 log = logging.getLogger("tally.policy")
@@ -35,20 +34,23 @@ class PolicyTopicMisconfigured(RuntimeError):
 class PolicyFollower:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self.book = PolicyBook()
-        self.version = 0
+        self._log = PolicyLog()
         self.ready = asyncio.Event()  # set once the topic has been read to its end
+
+    @property
+    def book(self) -> PolicyBook:
+        return self._log.book
+
+    @property
+    def version(self) -> int:
+        return self._log.version
 
     def apply(self, offset: int, raw: bytes | None) -> None:
         """Apply one record; an invalid one is logged, counted and skipped."""
-        self.version = offset + 1
-        try:
-            record = decode_policy(raw or b"")
-        except DecodeError as error:
+        error = self._log.apply(offset, raw)
+        if error is not None:
             metrics.DEAD_LETTERS.labels("policy", "invalid").inc()
             log.error("policy record at offset %d ignored: %s", offset, error.reason)
-            return
-        self.book = apply_policy(self.book, record)
 
     async def run(self, on_change: PolicyChanged) -> None:
         partition = TopicPartition(self._settings.topics.policy, 0)
@@ -92,7 +94,7 @@ class PolicyFollower:
         if partitions is not None and len(partitions) != 1:
             raise PolicyTopicMisconfigured(
                 f"{topic} has {len(partitions)} partitions; it must have exactly 1 "
-                "(create it with processors.topics.ensure_topics before producing to it)"
+                "(create it with base.topics.ensure_topics before producing to it)"
             )
 
     def _mark_ready(self) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from processors.redis_keys import FigureKind, FigureVersion
+from base.redis_keys import FigureKind, FigureVersion
 
 # ARGV: now_ms, changes_len_max, then per figure:
 #   kind, scope, sku, units, sku_version, policy_version, ingested_ms

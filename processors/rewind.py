@@ -8,7 +8,7 @@ generation changed in the middle of a fetched batch) and relies on `Consumer.per
 nobody committed yet keeps its fetch position past the dropped records, and they are never
 delivered. Nothing later notices: `processors.ordering` has no expected offset for such a
 partition, and Faust commits the next records it gets, past the hole. Seen in the fault runs
-(ops.faults, "phase A committed" timeouts): commands sent to a fresh partition while the
+(devtools.faults, "phase A committed" timeouts): commands sent to a fresh partition while the
 second worker joined the group were never decided, and their offsets were committed past
 them; or a restarted worker never got a partition's first commands at all.
 

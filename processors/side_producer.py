@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from ops.settings import Settings
+from base.settings import Settings
 
 Record = tuple[str, bytes | None, bytes]  # topic, key, value
 SEND_ATTEMPTS_MAX = 5

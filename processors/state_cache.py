@@ -1,7 +1,7 @@
 """Decoded SKU states kept in memory between batches (bounded, least recently used out).
 
 Decoding a hot SKU's state from the table on every batch dominated the worker's profile
-(ops/bench FINDINGS: `decode_state` 23-49% of samples). The worker is the only writer of
+(devtools/bench FINDINGS: `decode_state` 23-49% of samples). The worker is the only writer of
 its partitions' SKUs, so a state it wrote stays current until a rebalance, when the cache
 is emptied.
 """

@@ -16,12 +16,12 @@ import logging
 import faust
 from prometheus_client import start_http_server
 
-from ops.settings import Settings, get_settings
+from base.settings import Settings, get_settings
+from base.topics import ensure_topics_when_reachable
 from processors.app import build_worker
 from processors.gc_tuning import tune_for_worker
 from processors.local_store import LocalStore
 from processors.restart import note_start, restart_after_crash
-from processors.topics import ensure_topics_when_reachable
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from ops.settings import Settings, get_settings
+from base.settings import Settings, get_settings
+from base.topics import ensure_topics
 from ops.stack import ensure_up, stop_started
-from processors.topics import ensure_topics
 from tests.support.isolation import isolated_settings
 from tests.support.worker_process import WorkerProcess
 

@@ -6,8 +6,8 @@ import logging
 
 import uvicorn
 
+from base.settings import get_settings
 from connectors.gateway.app import create_app
-from ops.settings import get_settings
 
 
 def main() -> None:

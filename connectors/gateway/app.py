@@ -21,9 +21,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 
+from base.settings import Settings
+from connectors import fact_intake as ingest
 from connectors import metrics
 from connectors.auth import KeyRecord, KeyStore, RateLimiter
-from connectors.gateway import ingest
 from connectors.gateway.backends import Bus, KafkaBus, Reads, RedisReads
 from connectors.gateway.models import (
     Availability,
@@ -48,7 +49,6 @@ from ledger.codec import encode
 from ledger.commands import Commit, Decision, HoldCommand, Release, Reserve
 from ledger.fields import Sku
 from ledger.policy import ChannelPolicy
-from ops.settings import Settings
 
 ASGIApp = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],

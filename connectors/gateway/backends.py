@@ -15,12 +15,12 @@ from typing import NamedTuple, Protocol, cast
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 
+from base import redis_keys
+from base.settings import Settings
+from base.topics import ensure_topics
 from connectors.gateway.replies import DecisionFollower, Waiters
 from ledger.codec import encode
 from ledger.commands import Decision, HoldCommand
-from ops.settings import Settings
-from processors import redis_keys
-from processors.topics import ensure_topics
 
 log = logging.getLogger("tally.gateway")
 
@@ -29,7 +29,7 @@ SCAN_COUNT = 1_000
 
 
 class Figure(NamedTuple):
-    """A published figure and its version ("S-P", see processors.redis_keys), if any."""
+    """A published figure and its version ("S-P", see base.redis_keys), if any."""
 
     available: int | None
     version: str | None

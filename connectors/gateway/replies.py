@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import TypeAdapter, ValidationError
 
+from base.settings import Settings
 from ledger.commands import Decision, HoldCommand, Reserve
-from ops.settings import Settings
 
 log = logging.getLogger("tally.gateway.replies")
 

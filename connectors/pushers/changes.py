@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from processors.redis_keys import FigureVersion
+from base.redis_keys import FigureVersion
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ import redis.asyncio as aioredis
 import typer
 from prometheus_client import start_http_server
 
+from base.settings import Settings, get_settings
 from connectors.pushers.keys import PusherKind
 from connectors.pushers.runner import Pusher, Sink
 from connectors.pushers.shopify import ShopifyMapping, ShopifySink
 from connectors.pushers.webhook import WebhookSink
-from ops.settings import Settings, get_settings
 
 logger = logging.getLogger("tally.pusher")
 

@@ -1,4 +1,4 @@
-"""Redis keys owned by the pushers (the change stream itself is in processors.redis_keys).
+"""Redis keys owned by the pushers (the change stream itself is in base.redis_keys).
 
 Group:   tally-pusher-{pusher}            consumer group on tally:changes:{channel}
 Pushed:  tally:pushed:{pusher}:{channel}  hash  sku -> "S-P:quantity", the last figure the

@@ -23,6 +23,8 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
+from base.redis_keys import changes_key
+from base.settings import PusherSettings
 from connectors.metrics import PUSHER_ERRORS
 from connectors.pushers import keys
 from connectors.pushers.changes import (
@@ -36,8 +38,6 @@ from connectors.pushers.changes import (
     parse_entry,
 )
 from connectors.pushers.keys import PusherKind
-from ops.settings import PusherSettings
-from processors.redis_keys import changes_key
 
 logger = logging.getLogger("tally.pusher")
 

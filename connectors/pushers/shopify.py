@@ -23,12 +23,12 @@ import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from base.settings import PusherSettings
 from connectors.metrics import PUSHER_ERRORS, PUSHER_PUSHES
 from connectors.pushers.backoff import backoff_s, retry_after_s, throttle_wait_s
 from connectors.pushers.changes import Change, DeadLettered, Delivered, Outcome, PushedFigure
 from connectors.pushers.keys import PusherKind
 from connectors.pushers.transport import Sleep, count, post, real_sleep
-from ops.settings import PusherSettings
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0f6c2c8e-2b7a-4f57-9d3e-5a1c9e4b7d20")
 

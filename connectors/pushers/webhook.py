@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 import orjson
 
+from base.settings import PusherSettings
 from connectors.metrics import PUSHER_ERRORS, PUSHER_PUSHES
 from connectors.pushers import signing
 from connectors.pushers.backoff import backoff_s, retry_after_s
 from connectors.pushers.changes import Change, DeadLettered, Delivered, Outcome, PushedFigure
 from connectors.pushers.keys import PusherKind
 from connectors.pushers.transport import Sleep, count, post, real_sleep
-from ops.settings import PusherSettings
 
 WEBHOOK_ID_NAMESPACE = uuid.UUID("6b1f3e0c-7f5d-4c1e-9a57-1f0c2d7e8a41")
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from base.redis_keys import FigureVersion
+from base.settings import Settings
 from ledger.availability import channel_ats, position_available
 from ledger.state import Hold
 from ops.inspect.published import Published, read_published, redis_client
 from ops.inspect.stock import ledger_snapshot
-from ops.settings import Settings
-from processors.redis_keys import FigureVersion
 
 Status = Literal["current", "behind", "ahead", "not_published"]
 

@@ -15,12 +15,13 @@ from typing import Literal
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import TypeAdapter, ValidationError
 
+from base.settings import Settings
+from base.topics import partition_for
 from ledger.codec import decode_command, decode_event
 from ledger.commands import CommandUnion, Commit, Decision, Expire, Release, Reserve
 from ledger.errors import DecodeError
 from ledger.events import Adjusted, Counted, Fact, ReturnGraded, Shipped, TransferOut
-from ops.inspect.kafka_read import kafka_consumer, partition_count, partition_for, scan
-from ops.settings import Settings
+from ops.inspect.kafka_read import kafka_consumer, partition_count, scan
 
 Kind = Literal["event", "command", "decision"]
 LIMIT_MAX = 1_000

@@ -13,18 +13,17 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 
+from base.policy_log import PolicyLog
+from base.settings import Settings
+from base.table_layout import is_key_of, is_state_key
+from base.table_layout import read_state as read_stored_state
+from base.topics import changelog_topic, partition_for
 from ledger.errors import DecodeError
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from ops.inspect.errors import ServiceDown
-from ops.settings import Settings
-from processors.policy_follower import PolicyFollower
-from processors.state_store import is_key_of, is_state_key
-from processors.state_store import read_state as read_stored_state
 
-POSITIONS_TABLE = "positions"  # processors.app.POSITIONS_TABLE (not imported: it pulls in Faust)
 FETCH_RECORDS_MAX = 5_000  # records per poll
 POLL_TIMEOUT_MS = 500
 # A scan stops when no record arrived for this long although the end was not reached
@@ -35,18 +34,6 @@ REQUEST_TIMEOUT_MS = 5_000
 
 class TopicMissing(Exception):
     """A topic the CLI reads does not exist (no worker ever ran with these settings)."""
-
-
-def changelog_topic(settings: Settings) -> str:
-    """Faust's changelog topic of the worker's positions table."""
-    return f"{settings.worker.app_id}-{POSITIONS_TABLE}-changelog"
-
-
-def partition_for(key: str, partitions: int) -> int:
-    """The partition Kafka's default (murmur2) partitioner gives `key`."""
-    all_partitions = list(range(partitions))
-    partition: int = DefaultPartitioner()(key.encode(), all_partitions, all_partitions)
-    return partition
 
 
 @asynccontextmanager
@@ -131,10 +118,10 @@ async def read_policy(consumer: AIOKafkaConsumer, settings: Settings) -> tuple[P
     topic = settings.topics.policy
     if topic not in await consumer.topics():
         return PolicyBook(), 0
-    follower = PolicyFollower(settings)
+    policy = PolicyLog()
     async for record in scan(consumer, [TopicPartition(topic, 0)]):
-        follower.apply(record.offset, record.value)
-    return follower.book, follower.version
+        policy.apply(record.offset, record.value)
+    return policy.book, policy.version
 
 
 async def read_state(consumer: AIOKafkaConsumer, settings: Settings, sku: str) -> SkuState | None:

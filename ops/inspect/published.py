@@ -11,9 +11,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from ops.inspect.errors import ServiceDown
-from ops.settings import Settings
-from processors.redis_keys import (
+from base.redis_keys import (
     FigureKind,
     FigureVersion,
     ats_key,
@@ -21,6 +19,8 @@ from processors.redis_keys import (
     parse_version_record,
     version_key,
 )
+from base.settings import Settings
+from ops.inspect.errors import ServiceDown
 
 
 class Published(NamedTuple):

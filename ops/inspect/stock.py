@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from base.redis_keys import FigureVersion
+from base.settings import Settings
 from ledger.availability import channel_ats, position_available
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from ops.inspect.kafka_read import kafka_consumer, read_policy, read_state
 from ops.inspect.published import Published, read_published, redis_client
-from ops.settings import Settings
-from processors.redis_keys import FigureVersion
 
 
 @dataclass(frozen=True)

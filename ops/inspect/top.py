@@ -18,8 +18,8 @@ from typing import Literal
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from base.settings import Settings
 from ops.inspect.errors import ServiceDown
-from ops.settings import Settings
 
 Source = Literal["metrics", "prometheus"]
 HTTP_TIMEOUT_S = 3.0

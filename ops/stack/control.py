@@ -7,7 +7,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 
-from ops.settings import Settings
+from base.settings import Settings
 from ops.stack.kafka import Kafka
 from ops.stack.procs import (
     POLL_INTERVAL_S,

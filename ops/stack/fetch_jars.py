@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ops.settings import get_settings
+from base.settings import get_settings
 from ops.stack.kafka import ensure_jars, jars_cached, libs_dir
 from ops.stack.procs import StackError
 

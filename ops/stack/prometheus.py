@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from ops.settings import REPO_ROOT, Settings
+from base.settings import REPO_ROOT, Settings
 from ops.stack.procs import Echo
 from ops.stack.service import Service, require_binary
 

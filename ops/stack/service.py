@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ops.settings import REPO_ROOT, Settings
+from base.settings import REPO_ROOT, Settings
 from ops.stack.procs import Echo, ProcFiles, StackError
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ops.settings import REPO_ROOT, Settings, settings_env
+from base.settings import REPO_ROOT, Settings, settings_env
 
 pytestmark = [pytest.mark.bench, pytest.mark.integration]
 SMOKE_TIMEOUT_S = 180
@@ -27,7 +27,7 @@ def _positive(value: Any) -> bool:
 def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) -> None:
     env = {**os.environ, **settings_env(live_stack)}
     completed = subprocess.run(
-        [sys.executable, "-m", "ops.bench", "--mode", "smoke", "--out-dir", str(tmp_path),
+        [sys.executable, "-m", "devtools.bench", "--mode", "smoke", "--out-dir", str(tmp_path),
          "--doc", str(tmp_path / "BENCHMARKS.md")],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S,
     )  # fmt: skip

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from base.settings import Settings
 from connectors.bulk_import import (
     checkpoint_path,
     csv_rows,
@@ -19,7 +20,6 @@ from connectors.bulk_import import (
     run_import,
     to_fact,
 )
-from ops.settings import Settings
 from tests.support.isolation import unique
 from tests.support.kafka_io import read_all
 

@@ -11,12 +11,12 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from base.settings import GatewaySettings, Settings
 from connectors.auth import KeyRecord, RateLimiter, hash_key, load_keys, new_key
 from connectors.gateway import create_app
 from connectors.gateway.models import derived_request_id
 from connectors.gateway.replies import TooManyWaiters, Waiters
 from ledger.commands import Decision, HoldCommand, Reserve
-from ops.settings import GatewaySettings, Settings
 from tests.connectors.test_gateway_fakes import FakeBus, FakeReads, Keys, make_keys
 
 

@@ -16,10 +16,10 @@ import httpx
 import pytest
 import uvicorn
 
+from base import redis_keys
+from base.settings import Settings
 from connectors.auth import new_key, save_keys
 from connectors.gateway import create_app
-from ops.settings import Settings
-from processors import redis_keys
 from tests.support.isolation import free_port, unique
 from tests.support.waiting import redis_client, wait_for_figure, wait_until
 from tests.support.worker_process import WorkerProcess

@@ -15,8 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from base.settings import GatewaySettings, Settings
 from connectors.gateway import create_app
-from ops.settings import GatewaySettings, Settings
 from tests.connectors.test_gateway_fakes import FakeBus, FakeReads, make_keys
 
 _keys = make_keys(Path(tempfile.mkdtemp(prefix="tally-schema-")) / "keys.json")

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import redis
 
+from base.redis_keys import changes_key
+from base.settings import Settings
 from connectors.pushers import keys
-from ops.settings import Settings
-from processors.redis_keys import changes_key
 from tests.connectors.fakes.harness import (
     LOCATION,
     WEBHOOK_SECRET,

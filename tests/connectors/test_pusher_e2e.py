@@ -8,9 +8,9 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
+from base.settings import Settings
 from connectors.pushers.runner import Pusher
 from connectors.pushers.webhook import WebhookSink
-from ops.settings import Settings
 from tests.connectors.fakes.harness import WEBHOOK_SECRET, fast_settings
 from tests.connectors.fakes.webhook import FakeWebhookReceiver
 from tests.support.isolation import unique

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from base.settings import Settings
 from connectors.pushers import keys
 from connectors.pushers.runner import Pusher
 from connectors.pushers.shopify import ShopifyMapping, ShopifySink
-from ops.settings import Settings
 from tests.connectors.fakes.harness import (
     LOCATION,
     Sleeps,

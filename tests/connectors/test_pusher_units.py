@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from base.redis_keys import FigureVersion
 from connectors.pushers import signing
 from connectors.pushers.backoff import backoff_s, retry_after_s, throttle_wait_s
 from connectors.pushers.changes import (
@@ -28,7 +29,6 @@ from connectors.pushers.shopify import (
     set_request,
 )
 from connectors.pushers.webhook import body, message_id
-from processors.redis_keys import FigureVersion
 from tests.connectors.fakes.shopify import MUTATION_RE, READ_RE
 
 # The Standard Webhooks spec's own library test vector (FIELD-NOTES.md).

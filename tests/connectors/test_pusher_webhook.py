@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from base.redis_keys import changes_key
+from base.settings import Settings
 from connectors.pushers import keys
 from connectors.pushers.runner import Pusher
 from connectors.pushers.webhook import WebhookSink
-from ops.settings import Settings
-from processors.redis_keys import changes_key
 from tests.connectors.fakes.harness import (
     WEBHOOK_SECRET,
     Sleeps,

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ops.faults.run import fault_stack_settings
-from ops.settings import Settings, get_settings
+from base.settings import Settings, get_settings
+from devtools.faults.run import fault_stack_settings
 from ops.stack import down, ensure_up
 from tests.support.isolation import free_port
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from base.settings import GatewaySettings, Settings
 from connectors.gateway import create_app
 from ledger import limits
-from ops.settings import GatewaySettings, Settings
 from tests.connectors.test_gateway_fakes import FakeBus, FakeReads, Keys, make_keys
 
 PAYLOAD_BYTES_MAX = 16_384

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
+from base import redis_keys
+from base.settings import Settings
 from ledger import limits
-from ops.settings import Settings
-from processors import redis_keys
 from tests.support.isolation import unique
 from tests.support.kafka_io import (
     channel_policy,

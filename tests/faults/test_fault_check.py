@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import orjson
 
+from devtools.faults import check
+from devtools.faults.run import SeedReport, known_bug
 from ledger.codec import encode
 from ledger.fold import apply_event
 from ledger.state import SkuState
-from ledger.testing import channel, fact
-from ops.faults import check
-from ops.faults.run import SeedReport, known_bug
+from tests.support.ledger_builders import channel, fact
 
 NOW = datetime.now(UTC).isoformat()
 

@@ -1,8 +1,8 @@
-"""Seeded fault runs (ops/faults): a workload with faults at seeded steps, then the table,
+"""Seeded fault runs (devtools/faults): a workload with faults at seeded steps, then the table,
 the decisions, Redis and the pushed figures compared with a reference fold of the log.
 
 Default tier: three small seeds that together inject every fault kind. `slow`: 50 seeds of
-the full size (`python -m ops.faults --seeds 50` runs the same with a JSON report).
+the full size (`python -m devtools.faults --seeds 50` runs the same with a JSON report).
 Seeds that once diverged stay here as regressions.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ops.faults.plan import FAULT_KINDS, SIZES, build_plan
-from ops.faults.run import KNOWN_BUGS, SeedReport, known_bug, run_seed
-from ops.settings import Settings
+from base.settings import Settings
+from devtools.faults.plan import FAULT_KINDS, SIZES, build_plan
+from devtools.faults.run import KNOWN_BUGS, SeedReport, known_bug, run_seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

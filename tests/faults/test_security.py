@@ -18,9 +18,9 @@ import pytest
 import redis
 import uvicorn
 
+from base.settings import GatewaySettings, Settings
 from connectors.auth import new_key, save_keys
 from connectors.gateway import create_app
-from ops.settings import GatewaySettings, Settings
 from tests.connectors.test_gateway_fakes import FakeBus, FakeReads, make_keys
 from tests.support.isolation import free_port, unique
 from tests.support.kafka_io import channel_policy, fact, produce_json

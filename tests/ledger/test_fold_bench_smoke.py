@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.bench import fold_bench
+from devtools.bench import fold_bench
 from processors.gc_tuning import (
     PYTHON_DEFAULT_THRESHOLDS,
     YOUNG_THRESHOLD_OBJECTS,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.bench import fold_instructions
+from devtools.bench import fold_instructions
 
 
 @pytest.mark.parametrize("stage", fold_instructions.STAGES)

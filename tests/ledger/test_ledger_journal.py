@@ -10,7 +10,7 @@ from ledger.decide import decide
 from ledger.errors import DecodeError
 from ledger.fold import fold
 from ledger.state import Journal, SkuState, journal_put
-from ledger.testing import SKU, book, channel, commit, fact, reserve
+from tests.support.ledger_builders import SKU, book, channel, commit, fact, reserve
 
 FRESH = limits.JOURNAL_FRESH_MAX
 POLICIES = book(channel("web", "A"))

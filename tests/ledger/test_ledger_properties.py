@@ -32,7 +32,17 @@ from ledger.decide import decide
 from ledger.events import FACT_TYPES, Fact, HoldEventUnion
 from ledger.fold import apply_event, fold
 from ledger.state import SkuState
-from ledger.testing import SKU, book, channel, commit, expire, fact, release, reserve, safety
+from tests.support.ledger_builders import (
+    SKU,
+    book,
+    channel,
+    commit,
+    expire,
+    fact,
+    release,
+    reserve,
+    safety,
+)
 
 EXAMPLES = int(os.environ.get("TALLY_HYPOTHESIS_EXAMPLES", "60"))
 PROPERTY = settings(

@@ -8,7 +8,7 @@ from ledger.decide import decide
 from ledger.fold import apply_event, fold
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
-from ledger.testing import (
+from tests.support.ledger_builders import (
     SKU,
     book,
     channel,

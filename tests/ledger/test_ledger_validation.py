@@ -24,7 +24,7 @@ from ledger.codec import (
 from ledger.errors import DecodeError, LimitExceeded
 from ledger.fold import apply_event, fold
 from ledger.state import SkuState
-from ledger.testing import SKU, channel, fact, reserve, safety
+from tests.support.ledger_builders import SKU, channel, fact, reserve, safety
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

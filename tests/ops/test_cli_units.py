@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 
+from base.redis_keys import FigureVersion
+from base.settings import Settings
+from base.topics import changelog_topic, partition_for
 from ops.inspect.explain import _compare
-from ops.inspect.kafka_read import changelog_topic, partition_for
 from ops.inspect.published import Published
 from ops.inspect.top import histogram_quantile, parse_samples, snapshot_between
-from ops.settings import Settings
-from processors.redis_keys import FigureVersion
 
 
 def test_histogram_quantile_interpolates_like_prometheus() -> None:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from ops.settings import (
+from base.settings import (
     REPO_ROOT,
     GatewaySettings,
     KafkaSettings,

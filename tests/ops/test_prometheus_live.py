@@ -21,7 +21,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from ops.settings import REPO_ROOT, PrometheusSettings, Settings
+from base.settings import REPO_ROOT, PrometheusSettings, Settings
 from tests.ops.test_cli_ledger import run_json
 from tests.support.isolation import free_port, unique
 from tests.support.kafka_io import channel_policy, fact, produce_json

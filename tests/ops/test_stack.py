@@ -11,7 +11,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ops.settings import KafkaSettings, PrometheusSettings, RedisSettings, Settings, StackSettings
+from base.settings import KafkaSettings, PrometheusSettings, RedisSettings, Settings, StackSettings
 from ops.stack import StackError, ensure_up, status
 from ops.stack.kafka import round_trip
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.settings import Settings, StackSettings
+from base.settings import Settings, StackSettings
 from ops.stack import procs
 from ops.stack.control import start_services, stop_services
 from ops.stack.procs import Echo, StackError, our_pid, port_open, terminate

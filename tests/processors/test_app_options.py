@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import faust
 
-from ops.faults.run import QUIESCE_TIMEOUT_S
-from ops.settings import Settings, WorkerSettings
+from base.settings import Settings, WorkerSettings
+from devtools.faults.run import QUIESCE_TIMEOUT_S
 from processors.app import app_options
 
 

@@ -7,8 +7,8 @@ import asyncio
 import orjson
 import pytest
 
-from ops.settings import Settings
-from processors import redis_keys
+from base import redis_keys
+from base.settings import Settings
 from tests.support.isolation import unique
 from tests.support.kafka_io import fact, produce, produce_json, read_all
 from tests.support.waiting import hget, redis_client, wait_for_figure, wait_until

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ledger import testing as t
 from ledger.codec import encode
 from ledger.state import SkuState
 from processors.batch import RawMessage, TopicKind, process_batch
+from tests.support import ledger_builders as t
 
 SKU_KEY = t.SKU.encode()
 BOOK = t.book(t.channel("web", "A", "B"), t.channel("pos", "B"))

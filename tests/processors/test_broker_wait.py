@@ -10,8 +10,8 @@ import time
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
-from ops.settings import Settings
-from processors.topics import ensure_topics_when_reachable
+from base.settings import Settings
+from base.topics import ensure_topics_when_reachable
 from tests.support.isolation import free_port
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-from ops.settings import Settings
+from base.settings import Settings
 from processors import changelog_highwater
 from tests.support.isolation import unique
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ops.settings import Settings
-from processors import redis_keys
+from base import redis_keys
+from base.settings import Settings
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce_json
 from tests.support.waiting import redis_client, stream_entries, wait_for_figure

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from ops.settings import Settings
-from processors import redis_keys
+from base import redis_keys
+from base.settings import Settings
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, now_iso, produce_json, read_all
 from tests.support.waiting import redis_client, stream_entries, wait_for_figure, wait_until

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
+from base.redis_keys import FigureVersion
 from processors.app import PendingFigures
 from processors.publisher import Figure
-from processors.redis_keys import FigureVersion
 
 
 class FlakyPublisher:

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from ops.settings import Settings
-from processors import redis_keys
+from base import redis_keys
+from base.redis_keys import FigureVersion
+from base.settings import Settings
 from processors.publisher import Figure, RedisPublisher
-from processors.redis_keys import FigureVersion
 from tests.support.isolation import unique
 from tests.support.waiting import redis_client, stream_entries
 

@@ -17,16 +17,16 @@ from typing import Any
 
 import pytest
 
+from base.settings import Settings
+from devtools.workload.facts import FactWorkload
 from ledger import limits
 from ledger.policy import PolicyBook
-from ledger.testing import book as policy_book
-from ledger.testing import channel as channel_record
 from ops.inspect.kafka_read import read_table
-from ops.settings import Settings
-from ops.workload.facts import FactWorkload
 from tests.processors.test_holds import reserve
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce_json, read_all
+from tests.support.ledger_builders import book as policy_book
+from tests.support.ledger_builders import channel as channel_record
 from tests.support.reference import (
     figure_mismatches,
     position_mismatches,
@@ -171,7 +171,7 @@ def test_a_hot_skus_stored_decisions_survive_a_rebuild_from_the_changelog(
     isolated: Settings, tmp_path: Path
 ) -> None:
     """Decisions and resolved holds are stored as write-once chunks apart from the SKU's
-    state (processors.state_store); a rebuilt store must still answer a repeated request with
+    state (base.table_layout); a rebuilt store must still answer a repeated request with
     its first decision."""
     sku, store, web = unique("SKU"), unique("store"), unique("web")
     topics = isolated.topics

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ops.settings import Settings
+from base.settings import Settings
 from processors import metrics, transaction_watch
 from tests.support.isolation import unique
 from tests.support.kafka_io import fact, produce_json

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from ledger.testing import book as policy_book
-from ledger.testing import channel as channel_record
-from ops.settings import Settings
-from ops.workload.facts import FactWorkload
+from base.settings import Settings
+from devtools.workload.facts import FactWorkload
 from tests.processors.test_holds import reserve
 from tests.support.isolation import free_port, unique
 from tests.support.kafka_io import channel_policy, fact, produce_json, read_all
+from tests.support.ledger_builders import book as policy_book
+from tests.support.ledger_builders import channel as channel_record
 from tests.support.reference import figure_mismatches, reference_states
 from tests.support.waiting import redis_client, wait_for_figure, wait_until
 from tests.support.worker_process import WorkerProcess

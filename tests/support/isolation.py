@@ -11,7 +11,7 @@ import socket
 import uuid
 from pathlib import Path
 
-from ops.settings import Settings, TopicSettings
+from base.settings import Settings, TopicSettings
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from ops.settings import Settings
+from base.settings import Settings
 
 READ_IDLE_MS = 1_000
 

@@ -8,12 +8,12 @@ from typing import Any, cast
 import orjson
 import redis
 
+from base import redis_keys
 from ledger.availability import figures
 from ledger.codec import decode_event
 from ledger.fold import evolve
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
-from processors import redis_keys
 
 
 def reference_states(facts: Iterable[Mapping[str, Any]]) -> dict[str, SkuState]:

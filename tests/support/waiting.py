@@ -8,7 +8,7 @@ from typing import TypeVar, cast
 
 import redis
 
-from ops.settings import Settings
+from base.settings import Settings
 
 T = TypeVar("T")
 POLL_INTERVAL_S = 0.05

@@ -17,9 +17,9 @@ import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
+from base.redis_keys import changes_key
+from base.settings import REPO_ROOT, PusherSettings, Settings, settings_env
 from connectors.pushers import keys
-from ops.settings import REPO_ROOT, PusherSettings, Settings, settings_env
-from processors.redis_keys import changes_key
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 LOCATION = "gid://shopify/Location/1"

@@ -1,0 +1,82 @@
+"""The wire-contract topics: their names (the positions changelog's too), their shapes, the
+partition of a key, and creating them before anything uses them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner
+
+from base.settings import Settings
+
+log = logging.getLogger("tally.topics")
+
+POSITIONS_TABLE = "positions"  # the worker's Faust table of SKU states
+
+
+def changelog_topic(settings: Settings) -> str:
+    """Faust's changelog topic of the worker's positions table."""
+    return f"{settings.worker.app_id}-{POSITIONS_TABLE}-changelog"
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default (murmur2) partitioner gives `key`: every SKU-keyed
+    producer and the positions changelog put a SKU there."""
+    all_partitions = list(range(partitions))
+    partition: int = DefaultPartitioner()(key.encode(), all_partitions, all_partitions)
+    return partition
+
+
+def wanted_topics(settings: Settings) -> list[NewTopic]:
+    topics = settings.topics
+    keyed_by_sku = {"cleanup.policy": "delete"}
+    return [
+        NewTopic(topics.events, topics.partitions, 1, topic_configs=keyed_by_sku),
+        NewTopic(topics.commands, topics.partitions, 1, topic_configs=keyed_by_sku),
+        NewTopic(topics.decisions, topics.partitions, 1, topic_configs=keyed_by_sku),
+        # One partition: its offsets are the global policy version; compacted, so the latest
+        # record per channel/location is kept forever.
+        NewTopic(topics.policy, 1, 1, topic_configs={"cleanup.policy": "compact"}),
+        NewTopic(topics.dlq, 1, 1, topic_configs={"cleanup.policy": "delete"}),
+    ]
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics; returns the names created. Existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted_topics(settings) if t.name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process won the race
+                await admin.create_topics(missing)
+            log.info("created topics: %s", ", ".join(t.name for t in missing))
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+async def ensure_topics_when_reachable(settings: Settings, wait_s: float) -> list[str]:
+    """`ensure_topics`, waiting up to `wait_s` for the broker to answer (a worker restarted
+    during a broker restart waits for it instead of exiting)."""
+    deadline = time.monotonic() + wait_s
+    retry_s = 1.0
+    while True:
+        try:
+            return await ensure_topics(settings)
+        except KafkaConnectionError as error:
+            left_s = deadline - time.monotonic()
+            if left_s <= 0:
+                raise
+            log.warning(
+                "Kafka at %s is not reachable (%s); retrying for up to %.0f s more",
+                settings.kafka.bootstrap, error, left_s,
+            )  # fmt: skip
+            await asyncio.sleep(min(retry_s, left_s))
+            retry_s = min(retry_s * 2, 10.0)

@@ -1,0 +1,68 @@
+"""Every bound of one bench run (counts, durations, concurrency), with the full and smoke presets.
+
+The presets are the defaults of `python -m devtools.bench --mode full|smoke`; each field can be
+overridden on the command line (`--events 500000`, `--hold-clients 64`, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+Mode = Literal["full", "smoke"]
+STAGES = ("throughput", "latency", "recovery", "holds")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    mode: Mode
+    seed: int = 7
+    stages: tuple[str, ...] = STAGES
+    # Workload shape: Zipf-popular SKUs over several locations and channels.
+    skus: int = 10_000
+    locations: int = 6
+    # Share of the preloaded records that are hold commands (reserve, then commit).
+    command_share: float = 0.1
+    partitions: int = 4
+    # 1. Throughput: records preloaded on the events + commands topics, then drained.
+    events: int = 60_000
+    drain_timeout_s: float = 300.0
+    # 2/3. Latency: seconds of paced load at each share of the measured maximum rate.
+    load_levels: tuple[float, ...] = (0.25, 0.5, 0.8)
+    level_duration_s: float = 20.0
+    # Offered rates never go above this (the Python producer's own ceiling, roughly).
+    offered_rate_max: float = 30_000.0
+    settle_timeout_s: float = 120.0
+    # 4. Recovery: distinct SKU states written to the changelog, then restored.
+    recovery_records: int = 1_000_000
+    recovery_timeout_s: float = 900.0
+    # 5. Hot-SKU holds: concurrent clients on one SKU, stock they exhaust, and a time bound.
+    hold_clients: int = 32
+    hold_stock_units: int = 5_000
+    holds_timeout_s: float = 120.0
+    hold_ttl_s: int = 600
+    # The worker under test (a module run with -m); the stock one by default.
+    worker_module: str = "processors.worker"
+    # Profiling the worker while it drains (py-spy), seconds; 0 = off.
+    profile_s: float = 0.0
+
+    def with_overrides(self, overrides: dict[str, Any]) -> BenchConfig:
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in overrides.items() if k in known and v is not None})
+
+
+FULL = BenchConfig(mode="full")
+SMOKE = BenchConfig(
+    mode="smoke",
+    skus=200,
+    events=2_000,
+    drain_timeout_s=60.0,
+    level_duration_s=1.0,
+    settle_timeout_s=30.0,
+    recovery_records=2_000,
+    recovery_timeout_s=60.0,
+    hold_clients=8,
+    hold_stock_units=120,
+    holds_timeout_s=30.0,
+)
+PRESETS: dict[str, BenchConfig] = {"full": FULL, "smoke": SMOKE}

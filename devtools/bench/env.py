@@ -1,0 +1,215 @@
+"""The bench's own corner of the shared stack, the machine it ran on, and small probes.
+
+Every topic, consumer group, app id, channel and location of a run carries the run's prefix
+(`bench<id>`), so a run never reads or writes anyone else's records or Redis keys, and
+`cleanup` removes exactly what the run made.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from base.settings import REPO_ROOT, Settings, TopicSettings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """Names of one run: topics, channels and locations nobody else uses."""
+
+    run_id: str
+    locations: tuple[str, ...]
+    channels: dict[str, tuple[str, ...]]  # channel -> the locations that feed it
+
+    @classmethod
+    def new(cls, location_count: int) -> Namespace:
+        run_id = f"bench{uuid.uuid4().hex[:8]}"
+        locations = tuple(f"{run_id}-loc-{i:02d}" for i in range(location_count))
+        half = max(1, location_count // 2)
+        channels = {
+            f"{run_id}-web": locations,  # every location ships web orders
+            f"{run_id}-market": locations[:half],  # the marketplace: warehouses only
+            f"{run_id}-pickup": locations[half:] or locations,  # click & collect: stores
+        }
+        return cls(run_id, locations, channels)
+
+    @property
+    def prefix(self) -> str:
+        return self.run_id
+
+    def settings(self, base: Settings, tag: str, data_root: Path, partitions: int) -> Settings:
+        """Settings of one worker: its own topics (`{run}-{tag}.*`), app id, data dir, ports."""
+        name = f"{self.run_id}-{tag}"
+        topics = TopicSettings.named(name, partitions)
+        worker = base.worker.model_copy(
+            update={
+                "app_id": name,
+                "data_dir": data_root / name,
+                "web_port": free_port(),
+                "metrics_port": free_port(),
+                "changes_stream_len_max": 10_000_000,
+            }
+        )
+        return base.model_copy(update={"topics": topics, "worker": worker})
+
+    def redis_keys(self) -> list[str]:
+        keys: list[str] = []
+        for channel in self.channels:
+            keys += [f"tally:ats:{channel}", f"tally:ver:ats:{channel}", f"tally:changes:{channel}"]
+        for location in self.locations:
+            keys += [f"tally:loc:{location}", f"tally:ver:loc:{location}"]
+        return keys
+
+
+def with_worker(settings: Settings, **updates: Any) -> Settings:
+    return settings.model_copy(update={"worker": settings.worker.model_copy(update=updates)})
+
+
+async def reset_redis(settings: Settings, namespace: Namespace) -> None:
+    client = aioredis.Redis.from_url(settings.redis.url)
+    try:
+        await client.delete(*namespace.redis_keys())
+    finally:
+        await client.aclose()
+
+
+async def create_topics(settings: Settings, topics: list[NewTopic]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if missing:
+            await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+async def delete_run_topics(settings: Settings, namespace: Namespace) -> list[str]:
+    """Delete every topic whose name starts with the run's prefix (ours only)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    try:
+        ours = [t for t in await admin.list_topics() if t.startswith(namespace.prefix)]
+        if ours:
+            await admin.delete_topics(ours)
+        return sorted(ours)
+    finally:
+        await admin.close()
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$")
+
+
+def metric_sums(text: str) -> dict[str, float]:
+    """Prometheus text -> the sum of every sample per metric name (labels dropped)."""
+    sums: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        if match is None:
+            continue
+        name, value = match.group(1), float(match.group(3))
+        sums[name] = sums.get(name, 0.0) + value
+    return sums
+
+
+def labelled(text: str, name: str) -> dict[str, float]:
+    """The samples of one metric, by their label text."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match is not None and match.group(1) == name:
+            out[match.group(2) or ""] = float(match.group(3))
+    return out
+
+
+def worker_progress(metrics_port: int) -> float:
+    """Records the worker finished: facts folded + hold decisions (its own counters)."""
+    # urllib, not httpx.get: a fresh httpx client builds an SSL context per call, which cost
+    # the polling harness a third of a core (seen in py-spy) on a 2-core machine.
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5.0) as r:
+        text = r.read().decode()
+    sums = metric_sums(text)
+    return sums.get("tally_events_folded_total", 0.0) + sums.get("tally_hold_decisions_total", 0.0)
+
+
+def load_average() -> tuple[float, float, float]:
+    return os.getloadavg()
+
+
+def machine() -> dict[str, Any]:
+    cpu_model = ""
+    mem_total_kb = 0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_total_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gib": round(mem_total_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "devtools/bench", "processors", "ledger"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def wait_for(probe: Any, timeout_s: float, what: str, interval_s: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not probe():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"bench: {what} not reached in {timeout_s}s")
+        time.sleep(interval_s)

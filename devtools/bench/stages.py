@@ -1,0 +1,639 @@
+"""The five measured stages, each a function of the run's context returning raw numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import orjson
+import redis.asyncio as aioredis
+from aiokafka.admin import NewTopic
+
+from base.settings import REPO_ROOT, Settings, settings_env
+from base.topics import changelog_topic, ensure_topics
+from devtools.bench import floor, holds, kafka_io, pg
+from devtools.bench.config import BenchConfig
+from devtools.bench.env import (
+    Namespace,
+    create_topics,
+    metric_sums,
+    reset_redis,
+    with_worker,
+    worker_progress,
+)
+from devtools.bench.gen import Item, Workload, stamp
+from devtools.bench.profile import ProfileRun
+from devtools.bench.stats import percentiles, steady_rate
+from ledger.codec import decode_state, encode_state
+from ledger.state import Position, SkuState
+from ops.child_worker import ChildWorker
+
+Echo = Callable[[str], None]
+PROGRESS_POLL_S = 0.1
+LEVEL_SETTLE_S = 0.5
+REDIS_READ_CHUNK = 10_000
+_LOG_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[,.]\d{3})")
+
+
+@dataclass
+class Context:
+    config: BenchConfig
+    base: Settings
+    namespace: Namespace
+    work_dir: Path  # worker data dirs, logs, probe output (removed at the end)
+    echo: Echo
+    main: Settings | None = None  # the topics/app of the throughput + latency + holds worker
+    worker: ChildWorker | None = None  # the default-guarantee worker kept between stages
+    max_rate: float = 0.0
+    skus: list[str] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def _policy_records(namespace: Namespace) -> list[tuple[str, bytes, bytes]]:
+    at = datetime.now(UTC).isoformat()
+    return [
+        (
+            "",
+            channel.encode(),
+            orjson.dumps(
+                {
+                    "kind": "channel",
+                    "channel": channel,
+                    "locations": list(locations),
+                    "buffer_units": 1 if channel.endswith("-market") else 0,
+                    "version": 1,
+                    "updated_at": at,
+                }
+            ),
+        )
+        for channel, locations in namespace.channels.items()
+    ]
+
+
+async def _prepare_topics(settings: Settings, namespace: Namespace) -> None:
+    await ensure_topics(settings)
+    policy = [(settings.topics.policy, k, v) for _t, k, v in _policy_records(namespace)]
+    await kafka_io.preload(settings, policy)
+
+
+def _web_channel(namespace: Namespace) -> str:
+    return next(iter(namespace.channels))
+
+
+def _workload(ctx: Context, seed_offset: int, source: str) -> Workload:
+    return Workload(
+        seed=ctx.config.seed + seed_offset,
+        skus=ctx.skus,
+        locations=ctx.namespace.locations,
+        channel=_web_channel(ctx.namespace),
+        command_share=ctx.config.command_share,
+        hold_ttl_s=ctx.config.hold_ttl_s,
+        source=source,
+    )
+
+
+class BenchWorker(ChildWorker):
+    """`ops.child_worker.ChildWorker` running a chosen worker module (the stock one by default)."""
+
+    def __init__(self, settings: Settings, log_path: Path, module: str) -> None:
+        super().__init__(settings, log_path)
+        self.module = module
+
+    def start(self) -> BenchWorker:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **settings_env(self.settings)}
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        return self
+
+
+def _new_worker(ctx: Context, settings: Settings, name: str) -> BenchWorker:
+    return BenchWorker(settings, ctx.work_dir / f"{name}.log", ctx.config.worker_module).start()
+
+
+def _start_worker(ctx: Context, settings: Settings, name: str) -> ChildWorker:
+    worker = _new_worker(ctx, settings, name)
+    worker.wait_metrics_up()
+    return worker
+
+
+def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) -> dict[str, Any]:
+    """Start a worker on the preloaded topics; time it from its first record to the last."""
+    worker = _start_worker(ctx, settings, name)
+    samples: list[tuple[float, float]] = []
+    profile: ProfileRun | None = None
+    deadline = time.monotonic() + ctx.config.drain_timeout_s
+    try:
+        while True:
+            done = worker_progress(settings.worker.metrics_port)
+            now = time.monotonic()
+            if done > 0:
+                samples.append((now, done))
+                if profile is None and ctx.config.profile_s > 0:
+                    profile = ProfileRun.start(worker.pid, ctx.config.profile_s, ctx.work_dir, name)
+            if done >= expected:
+                break
+            if now > deadline or not worker.alive():
+                raise TimeoutError(
+                    f"bench: {name} worker drained {done}/{expected} in "
+                    f"{ctx.config.drain_timeout_s}s\n{worker.log_tail()}"
+                )
+            time.sleep(PROGRESS_POLL_S)
+    except BaseException:
+        worker.stop()
+        raise
+    first, last = samples[0], samples[-1]
+    span = last[0] - first[0]
+    result: dict[str, Any] = {
+        "records": expected,
+        "drain_s": round(span, 3),
+        # from the first progress sample (records already done then are not timed)
+        "records_per_s": round((last[1] - first[1]) / span, 1) if span > 0 else 0.0,
+        "steady_records_per_s": round(steady_rate(samples), 1),
+        "processing_guarantee": settings.worker.processing_guarantee,
+        **_batch_shape(worker.metrics_text()),
+    }
+    if profile is not None:
+        result["profile"] = profile.finish()
+    if settings.worker.processing_guarantee == ctx.base.worker.processing_guarantee:
+        ctx.worker = worker  # the latency and holds stages measure the default guarantee
+    else:
+        worker.stop()
+    return result
+
+
+def _batch_shape(metrics_text: str) -> dict[str, float]:
+    """How the worker batched the drain: mean records per batch, and the batch count."""
+    sums = metric_sums(metrics_text)
+    batches = sums.get("tally_batch_messages_count", 0.0)
+    records = sums.get("tally_batch_messages_sum", 0.0)
+    return {
+        "batches": batches,
+        "mean_batch_records": round(records / batches, 1) if batches else 0.0,
+    }
+
+
+async def throughput(ctx: Context) -> dict[str, Any]:
+    config, namespace = ctx.config, ctx.namespace
+    main = namespace.settings(ctx.base, "main", ctx.work_dir, config.partitions)
+    ctx.main = main
+    await _prepare_topics(main, namespace)
+    workload = _workload(ctx, 0, "preload")
+    topics = {"events": main.topics.events, "commands": main.topics.commands}
+    ctx.echo(f"throughput: preloading {config.events:,} records (seed {config.seed}) ...")
+    started = time.monotonic()
+    counts = {"events": 0, "commands": 0}
+
+    def records() -> Any:
+        for item in workload.items(config.events):
+            counts[item.kind] += 1
+            yield topics[item.kind], item.key, stamp(item)
+
+    sent = await kafka_io.preload(main, records())
+    preload_s = time.monotonic() - started
+    ctx.echo(f"throughput: preloaded {sent:,} in {preload_s:.1f}s ({sent / preload_s:,.0f}/s)")
+
+    out: dict[str, Any] = {
+        "records": sent,
+        "facts": counts["events"],
+        "commands": counts["commands"],
+        "preload_records_per_s": round(sent / preload_s, 1),
+    }
+    ctx.echo("throughput: floor (raw aiokafka consumer -> Redis pipelines) ...")
+    await reset_redis(main, namespace)
+    floor_run = await floor.drain(
+        main, list(topics.values()), namespace.channels, sent, config.drain_timeout_s
+    )
+    out["floor"] = {
+        "records": floor_run.records,
+        "drain_s": round(floor_run.last_at - floor_run.first_at, 3),
+        "records_per_s": round(floor_run.rate, 1),
+        "steady_records_per_s": round(
+            steady_rate([(t, float(n)) for t, n in floor_run.samples]), 1
+        ),
+        "redis_pipelines": floor_run.redis_calls,
+    }
+    ctx.echo(f"throughput: floor {floor_run.rate:,.0f} records/s")
+    guarantees = (("at_least_once", "alo"), ("exactly_once", "eos"))
+    # the default guarantee drains last: its worker stays up for the latency and holds stages
+    for guarantee, tag in sorted(
+        guarantees, key=lambda g: g[0] == ctx.base.worker.processing_guarantee
+    ):
+        await reset_redis(main, namespace)
+        settings = with_worker(
+            main,
+            processing_guarantee=guarantee,
+            app_id=f"{main.worker.app_id}-{tag}",
+            data_dir=ctx.work_dir / f"data-{tag}",
+        )
+        ctx.echo(f"throughput: worker {guarantee} draining {sent:,} ...")
+        result = await asyncio.to_thread(_drain_worker, ctx, settings, f"throughput-{tag}", sent)
+        out[guarantee] = result
+        ctx.echo(
+            f"throughput: {guarantee} {result['records_per_s']:,.0f} records/s "
+            f"(steady {result['steady_records_per_s']:,.0f})"
+        )
+        if guarantee == ctx.base.worker.processing_guarantee:
+            ctx.main = settings
+    floor_rate = out["floor"]["steady_records_per_s"] or out["floor"]["records_per_s"]
+    for guarantee in ("exactly_once", "at_least_once"):
+        rate = out[guarantee]["steady_records_per_s"] or out[guarantee]["records_per_s"]
+        out[guarantee]["ratio_to_floor"] = round(rate / floor_rate, 3) if floor_rate else 0.0
+    kept = out[ctx.base.worker.processing_guarantee]  # the guarantee later stages measure
+    ctx.max_rate = kept["steady_records_per_s"] or kept["records_per_s"]
+    return out
+
+
+# --- latency ------------------------------------------------------------------------------
+
+
+async def _redis_time_ms(client: aioredis.Redis) -> int:
+    seconds, micros = await client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+async def _stream_latencies(
+    client: aioredis.Redis, namespace: Namespace, since_ms: int
+) -> list[float]:
+    """Redis stream entry time (the XADD's server clock) - the entry's ingested_at, in ms."""
+    latencies: list[float] = []
+    for channel in namespace.channels:
+        key = f"tally:changes:{channel}"
+        start = f"{since_ms}-0"
+        while True:
+            entries = cast(
+                list[tuple[bytes, dict[bytes, bytes]]],
+                await client.xrange(key, min=start, max="+", count=REDIS_READ_CHUNK),
+            )
+            for entry_id, fields in entries:
+                ingested_ms = int(fields[b"ingested_at"])
+                if ingested_ms >= since_ms:
+                    latencies.append(float(int(entry_id.split(b"-")[0]) - ingested_ms))
+            if len(entries) < REDIS_READ_CHUNK:
+                break
+            start = "(" + entries[-1][0].decode()
+        await client.delete(key)
+    return latencies
+
+
+def _histogram_buckets(text: str) -> dict[float, float]:
+    """tally_sync_latency_seconds cumulative bucket counts summed over channels, by le."""
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("tally_sync_latency_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            bound = float("inf") if le == "+Inf" else float(le)
+            buckets[bound] = buckets.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def _histogram_p99_ms(before: dict[float, float], after: dict[float, float]) -> float | None:
+    """The worker histogram's p99 bucket bound over the level (coarse: bucket edges only)."""
+    delta = {le: after.get(le, 0.0) - before.get(le, 0.0) for le in after}
+    total = delta.get(float("inf"), 0.0)
+    if total <= 0:
+        return None
+    for le in sorted(delta):
+        if delta[le] >= 0.99 * total:
+            return le * 1000
+    return None
+
+
+def _wait_progress(ctx: Context, worker: ChildWorker, port: int, target: float) -> None:
+    deadline = time.monotonic() + ctx.config.settle_timeout_s
+    while worker_progress(port) < target:
+        if time.monotonic() > deadline or not worker.alive():
+            raise TimeoutError(f"bench: worker did not catch up to {target:.0f} records")
+        time.sleep(PROGRESS_POLL_S)
+
+
+async def latency(ctx: Context) -> dict[str, Any]:
+    config, namespace = ctx.config, ctx.namespace
+    assert ctx.main is not None and ctx.worker is not None, "latency needs the throughput stage"
+    main, worker = ctx.main, ctx.worker
+    port = main.worker.metrics_port
+    probe_topic = f"{namespace.prefix}-probe"
+    await create_topics(
+        main,
+        [NewTopic(probe_topic, config.partitions, 1, topic_configs={"cleanup.policy": "delete"})],
+    )
+    probe_out = ctx.work_dir / "kafka-probe.json"
+    probe = subprocess.Popen(
+        [sys.executable, "-m", "devtools.bench.kafka_probe", "--bootstrap", main.kafka.bootstrap,
+         "--topic", probe_topic, "--partitions", str(config.partitions), "--out", str(probe_out)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    assert probe.stdout is not None
+    ready = await asyncio.to_thread(probe.stdout.readline)
+    if ready.strip() != b"ready":
+        raise RuntimeError(f"bench: kafka probe did not start: {ready!r}")
+    client = aioredis.Redis.from_url(main.redis.url)
+    producer = kafka_io.producer(main, linger_ms=1)
+    await producer.start()
+    topics = {"events": main.topics.events, "commands": main.topics.commands}
+    levels: list[dict[str, Any]] = []
+    try:
+        for index, load in enumerate(config.load_levels):
+            rate = min(config.offered_rate_max, load * ctx.max_rate)
+            count = max(1, int(rate * config.level_duration_s))
+            tag = f"L{round(load * 100):03d}"
+            workload = _workload(ctx, 100 + index, f"lat-{tag}")
+            items = list(workload.items(count))
+            done_before = worker_progress(port)
+            hist_before = _histogram_buckets(worker.metrics_text())
+            since_ms = await _redis_time_ms(client)
+            ctx.echo(
+                f"latency: {load:.0%} of max = {rate:,.0f} records/s for {config.level_duration_s}s"
+            )
+            tally_run = await kafka_io.paced(producer, topics, items, rate, config.level_duration_s)
+            await asyncio.to_thread(_wait_progress, ctx, worker, port, done_before + tally_run.sent)
+            await asyncio.sleep(0.2)  # the last batch's Redis write follows its counters
+            tally_ms = percentiles(await _stream_latencies(client, namespace, since_ms))
+            hist_p99 = _histogram_p99_ms(hist_before, _histogram_buckets(worker.metrics_text()))
+            probe_items = [Item("events", it.key, {**it.body, "source": tag}) for it in items]
+            kafka_run = await kafka_io.paced(
+                producer, {"events": probe_topic, "commands": probe_topic}, probe_items, rate,
+                config.level_duration_s,
+            )  # fmt: skip
+            await asyncio.sleep(LEVEL_SETTLE_S)
+            levels.append(
+                {
+                    "load": load,
+                    "offered_rate": round(rate, 1),
+                    "achieved_rate": round(tally_run.achieved_rate, 1),
+                    "records": tally_run.sent,
+                    "tally_sync_ms": tally_ms,
+                    "worker_histogram_p99_ms_le": hist_p99,
+                    "kafka_achieved_rate": round(kafka_run.achieved_rate, 1),
+                    "tag": tag,
+                }
+            )
+            ctx.echo(
+                f"latency: {tag} tally p50/p99 {tally_ms['p50']}/{tally_ms['p99']} ms "
+                f"({tally_ms['count']} figures)"
+            )
+    finally:
+        await producer.stop()
+        await client.aclose()
+        probe.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(probe.wait, 30)
+    kafka = orjson.loads(probe_out.read_bytes()) if probe_out.exists() else {}
+    for level in levels:
+        level["kafka_ms"] = percentiles(kafka.get(level.pop("tag"), []))
+        ctx.echo(
+            f"latency: {level['load']:.0%} kafka p50/p99 "
+            f"{level['kafka_ms']['p50']}/{level['kafka_ms']['p99']} ms"
+        )
+    half = next((lv for lv in levels if abs(lv["load"] - 0.5) < 1e-9), None)
+    out: dict[str, Any] = {
+        "max_rate_basis": round(ctx.max_rate, 1),
+        "processing_guarantee": ctx.base.worker.processing_guarantee,
+        "method": (
+            "tally: Redis stream entry id (server clock at XADD) minus the entry's ingested_at "
+            "(the earliest stamp among the SKU's events in the batch); kafka: a plain consumer "
+            "process, receive time minus the same stamp"
+        ),
+        "levels": levels,
+    }
+    if half is not None and half["kafka_ms"]["p99"] > 0:
+        out["p99_ratio_at_50"] = round(half["tally_sync_ms"]["p99"] / half["kafka_ms"]["p99"], 2)
+    return out
+
+
+# --- holds --------------------------------------------------------------------------------
+
+
+async def _ensure_worker(ctx: Context) -> tuple[Settings, ChildWorker]:
+    if ctx.main is None or ctx.worker is None:
+        main = ctx.namespace.settings(ctx.base, "main", ctx.work_dir, ctx.config.partitions)
+        main = with_worker(
+            main, app_id=f"{main.worker.app_id}-kept", data_dir=ctx.work_dir / "data-kept"
+        )
+        await _prepare_topics(main, ctx.namespace)
+        ctx.main = main
+        ctx.worker = await asyncio.to_thread(_start_worker, ctx, main, "holds")
+    return ctx.main, ctx.worker
+
+
+async def _wait_figure(
+    settings: Settings, key: str, sku: str, expected: int, timeout_s: float
+) -> None:
+    client = aioredis.Redis.from_url(settings.redis.url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while await client.hget(key, sku) != str(expected).encode():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"bench: {key}[{sku}] never reached {expected}")
+            await asyncio.sleep(0.05)
+    finally:
+        await client.aclose()
+
+
+async def hot_holds(ctx: Context) -> dict[str, Any]:
+    config, namespace = ctx.config, ctx.namespace
+    main, worker = await _ensure_worker(ctx)
+    sku = f"{namespace.prefix}-hot-sku"
+    location = namespace.locations[0]
+    channel = _web_channel(namespace)
+    at = datetime.now(UTC).isoformat()
+    receipt = {
+        "event_id": f"{namespace.prefix}-hot-receipt", "type": "received", "sku": sku,
+        "location": location, "qty": config.hold_stock_units, "occurred_at": at,
+        "ingested_at": at, "source": "bench",
+    }  # fmt: skip
+    await kafka_io.preload(main, [(main.topics.events, sku.encode(), orjson.dumps(receipt))])
+    await _wait_figure(main, f"tally:loc:{location}", sku, config.hold_stock_units, 30.0)
+    oversells_before = metric_sums(worker.metrics_text()).get("tally_oversells_total", 0.0)
+    ctx.echo(
+        f"holds: tally, {config.hold_clients} clients on one SKU, "
+        f"stock {config.hold_stock_units:,} ..."
+    )
+    run, _reasons = await holds.tally_holds(
+        main, sku, channel, config.hold_clients, config.hold_ttl_s, config.holds_timeout_s
+    )
+    await asyncio.sleep(0.5)
+    client = aioredis.Redis.from_url(main.redis.url)
+    try:
+        raw = await client.hget(f"tally:loc:{location}", sku)
+    finally:
+        await client.aclose()
+    final = int(raw) if raw is not None else None
+    tally = run.summary(config.hold_stock_units, config.hold_clients, final)
+    tally["worker_oversells_counted"] = (
+        metric_sums(worker.metrics_text()).get("tally_oversells_total", 0.0) - oversells_before
+    )
+    ctx.echo(
+        f"holds: tally {tally['holds_per_s']:,} holds/s, "
+        f"p99 {tally['decision_latency_ms']['p99']} ms, oversells {tally['oversells']}"
+    )
+    out: dict[str, Any] = {"tally": tally}
+    cluster = await asyncio.to_thread(pg.PgCluster.start)
+    try:
+        out["postgres_version"] = cluster.version()
+        for pattern in holds.PATTERNS:
+            ctx.echo(f"holds: postgres {pattern} ...")
+            result = await holds.pg_holds(
+                cluster, pattern, sku, config.hold_clients, config.hold_stock_units,
+                config.holds_timeout_s,
+            )  # fmt: skip
+            out[f"postgres_{pattern}"] = result
+            ctx.echo(
+                f"holds: postgres {pattern} {result['holds_per_s']:,} holds/s, "
+                f"p99 {result['decision_latency_ms']['p99']} ms, oversells {result['oversells']}"
+            )
+    finally:
+        await asyncio.to_thread(cluster.stop)
+    best = max(out[f"postgres_{p}"]["holds_per_s"] for p in holds.PATTERNS)
+    out["ratio_to_best_postgres"] = round(tally["holds_per_s"] / best, 2) if best else 0.0
+    out["postgres_settings"] = pg.PG_SERVER_OPTIONS
+    return out
+
+
+# --- recovery -----------------------------------------------------------------------------
+
+
+def _state_template(location: str) -> tuple[bytes, bytes]:
+    """One realistic encoded state with placeholders for the SKU and its on-hand units."""
+    state = SkuState(
+        sku="SKUPLACEHOLDER",
+        version=5,
+        clock=datetime(2026, 1, 1, tzinfo=UTC),
+        positions={location: Position(on_hand=777777, committed=2, reserved=1)},
+        seen_fresh="\x00" + "\x00".join(f"evt-SKUPLACEHOLDER-{i}" for i in range(5)) + "\x00",
+        seen_fresh_count=5,
+    )
+    raw = encode_state(state)
+    return raw.split(b"777777")[0], raw.split(b"777777")[1]
+
+
+def _log_times(log: Path, marker: str) -> list[float]:
+    times: list[float] = []
+    for line in log.read_text(errors="replace").splitlines():
+        if marker in line:
+            match = _LOG_TIME.search(line)
+            if match:
+                stamp_text = match.group(1).replace(".", ",")
+                parsed = datetime.strptime(stamp_text, "%Y-%m-%d %H:%M:%S,%f")
+                times.append(parsed.timestamp())
+    return times
+
+
+def _wait_log(worker: ChildWorker, marker: str, timeout_s: float) -> float:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = _log_times(worker.log_path, marker) if worker.log_path.exists() else []
+        if found:
+            return found[-1]
+        if not worker.alive():
+            raise RuntimeError(f"bench: worker exited\n{worker.log_tail()}")
+        time.sleep(0.1)
+    raise TimeoutError(f"bench: no {marker!r} in {timeout_s}s\n{worker.log_tail()}")
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+async def recovery(ctx: Context) -> dict[str, Any]:
+    config, namespace = ctx.config, ctx.namespace
+    settings = namespace.settings(ctx.base, "recovery", ctx.work_dir, config.partitions)
+    await _prepare_topics(settings, namespace)
+    changelog = changelog_topic(settings)
+    await create_topics(
+        settings,
+        [NewTopic(changelog, config.partitions, 1, topic_configs={"cleanup.policy": "compact"})],
+    )
+    head, tail = _state_template(namespace.locations[0])
+    sample = head.replace(b"SKUPLACEHOLDER", b"X") + b"5" + tail
+    decode_state(sample)  # the template is a valid stored state
+    count = config.recovery_records
+    prefix = f"{namespace.prefix}-r".encode()
+
+    def records() -> Any:
+        for i in range(count):
+            sku = prefix + b"%07d" % i
+            value = head.replace(b"SKUPLACEHOLDER", sku) + b"%d" % (i % 1000) + tail
+            # the SKU's partition, as the worker's own writes pick it (the source partition)
+            yield changelog, sku, value
+
+    ctx.echo(f"recovery: writing {count:,} SKU states to {changelog} ...")
+    started = time.monotonic()
+    await _produce_keyed(settings, records())
+    ctx.echo(f"recovery: written in {time.monotonic() - started:.1f}s")
+    out: dict[str, Any] = {
+        "records": count,
+        "bytes_per_record": len(sample) + len(prefix) + 7,
+        "method": (
+            "changelog records written directly (encode_state, one location each, keyed and "
+            "partitioned as the worker's own changelog writes), then a worker with an empty "
+            "data dir; restore span from Faust's 'Restoring state from changelog topics' to "
+            "'Done reading from changelog topics' log lines"
+        ),
+    }
+    cold = await asyncio.to_thread(_timed_start, ctx, settings, "recovery-cold", True)
+    restore = cold["restore_s"]
+    out.update(
+        {
+            "restore_s": round(restore, 3) if restore else None,
+            "records_per_s": round(count / restore, 1) if restore else None,
+            "cold_start_to_ready_s": round(cold["ready_s"], 3),
+            "store_bytes": _dir_bytes(settings.worker.data_dir),
+        }
+    )
+    ctx.echo(
+        f"recovery: restored {count:,} in {restore:.2f}s = {out['records_per_s']:,} records/s"
+        if restore
+        else "recovery: no restore span found in the worker log"
+    )
+    warm = await asyncio.to_thread(_timed_start, ctx, settings, "recovery-warm", False)
+    out["warm_restart_to_ready_s"] = round(warm["ready_s"], 3)
+    out["warm_restore_s"] = round(warm["restore_s"], 3) if warm["restore_s"] else 0.0
+    ctx.echo(f"recovery: warm restart ready in {warm['ready_s']:.2f}s")
+    return out
+
+
+async def _produce_keyed(settings: Settings, records: Any) -> None:
+    """Send records on the partition Faust's default partitioner would pick for the key."""
+    await kafka_io.preload(settings, records)
+
+
+def _timed_start(ctx: Context, settings: Settings, name: str, fresh: bool) -> dict[str, float]:
+    if fresh and settings.worker.data_dir.exists():
+        shutil.rmtree(settings.worker.data_dir)
+    spawned = time.time()
+    worker = _new_worker(ctx, settings, name)
+    try:
+        ready = _wait_log(worker, "Worker ready", ctx.config.recovery_timeout_s)
+        begun = _log_times(worker.log_path, "Restoring state from changelog topics")
+        done = _log_times(worker.log_path, "Done reading from changelog topics")
+        restore = done[-1] - begun[0] if begun and done else 0.0
+        return {"ready_s": ready - spawned, "restore_s": restore}
+    finally:
+        worker.stop()
+
+
+def cleanup_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,102 @@
+"""`python -m devtools.faults --seeds N [--start S] [--size small|full] [--report PATH]`.
+
+Brings up (or reuses) the fault stack: its own stack home and ports, never the shared one.
+Prints one line per seed and writes a JSON report; exits 1 when any seed diverged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from base.settings import get_settings
+from devtools.faults.plan import FAULT_KINDS, SIZES
+from devtools.faults.run import (
+    DEFAULT_PORTS,
+    INTERRUPTED,
+    SeedReport,
+    fault_stack_settings,
+    known_bug,
+    run_seed,
+)
+from ops.stack import ensure_up
+
+app = typer.Typer(add_completion=False)
+
+
+def summary(reports: list[SeedReport], command: str) -> dict[str, object]:
+    faults: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
+    for report in reports:
+        for kind, count in report.faults.items():
+            faults[kind] += count
+    return {
+        "command": command,
+        "seeds_run": len(reports),
+        "seeds_ok": sum(r.ok for r in reports),
+        "seeds_diverged": sum(bool(r.divergences) for r in reports),
+        "seeds_errored": sum(r.error is not None for r in reports),
+        "failures_by_known_bug": dict(Counter(known_bug(r) or "new" for r in reports if not r.ok)),
+        "faults_injected": faults,
+        "faults_total": sum(faults.values()),
+        "facts_sent": sum(r.facts_sent for r in reports),
+        "commands_sent": sum(r.commands_sent for r in reports),
+        "decisions_checked": sum(r.decisions_in_log for r in reports),
+        "unexpected_exits": sum(len(r.unexpected_exits) for r in reports),
+        "seconds": round(sum(r.seconds for r in reports), 1),
+        "seeds": [r.as_dict() for r in reports],
+    }
+
+
+@app.command()
+def main(
+    seeds: Annotated[int, typer.Option(help="How many seeds to run.")] = 50,
+    start: Annotated[int, typer.Option(help="The first seed.")] = 0,
+    size: Annotated[str, typer.Option(help="small | full")] = "full",
+    report: Annotated[Path, typer.Option(help="JSON report path.")] = Path(
+        "/tmp/tally-faults/report.json"
+    ),
+    home: Annotated[Path, typer.Option(help="The fault stack's home.")] = Path(
+        "/tmp/tally-faults/home"
+    ),
+    kafka_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["kafka"],
+    controller_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["controller"],
+    redis_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["redis"],
+) -> None:
+    """Run seeds start .. start+seeds-1 and compare each with its reference."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    if size not in SIZES:
+        raise typer.BadParameter("small or full", param_hint="--size")
+    stack = fault_stack_settings(get_settings(), home, kafka_port, controller_port, redis_port)
+    ensure_up(stack)
+    command = f"python -m devtools.faults --seeds {seeds} --start {start} --size {size}"
+    reports: list[SeedReport] = []
+    runs = home.parent / "runs"
+    for seed in range(start, start + seeds):
+        reports.append(run_seed(seed, SIZES[size], stack, runs / f"seed-{seed}-{int(time.time())}"))
+        typer.echo(reports[-1].line())
+        for divergence in reports[-1].divergences[:10]:
+            typer.echo(f"    {divergence}")
+        if reports[-1].error:
+            typer.echo(f"    error: {reports[-1].error[:2_000]}")
+        if not reports[-1].ok:
+            typer.echo(f"    known bug: {known_bug(reports[-1]) or 'no (new)'}")
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(summary(reports, command), indent=2) + "\n")
+        if reports[-1].error == INTERRUPTED:
+            break
+    total = summary(reports, command)
+    typer.echo(
+        f"seeds {total['seeds_run']}, ok {total['seeds_ok']}, diverged {total['seeds_diverged']},"
+        f" errored {total['seeds_errored']}, faults {total['faults_injected']}; report: {report}"
+    )
+    raise typer.Exit(0 if total["seeds_ok"] == total["seeds_run"] else 1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,283 @@
+"""The processes a fault run drives: two workers, one webhook pusher, a webhook receiver.
+
+Each is a real child process (kill -9, SIGSTOP, restart); `Supervisor` plays systemd's
+`Restart=always` for exits the run did not cause, and counts them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from base.redis_keys import FigureVersion
+from base.settings import REPO_ROOT, Settings, settings_env
+from connectors.pushers import signing
+from ops.child_worker import ChildWorker
+
+WEBHOOK_PATH = "/hooks/tally"
+# Faust reads these from the environment: a stall longer than the session timeout makes the
+# group drop the stalled member and rebalance (Faust's default is 60 s; the run uses less so a
+# stall fits in a test). The heartbeat must stay well below it.
+FAUST_ENV = {"BROKER_SESSION_TIMEOUT": "8", "BROKER_HEARTBEAT_INTERVAL": "1"}
+SESSION_TIMEOUT_S = float(FAUST_ENV["BROKER_SESSION_TIMEOUT"])
+
+
+@contextmanager
+def faust_env() -> Iterator[None]:
+    """Set FAUST_ENV for child workers started inside the block; restore afterwards."""
+    saved = {name: os.environ.get(name) for name in FAUST_ENV}
+    os.environ.update(FAUST_ENV)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class PusherProcess:
+    """`python -m connectors.pushers --pusher webhook` as a child (kill -9 for faults)."""
+
+    def __init__(self, settings: Settings, channel: str, log_path: Path) -> None:
+        self.settings = settings
+        self.channel = channel
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> PusherProcess:
+        env = {**os.environ, **settings_env(self.settings)}
+        argv = [sys.executable, "-m", "connectors.pushers", "--channel", self.channel]
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [*argv, "--pusher", "webhook"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
+    def kill_hard(self) -> None:
+        if self._process is not None and self.alive():
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        if self._process is None or not self.alive():
+            return
+        os.killpg(self._process.pid, signal.SIGTERM)
+        try:
+            self._process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill_hard()
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+EXITS_MAX = 12  # unexpected exits in one run before it is called a crash loop
+
+
+class CrashLoop(RuntimeError):
+    """A process keeps exiting on its own: the run cannot heal."""
+
+
+@dataclass
+class Exit:
+    """A process exit the run did not cause."""
+
+    what: str
+    code: int | None
+    tail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "code": self.code, "tail": self.tail[-2_000:]}
+
+
+@dataclass
+class Supervisor:
+    """Two workers (one consumer group) and a pusher; restarts what dies on its own."""
+
+    worker_settings: list[Settings]
+    pusher_settings: Settings
+    channel: str
+    logs: Path
+    workers: list[ChildWorker] = field(default_factory=list)
+    pusher: PusherProcess | None = None
+    exits: list[Exit] = field(default_factory=list)
+    stopped: set[int] = field(default_factory=set)  # workers under SIGSTOP
+    _starts: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self._down: set[str] = set()  # taken down on purpose: "worker-0", "pusher"
+
+    def _worker(self, index: int) -> ChildWorker:
+        self._starts += 1
+        log = self.logs / f"worker-{index}-{self._starts}.log"
+        return ChildWorker(self.worker_settings[index], log).start()
+
+    def start(self) -> None:
+        with self._lock:
+            self.workers = [self._worker(i) for i in range(len(self.worker_settings))]
+            for worker in self.workers:
+                worker.wait_metrics_up()
+            self.start_pusher()
+
+    def start_pusher(self) -> None:
+        with self._lock:
+            self._starts += 1
+            log = self.logs / f"pusher-{self._starts}.log"
+            self.pusher = PusherProcess(self.pusher_settings, self.channel, log).start()
+            self._down.discard("pusher")
+
+    def kill_pusher(self) -> None:
+        with self._lock:
+            self._down.add("pusher")
+            if self.pusher is not None:
+                self.pusher.kill_hard()
+
+    def kill_worker(self, index: int) -> None:
+        with self._lock:
+            self._down.add(f"worker-{index}")
+            self.stopped.discard(index)
+            self.workers[index].kill_hard()
+
+    def restart_worker(self, index: int) -> None:
+        with self._lock:
+            self.workers[index] = self._worker(index)
+            self._down.discard(f"worker-{index}")
+            self.workers[index].wait_metrics_up()
+
+    def sigstop(self, index: int) -> None:
+        with self._lock:
+            if self.workers[index].alive():
+                os.killpg(self.workers[index].pid, signal.SIGSTOP)
+                self.stopped.add(index)
+
+    def sigcont(self, index: int) -> None:
+        with self._lock:
+            if index in self.stopped and self.workers[index].alive():
+                os.killpg(self.workers[index].pid, signal.SIGCONT)
+            self.stopped.discard(index)
+
+    def check(self) -> None:
+        """Restart (and record) every process that exited on its own; CrashLoop past
+        EXITS_MAX such exits in one run (a process that cannot come back)."""
+        with self._lock:
+            if len(self.exits) >= EXITS_MAX:
+                last = self.exits[-1]
+                raise CrashLoop(
+                    f"{len(self.exits)} unexpected exits, last {last.what}: {last.tail[-600:]}"
+                )
+            for index, worker in enumerate(self.workers):
+                if not worker.alive() and f"worker-{index}" not in self._down:
+                    code = worker._process.poll() if worker._process is not None else None
+                    self.exits.append(Exit(f"worker-{index}", code, worker.log_tail(30)))
+                    self.stopped.discard(index)
+                    self.restart_worker(index)
+            pusher = self.pusher
+            if pusher is not None and not pusher.alive() and "pusher" not in self._down:
+                self.exits.append(Exit("pusher", pusher.returncode(), log_tail(pusher.log_path)))
+                self.start_pusher()
+
+    def stop(self) -> None:
+        with self._lock:
+            for index in list(self.stopped):
+                self.sigcont(index)
+            self._down |= {"pusher", *(f"worker-{i}" for i in range(len(self.workers)))}
+            if self.pusher is not None:
+                self.pusher.stop()
+            for worker in self.workers:
+                worker.stop()
+
+
+class WebhookReceiver:
+    """A Standard Webhooks receiver: verifies every signature, keeps the last figure per SKU."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = signing.secret_key(secret)
+        self.lock = threading.Lock()
+        self.latest: dict[str, tuple[FigureVersion, int]] = {}  # sku -> (version, available)
+        self.deliveries = 0
+        self.backwards = 0  # a figure older than one already delivered (allowed, counted)
+        self.bad_signatures = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}{WEBHOOK_PATH}"
+
+    def start(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def snapshot(self) -> dict[str, int]:
+        with self.lock:
+            return {sku: units for sku, (_, units) in self.latest.items()}
+
+    def _receive(self, headers: dict[str, str], body: bytes) -> int:
+        try:
+            signing.verify(self._key, headers, body, now_s=int(time.time()))
+        except signing.SignatureError:
+            with self.lock:
+                self.bad_signatures += 1
+            return 401
+        payload = orjson.loads(body)
+        with self.lock:
+            self.deliveries += 1
+            for figure in payload.get("changes", [payload]):
+                version = FigureVersion.parse(str(figure["version"]))
+                current = self.latest.get(figure["sku"])
+                if current is not None and version < current[0]:
+                    self.backwards += 1
+                self.latest[figure["sku"]] = (version, int(figure["available"]))
+        return 200
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status = receiver._receive(headers, body)
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        return Handler

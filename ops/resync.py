@@ -1,0 +1,120 @@
+"""Rebuild Redis from the tables: `tally resync`.
+
+Reads the positions table's changelog (every partition, latest record per SKU, committed
+only) and the whole policy topic, computes every figure of every SKU with
+`ledger.availability.figures`, and publishes them through the worker's own compare-and-set
+publisher. Safe while workers run: a figure Redis already holds at the same or a newer
+version is skipped, so resync can only fill gaps (e.g. after Redis lost its data), never
+roll a figure back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from base.settings import Settings
+from base.topics import changelog_topic
+from ledger.availability import figures
+from ops.inspect.errors import ServiceDown
+from ops.inspect.kafka_read import (
+    kafka_consumer,
+    partition_count,
+    read_all_states,
+    read_policy,
+)
+from ops.inspect.published import redis_detail
+from processors.batch import figures_from
+from processors.publisher import Figure, RedisPublisher
+
+Progress = Callable[[str], None]
+PUBLISH_CHUNK_FIGURES = 2_000
+
+
+@dataclass(frozen=True)
+class ResyncReport:
+    changelog: str
+    partitions: int
+    skus: int
+    unreadable: int  # changelog records that did not decode (skipped)
+    figures: int
+    written: int
+    current: int  # already in Redis at the same or a newer version
+    policy_version: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _silent(message: str) -> None:
+    del message
+
+
+async def resync(settings: Settings, progress: Progress = _silent) -> ResyncReport:
+    """Publish every SKU's figures from the committed table state; CAS keeps newer ones."""
+    started = time.monotonic()
+    topic = changelog_topic(settings)
+    client = aioredis.Redis.from_url(
+        settings.redis.url,
+        socket_timeout=settings.redis.socket_timeout_s,
+        socket_connect_timeout=settings.redis.socket_timeout_s,
+    )
+    try:
+        await _ping(client, settings)
+        publisher = RedisPublisher(client, changes_len_max=settings.worker.changes_stream_len_max)
+        async with kafka_consumer(settings) as consumer:
+            book, policy_version = await read_policy(consumer, settings)
+            progress(
+                f"policy: {len(book.channels)} channels, {len(book.locations)} locations, "
+                f"version {policy_version}"
+            )
+            partitions = await partition_count(consumer, topic, "positions changelog")
+            totals = {"skus": 0, "unreadable": 0, "figures": 0, "written": 0}
+            for partition in range(partitions):
+                states, unreadable = await read_all_states(consumer, settings, partition)
+                batch: list[Figure] = []
+                for state in states.values():
+                    batch += figures_from(state, figures(state, book), policy_version, 0)
+                written = await _publish(publisher, batch)
+                totals["skus"] += len(states)
+                totals["unreadable"] += unreadable
+                totals["figures"] += len(batch)
+                totals["written"] += written
+                progress(
+                    f"{topic}[{partition}]: {len(states)} SKUs, {len(batch)} figures, "
+                    f"{written} written, {len(batch) - written} already current"
+                )
+    finally:
+        await client.aclose()
+    return ResyncReport(
+        changelog=topic,
+        partitions=partitions,
+        skus=totals["skus"],
+        unreadable=totals["unreadable"],
+        figures=totals["figures"],
+        written=totals["written"],
+        current=totals["figures"] - totals["written"],
+        policy_version=policy_version,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+async def _publish(publisher: RedisPublisher, batch: list[Figure]) -> int:
+    written = 0
+    for start in range(0, len(batch), PUBLISH_CHUNK_FIGURES):
+        flags = await publisher.publish(batch[start : start + PUBLISH_CHUNK_FIGURES])
+        written += sum(flags)
+    return written
+
+
+async def _ping(client: aioredis.Redis, settings: Settings) -> None:
+    try:
+        await client.ping()
+    except (RedisError, OSError) as error:
+        address = f"{settings.redis.host}:{settings.redis.port}"
+        raise ServiceDown("Redis", address, redis_detail(error)) from None
