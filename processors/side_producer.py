@@ -18,20 +18,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from base.settings import Settings
+from processors.faust_repairs import is_spurious
 
 Record = tuple[str, bytes | None, bytes]  # topic, key, value
 SEND_ATTEMPTS_MAX = 5
 RETRY_BACKOFF_S = 0.05
 log = logging.getLogger("tally.side_producer")
-
-
-def is_spurious(error: BaseException) -> bool:
-    """A KafkaError, or a CancelledError leaking from an aiokafka-internal future while our
-    own task is not being cancelled (aiokafka's metadata refresh can do that)."""
-    if not isinstance(error, asyncio.CancelledError):
-        return True
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() == 0
 
 
 class SideProducer:

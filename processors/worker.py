@@ -3,9 +3,9 @@
 Rebuilds the local store unless the last run stopped cleanly, waits for Kafka (up to
 `TALLY_WORKER__BROKER_WAIT_S`), creates the wire-contract topics if missing, serves
 Prometheus metrics on `TALLY_WORKER__METRICS_PORT`, then runs the Faust worker until
-SIGINT/SIGTERM. A crash restarts the process in place (bounded, see processors.restart).
-Two workers on one host need their own `TALLY_WORKER__WEB_PORT`, `__METRICS_PORT` and
-`__DATA_DIR`.
+SIGINT/SIGTERM. A crash restarts the process in place (bounded, see
+processors.faust_repairs.restart). Two workers on one host need their own
+`TALLY_WORKER__WEB_PORT`, `__METRICS_PORT` and `__DATA_DIR`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from prometheus_client import start_http_server
 from base.settings import Settings, get_settings
 from base.topics import ensure_topics_when_reachable
 from processors.app import build_worker
+from processors.faust_repairs import LocalStore, note_start, restart_after_crash
 from processors.gc_tuning import tune_for_worker
-from processors.local_store import LocalStore
-from processors.restart import note_start, restart_after_crash
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 

@@ -1,4 +1,4 @@
-"""processors.app.PendingFigures: figures Redis refused wait for a retry, newest per key."""
+"""processors.pending_figures: figures Redis refused wait for a retry, newest per key."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 
 from base.redis_keys import FigureVersion
-from processors.app import PendingFigures
+from processors.pending_figures import PendingFigures
 from processors.publisher import Figure
 
 

@@ -141,8 +141,8 @@ def test_rebuild_from_the_changelog_after_the_local_store_is_deleted(
 ) -> None:
     """Found the faust-streaming #596-family hole: with records waiting, a worker rebuilding
     its store was handed a run of records past its committed offset and never the ones
-    before (about one run in three). processors.ordering now seeks such a partition back;
-    the worker log says "hole in ... seeking back" when it happens."""
+    before (about one run in three). processors.faust_repairs.ordering now seeks such a
+    partition back; the worker log says "hole in ... seeking back" when it happens."""
     facts, book = scenario
     half = len(facts) // 2
     first = WorkerProcess(isolated, tmp_path / "worker-1.log").start()

@@ -1,4 +1,5 @@
-"""processors.transaction_watch: transaction failures Faust only logs become metrics."""
+"""processors.faust_repairs.transaction_watch: transaction failures Faust only logs become
+metrics."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 import pytest
 
 from base.settings import Settings
-from processors import metrics, transaction_watch
+from processors import metrics
+from processors.faust_repairs import transaction_watch
 from tests.support.isolation import unique
 from tests.support.kafka_io import fact, produce_json
 from tests.support.waiting import wait_until

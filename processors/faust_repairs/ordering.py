@@ -12,8 +12,15 @@ expected offset is a redelivery; folds are idempotent, so it is processed again 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from faust.types import TP
+
+from processors import metrics
+
+log = logging.getLogger("tally.worker")
 
 Partition = tuple[str, int]
 
@@ -46,3 +53,30 @@ class InOrder:
             keep.append(event)
             self._next[key] = max(expected or 0, message.offset + 1)
         return keep, seek
+
+
+async def in_partition_order(
+    consumer: Any,
+    in_order: InOrder,
+    batch: Sequence[Any],
+    committed_of: Callable[[Partition], int | None],
+) -> Sequence[Any]:
+    """The batch's records (faust EventT) that continue each partition without a hole; a
+    partition with a hole is sought back, and its later records are neither processed nor
+    acknowledged (they will come again)."""
+    keep, seek = in_order.split(batch, committed_of)
+    if not seek:
+        return batch
+    kept = {id(event) for event in keep}
+    for event in batch:
+        if id(event) not in kept:
+            event.message.acked = True  # Faust must not count it as done: it comes again
+    assigned = consumer.assignment()
+    for (topic, partition), offset in seek.items():
+        tp = TP(topic, partition)
+        if tp not in assigned:
+            continue  # revoked meanwhile: its next owner starts from the committed offset
+        log.warning("hole in %s[%d] before offset %d: seeking back", topic, partition, offset)
+        metrics.DELIVERY_REPAIRS.labels("hole_seek").inc()
+        await consumer.seek(tp, offset)
+    return keep

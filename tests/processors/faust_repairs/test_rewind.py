@@ -1,4 +1,5 @@
-"""processors.rewind: a seek to committed offsets also rewinds never-committed partitions."""
+"""processors.faust_repairs.rewind: a seek to committed offsets also rewinds never-committed
+partitions."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections import defaultdict
 
 from faust.types import TP
 
-from processors import rewind
+from processors.faust_repairs import rewind
 
 EVENTS, COMMANDS, CHANGELOG = "tally.events", "tally.commands", "app-positions-changelog"
 

@@ -1,10 +1,10 @@
-"""processors.ordering: holes are refused and sought back; redeliveries pass."""
+"""processors.faust_repairs.ordering: holes are refused and sought back; redeliveries pass."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from processors.ordering import InOrder, Partition
+from processors.faust_repairs.ordering import InOrder, Partition
 
 
 @dataclass

@@ -1,9 +1,9 @@
-"""processors.starvation_watch: records waiting that never get processed are noticed; a
-partition that makes progress, or has nothing waiting, never is."""
+"""processors.faust_repairs.starvation_watch: records waiting that never get processed are
+noticed; a partition that makes progress, or has nothing waiting, never is."""
 
 from __future__ import annotations
 
-from processors.starvation_watch import StarvationWatch, Waiting
+from processors.faust_repairs.starvation_watch import StarvationWatch, Waiting
 
 TP = ("tally.commands", 1)
 

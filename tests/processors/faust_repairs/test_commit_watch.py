@@ -1,10 +1,10 @@
-"""processors.commit_watch: a stalled commit is reported, a moving one never."""
+"""processors.faust_repairs.commit_watch: a stalled commit is reported, a moving one never."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from processors.commit_watch import CommitWatch
+from processors.faust_repairs.commit_watch import CommitWatch
 
 TP = ("tally.events", 0)
 

@@ -1,5 +1,6 @@
 """Exactly-once recovery must learn a changelog partition's end from the broker
-(processors.changelog_highwater), on the real broker with a transaction left open."""
+(processors.faust_repairs.changelog_highwater), on the real broker with a transaction left
+open."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from base.settings import Settings
-from processors import changelog_highwater
+from processors.faust_repairs import changelog_highwater
 from tests.support.isolation import unique
 
 pytestmark = pytest.mark.integration

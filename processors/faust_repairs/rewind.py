@@ -6,11 +6,12 @@ generation changed in the middle of a fetched batch) and relies on `Consumer.per
 ("Seek stream partitions to committed offsets") to fetch them again. But aiokafka's
 `seek_to_committed` only seeks a partition whose committed offset is above 0: a partition
 nobody committed yet keeps its fetch position past the dropped records, and they are never
-delivered. Nothing later notices: `processors.ordering` has no expected offset for such a
-partition, and Faust commits the next records it gets, past the hole. Seen in the fault runs
-(devtools.faults, "phase A committed" timeouts): commands sent to a fresh partition while the
-second worker joined the group were never decided, and their offsets were committed past
-them; or a restarted worker never got a partition's first commands at all.
+delivered. Nothing later notices: `processors.faust_repairs.ordering` has no expected
+offset for such a partition, and Faust commits the next records it gets, past the hole. Seen
+in the fault runs (devtools.faults, "phase A committed" timeouts): commands sent to a fresh
+partition while the second worker joined the group were never decided, and their offsets
+were committed past them; or a restarted worker never got a partition's first commands at
+all.
 
 The partition's "committed position" is its first offset (`auto_offset_reset=earliest`), so
 this seeks there explicitly. Records processed before the drop come again; the folds are

@@ -1,0 +1,97 @@
+"""Write a batch's outcome where it must be durable before anything is published: the
+positions table (store and changelog, acknowledged by Kafka), then decisions and dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+
+from base.dead_letters import dead_letter_record
+from base.table_layout import state_writes
+from ledger.codec import encode
+from processors import metrics
+from processors.batch import BatchOutcome
+from processors.expiry import next_expiry_ms
+from processors.parts import Worker
+from processors.side_producer import Record
+
+log = logging.getLogger("tally.worker")
+
+EventsByPartition = dict[int, faust.EventT[bytes]]  # a batch's event of each partition
+
+
+async def write_durably(
+    worker: Worker, events_by_partition: EventsByPartition, outcome: BatchOutcome
+) -> asyncio.Future[None]:
+    """The batch's table writes, acknowledged by Kafka; returns the sending of its decisions
+    and dead letters, which goes on beside the acks and the Redis publish (it is not what
+    makes the table durable)."""
+    changelog_sent = _write_table(worker, events_by_partition, outcome)
+    side_sent = asyncio.ensure_future(worker.side_producer.send_all(_side_records(worker, outcome)))
+    # Faust's exactly-once commit does not flush its send buffer first: a changelog record
+    # still buffered would land in the partition's *next* transaction, which stays open
+    # (blocking read_committed readers) until more traffic comes, or aborts on timeout and
+    # loses the update. Waiting for every record's ack here puts it in this batch's
+    # transaction, committed with these offsets.
+    try:
+        await asyncio.gather(*changelog_sent)
+    except BaseException:
+        side_sent.cancel()
+        raise
+    return side_sent
+
+
+def _side_records(worker: Worker, outcome: BatchOutcome) -> list[Record]:
+    """The batch's decisions and dead letters (the latter logged and counted)."""
+    topics = worker.settings.topics
+    records: list[Record] = [
+        (topics.decisions, decision.sku.encode(), encode(decision))
+        for decision in outcome.decisions
+    ]
+    for letter in outcome.dead_letters:
+        metrics.DEAD_LETTERS.labels(letter.message.topic_kind, letter.reason_kind).inc()
+        log.warning("dead letter: %s (%s)", letter.reason, letter.message.topic)
+        message = letter.message
+        record = dead_letter_record(
+            reason=letter.reason,
+            reason_kind=letter.reason_kind,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            raw=message.value,
+        )
+        records.append((topics.dlq, message.key, record))
+    return records
+
+
+def _write_table(
+    worker: Worker, events_by_partition: EventsByPartition, outcome: BatchOutcome
+) -> list[asyncio.Future[Any]]:
+    """Write each changed SKU once to its partition's store and changelog.
+
+    Returns the changelog sends, resolved once Kafka acknowledged them. The store and the
+    changelog are written directly (what `table[key] = value` does) to get those futures.
+    Only what changed since the stored state is written (base.table_layout).
+    """
+    positions = worker.positions
+    sent: list[asyncio.Future[Any]] = []
+    for sku, state in outcome.states.items():
+        partition = outcome.partitions[sku]
+        # the store picks its partition db
+        worker.repairs.enter_partition(events_by_partition[partition])
+        for key, value in state_writes(state, outcome.stored.get(sku)):
+            if value is None:
+                positions.data.pop(key, None)
+            else:
+                positions.data[key] = value
+            # raw both ways; a None value is a tombstone (compaction drops the chunk)
+            sent.append(positions.send_changelog(partition, key, value, "raw", "raw"))
+        worker.states.put(state)
+    for sku, state in (*outcome.states.items(), *outcome.unchanged.items()):
+        worker.expiry.track(sku, next_expiry_ms(state))
+    return sent

@@ -1,0 +1,40 @@
+"""The worker's workarounds for faust-streaming 0.15 (and the aiokafka under it), in one seam.
+
+Nothing else in `processors/` touches Faust's private state: the wiring and the batch step
+call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` and
+`restart_after_crash`, the side producer `is_spurious`. Each repair, and what it works around:
+
+- `changelog_highwater`: under exactly-once Faust answers a changelog's highwater from
+  aiokafka's last stable offset, unknown until the partition's first fetch, so recovery
+  restored nothing at a partition's new owner (two-worker rebalance test). Asks the broker.
+- `transaction_watch`: Faust only logs failed begin/commit/abort transaction steps and
+  fenced producers; they are counted as metrics.
+- `rewind`: aiokafka's `seek_to_committed` skips partitions never committed, so records
+  Faust dropped during a rebalance were never fetched again (fault runs, "phase A
+  committed" timeouts). Seeks those partitions to their first offset.
+- `ordering`: faust-streaming #596 family: stale records after a seek make Faust drop the
+  re-fetched ones, a hole it never commits past. A partition with a hole is sought back.
+- `commit_watch`: faust-streaming #596: fetched messages dropped unacked stall a
+  partition's commits. Fills in the lost acks, or restarts to replay.
+- `starvation_watch`: fault runs' `phase-a-stall` (seeds 37 full, 5 small): an assigned
+  partition with records waiting delivers none. Nudges it (seek, resume), then restarts.
+- `batch_exit`: `take_events` acks a batch when its loop body exits, even by an exception
+  or a cancellation. A batch runs whole; a failed one restarts the worker before any commit.
+- `restart`: the in-place, bounded process restart those repairs end in (`os.execv`).
+- `local_store`: Faust can persist a changelog offset in RocksDB for an aborted commit
+  (ConsistencyError, faust-streaming #158). The store is kept only after a clean stop.
+- `current_event`: Faust's table picks a key's partition from its private current event,
+  in a batch the last one; each table access names the SKU's own event.
+- `spurious_cancel`: aiokafka's metadata refresh leaks a CancelledError into tasks nobody
+  cancelled; such an error is a failure to retry or replay, not a shutdown.
+
+`processed` (offsets processed since assignment) is the evidence the watches judge by;
+`repairs` holds `FaustRepairs`.
+"""
+
+from processors.faust_repairs.local_store import LocalStore
+from processors.faust_repairs.repairs import FaustRepairs
+from processors.faust_repairs.restart import note_start, restart_after_crash
+from processors.faust_repairs.spurious_cancel import is_spurious
+
+__all__ = ["FaustRepairs", "LocalStore", "is_spurious", "note_start", "restart_after_crash"]

@@ -1,0 +1,105 @@
+"""`FaustRepairs`: the one object through which the worker uses its faust-streaming repairs.
+
+It holds the repairs' state (what was processed, the hole, commit and starvation watches) and
+is the only holder of Faust's consumer internals the repairs read or patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Coroutine, Sequence
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from base.settings import WorkerSettings
+from processors.faust_repairs import (
+    batch_exit,
+    changelog_highwater,
+    current_event,
+    ordering,
+    rewind,
+    transaction_watch,
+)
+from processors.faust_repairs.commit_watch import CommitWatch, fill_lost_acks_or_restart
+from processors.faust_repairs.processed import Partition, ProcessedOffsets
+from processors.faust_repairs.starvation_watch import Source, StarvationWatch, nudge_or_restart
+
+
+class FaustRepairs:
+    """The repairs of one worker's app, consuming `source_topics`."""
+
+    def __init__(
+        self, app: faust.App, settings: WorkerSettings, source_topics: Collection[str]
+    ) -> None:
+        self._app = app
+        self._source_topics = tuple(source_topics)
+        self._restarts_max = settings.crash_restarts_max
+        self._starved_s = settings.starved_s
+        self._in_order = ordering.InOrder()
+        self._commit_watch = CommitWatch(settings.commit_stall_s)
+        self._starvation_watch = StarvationWatch(settings.starved_s)
+        self.processed = ProcessedOffsets()  # since the last assignment
+
+    @staticmethod
+    def install() -> None:
+        """Patch Faust's classes, once per process (idempotent), before the app is built."""
+        changelog_highwater.install()  # exactly-once recovery must see the changelog's end
+        transaction_watch.install()  # transaction failures Faust only logs, as metrics
+
+    def on_partitions_assigned(self) -> None:
+        """A new assignment: rewind never-committed partitions, and watch from scratch."""
+        rewind.install(self._app.consumer, self._source_topics)  # before recovery seeks
+        self.processed.clear()
+        self._in_order.reset()
+        self._commit_watch.reset()
+        self._starvation_watch.reset()
+
+    async def run_batch(self, batch: Coroutine[Any, Any, None]) -> None:
+        """Run one batch whole, or restart the worker to replay it (never a half batch acked)."""
+        await batch_exit.run_batch(batch, self._restarts_max)
+
+    async def in_partition_order(
+        self, batch: Sequence[faust.EventT[bytes]]
+    ) -> Sequence[faust.EventT[bytes]]:
+        """The batch's events that continue each partition without a hole; a partition with a
+        hole is sought back (its later events come again)."""
+        kept: Sequence[faust.EventT[bytes]] = await ordering.in_partition_order(
+            self._app.consumer, self._in_order, batch, self.committed_offset
+        )
+        return kept
+
+    def note_processed(self, events: Sequence[faust.EventT[bytes]]) -> None:
+        """Record the events about to be processed, in order (holes, first and last offsets)."""
+        self.processed.note(events)
+
+    @staticmethod
+    def enter_partition(event: faust.EventT[bytes]) -> None:
+        """Make table reads and changelog writes use `event`'s partition."""
+        current_event.enter_partition(event)
+
+    def committed_offset(self, partition: Partition) -> int | None:
+        """The offset Faust last committed on (topic, partition): its own, private bookkeeping,
+        which is exactly what goes wrong in faust-streaming #596."""
+        consumer: Any = self._app.consumer
+        committed: int | None = consumer._committed_offset.get(TP(*partition))
+        return committed
+
+    def check_commits(self) -> None:
+        """Fill in acks Faust lost on a stalled partition, or restart to replay it."""
+        fill_lost_acks_or_restart(
+            self._app.consumer,
+            self._commit_watch,
+            self.processed,
+            self.committed_offset,
+            self._restarts_max,
+        )
+
+    async def unstarve(self, *, policy_ready: bool) -> None:
+        """Nudge, or restart for, assigned partitions whose waiting records never come."""
+        app: Any = self._app
+        if app.rebalancing or app.in_recovery or not policy_ready:
+            self._starvation_watch.reset()  # records legitimately wait meanwhile
+            return
+        source = Source(app.consumer, self._source_topics, self.processed, self.committed_offset)
+        await nudge_or_restart(source, self._starvation_watch, self._starved_s, self._restarts_max)
