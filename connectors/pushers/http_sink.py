@@ -44,6 +44,13 @@ class Tries:
     failures: int = 0
 
 
+def configured(value: str, env: str) -> str:
+    """A setting the pusher cannot run without; ValueError naming its variable when unset."""
+    if not value:
+        raise ValueError(f"set {env}")
+    return value
+
+
 def batches(items: Sequence[T], size: int) -> list[Sequence[T]]:
     """`items` in consecutive slices of at most `size`, in order."""
     return [items[start : start + size] for start in range(0, len(items), size)]
@@ -59,13 +66,20 @@ class HttpSink(ABC, Generic[T]):
         settings: PusherSettings,
         channel: str,
         *,
+        batch_max: int,
         client: httpx.AsyncClient | None,
         sleep: Sleep,
     ) -> None:
         self._settings = settings
         self._channel = channel
+        self._batch_max = batch_max
         self._client = client or httpx.AsyncClient(timeout=settings.http_timeout_s)
         self._sleep = sleep
+
+    @property
+    def batch_max(self) -> int:
+        """Figures in one request at most."""
+        return self._batch_max
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -27,7 +27,7 @@ from base.settings import PusherSettings
 from connectors.metrics import PUSHER_ERRORS
 from connectors.pushers.backoff import retry_after_s, throttle_wait_s
 from connectors.pushers.changes import Change, Outcome, PushedFigure
-from connectors.pushers.http_sink import GiveUp, HttpSink, Tries, batches
+from connectors.pushers.http_sink import GiveUp, HttpSink, Tries, batches, configured
 from connectors.pushers.keys import PusherKind
 from connectors.pushers.transport import Answer, Sleep, count, real_sleep
 from connectors.pushers.verdicts import Accepted, Failed, Refused, Throttled, Verdict
@@ -185,22 +185,15 @@ class ShopifySink(HttpSink[dict[str, Any]]):
         client: httpx.AsyncClient | None = None,
         sleep: Sleep = real_sleep,
     ) -> None:
-        if not settings.shopify_shop_url:
-            raise ValueError("set TALLY_PUSHER__SHOPIFY_SHOP_URL")
+        shop_url = configured(settings.shopify_shop_url, "TALLY_PUSHER__SHOPIFY_SHOP_URL")
+        batch_max = settings.shopify_quantities_per_call_max
+        super().__init__(settings, channel, batch_max=batch_max, client=client, sleep=sleep)
         self._mapping = mapping
-        self._url = (
-            f"{settings.shopify_shop_url.rstrip('/')}/admin/api/"
-            f"{settings.shopify_api_version}/graphql.json"
-        )
+        self._url = f"{shop_url.rstrip('/')}/admin/api/{settings.shopify_api_version}/graphql.json"
         self._headers = {
             "content-type": "application/json",
             "x-shopify-access-token": settings.shopify_access_token.get_secret_value(),
         }
-        super().__init__(settings, channel, client=client, sleep=sleep)
-
-    @property
-    def batch_max(self) -> int:
-        return self._settings.shopify_quantities_per_call_max
 
     async def push(
         self, changes: Sequence[Change], pushed: Mapping[str, PushedFigure]

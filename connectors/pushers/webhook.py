@@ -23,7 +23,7 @@ from base.settings import PusherSettings
 from connectors.pushers import signing
 from connectors.pushers.backoff import retry_after_s
 from connectors.pushers.changes import Change, Outcome, PushedFigure
-from connectors.pushers.http_sink import GiveUp, HttpSink, Tries, batches
+from connectors.pushers.http_sink import GiveUp, HttpSink, Tries, batches, configured
 from connectors.pushers.keys import PusherKind
 from connectors.pushers.transport import Answer, Sleep, real_sleep
 from connectors.pushers.verdicts import Accepted, Failed, Refused, Throttled, Verdict
@@ -68,14 +68,10 @@ class WebhookSink(HttpSink[None]):
         client: httpx.AsyncClient | None = None,
         sleep: Sleep = real_sleep,
     ) -> None:
-        if not settings.webhook_url:
-            raise ValueError("set TALLY_PUSHER__WEBHOOK_URL")
+        self._url = configured(settings.webhook_url, "TALLY_PUSHER__WEBHOOK_URL")
         self._key = signing.secret_key(settings.webhook_secret.get_secret_value())
-        super().__init__(settings, channel, client=client, sleep=sleep)
-
-    @property
-    def batch_max(self) -> int:
-        return self._settings.webhook_figures_per_request_max
+        batch_max = settings.webhook_figures_per_request_max
+        super().__init__(settings, channel, batch_max=batch_max, client=client, sleep=sleep)
 
     async def push(
         self, changes: Sequence[Change], pushed: Mapping[str, PushedFigure]
@@ -95,7 +91,7 @@ class WebhookSink(HttpSink[None]):
 
         tries = Tries()
         try:
-            await self._call(self._settings.webhook_url, content, signed_headers, tries)
+            await self._call(self._url, content, signed_headers, tries)
         except GiveUp as give_up:
             return self._dead(changes, give_up.reason, tries.posts)
         return self._delivered(changes)
