@@ -24,11 +24,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from base.settings import PusherSettings
-from connectors.metrics import PUSHER_ERRORS, PUSHER_PUSHES
-from connectors.pushers.backoff import backoff_s, retry_after_s, throttle_wait_s
-from connectors.pushers.changes import Change, DeadLettered, Delivered, Outcome, PushedFigure
+from connectors.metrics import PUSHER_ERRORS
+from connectors.pushers.backoff import retry_after_s, throttle_wait_s
+from connectors.pushers.changes import Change, Outcome, PushedFigure
+from connectors.pushers.http_sink import GiveUp, HttpSink, Tries, batches, configured
 from connectors.pushers.keys import PusherKind
-from connectors.pushers.transport import Sleep, count, post, real_sleep
+from connectors.pushers.transport import Answer, Sleep, count, real_sleep
+from connectors.pushers.verdicts import Accepted, Failed, Refused, Throttled, Verdict
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0f6c2c8e-2b7a-4f57-9d3e-5a1c9e4b7d20")
 
@@ -41,6 +43,7 @@ SET_MUTATION = """mutation TallySetAvailable($input: InventorySetQuantitiesInput
 
 STALE = "CHANGE_FROM_QUANTITY_STALE"
 CONCURRENT = "IDEMPOTENCY_CONCURRENT_REQUEST"
+UNMAPPED = "unmapped: no Shopify item/location for the SKU"
 
 
 class ItemTarget(BaseModel):
@@ -82,20 +85,10 @@ class Item:
     location_id: str
 
 
-class GiveUp(Exception):
-    """A push that will not succeed by retrying it now; its figures are dead-lettered."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass(slots=True)
-class Budget:
-    """Attempts spent on one push (one `quantities` list), each kind with its own bound."""
+class Budget(Tries):
+    """Tries, and the CHANGE_FROM_QUANTITY_STALE re-reads, of one push (one `quantities` list)."""
 
-    failures: int = 0
-    throttles: int = 0
     stales: int = 0
 
 
@@ -180,7 +173,7 @@ def bad_indexes(user_errors: Sequence[Mapping[str, Any]]) -> set[int] | None:
     return indexes
 
 
-class ShopifySink:
+class ShopifySink(HttpSink[dict[str, Any]]):
     name: PusherKind = "shopify"
 
     def __init__(
@@ -192,28 +185,15 @@ class ShopifySink:
         client: httpx.AsyncClient | None = None,
         sleep: Sleep = real_sleep,
     ) -> None:
-        if not settings.shopify_shop_url:
-            raise ValueError("set TALLY_PUSHER__SHOPIFY_SHOP_URL")
-        self._settings = settings
-        self._channel = channel
+        shop_url = configured(settings.shopify_shop_url, "TALLY_PUSHER__SHOPIFY_SHOP_URL")
+        batch_max = settings.shopify_quantities_per_call_max
+        super().__init__(settings, channel, batch_max=batch_max, client=client, sleep=sleep)
         self._mapping = mapping
-        self._url = (
-            f"{settings.shopify_shop_url.rstrip('/')}/admin/api/"
-            f"{settings.shopify_api_version}/graphql.json"
-        )
+        self._url = f"{shop_url.rstrip('/')}/admin/api/{settings.shopify_api_version}/graphql.json"
         self._headers = {
             "content-type": "application/json",
             "x-shopify-access-token": settings.shopify_access_token.get_secret_value(),
         }
-        self._client = client or httpx.AsyncClient(timeout=settings.http_timeout_s)
-        self._sleep = sleep
-
-    @property
-    def batch_max(self) -> int:
-        return self._settings.shopify_quantities_per_call_max
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
     async def push(
         self, changes: Sequence[Change], pushed: Mapping[str, PushedFigure]
@@ -223,18 +203,17 @@ class ShopifySink:
         for change in changes:
             target = self._mapping.target(change.sku)
             if target is None:
-                outcomes += _dead([change], "unmapped: no Shopify item/location for the SKU", 0)
+                outcomes += self._dead([change], UNMAPPED, 0)
             else:
                 items.append(Item(change, *target))
-        step = self.batch_max
-        for start in range(0, len(items), step):
-            outcomes += await self._push_call(items[start : start + step], pushed)
+        for batch in batches(items, self.batch_max):
+            outcomes += await self._push_call(batch, pushed)
         return outcomes
 
     async def _push_call(
-        self, items: list[Item], pushed: Mapping[str, PushedFigure]
+        self, items: Sequence[Item], pushed: Mapping[str, PushedFigure]
     ) -> list[Outcome]:
-        settings = self._settings
+        """Set one `quantities` list; refused single quantities are dropped, the rest retried."""
         believed: dict[str, int | None] = {
             i.change.sku: pushed[i.change.sku].quantity if i.change.sku in pushed else None
             for i in items
@@ -242,45 +221,12 @@ class ShopifySink:
         budget = Budget()
         outcomes: list[Outcome] = []
         while items:
-            request = set_request(
-                items,
-                believed,
-                channel=self._channel,
-                reason=settings.shopify_reason,
-                reference_uri=f"{settings.shopify_reference_uri_prefix}{self._channel}",
-            )
             try:
-                data = await self._graphql(request, budget)
+                user_errors = await self._set(items, believed, budget)
             except GiveUp as give_up:
-                return outcomes + _dead([i.change for i in items], give_up.reason, budget.failures)
-            result = data.get("inventorySetQuantities") or {}
-            user_errors: list[Mapping[str, Any]] = result.get("userErrors") or []
-            if not user_errors and result:
-                count("shopify", "ok")
-                return outcomes + [Delivered(i.change) for i in items]
-            codes = {str(error.get("code")) for error in user_errors}
-            if STALE in codes:
-                budget.stales += 1
-                if budget.stales > settings.shopify_stale_retries_max:
-                    PUSHER_ERRORS.labels("shopify", "rejected").inc()
-                    reason = f"rejected: {STALE} after {budget.stales - 1} re-reads"
-                    return outcomes + _dead([i.change for i in items], reason, budget.failures)
-                count("shopify", "retry", "rejected")
-                try:
-                    data = await self._graphql(read_request(items), budget)
-                except GiveUp as give_up:
-                    reason = give_up.reason
-                    return outcomes + _dead([i.change for i in items], reason, budget.failures)
-                believed = read_quantities(data, items)
-                continue
-            if CONCURRENT in codes:
-                budget.failures += 1
-                count("shopify", "retry", "rejected")
-                if budget.failures >= settings.attempts_max:
-                    reason = f"rejected: {CONCURRENT}, attempts exhausted"
-                    return outcomes + _dead([i.change for i in items], reason, budget.failures)
-                await self._sleep(self._backoff(budget.failures))
-                continue
+                return outcomes + self._dead(_changes(items), give_up.reason, budget.failures)
+            if user_errors is None:
+                return outcomes + self._delivered(_changes(items))
             PUSHER_ERRORS.labels("shopify", "rejected").inc()
             reason = "rejected: " + "; ".join(
                 f"{e.get('code')} {e.get('field')} {e.get('message')}" for e in user_errors
@@ -288,64 +234,91 @@ class ShopifySink:
             indexes = (bad_indexes(user_errors) if user_errors else None) or set()
             indexes &= set(range(len(items)))
             if not indexes:  # not pinned on single quantities: the whole call is refused
-                return outcomes + _dead([i.change for i in items], reason, 0)
+                return outcomes + self._dead(_changes(items), reason, 0)
             # Drop the refused quantities and retry the rest (a new call, a new key).
-            outcomes += _dead([items[n].change for n in sorted(indexes)], reason, 0)
+            outcomes += self._dead([items[n].change for n in sorted(indexes)], reason, 0)
             items = [item for n, item in enumerate(items) if n not in indexes]
         return outcomes
 
+    async def _set(
+        self, items: Sequence[Item], believed: dict[str, int | None], budget: Budget
+    ) -> list[Mapping[str, Any]] | None:
+        """Call the mutation until it is applied (None) or answers user errors retrying will
+        not cure (an empty list when it answered no result at all). A stale changeFromQuantity
+        is re-read into `believed`; a concurrent request with the same key is backed off."""
+        settings = self._settings
+        while True:
+            request = set_request(
+                items,
+                believed,
+                channel=self._channel,
+                reason=settings.shopify_reason,
+                reference_uri=f"{settings.shopify_reference_uri_prefix}{self._channel}",
+            )
+            result = (await self._graphql(request, budget)).get("inventorySetQuantities") or {}
+            user_errors: list[Mapping[str, Any]] = result.get("userErrors") or []
+            if not user_errors and result:
+                return None
+            codes = {str(error.get("code")) for error in user_errors}
+            if STALE in codes:
+                budget.stales += 1
+                if budget.stales > settings.shopify_stale_retries_max:
+                    PUSHER_ERRORS.labels("shopify", "rejected").inc()
+                    raise GiveUp(f"rejected: {STALE} after {budget.stales - 1} re-reads")
+                count("shopify", "retry", "rejected")
+                data = await self._graphql(read_request(items), budget)
+                believed.update(read_quantities(data, items))
+            elif CONCURRENT in codes:
+                budget.failures += 1
+                count("shopify", "retry", "rejected")
+                if budget.failures >= settings.attempts_max:
+                    raise GiveUp(f"rejected: {CONCURRENT}, attempts exhausted")
+                await self._sleep(self._backoff(budget.failures))
+            else:
+                return user_errors
+
     async def _graphql(self, request: Mapping[str, Any], budget: Budget) -> dict[str, Any]:
         """The `data` of one GraphQL call, waiting out throttling and transient failures."""
-        settings = self._settings
-        content = orjson.dumps(request)
-        while True:
-            answer = await post(
-                self._client, "shopify", self._url, content=content, headers=self._headers
-            )
-            status = answer.status
-            payload = _json(answer.body) if status == 200 else None
-            if status in (429, 503) or (payload is not None and _throttled(payload)):
-                budget.throttles += 1
-                count("shopify", "throttled", "throttled")
-                if budget.throttles > settings.shopify_throttles_max:
-                    raise GiveUp(f"throttled: gave up after {budget.throttles - 1} waits")
-                await self._sleep(self._throttle_wait(answer.retry_after, payload, budget))
-                continue
-            if status is None or status >= 500 or (status == 200 and payload is None):
-                budget.failures += 1
-                kind = answer.error or "http"
-                count("shopify", "retry", kind)
-                if budget.failures >= settings.attempts_max:
-                    last = answer.detail or f"HTTP {status}"
-                    raise GiveUp(f"attempts exhausted; last: {kind}: {last}")
-                await self._sleep(self._backoff(budget.failures))
-                continue
-            if status != 200 or payload is None:
-                PUSHER_ERRORS.labels("shopify", "rejected").inc()
-                raise GiveUp(f"rejected: HTTP {status}: {answer.body[:200]!r}")
-            if payload.get("errors"):
-                PUSHER_ERRORS.labels("shopify", "rejected").inc()
-                raise GiveUp(f"rejected: GraphQL errors: {str(payload['errors'])[:300]}")
-            data = payload.get("data")
-            return data if isinstance(data, dict) else {}
+        return await self._call(self._url, orjson.dumps(request), lambda: self._headers, budget)
 
-    def _backoff(self, attempt: int) -> float:
-        settings = self._settings
-        return backoff_s(attempt, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
+    def _judge(self, answer: Answer) -> Verdict[dict[str, Any]]:
+        status = answer.status
+        payload = _json(answer.body) if status == 200 else None
+        if status in (429, 503) or (payload is not None and _throttled(payload)):
+            return Throttled(f"throttled: HTTP {status}", answer.retry_after, payload)
+        if status is None or status >= 500 or (status == 200 and payload is None):
+            kind = answer.error or "http"
+            return Failed(kind, f"{kind}: {answer.detail or f'HTTP {status}'}")
+        if status != 200 or payload is None:
+            return Refused(f"rejected: HTTP {status}: {answer.body[:200]!r}")
+        if payload.get("errors"):
+            return Refused(f"rejected: GraphQL errors: {str(payload['errors'])[:300]}")
+        data = payload.get("data")
+        return Accepted(data if isinstance(data, dict) else {})
 
-    def _throttle_wait(
-        self, retry_after: str | None, payload: Mapping[str, Any] | None, budget: Budget
-    ) -> float:
+    def _after_throttle(self, throttle: Throttled, tries: Tries) -> float:
+        """Retry-After when given, else the wait the bucket's throttleStatus implies."""
         settings = self._settings
-        hinted = retry_after_s(retry_after, max_s=settings.shopify_throttle_wait_s_max)
+        if tries.throttles > settings.shopify_throttles_max:
+            raise GiveUp(f"throttled: gave up after {tries.throttles - 1} waits")
+        hinted = retry_after_s(throttle.retry_after, max_s=settings.shopify_throttle_wait_s_max)
         if hinted is not None:
             return max(settings.shopify_throttle_wait_s_min, hinted)
         return throttle_wait_s(
-            _cost(payload),
+            _cost(throttle.payload),
             min_s=settings.shopify_throttle_wait_s_min,
             max_s=settings.shopify_throttle_wait_s_max,
-            fallback_s=self._backoff(budget.throttles),
+            fallback_s=self._backoff(tries.throttles),
         )
+
+    def _after_failure(self, failure: Failed, tries: Tries) -> float:
+        if tries.failures >= self._settings.attempts_max:
+            raise GiveUp(f"attempts exhausted; last: {failure.last}")
+        return self._backoff(tries.failures)
+
+
+def _changes(items: Sequence[Item]) -> list[Change]:
+    return [item.change for item in items]
 
 
 def _json(body: bytes) -> dict[str, Any] | None:
@@ -380,8 +353,3 @@ def _cost(payload: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
         if isinstance(extensions.get("throttleStatus"), dict):
             return {"throttleStatus": extensions["throttleStatus"]}
     return None
-
-
-def _dead(changes: Sequence[Change], reason: str, attempts: int) -> list[Outcome]:
-    PUSHER_PUSHES.labels("shopify", "dead_letter").inc(len(changes))
-    return [DeadLettered(change, reason, attempts) for change in changes]

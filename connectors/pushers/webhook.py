@@ -20,12 +20,13 @@ import httpx
 import orjson
 
 from base.settings import PusherSettings
-from connectors.metrics import PUSHER_ERRORS, PUSHER_PUSHES
 from connectors.pushers import signing
-from connectors.pushers.backoff import backoff_s, retry_after_s
-from connectors.pushers.changes import Change, DeadLettered, Delivered, Outcome, PushedFigure
+from connectors.pushers.backoff import retry_after_s
+from connectors.pushers.changes import Change, Outcome, PushedFigure
+from connectors.pushers.http_sink import GiveUp, HttpSink, Tries, batches, configured
 from connectors.pushers.keys import PusherKind
-from connectors.pushers.transport import Sleep, count, post, real_sleep
+from connectors.pushers.transport import Answer, Sleep, real_sleep
+from connectors.pushers.verdicts import Accepted, Failed, Refused, Throttled, Verdict
 
 WEBHOOK_ID_NAMESPACE = uuid.UUID("6b1f3e0c-7f5d-4c1e-9a57-1f0c2d7e8a41")
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
@@ -56,7 +57,7 @@ def body(channel: str, changes: Sequence[Change]) -> bytes:
     return orjson.dumps({"channel": channel, "changes": figures})
 
 
-class WebhookSink:
+class WebhookSink(HttpSink[None]):
     name: PusherKind = "webhook"
 
     def __init__(
@@ -67,70 +68,57 @@ class WebhookSink:
         client: httpx.AsyncClient | None = None,
         sleep: Sleep = real_sleep,
     ) -> None:
-        if not settings.webhook_url:
-            raise ValueError("set TALLY_PUSHER__WEBHOOK_URL")
+        self._url = configured(settings.webhook_url, "TALLY_PUSHER__WEBHOOK_URL")
         self._key = signing.secret_key(settings.webhook_secret.get_secret_value())
-        self._settings = settings
-        self._channel = channel
-        self._client = client or httpx.AsyncClient(timeout=settings.http_timeout_s)
-        self._sleep = sleep
-
-    @property
-    def batch_max(self) -> int:
-        return self._settings.webhook_figures_per_request_max
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+        batch_max = settings.webhook_figures_per_request_max
+        super().__init__(settings, channel, batch_max=batch_max, client=client, sleep=sleep)
 
     async def push(
         self, changes: Sequence[Change], pushed: Mapping[str, PushedFigure]
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        step = self.batch_max
-        for start in range(0, len(changes), step):
-            outcomes += await self._deliver(changes[start : start + step])
+        for batch in batches(changes, self.batch_max):
+            outcomes += await self._deliver(batch)
         return outcomes
 
     async def _deliver(self, changes: Sequence[Change]) -> list[Outcome]:
-        settings = self._settings
         content = body(self._channel, changes)
         msg_id = message_id(self._channel, changes)
-        last_failure = ""
-        for attempt in range(1, settings.attempts_max + 1):
+
+        def signed_headers() -> dict[str, str]:  # a fresh timestamp on every attempt
             signed = signing.headers(self._key, msg_id, int(time.time()), content)
-            answer = await post(
-                self._client,
-                "webhook",
-                settings.webhook_url,
-                content=content,
-                headers={"content-type": "application/json", **signed},
-            )
-            status = answer.status
-            if status is not None and 200 <= status < 300:
-                count("webhook", "ok")
-                return [Delivered(change) for change in changes]
-            if status is not None and 400 <= status < 500 and status not in RETRYABLE_4XX:
-                PUSHER_ERRORS.labels("webhook", "rejected").inc()
-                return _dead(changes, f"rejected: HTTP {status}", attempt)
-            wait_s = backoff_s(
-                attempt, base_s=settings.backoff_base_s, max_s=settings.backoff_max_s
-            )
-            if status in (429, 503):
-                last_failure = f"throttled: HTTP {status}"
-                count("webhook", "throttled", "throttled")
-                hinted = retry_after_s(answer.retry_after, max_s=settings.webhook_retry_after_s_max)
-                wait_s = hinted if hinted is not None else wait_s
-            elif status is None:
-                last_failure = f"{answer.error}: {answer.detail}"
-                count("webhook", "retry", answer.error)
-            else:
-                last_failure = f"HTTP {status}"
-                count("webhook", "retry", "http")
-            if attempt < settings.attempts_max:
-                await self._sleep(wait_s)
-        return _dead(changes, f"attempts exhausted; last: {last_failure}", settings.attempts_max)
+            return {"content-type": "application/json", **signed}
 
+        tries = Tries()
+        try:
+            await self._call(self._url, content, signed_headers, tries)
+        except GiveUp as give_up:
+            return self._dead(changes, give_up.reason, tries.posts)
+        return self._delivered(changes)
 
-def _dead(changes: Sequence[Change], reason: str, attempts: int) -> list[Outcome]:
-    PUSHER_PUSHES.labels("webhook", "dead_letter").inc(len(changes))
-    return [DeadLettered(change, reason, attempts) for change in changes]
+    def _judge(self, answer: Answer) -> Verdict[None]:
+        status = answer.status
+        if status is None:
+            return Failed(answer.error or "http", f"{answer.error}: {answer.detail}")
+        if 200 <= status < 300:
+            return Accepted(None)
+        if 400 <= status < 500 and status not in RETRYABLE_4XX:
+            return Refused(f"rejected: HTTP {status}")
+        if status in (429, 503):
+            return Throttled(f"throttled: HTTP {status}", answer.retry_after)
+        return Failed("http", f"HTTP {status}")
+
+    def _after_throttle(self, throttle: Throttled, tries: Tries) -> float:
+        """Retry-After (bounded) when the receiver gave one, else backoff."""
+        self._spend(throttle.last, tries)
+        hinted = retry_after_s(throttle.retry_after, max_s=self._settings.webhook_retry_after_s_max)
+        return hinted if hinted is not None else self._backoff(tries.posts)
+
+    def _after_failure(self, failure: Failed, tries: Tries) -> float:
+        self._spend(failure.last, tries)
+        return self._backoff(tries.posts)
+
+    def _spend(self, last: str, tries: Tries) -> None:
+        """Every attempt, throttled or failed, counts against `attempts_max`."""
+        if tries.posts >= self._settings.attempts_max:
+            raise GiveUp(f"attempts exhausted; last: {last}")
