@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,7 @@ class Exit:
     tail: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"what": self.what, "code": self.code, "tail": self.tail[-2_000:]}
+        return {**asdict(self), "tail": self.tail[-2_000:]}
 
 
 @dataclass
