@@ -6,9 +6,6 @@ import asyncio
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +15,10 @@ from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
-from base.settings import REPO_ROOT, Settings, settings_env
+from base.settings import Settings
 from base.topics import changelog_topic, ensure_topics
 from devtools.bench import floor, holds, kafka_io, pg
 from devtools.bench.config import BenchConfig
@@ -37,12 +35,16 @@ from devtools.bench.profile import ProfileRun
 from devtools.bench.stats import percentiles, steady_rate
 from ledger.codec import decode_state, encode_state
 from ledger.state import Position, SkuState
+from ops.child_process import ChildProcess
 from ops.child_worker import ChildWorker
 
 Echo = Callable[[str], None]
 PROGRESS_POLL_S = 0.1
 LEVEL_SETTLE_S = 0.5
 REDIS_READ_CHUNK = 10_000
+PROBE_MODULE = "devtools.bench.kafka_probe"
+PROBE_READY_S = 60.0  # until the probe has assigned its partitions and printed `ready`
+PROBE_STOP_TIMEOUT_S = 30.0  # it writes its latencies on SIGTERM
 _LOG_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[,.]\d{3})")
 
 
@@ -103,27 +105,9 @@ def _workload(ctx: Context, seed_offset: int, source: str) -> Workload:
     )
 
 
-class BenchWorker(ChildWorker):
-    """`ops.child_worker.ChildWorker` running a chosen worker module (the stock one by default)."""
-
-    def __init__(self, settings: Settings, log_path: Path, module: str) -> None:
-        super().__init__(settings, log_path)
-        self.module = module
-
-    def start(self) -> BenchWorker:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **settings_env(self.settings)}
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", self.module],
-                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        return self
-
-
-def _new_worker(ctx: Context, settings: Settings, name: str) -> BenchWorker:
-    return BenchWorker(settings, ctx.work_dir / f"{name}.log", ctx.config.worker_module).start()
+def _new_worker(ctx: Context, settings: Settings, name: str) -> ChildWorker:
+    log = ctx.work_dir / f"{name}.log"
+    return ChildWorker(settings, log, ctx.config.worker_module).start()
 
 
 def _start_worker(ctx: Context, settings: Settings, name: str) -> ChildWorker:
@@ -322,76 +306,78 @@ def _wait_progress(ctx: Context, worker: ChildWorker, port: int, target: float) 
         time.sleep(PROGRESS_POLL_S)
 
 
-async def latency(ctx: Context) -> dict[str, Any]:
-    config, namespace = ctx.config, ctx.namespace
-    assert ctx.main is not None and ctx.worker is not None, "latency needs the throughput stage"
-    main, worker = ctx.main, ctx.worker
-    port = main.worker.metrics_port
-    probe_topic = f"{namespace.prefix}-probe"
+async def _start_probe(ctx: Context, main: Settings, topic: str, out: Path) -> ChildProcess:
+    """The plain Kafka consumer of `devtools.bench.kafka_probe`, assigned and ready."""
+    partitions = ctx.config.partitions
     await create_topics(
-        main,
-        [NewTopic(probe_topic, config.partitions, 1, topic_configs={"cleanup.policy": "delete"})],
+        main, [NewTopic(topic, partitions, 1, topic_configs={"cleanup.policy": "delete"})]
     )
-    probe_out = ctx.work_dir / "kafka-probe.json"
-    probe = subprocess.Popen(
-        [sys.executable, "-m", "devtools.bench.kafka_probe", "--bootstrap", main.kafka.bootstrap,
-         "--topic", probe_topic, "--partitions", str(config.partitions), "--out", str(probe_out)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    assert probe.stdout is not None
-    ready = await asyncio.to_thread(probe.stdout.readline)
-    if ready.strip() != b"ready":
-        raise RuntimeError(f"bench: kafka probe did not start: {ready!r}")
-    client = aioredis.Redis.from_url(main.redis.url)
-    producer = kafka_io.producer(main, linger_ms=1)
-    await producer.start()
-    topics = {"events": main.topics.events, "commands": main.topics.commands}
-    levels: list[dict[str, Any]] = []
+    args = ["--bootstrap", main.kafka.bootstrap, "--topic", topic,
+            "--partitions", str(partitions), "--out", str(out)]  # fmt: skip
+    probe = ChildProcess(PROBE_MODULE, args, None, ctx.work_dir / "kafka-probe.log").start()
     try:
-        for index, load in enumerate(config.load_levels):
-            rate = min(config.offered_rate_max, load * ctx.max_rate)
-            count = max(1, int(rate * config.level_duration_s))
-            tag = f"L{round(load * 100):03d}"
-            workload = _workload(ctx, 100 + index, f"lat-{tag}")
-            items = list(workload.items(count))
-            done_before = worker_progress(port)
-            hist_before = _histogram_buckets(worker.metrics_text())
-            since_ms = await _redis_time_ms(client)
-            ctx.echo(
-                f"latency: {load:.0%} of max = {rate:,.0f} records/s for {config.level_duration_s}s"
-            )
-            tally_run = await kafka_io.paced(producer, topics, items, rate, config.level_duration_s)
-            await asyncio.to_thread(_wait_progress, ctx, worker, port, done_before + tally_run.sent)
-            await asyncio.sleep(0.2)  # the last batch's Redis write follows its counters
-            tally_ms = percentiles(await _stream_latencies(client, namespace, since_ms))
-            hist_p99 = _histogram_p99_ms(hist_before, _histogram_buckets(worker.metrics_text()))
-            probe_items = [Item("events", it.key, {**it.body, "source": tag}) for it in items]
-            kafka_run = await kafka_io.paced(
-                producer, {"events": probe_topic, "commands": probe_topic}, probe_items, rate,
-                config.level_duration_s,
-            )  # fmt: skip
-            await asyncio.sleep(LEVEL_SETTLE_S)
-            levels.append(
-                {
-                    "load": load,
-                    "offered_rate": round(rate, 1),
-                    "achieved_rate": round(tally_run.achieved_rate, 1),
-                    "records": tally_run.sent,
-                    "tally_sync_ms": tally_ms,
-                    "worker_histogram_p99_ms_le": hist_p99,
-                    "kafka_achieved_rate": round(kafka_run.achieved_rate, 1),
-                    "tag": tag,
-                }
-            )
-            ctx.echo(
-                f"latency: {tag} tally p50/p99 {tally_ms['p50']}/{tally_ms['p99']} ms "
-                f"({tally_ms['count']} figures)"
-            )
-    finally:
-        await producer.stop()
-        await client.aclose()
-        probe.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(probe.wait, 30)
+        await asyncio.to_thread(
+            probe.wait_until, lambda: "ready" in probe.log_lines(), "not ready", PROBE_READY_S
+        )
+    except BaseException:
+        probe.stop(PROBE_STOP_TIMEOUT_S)
+        raise
+    return probe
+
+
+@dataclass
+class _LatencyRig:
+    """What every latency level sends through and reads back from."""
+
+    main: Settings
+    worker: ChildWorker
+    producer: AIOKafkaProducer
+    redis: aioredis.Redis
+    probe_topic: str
+
+
+async def _latency_level(ctx: Context, rig: _LatencyRig, index: int, load: float) -> dict[str, Any]:
+    """One offered rate through Tally, then the same records through the plain probe."""
+    config, main, worker = ctx.config, rig.main, rig.worker
+    port = main.worker.metrics_port
+    rate = min(config.offered_rate_max, load * ctx.max_rate)
+    count = max(1, int(rate * config.level_duration_s))
+    tag = f"L{round(load * 100):03d}"
+    items = list(_workload(ctx, 100 + index, f"lat-{tag}").items(count))
+    done_before = worker_progress(port)
+    hist_before = _histogram_buckets(worker.metrics_text())
+    since_ms = await _redis_time_ms(rig.redis)
+    ctx.echo(f"latency: {load:.0%} of max = {rate:,.0f} records/s for {config.level_duration_s}s")
+    topics = {"events": main.topics.events, "commands": main.topics.commands}
+    tally_run = await kafka_io.paced(rig.producer, topics, items, rate, config.level_duration_s)
+    await asyncio.to_thread(_wait_progress, ctx, worker, port, done_before + tally_run.sent)
+    await asyncio.sleep(0.2)  # the last batch's Redis write follows its counters
+    tally_ms = percentiles(await _stream_latencies(rig.redis, ctx.namespace, since_ms))
+    hist_p99 = _histogram_p99_ms(hist_before, _histogram_buckets(worker.metrics_text()))
+    probe_items = [Item("events", it.key, {**it.body, "source": tag}) for it in items]
+    kafka_run = await kafka_io.paced(
+        rig.producer, {"events": rig.probe_topic, "commands": rig.probe_topic}, probe_items,
+        rate, config.level_duration_s,
+    )  # fmt: skip
+    await asyncio.sleep(LEVEL_SETTLE_S)
+    ctx.echo(
+        f"latency: {tag} tally p50/p99 {tally_ms['p50']}/{tally_ms['p99']} ms "
+        f"({tally_ms['count']} figures)"
+    )
+    return {
+        "load": load,
+        "offered_rate": round(rate, 1),
+        "achieved_rate": round(tally_run.achieved_rate, 1),
+        "records": tally_run.sent,
+        "tally_sync_ms": tally_ms,
+        "worker_histogram_p99_ms_le": hist_p99,
+        "kafka_achieved_rate": round(kafka_run.achieved_rate, 1),
+        "tag": tag,
+    }
+
+
+def _add_kafka_latencies(ctx: Context, levels: list[dict[str, Any]], probe_out: Path) -> None:
+    """Each level's `kafka_ms`, from the probe's output (filed under the level's tag)."""
     kafka = orjson.loads(probe_out.read_bytes()) if probe_out.exists() else {}
     for level in levels:
         level["kafka_ms"] = percentiles(kafka.get(level.pop("tag"), []))
@@ -399,6 +385,9 @@ async def latency(ctx: Context) -> dict[str, Any]:
             f"latency: {level['load']:.0%} kafka p50/p99 "
             f"{level['kafka_ms']['p50']}/{level['kafka_ms']['p99']} ms"
         )
+
+
+def _latency_summary(ctx: Context, levels: list[dict[str, Any]]) -> dict[str, Any]:
     half = next((lv for lv in levels if abs(lv["load"] - 0.5) < 1e-9), None)
     out: dict[str, Any] = {
         "max_rate_basis": round(ctx.max_rate, 1),
@@ -413,6 +402,27 @@ async def latency(ctx: Context) -> dict[str, Any]:
     if half is not None and half["kafka_ms"]["p99"] > 0:
         out["p99_ratio_at_50"] = round(half["tally_sync_ms"]["p99"] / half["kafka_ms"]["p99"], 2)
     return out
+
+
+async def latency(ctx: Context) -> dict[str, Any]:
+    assert ctx.main is not None and ctx.worker is not None, "latency needs the throughput stage"
+    main, probe_topic = ctx.main, f"{ctx.namespace.prefix}-probe"
+    probe_out = ctx.work_dir / "kafka-probe.json"
+    probe = await _start_probe(ctx, main, probe_topic, probe_out)
+    client = aioredis.Redis.from_url(main.redis.url)
+    producer = kafka_io.producer(main, linger_ms=1)
+    rig = _LatencyRig(main, ctx.worker, producer, client, probe_topic)
+    await producer.start()
+    levels: list[dict[str, Any]] = []
+    try:
+        for index, load in enumerate(ctx.config.load_levels):
+            levels.append(await _latency_level(ctx, rig, index, load))
+    finally:
+        await producer.stop()
+        await rig.redis.aclose()
+        await asyncio.to_thread(probe.stop, PROBE_STOP_TIMEOUT_S)
+    _add_kafka_latencies(ctx, levels, probe_out)
+    return _latency_summary(ctx, levels)
 
 
 # --- holds --------------------------------------------------------------------------------

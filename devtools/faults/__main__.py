@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -49,7 +50,7 @@ def summary(reports: list[SeedReport], command: str) -> dict[str, object]:
         "decisions_checked": sum(r.decisions_in_log for r in reports),
         "unexpected_exits": sum(len(r.unexpected_exits) for r in reports),
         "seconds": round(sum(r.seconds for r in reports), 1),
-        "seeds": [r.as_dict() for r in reports],
+        "seeds": [asdict(r) for r in reports],
     }
 
 

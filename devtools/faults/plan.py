@@ -9,9 +9,9 @@ between replays; the log assigns them, and the reference reads them back from th
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from base.topics import partition_for
 from devtools.workload.facts import FactWorkload
@@ -25,15 +25,7 @@ FaultKind = Literal[
     "pusher_kill",
     "client_resend",
 ]
-FAULT_KINDS: tuple[FaultKind, ...] = (
-    "kill9",
-    "sigstop",
-    "kafka_restart",
-    "redis_restart",
-    "redis_flush",
-    "pusher_kill",
-    "client_resend",
-)
+FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 # Relative weights when drawing a fault: the expensive ones (a stall past the session
 # timeout, a broker restart) a little rarer than a kill.
 FAULT_WEIGHTS: dict[FaultKind, int] = {
@@ -84,13 +76,7 @@ class Fault:
     resend_step: int = 0  # client_resend: which earlier step's records are sent again
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "step": self.step,
-            "worker": self.worker,
-            "seconds": round(self.seconds, 2),
-            "resend_step": self.resend_step,
-        }
+        return {**asdict(self), "seconds": round(self.seconds, 2)}
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,9 @@ from typing import Any
 import orjson
 
 from base.redis_keys import FigureVersion
-from base.settings import REPO_ROOT, Settings, settings_env
+from base.settings import Settings
 from connectors.pushers import signing
+from ops.child_process import ChildProcess
 from ops.child_worker import ChildWorker
 
 WEBHOOK_PATH = "/hooks/tally"
@@ -49,57 +48,17 @@ def faust_env() -> Iterator[None]:
                 os.environ[name] = value
 
 
-class PusherProcess:
+PUSHER_STOP_TIMEOUT_S = 20.0
+
+
+def webhook_pusher(settings: Settings, channel: str, log_path: Path) -> ChildProcess:
     """`python -m connectors.pushers --pusher webhook` as a child (kill -9 for faults)."""
-
-    def __init__(self, settings: Settings, channel: str, log_path: Path) -> None:
-        self.settings = settings
-        self.channel = channel
-        self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> PusherProcess:
-        env = {**os.environ, **settings_env(self.settings)}
-        argv = [sys.executable, "-m", "connectors.pushers", "--channel", self.channel]
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [*argv, "--pusher", "webhook"],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def returncode(self) -> int | None:
-        return None if self._process is None else self._process.poll()
-
-    def kill_hard(self) -> None:
-        if self._process is not None and self.alive():
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
-
-    def stop(self, timeout_s: float = 20.0) -> None:
-        if self._process is None or not self.alive():
-            return
-        os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            self._process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.kill_hard()
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    if not path.exists():
-        return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    args = ["--channel", channel, "--pusher", "webhook"]
+    return ChildProcess("connectors.pushers", args, settings, log_path)
 
 
 EXITS_MAX = 12  # unexpected exits in one run before it is called a crash loop
+EXIT_TAIL_LINES = 30  # of the log, kept with an unexpected exit
 
 
 class CrashLoop(RuntimeError):
@@ -115,7 +74,7 @@ class Exit:
     tail: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"what": self.what, "code": self.code, "tail": self.tail[-2_000:]}
+        return {**asdict(self), "tail": self.tail[-2_000:]}
 
 
 @dataclass
@@ -127,7 +86,7 @@ class Supervisor:
     channel: str
     logs: Path
     workers: list[ChildWorker] = field(default_factory=list)
-    pusher: PusherProcess | None = None
+    pusher: ChildProcess | None = None
     exits: list[Exit] = field(default_factory=list)
     stopped: set[int] = field(default_factory=set)  # workers under SIGSTOP
     _starts: int = 0
@@ -152,7 +111,7 @@ class Supervisor:
         with self._lock:
             self._starts += 1
             log = self.logs / f"pusher-{self._starts}.log"
-            self.pusher = PusherProcess(self.pusher_settings, self.channel, log).start()
+            self.pusher = webhook_pusher(self.pusher_settings, self.channel, log).start()
             self._down.discard("pusher")
 
     def kill_pusher(self) -> None:
@@ -176,13 +135,13 @@ class Supervisor:
     def sigstop(self, index: int) -> None:
         with self._lock:
             if self.workers[index].alive():
-                os.killpg(self.workers[index].pid, signal.SIGSTOP)
+                self.workers[index].signal_group(signal.SIGSTOP)
                 self.stopped.add(index)
 
     def sigcont(self, index: int) -> None:
         with self._lock:
             if index in self.stopped and self.workers[index].alive():
-                os.killpg(self.workers[index].pid, signal.SIGCONT)
+                self.workers[index].signal_group(signal.SIGCONT)
             self.stopped.discard(index)
 
     def check(self) -> None:
@@ -196,13 +155,15 @@ class Supervisor:
                 )
             for index, worker in enumerate(self.workers):
                 if not worker.alive() and f"worker-{index}" not in self._down:
-                    code = worker._process.poll() if worker._process is not None else None
-                    self.exits.append(Exit(f"worker-{index}", code, worker.log_tail(30)))
+                    tail = worker.log_tail(EXIT_TAIL_LINES)
+                    self.exits.append(Exit(f"worker-{index}", worker.returncode(), tail))
                     self.stopped.discard(index)
                     self.restart_worker(index)
             pusher = self.pusher
             if pusher is not None and not pusher.alive() and "pusher" not in self._down:
-                self.exits.append(Exit("pusher", pusher.returncode(), log_tail(pusher.log_path)))
+                self.exits.append(
+                    Exit("pusher", pusher.returncode(), pusher.log_tail(EXIT_TAIL_LINES))
+                )
                 self.start_pusher()
 
     def stop(self) -> None:
@@ -211,7 +172,7 @@ class Supervisor:
                 self.sigcont(index)
             self._down |= {"pusher", *(f"worker-{i}" for i in range(len(self.workers)))}
             if self.pusher is not None:
-                self.pusher.stop()
+                self.pusher.stop(PUSHER_STOP_TIMEOUT_S)
             for worker in self.workers:
                 worker.stop()
 

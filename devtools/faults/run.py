@@ -15,7 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,9 +106,6 @@ class SeedReport:
     unexpected_exits: list[dict[str, Any]] = field(default_factory=list)
     divergences: list[str] = field(default_factory=list)
     error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def line(self) -> str:
         faults = ",".join(f"{k}={v}" for k, v in self.faults.items() if v)

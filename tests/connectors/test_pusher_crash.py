@@ -21,9 +21,9 @@ from connectors.pushers import keys
 from tests.connectors.fakes.harness import (
     LOCATION,
     WEBHOOK_SECRET,
-    PusherProcess,
     fast_settings,
     item_id,
+    pusher_process,
     write_mapping,
 )
 from tests.connectors.fakes.server import FakeServer
@@ -111,7 +111,7 @@ def test_pusher_killed_mid_burst_resumes_and_ends_with_the_latest_figures(
             args += ["--mapping", str(write_mapping(tmp_path / "mapping.json", skus))]
         write_rounds(client, channel, skus, range(1, FIRST_ROUNDS + 1))
 
-        first = PusherProcess(settings, args, tmp_path / "pusher-1.log").start()
+        first = pusher_process(settings, args, tmp_path / "pusher-1.log").start()
         try:
             wait_until(
                 lambda: calls_done(fake),
@@ -130,7 +130,7 @@ def test_pusher_killed_mid_burst_resumes_and_ends_with_the_latest_figures(
             client, channel, skus, range(FIRST_ROUNDS + 1, FIRST_ROUNDS + SECOND_ROUNDS + 1)
         )
         expected = {sku: quantity(FIRST_ROUNDS + SECOND_ROUNDS, n) for n, sku in enumerate(skus)}
-        second = PusherProcess(settings, args, tmp_path / "pusher-2.log").start()
+        second = pusher_process(settings, args, tmp_path / "pusher-2.log").start()
         try:
             wait_until(
                 lambda: {sku: values[-1:] for sku, values in history(fake, skus).items()},
@@ -178,7 +178,7 @@ def test_a_pusher_outlives_its_stream_being_deleted_under_a_blocked_read(
         settings = live_stack.model_copy(update={"pusher": fast_settings(**overrides)})
         args = ["--channel", channel, "--pusher", "webhook"]
         write_rounds(client, channel, skus, range(1, 2))
-        pusher = PusherProcess(settings, args, tmp_path / "pusher.log").start()
+        pusher = pusher_process(settings, args, tmp_path / "pusher.log").start()
         try:
             wait_until(
                 lambda: webhook_history(fake, skus),

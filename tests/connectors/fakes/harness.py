@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,8 +14,9 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from base.redis_keys import changes_key
-from base.settings import REPO_ROOT, PusherSettings, Settings, settings_env
+from base.settings import PusherSettings, Settings
 from connectors.pushers import keys
+from ops.child_process import ChildProcess
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 LOCATION = "gid://shopify/Location/1"
@@ -87,50 +84,6 @@ def metric(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-class PusherProcess:
-    """`python -m connectors.pushers` as a real child process (kill -9 for crash tests)."""
-
-    def __init__(self, settings: Settings, args: Sequence[str], log_path: Path) -> None:
-        self.settings = settings
-        self.args = list(args)
-        self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> PusherProcess:
-        env = {**os.environ, **settings_env(self.settings)}
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "connectors.pushers", *self.args],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def kill_hard(self) -> None:
-        assert self._process is not None
-        if self.alive():
-            os.killpg(self._process.pid, signal.SIGKILL)
-        self._process.wait()
-
-    def stop(self, timeout_s: float = 30.0) -> int | None:
-        """SIGTERM, then SIGKILL; the exit code."""
-        if self._process is None:
-            return None
-        if self.alive():
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill_hard()
-        return self._process.returncode
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+def pusher_process(settings: Settings, args: Sequence[str], log_path: Path) -> ChildProcess:
+    """`python -m connectors.pushers <args>` as a real child process (kill -9 for crash tests)."""
+    return ChildProcess("connectors.pushers", args, settings, log_path)
