@@ -8,8 +8,8 @@ page 1 is the newest. `since` seeks each partition by time, so old history costs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -28,11 +28,13 @@ LIMIT_MAX = 1_000
 SCAN_RECORDS_MAX = 2_000_000  # records read per call, over the three partitions
 _DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
 _KIND_ORDER: dict[Kind, int] = {"event": 0, "command": 1, "decision": 2}
+_EPOCH = datetime.fromtimestamp(0, UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
 class Entry:
-    time_ms: int  # the Kafka record timestamp
+    time: datetime  # the Kafka record timestamp (whole milliseconds)
     kind: Kind
     topic: str
     partition: int
@@ -43,46 +45,22 @@ class Entry:
     ref: str  # event_id / request_id
 
     @property
-    def time(self) -> datetime:
-        return datetime.fromtimestamp(self.time_ms / 1000, UTC)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "time": self.time.isoformat(),
-            "kind": self.kind,
-            "topic": self.topic,
-            "partition": self.partition,
-            "offset": self.offset,
-            "what": self.what,
-            "effect": self.effect,
-            "source": self.source,
-            "ref": self.ref,
-        }
+    def time_ms(self) -> int:
+        return (self.time - _EPOCH) // _MILLISECOND
 
 
 @dataclass(frozen=True)
 class HistoryPage:
     sku: str
     page: int
+    pages: int = field(init=False)
     limit: int
     total: int  # matching entries found (after `since`)
     truncated: bool  # the scan stopped at SCAN_RECORDS_MAX
     entries: list[Entry]  # oldest first
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.limit))
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "sku": self.sku,
-            "page": self.page,
-            "pages": self.pages,
-            "limit": self.limit,
-            "total": self.total,
-            "truncated": self.truncated,
-            "entries": [entry.as_dict() for entry in self.entries],
-        }
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pages", max(1, -(-self.total // self.limit)))
 
 
 async def history(
@@ -164,7 +142,7 @@ def describe(record: ConsumerRecord, kind: Kind) -> Entry:
     except ValidationError as error:
         effect = f"unreadable decision: {error.error_count()} errors"
     return Entry(
-        time_ms=record.timestamp,
+        time=_EPOCH + record.timestamp * _MILLISECOND,
         kind=kind,
         topic=record.topic,
         partition=record.partition,
