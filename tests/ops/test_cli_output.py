@@ -171,8 +171,8 @@ def _history() -> HistoryPage:
     entries = [
         Entry(at, "event", "tally.events", 2, 41, "received", f"on_hand +20 at {WH}",
               "erp-" + "E" * 60, "evt-" + "1" * 60),
-        Entry(at, "event", "tally.events", 2, 42, "received", "on_hand +1 at " + STORE,
-              "erp-" + "E" * 60, "evt-" + "2" * 60),
+        Entry(at, "event", "tally.events", 2, 42, "received", "ignored: duplicate event_id",
+              "erp-" + "E" * 60, "evt-" + "1" * 60, ignored=True),
     ]  # fmt: skip
     return HistoryPage(SKU, page=1, limit=2, total=3, truncated=False, entries=entries)
 
@@ -183,9 +183,9 @@ def test_history_json(monkeypatch: pytest.MonkeyPatch) -> None:
         "time": "2023-11-14T22:13:20.123000+00:00", "kind": "event",
         "topic": "tally.events", "partition": 2, "offset": 41, "what": "received",
         "effect": f"on_hand +20 at {WH}", "source": "erp-" + "E" * 60,
-        "ref": "evt-" + "1" * 60,
+        "ref": "evt-" + "1" * 60, "ignored": False,
     }  # fmt: skip
-    second = {**first, "offset": 42, "effect": f"on_hand +1 at {STORE}", "ref": "evt-" + "2" * 60}
+    second = {**first, "offset": 42, "effect": "ignored: duplicate event_id", "ignored": True}
     _assert_json(["history", SKU], {
         "sku": SKU, "page": 1, "pages": 2, "limit": 2, "total": 3, "truncated": False,
         "entries": [first, second],
@@ -198,7 +198,7 @@ def test_history_table_is_not_cut_when_piped(monkeypatch: pytest.MonkeyPatch) ->
         ["history", SKU], f"{SKU}: page 1 of 2",
         rows=[
             ("2023-11-14 22:13:20.123", f"on_hand +20 at {WH}", "erp-" + "E" * 60, "2:41"),
-            (f"on_hand +1 at {STORE}", "evt-" + "2" * 60, "2:42"),
+            ("ignored: duplicate event_id", "evt-" + "1" * 60, "2:42"),
         ],
     )  # fmt: skip
 
