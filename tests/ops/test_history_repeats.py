@@ -20,16 +20,7 @@ from ops.cli_ledger import render_history
 from ops.inspect.history import Entry, HistoryPage, Kind, describe
 from ops.inspect.json_body import json_body
 from ops.inspect.repeats import Repeats
-from tests.support.ledger_builders import (
-    SKU,
-    book,
-    channel,
-    commit,
-    expire,
-    fact,
-    release,
-    reserve,
-)
+from tests.support.ledger_builders import SKU, book, channel, commit, expire, fact, release, reserve
 
 
 def _record(topic: str, offset: int, model: BaseModel) -> ConsumerRecord[bytes, bytes]:
