@@ -6,7 +6,7 @@ import inspect
 import json
 import typing
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -93,13 +93,7 @@ def facts_common() -> str:
 
 
 def facts_by_type() -> str:
-    sections = []
-    for fact in typing.get_args(Fact):
-        own = fields_differing(fact, _Fact)
-        summary = (fact.__doc__ or "").strip()
-        body = field_table(fact, meaning_of(fact), tag="type", names=own)
-        sections.append(f"#### `{_tag(fact, 'type')}`\n\n{summary}\n\n{body}")
-    return "\n\n".join(sections)
+    return _by_tag(typing.get_args(Fact), "type", base=_Fact)
 
 
 def commands_common() -> str:
@@ -107,13 +101,7 @@ def commands_common() -> str:
 
 
 def commands_by_type() -> str:
-    sections = []
-    for command in typing.get_args(CommandUnion):
-        own = fields_differing(command, _Command)
-        summary = (command.__doc__ or "").strip()
-        body = field_table(command, meaning_of(command), tag="type", names=own)
-        sections.append(f"#### `{_tag(command, 'type')}`\n\n{summary}\n\n{body}")
-    return "\n\n".join(sections)
+    return _by_tag(typing.get_args(CommandUnion), "type", base=_Command)
 
 
 def decision() -> str:
@@ -121,11 +109,19 @@ def decision() -> str:
 
 
 def policy_records() -> str:
-    return "\n\n".join(
-        f"#### `{_tag(model, 'kind')}`\n\n{(model.__doc__ or '').strip()}\n\n"
-        + field_table(model, meaning_of(model), tag="kind")
-        for model in (ChannelPolicy, LocationPolicy)
-    )
+    return _by_tag((ChannelPolicy, LocationPolicy), "kind", base=None)
+
+
+def _by_tag(models: Sequence[type[BaseModel]], tag: str, *, base: type[BaseModel] | None) -> str:
+    """A section per model: its tag, its docstring, and its fields (those `base` lacks or
+    defines otherwise, when a base with the common fields is given)."""
+    sections = []
+    for model in models:
+        names = None if base is None else fields_differing(model, base)
+        body = field_table(model, meaning_of(model), tag=tag, names=names)
+        summary = (model.__doc__ or "").strip()
+        sections.append(f"#### `{_tag(model, tag)}`\n\n{summary}\n\n{body}")
+    return "\n\n".join(sections)
 
 
 def dead_letter() -> str:
