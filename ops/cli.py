@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from base.settings import get_settings
 from connectors.auth import keys_app
 from connectors.bulk_import import import_command
 from connectors.pushers.cli import push
-from ops import cli_ledger
-from ops.stack import StackError, ensure_up
+from ops import cli_ledger, cli_output
+from ops.stack import ServiceStatus, StackError, ensure_up
 from ops.stack import down as stack_down
 from ops.stack import status as stack_status
 
 app = typer.Typer(help="Tally: the real-time inventory ledger.", no_args_is_help=True)
-console = Console()
 
 
 def _echo(message: str) -> None:
@@ -34,6 +34,16 @@ def _quiet_clients() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
+@contextmanager
+def _stack_errors() -> Iterator[None]:
+    """A StackError (a port taken, a service that did not start) is exit 1 with its message."""
+    try:
+        yield
+    except StackError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+
+
 @app.command()
 def up(
     with_prometheus: Annotated[
@@ -42,11 +52,8 @@ def up(
 ) -> None:
     """Start the local stack (Kafka in KRaft mode, Redis; Prometheus on request)."""
     _quiet_clients()
-    try:
+    with _stack_errors():
         result = ensure_up(get_settings(), prometheus=with_prometheus, echo=_echo)
-    except StackError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from error
     if result.started:
         typer.echo(f"up: started {', '.join(result.started)}")
     else:
@@ -60,11 +67,8 @@ def down(
     ] = False,
 ) -> None:
     """Stop the local stack (SIGTERM, then SIGKILL after settings.stack.stop_timeout_s)."""
-    try:
+    with _stack_errors():
         stopped = stack_down(get_settings(), wipe=wipe, echo=_echo)
-    except StackError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from error
     typer.echo(f"down: stopped {', '.join(stopped)}" if stopped else "down: nothing was running")
 
 
@@ -76,8 +80,12 @@ def status(
     _quiet_clients()
     report = stack_status(get_settings())
     if json_output:
-        typer.echo(json.dumps([service.as_dict() for service in report], indent=2))
+        cli_output.emit_json([asdict(service) for service in report])
         return
+    render_status(report)
+
+
+def render_status(report: list[ServiceStatus]) -> None:
     table = Table("service", "state", "pid", "ports", "ready", "log")
     for service in report:
         table.add_row(
@@ -88,7 +96,7 @@ def status(
             "yes" if service.ready else "no",
             service.log_file,
         )
-    console.print(table)
+    cli_output.console().print(table)
 
 
 # stock, history, explain, top and resync live in ops/cli_ledger.py.

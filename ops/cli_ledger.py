@@ -12,20 +12,23 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich import box
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from base.settings import get_settings
+from base.settings import Settings, get_settings
+from ops import cli_output
 from ops.inspect.errors import ServiceDown
 from ops.inspect.explain import Explanation, UnknownChannel, explain
 from ops.inspect.history import LIMIT_MAX, HistoryPage, history
+from ops.inspect.json_body import json_body
 from ops.inspect.kafka_read import TopicMissing
 from ops.inspect.published import Published
 from ops.inspect.stock import StockReport, stock
@@ -38,15 +41,14 @@ from ops.inspect.top import (
 )
 from ops.resync import ResyncReport, resync
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+R = TypeVar("R", bound="DataclassInstance")
 EXIT_BAD_REQUEST = 1
 EXIT_SERVICE_DOWN = 3
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
-
-
-def _console() -> Console:
-    # Built per command, so COLUMNS and the terminal are read when the command runs.
-    return Console()
 
 
 def register(app: typer.Typer) -> None:
@@ -67,7 +69,8 @@ def _run(make: Callable[[], Awaitable[T]], json_output: bool) -> T:
     try:
         return asyncio.run(_as_coroutine(make))
     except ServiceDown as error:
-        _fail(str(error), error.as_dict(), json_output, EXIT_SERVICE_DOWN)
+        body = {"error": "service_down", **asdict(error)}
+        _fail(str(error), body, json_output, EXIT_SERVICE_DOWN)
     except (TopicMissing, UnknownChannel, ValueError) as error:
         _fail(str(error), {"error": "bad_request", "detail": str(error)}, json_output, 1)
 
@@ -83,8 +86,16 @@ def _fail(message: str, body: dict[str, str], json_output: bool, code: int) -> N
     raise typer.Exit(code)
 
 
-def _emit_json(body: object) -> None:
-    typer.echo(json.dumps(body, indent=2))
+def _show(
+    read: Callable[[Settings], Awaitable[R]], render: Callable[[R], None], json_output: bool
+) -> None:
+    """One read command: read with the settings, then print the report's JSON or render it."""
+    settings = get_settings()
+    report = _run(lambda: read(settings), json_output)
+    if json_output:
+        cli_output.emit_json(json_body(report))
+        return
+    render(report)
 
 
 def _age(published: Published) -> str:
@@ -114,16 +125,11 @@ def stock_command(
     json_output: JsonOption = False,
 ) -> None:
     """Every location's buckets and every channel's units: ledger vs published (version, age)."""
-    settings = get_settings()
-    report = _run(lambda: stock(settings, sku), json_output)
-    if json_output:
-        _emit_json(report.as_dict())
-        return
-    render_stock(report)
+    _show(lambda settings: stock(settings, sku), render_stock, json_output)
 
 
 def render_stock(report: StockReport) -> None:
-    console = _console()
+    console = cli_output.console()
     clock = "-" if report.clock is None else report.clock.isoformat(timespec="seconds")
     console.print(
         f"[bold]{report.sku}[/]  ledger version {report.version.wire()}  "
@@ -183,19 +189,16 @@ def history_command(
     json_output: JsonOption = False,
 ) -> None:
     """The SKU's audit trail: every event, command and decision, with its effect and source."""
-    settings = get_settings()
     since_time = _parse_since(since)
-    report = _run(
-        lambda: history(settings, sku, since=since_time, limit=limit, page=page), json_output
+    _show(
+        lambda settings: history(settings, sku, since=since_time, limit=limit, page=page),
+        render_history,
+        json_output,
     )
-    if json_output:
-        _emit_json(report.as_dict())
-        return
-    render_history(report)
 
 
 def render_history(report: HistoryPage) -> None:
-    console = _console()
+    console = cli_output.console()
     table = Table(
         "time (UTC)", "kind", "what", "effect", "source", "ref", "offset", box=box.SIMPLE_HEAD
     )
@@ -227,16 +230,11 @@ def explain_command(
     json_output: JsonOption = False,
 ) -> None:
     """Why CHANNEL shows that number for SKU: locations, buffers, safety stock, holds."""
-    settings = get_settings()
-    report = _run(lambda: explain(settings, channel, sku), json_output)
-    if json_output:
-        _emit_json(report.as_dict())
-        return
-    render_explanation(report)
+    _show(lambda settings: explain(settings, channel, sku), render_explanation, json_output)
 
 
 def render_explanation(report: Explanation) -> None:
-    console = _console()
+    console = cli_output.console()
     console.print(
         f"[bold]{report.channel}[/] / [bold]{report.sku}[/] "
         f"(ledger version {report.ledger_version.wire()})"
@@ -302,11 +300,11 @@ def top_command(
             return await from_prometheus(settings)
         return await from_metrics(urls, interval)
 
-    console = _console()
+    console = cli_output.console()
     if once:
         snapshot = _run(take, json_output)
         if json_output:
-            _emit_json(snapshot.as_dict())
+            cli_output.emit_json(json_body(snapshot))
         else:
             console.print(render_top(snapshot))
         return
@@ -316,7 +314,7 @@ def top_command(
                 started = time.monotonic()
                 snapshot = _run(take, json_output)
                 if json_output:
-                    typer.echo(json.dumps(snapshot.as_dict()))
+                    cli_output.emit_json(json_body(snapshot), indent=None)
                 else:
                     live.update(render_top(snapshot))
                 time.sleep(max(0.0, interval - (time.monotonic() - started)))
@@ -356,23 +354,17 @@ def render_top(snapshot: TopSnapshot) -> Group:
 
 def resync_command(json_output: JsonOption = False) -> None:
     """Rebuild Redis from the tables (the positions changelog + policy); safe while workers run."""
-    settings = get_settings()
-
-    console = _console()
+    console = cli_output.console()
 
     def progress(message: str) -> None:
         if not json_output:
             console.print(f"resync: {message}")
 
-    report = _run(lambda: resync(settings, progress), json_output)
-    if json_output:
-        _emit_json(report.as_dict())
-        return
-    render_resync(report)
+    _show(lambda settings: resync(settings, progress), render_resync, json_output)
 
 
 def render_resync(report: ResyncReport) -> None:
-    console = _console()
+    console = cli_output.console()
     console.print(
         f"resync: {report.skus} SKUs from {report.changelog} ({report.partitions} partitions), "
         f"{report.figures} figures: {report.written} written, {report.current} already current"

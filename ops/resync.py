@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -46,9 +46,6 @@ class ResyncReport:
     current: int  # already in Redis at the same or a newer version
     policy_version: int
     seconds: float
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _silent(message: str) -> None:

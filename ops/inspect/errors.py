@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 START_HINT = "start the local stack with `tally up` (or `make up`)"
 
 
+@dataclass(eq=False)  # eq=False: an exception stays hashable and compares by identity
 class ServiceDown(Exception):
-    """Kafka, Redis or a metrics endpoint did not answer."""
+    """Kafka, Redis or a metrics endpoint did not answer (its fields are the `--json` body)."""
 
-    def __init__(self, service: str, address: str, detail: str, hint: str = START_HINT) -> None:
-        self.service = service
-        self.address = address
-        self.detail = detail
-        self.hint = hint
-        super().__init__(f"{service} is not reachable at {address} ({detail}); {hint}")
+    service: str
+    address: str
+    detail: str
+    hint: str = START_HINT
 
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "error": "service_down",
-            "service": self.service,
-            "address": self.address,
-            "detail": self.detail,
-            "hint": self.hint,
-        }
+    def __str__(self) -> str:
+        return f"{self.service} is not reachable at {self.address} ({self.detail}); {self.hint}"

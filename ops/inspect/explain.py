@@ -33,11 +33,6 @@ class HoldTerm:
     qty: int
     expires_at: datetime | None
 
-    def as_dict(self) -> dict[str, object]:
-        expires = None if self.expires_at is None else self.expires_at.isoformat()
-        return {"hold_id": self.hold_id, "channel": self.channel, "qty": self.qty,
-                "expires_at": expires}  # fmt: skip
-
 
 @dataclass(frozen=True)
 class LocationTerm:
@@ -47,33 +42,17 @@ class LocationTerm:
     reserved: int
     unsellable: int
     safety: int
+    # Units safety stock actually holds back (it only holds back units that exist).
+    safety_applied: int = field(init=False)
     free: int  # before safety stock
     available: int  # what the location adds to the channel's sum (negative: oversold)
+    oversold: bool = field(init=False)
     holds: list[HoldTerm] = field(default_factory=list)
 
-    @property
-    def oversold(self) -> bool:
-        return self.free < 0
-
-    @property
-    def safety_applied(self) -> int:
-        """Units safety stock actually held back (it only holds back units that exist)."""
-        return 0 if self.free < 0 else min(self.safety, self.free)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "location": self.location,
-            "on_hand": self.on_hand,
-            "committed": self.committed,
-            "reserved": self.reserved,
-            "unsellable": self.unsellable,
-            "safety": self.safety,
-            "safety_applied": self.safety_applied,
-            "free": self.free,
-            "available": self.available,
-            "oversold": self.oversold,
-            "holds": [hold.as_dict() for hold in self.holds],
-        }
+    def __post_init__(self) -> None:
+        oversold = self.free < 0
+        object.__setattr__(self, "oversold", oversold)
+        object.__setattr__(self, "safety_applied", 0 if oversold else min(self.safety, self.free))
 
 
 @dataclass(frozen=True)
@@ -89,21 +68,6 @@ class Explanation:
     published: Published
     status: Status
     note: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "channel": self.channel,
-            "sku": self.sku,
-            "locations": [term.as_dict() for term in self.locations],
-            "sum_available": self.sum_available,
-            "buffer": self.buffer,
-            "cap": self.cap,
-            "ats": self.ats,
-            "ledger_version": self.ledger_version.wire(),
-            "published": self.published.as_dict(),
-            "status": self.status,
-            "note": self.note,
-        }
 
 
 async def explain(settings: Settings, channel: str, sku: str) -> Explanation:

@@ -4,12 +4,14 @@ The SKU's records on `tally.events`, `tally.commands` and `tally.decisions` (eac
 partition the SKU's key hashes to), merged by Kafka timestamp. Bounded: at most
 `SCAN_RECORDS_MAX` records are read per call, and a page holds at most `limit` entries;
 page 1 is the newest. `since` seeks each partition by time, so old history costs nothing.
+A fact or command the ledger ignored as a repeat (ops/inspect/repeats.py) is marked
+`ignored`, its effect saying why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -22,17 +24,20 @@ from ledger.commands import CommandUnion, Commit, Decision, Expire, Release, Res
 from ledger.errors import DecodeError
 from ledger.events import Adjusted, Counted, Fact, ReturnGraded, Shipped, TransferOut
 from ops.inspect.kafka_read import kafka_consumer, partition_count, scan
+from ops.inspect.repeats import Repeats
 
 Kind = Literal["event", "command", "decision"]
 LIMIT_MAX = 1_000
 SCAN_RECORDS_MAX = 2_000_000  # records read per call, over the three partitions
 _DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
 _KIND_ORDER: dict[Kind, int] = {"event": 0, "command": 1, "decision": 2}
+_EPOCH = datetime.fromtimestamp(0, UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
 class Entry:
-    time_ms: int  # the Kafka record timestamp
+    time: datetime  # the Kafka record timestamp (whole milliseconds)
     kind: Kind
     topic: str
     partition: int
@@ -41,48 +46,25 @@ class Entry:
     effect: str
     source: str
     ref: str  # event_id / request_id
+    ignored: bool = False  # a repeat the ledger ignored (the effect says why)
 
     @property
-    def time(self) -> datetime:
-        return datetime.fromtimestamp(self.time_ms / 1000, UTC)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "time": self.time.isoformat(),
-            "kind": self.kind,
-            "topic": self.topic,
-            "partition": self.partition,
-            "offset": self.offset,
-            "what": self.what,
-            "effect": self.effect,
-            "source": self.source,
-            "ref": self.ref,
-        }
+    def time_ms(self) -> int:
+        return (self.time - _EPOCH) // _MILLISECOND
 
 
 @dataclass(frozen=True)
 class HistoryPage:
     sku: str
     page: int
+    pages: int = field(init=False)
     limit: int
     total: int  # matching entries found (after `since`)
     truncated: bool  # the scan stopped at SCAN_RECORDS_MAX
     entries: list[Entry]  # oldest first
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.limit))
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "sku": self.sku,
-            "page": self.page,
-            "pages": self.pages,
-            "limit": self.limit,
-            "total": self.total,
-            "truncated": self.truncated,
-            "entries": [entry.as_dict() for entry in self.entries],
-        }
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pages", max(1, -(-self.total // self.limit)))
 
 
 async def history(
@@ -115,13 +97,14 @@ async def history(
                 tps.append(TopicPartition(topic, partition_for(sku, count)))
         starts = await _start_offsets(consumer, tps, since)
         entries: list[Entry] = []
+        repeats = Repeats()  # each partition is read in offset order: the ledger's order
         async for record in scan(consumer, tps, start_offsets=starts):
             scanned += 1
             if scanned > SCAN_RECORDS_MAX:
                 truncated = True
                 break
             if record.key == key:
-                entries.append(describe(record, kinds[record.topic]))
+                entries.append(describe(record, kinds[record.topic], repeats))
     since_ms = None if since is None else int(since.timestamp() * 1000)
     # Merged by time; at equal times a command before its decision, then by offset.
     entries.sort(key=lambda entry: (entry.time_ms, _KIND_ORDER[entry.kind], entry.offset))
@@ -143,18 +126,22 @@ async def _start_offsets(
     return {tp: ends[tp] if found[tp] is None else found[tp].offset for tp in tps}
 
 
-def describe(record: ConsumerRecord, kind: Kind) -> Entry:
-    """One record as an audit entry; an undecodable one says why (the worker dead-lettered it)."""
+def describe(record: ConsumerRecord, kind: Kind, repeats: Repeats) -> Entry:
+    """One record as an audit entry; an undecodable one says why (the worker dead-lettered it),
+    a repeat says that the ledger ignored it. Feed a SKU's records in offset order."""
     raw: bytes = record.value or b""
     what, effect, source, ref = "invalid", "", "", ""
+    ignored_because: str | None = None
     try:
         if kind == "event":
             fact = decode_event(raw)
             what, effect, source, ref = fact.type, fact_effect(fact), fact.source, fact.event_id
+            ignored_because = repeats.of_fact(fact)
         elif kind == "command":
             command = decode_command(raw)
             what, effect, ref = command.type, command_effect(command), _rid(command)
             source = "command"
+            ignored_because = repeats.of_command(command)
         else:
             decision = _DECISION.validate_json(raw)
             what, effect = "decision", decision_effect(decision)
@@ -164,15 +151,16 @@ def describe(record: ConsumerRecord, kind: Kind) -> Entry:
     except ValidationError as error:
         effect = f"unreadable decision: {error.error_count()} errors"
     return Entry(
-        time_ms=record.timestamp,
+        time=_EPOCH + record.timestamp * _MILLISECOND,
         kind=kind,
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
         what=what,
-        effect=effect,
+        effect=effect if ignored_because is None else f"ignored: {ignored_because}",
         source=source,
         ref=ref,
+        ignored=ignored_because is not None,
     )
 
 

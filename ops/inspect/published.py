@@ -36,14 +36,6 @@ class Published(NamedTuple):
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         return max(0.0, (now_ms - self.published_ms) / 1000)
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "units": self.units,
-            "version": None if self.version is None else self.version.wire(),
-            "published_ms": self.published_ms,
-            "age_s": self.age_s(),
-        }
-
 
 NOT_PUBLISHED = Published(None, None, None)
 

@@ -47,25 +47,14 @@ class LocationStock:
     reserved: int
     damaged: int
     inspection: int
+    unsellable: int = field(init=False)  # damaged + inspection
     safety: int
     available: int  # raw: negative when oversold
     incoming: int
     published: Published
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "location": self.location,
-            "on_hand": self.on_hand,
-            "committed": self.committed,
-            "reserved": self.reserved,
-            "damaged": self.damaged,
-            "inspection": self.inspection,
-            "unsellable": self.damaged + self.inspection,
-            "safety": self.safety,
-            "available": self.available,
-            "incoming": self.incoming,
-            "published": self.published.as_dict(),
-        }
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "unsellable", self.damaged + self.inspection)
 
 
 @dataclass(frozen=True)
@@ -73,9 +62,6 @@ class ChannelStock:
     channel: str
     ats: int
     published: Published
-
-    def as_dict(self) -> dict[str, object]:
-        return {"channel": self.channel, "ats": self.ats, "published": self.published.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -87,17 +73,6 @@ class StockReport:
     pending_holds: int
     locations: list[LocationStock] = field(default_factory=list)
     channels: list[ChannelStock] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "sku": self.sku,
-            "known": self.known,
-            "version": self.version.wire(),
-            "clock": None if self.clock is None else self.clock.isoformat(),
-            "pending_holds": self.pending_holds,
-            "locations": [row.as_dict() for row in self.locations],
-            "channels": [row.as_dict() for row in self.channels],
-        }
 
 
 async def stock(settings: Settings, sku: str) -> StockReport:

@@ -48,22 +48,6 @@ class TopSnapshot:
     dead_letters_per_s: float
     taken_at: float = field(default_factory=time.time)
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "where": self.where,
-            "window_s": self.window_s,
-            "events_per_s": self.events_per_s,
-            "p99_sync_latency_s": self.p99_sync_latency_s,
-            "consumer_lag": self.consumer_lag,
-            "hold_decisions_per_s": self.hold_decisions_per_s,
-            "holds_expired": self.holds_expired,
-            "oversells": self.oversells,
-            "dead_letters": self.dead_letters,
-            "dead_letters_per_s": self.dead_letters_per_s,
-            "taken_at": self.taken_at,
-        }
-
 
 def default_metrics_urls(settings: Settings) -> list[str]:
     return [f"http://127.0.0.1:{settings.worker.metrics_port}/metrics"]

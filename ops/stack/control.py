@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from base.settings import Settings
 from ops.stack.kafka import Kafka
@@ -48,9 +48,6 @@ class ServiceStatus:
     ready: bool
     log_file: str
     data_dirs: tuple[str, ...] = field(default_factory=tuple)
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _log_echo(message: str) -> None:

@@ -151,9 +151,6 @@ class Kafka(Service):
     def marker(self) -> str:
         return str(self.config_file)
 
-    def data_dirs(self) -> tuple[Path, ...]:
-        return (self.data_dir,)
-
     def _java(self, main_class: str, *args: str) -> list[str]:
         java = require_binary("kafka", "java", "install Java 17+ (ops/bootstrap.sh does)")
         heap = f"{self.settings.kafka.heap_mb}m"

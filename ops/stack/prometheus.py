@@ -45,9 +45,6 @@ class Prometheus(Service):
     def marker(self) -> str:
         return f"--storage.tsdb.path={self.data_dir}"
 
-    def data_dirs(self) -> tuple[Path, ...]:
-        return (self.data_dir,)
-
     def prepare(self, echo: Echo) -> None:
         require_binary("prometheus", "prometheus", "install it (ops/bootstrap.sh does)")
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -59,9 +59,6 @@ class Redis(Service):
     def marker(self) -> str:
         return str(self.config_file)
 
-    def data_dirs(self) -> tuple[Path, ...]:
-        return (self.data_dir,)
-
     def prepare(self, echo: Echo) -> None:
         require_binary("redis", "redis-server", "install it (ops/bootstrap.sh does)")
         self.data_dir.mkdir(parents=True, exist_ok=True)

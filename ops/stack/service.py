@@ -56,9 +56,14 @@ class Service(ABC):
     def probe(self) -> bool:
         """One readiness probe, bounded by settings.stack.probe_timeout_s. Never raises."""
 
+    @property
+    def data_dir(self) -> Path | None:
+        """Where the service keeps its data (None: it keeps none)."""
+        return None
+
     def data_dirs(self) -> tuple[Path, ...]:
         """What `down --wipe` deletes."""
-        return ()
+        return () if self.data_dir is None else (self.data_dir,)
 
 
 def require_binary(service: str, binary: str, hint: str) -> str:

@@ -3,7 +3,8 @@
 One worker and one retail story per module (starting a worker is the slow part):
 
     policy:   channel web <- [wh, store], buffer 2; safety stock 1 at store
-    events:   wh receives 20, 1 damaged, an order commits 3; store receives 5, 2 returns
+    events:   wh receives 20, 1 damaged, an order commits 3; store receives 5, 2 returns;
+              the first fact is sent again (the ledger ignores it)
     command:  reserve 4 for web at wh
 
     wh     20 - 3 committed - 4 reserved - 1 unsellable - 0 safety = 12
@@ -99,7 +100,7 @@ def _play(story: Story) -> None:
     }
     asyncio.run(produce_json(settings, settings.topics.policy, policy[:1], "channel"))
     asyncio.run(produce_json(settings, settings.topics.policy, policy[1:], "location"))
-    asyncio.run(produce_json(settings, settings.topics.events, events))
+    asyncio.run(produce_json(settings, settings.topics.events, [*events, events[0]]))
     client = redis_client(settings)
     wait_for_figure(client, redis_keys.ats_key(story.channel), sku, "18", timeout_s=60)
     asyncio.run(produce_json(settings, settings.topics.commands, [reserve]))
@@ -191,12 +192,15 @@ def test_explain_unknown_channel_is_a_clear_error(story: Story) -> None:
 def test_history_lists_every_record_with_its_effect_and_pages(story: Story) -> None:
     body = wait_until(
         lambda: run_json(story.settings, "history", story.sku),
-        lambda page: page["total"] >= 7,
+        lambda page: page["total"] >= 8,
         timeout_s=30,
-        what="5 events, 1 command and 1 decision",
+        what="6 events (one sent twice), 1 command and 1 decision",
     )
     effects = [entry["effect"] for entry in body["entries"]]
-    assert f"on_hand +20 at {story.wh}" in effects
+    assert effects.count(f"on_hand +20 at {story.wh}") == 1
+    [resent] = [entry for entry in body["entries"] if entry["ignored"]]
+    assert resent["effect"] == "ignored: duplicate event_id"
+    assert resent["what"] == "received"
     assert f"damaged +1 at {story.wh}" in effects
     assert f"on_hand +2, inspection +2 at {story.store}" in effects
     kinds = {entry["kind"] for entry in body["entries"]}
@@ -218,6 +222,7 @@ def test_history_lists_every_record_with_its_effect_and_pages(story: Story) -> N
     table = run_cli(story.settings, "history", story.sku)
     assert table.exit_code == 0, table.output
     assert "page 1 of 1" in table.stdout
+    assert "ignored: duplicate event_id" in table.stdout
 
 
 def test_top_once_reports_rates_latency_and_lag_from_the_worker(story: Story) -> None:

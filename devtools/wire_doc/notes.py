@@ -1,0 +1,112 @@
+"""What each wire field means, in words: the one part of docs/WIRE.md's tables not read from
+the code. Every field of every wire model needs a meaning here (`meaning_of` raises without
+one), so a new field fails the doc check until it is described."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from ledger import limits
+
+_AHEAD_S = limits.OCCURRED_AHEAD_OF_INGEST_S_MAX
+_LATE_DAYS = limits.OCCURRED_BEFORE_INGEST_S_MAX // 86_400
+TAG = "The record's type (the tag every decoder reads first)."
+ORDER_FOR_AUDIT = "The order it belongs to (kept for the audit trail)."
+
+# By field name, for every model that has the field ...
+FIELDS: dict[str, str] = {
+    "type": TAG,
+    "kind": TAG,
+    "event_id": "The fact's id. A fact whose event_id the SKU has seen is ignored "
+    "(idempotency; window under [Bounds](#bounds)).",
+    "sku": "The SKU. The record's key must be this SKU.",
+    "location": "Where the units are (a store, a warehouse).",
+    "qty": "Units, always positive: the type says which way they move.",
+    "occurred_at": "When it happened, by the source's clock.",
+    "source": "Who reported it (a scanner, a POS, an ERP).",
+    "ingested_at": "The log time, stamped by the gateway and `tally import` (a client's value "
+    f"is overwritten). When present, `occurred_at` is at most {_AHEAD_S} s after it and at "
+    f"most {_LATE_DAYS} days before it, else the fact is refused.",
+    "order_id": ORDER_FOR_AUDIT,
+    "reason": "Why, in words.",
+    "eta": "When the units are expected.",
+    "issued_at": "The log time, stamped by the gateway (or your producer): holds expire by it, "
+    "never by a wall clock.",
+    "request_id": "The request's id. A request_id the SKU has answered gets its first decision "
+    "again (idempotency; window under [Bounds](#bounds)).",
+    "hold_id": "The hold.",
+    "channel": "The channel.",
+    "version": "The record's version: one not newer than the current record of its channel "
+    "(or location) is ignored.",
+    "updated_at": "When the record was written.",
+}
+
+# ... unless the model says otherwise ("Model.field").
+OVERRIDES: dict[str, str] = {
+    "Received.order_id": "The purchase order / ASN it fills: a `supply_expected` with this "
+    "order_id at this location has its incoming units reduced.",
+    "Adjusted.qty": "Units added to on_hand (negative: removed); never 0.",
+    "Adjusted.reason": "Why on_hand was corrected.",
+    "Counted.qty": "Units counted: on_hand is set to it (0 allowed); the variance is recorded.",
+    "Damaged.reason": "Why the units are damaged.",
+    "OrderPlaced.order_id": "The order (for the audit trail: units are committed by location, "
+    "not by order).",
+    "OrderCancelled.order_id": "The order cancelled (for the audit trail).",
+    "TransferOut.target_location": "Where the units go; differs from `location`.",
+    "TransferOut.order_id": "The transfer order: its `transfer_in` at the target reduces the "
+    "units in transit.",
+    "TransferIn.order_id": "The transfer order of the matching `transfer_out`.",
+    "ReturnGraded.disposition": "`restock`: back to sellable; `damaged`: to damaged; "
+    "`dispose`: out of on_hand.",
+    "SupplyExpected.order_id": "The purchase order / ASN (a `received` with it reduces it).",
+    "SupplyExpected.eta": "When the supply is expected (incoming units are never available).",
+    "Reserve.hold_id": "The hold to place. A hold_id the SKU knows gets that hold's first "
+    "decision, whatever the request_id.",
+    "Reserve.channel": "The channel asking; it needs a channel policy (else `unknown_channel`).",
+    "Reserve.qty": "Units to hold.",
+    "Reserve.ttl_s": "The hold's life in seconds from `issued_at`; then it expires.",
+    "Reserve.location": "Hold at this location (one the channel sells from or a pickup "
+    "location); null: the channel's strategy picks one location that can fill `qty` alone.",
+    "Commit.hold_id": "The pending hold to commit.",
+    "Commit.order_id": "The order the hold becomes.",
+    "Commit.channel": "The channel asking; when given it must be the hold's (else "
+    "`channel_mismatch`).",
+    "Release.hold_id": "The pending hold to give back.",
+    "Release.channel": "The channel asking; when given it must be the hold's (else "
+    "`channel_mismatch`).",
+    "Decision.request_id": "The request answered.",
+    "Decision.hold_id": "The hold the request named.",
+    "Decision.command": "What was asked.",
+    "Decision.outcome": "Accepted or rejected.",
+    "Decision.reason": "Why it was rejected; null when accepted.",
+    "Decision.location": "The hold's location (null when the ledger does not know one).",
+    "Decision.available_after": "Raw available units at `location` after the decision "
+    "(negative: oversold).",
+    "Decision.decided_at": "The log time of the decision (the command's `issued_at`).",
+    "ChannelPolicy.locations": "The locations the channel sells from, in priority order, "
+    "each once.",
+    "ChannelPolicy.buffer_units": "Units held back from the sum of the locations' available.",
+    "ChannelPolicy.allocation_cap_units": "The channel shows at most this many (null: no cap).",
+    "ChannelPolicy.pickup_locations": "Further locations where holds for pickup may be placed "
+    "(their stock is not in the channel's figure), each once.",
+    "ChannelPolicy.strategy": "Where a reserve without `location` goes: `priority`: the first "
+    "location that can fill it; `most_available`: the one with the most.",
+    "LocationPolicy.location": "The location.",
+    "LocationPolicy.safety_stock_units": "Units held back at the location for every SKU (only "
+    "units that exist are held back).",
+}
+
+
+def meaning_of(model: type[BaseModel]) -> Callable[[str], str]:
+    def meaning(name: str) -> str:
+        for cls in model.__mro__:
+            text = OVERRIDES.get(f"{cls.__name__}.{name}")
+            if text is not None:
+                return text
+        if name in FIELDS:
+            return FIELDS[name]
+        raise KeyError(f"devtools/wire_doc/notes.py: no meaning for {model.__name__}.{name}")
+
+    return meaning
