@@ -26,8 +26,8 @@ import io
 import json
 import time
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Literal
@@ -188,68 +188,20 @@ async def run_import(
     restart: bool = False,
     progress: Progress | None = None,
 ) -> Summary:
-    gateway = settings.gateway
     started_s = time.monotonic()
     file_sha256, lines_total = file_digest(path)
     saved = None if restart else load_checkpoint(path, file_sha256)
     state = saved or Checkpoint(file_sha256=file_sha256)
     resumed_after = state.lines_done
     rejects_path = rejects_path_for(path)
-    rejects = rejects_path.open("r+b" if saved and rejects_path.exists() else "wb")
-    rejects.truncate(state.rejects_bytes)
-    rejects.seek(state.rejects_bytes)
-    task = None if progress is None else progress.add_task(path.name, total=lines_total)
-    if progress is not None and task is not None:
-        progress.update(task, completed=resumed_after)
-
+    rejects = _open_rejects(rejects_path, resume=saved is not None, length=state.rejects_bytes)
+    show = _progress_shown(progress, path.name, lines_total, resumed_after)
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=20,
-        max_batch_size=PRODUCER_BATCH_BYTES,
-    )
-    await producer.start()
-    inflight: deque[tuple[asyncio.Future[Any], Checkpoint]] = deque()
-    aborted = False
-
-    async def settle(keep: int) -> None:
-        while len(inflight) > keep:
-            acks, mark = inflight.popleft()
-            await acks
-            rejects.flush()
-            save_checkpoint(path, mark)
-            if progress is not None and task is not None:
-                progress.update(task, completed=mark.lines_done)
-
+    producer = await _started_producer(settings)
+    run = _Run(settings, path, state, rejects, producer, show)
     try:
-        ingested_at = datetime.now(UTC).isoformat()
-        topic = settings.topics.events
         rows = csv_rows if (fmt or detect_format(path)) == "csv" else jsonl_rows
-        batch: list[asyncio.Future[Any]] = []
-        line_no = resumed_after
-        with path.open("rb") as handle:
-            for line_no, raw, parsed in rows(handle, resumed_after):
-                outcome = to_fact(line_no, parsed, file_sha256, ingested_at)
-                if isinstance(outcome, str):
-                    state.rejected += 1
-                    rejects.write(_reject_line(line_no, outcome, raw))
-                    if state.rejected > gateway.import_rejects_max:
-                        aborted = True
-                        break
-                    continue
-                key, value = outcome
-                batch.append(await producer.send(topic, value, key=key))
-                state.accepted += 1
-                if len(batch) >= gateway.import_batch_rows:
-                    inflight.append(_close_batch(batch, state, line_no, rejects.tell()))
-                    batch = []
-                    await settle(gateway.import_inflight_batches_max)
-            if not aborted:
-                line_no = lines_total
-            inflight.append(_close_batch(batch, state, line_no, rejects.tell()))
-            await settle(0)
+        aborted = await _send_lines(run, rows, resumed_after, lines_total)
     finally:
         await producer.stop()
         rejects.close()
@@ -263,6 +215,96 @@ async def run_import(
         rejects_path=rejects_path,
         aborted=aborted,
     )
+
+
+RowReader = Callable[[BinaryIO, int], Iterator[tuple[int, bytes, Any]]]
+
+
+@dataclass
+class _Run:
+    """One import in progress: its producer, the rejects file, and the batches in flight,
+    checkpointed in order as Kafka acknowledges them."""
+
+    settings: Settings
+    path: Path
+    state: Checkpoint
+    rejects: BinaryIO
+    producer: AIOKafkaProducer
+    show: Callable[[int], None]
+    inflight: deque[tuple[asyncio.Future[Any], Checkpoint]] = field(default_factory=deque)
+    ingested_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    def reject(self, line_no: int, reason: str, raw: bytes) -> bool:
+        """Record a rejected line; True once there are too many to go on."""
+        self.state.rejected += 1
+        self.rejects.write(_reject_line(line_no, reason, raw))
+        return self.state.rejected > self.settings.gateway.import_rejects_max
+
+    async def close_batch(self, batch: list[asyncio.Future[Any]], line_no: int, keep: int) -> None:
+        """Put `batch` (done up to `line_no`) in flight; wait until at most `keep` are."""
+        self.inflight.append(_close_batch(batch, self.state, line_no, self.rejects.tell()))
+        while len(self.inflight) > keep:
+            acks, mark = self.inflight.popleft()
+            await acks
+            self.rejects.flush()
+            save_checkpoint(self.path, mark)
+            self.show(mark.lines_done)
+
+
+async def _send_lines(run: _Run, rows: RowReader, resumed_after: int, lines_total: int) -> bool:
+    """Produce every valid line after `resumed_after`; True if aborted on too many rejects."""
+    gateway = run.settings.gateway
+    topic = run.settings.topics.events
+    batch: list[asyncio.Future[Any]] = []
+    line_no = resumed_after
+    aborted = False
+    with run.path.open("rb") as handle:
+        for line_no, raw, parsed in rows(handle, resumed_after):
+            outcome = to_fact(line_no, parsed, run.state.file_sha256, run.ingested_at)
+            if isinstance(outcome, str):
+                aborted = run.reject(line_no, outcome, raw)
+                if aborted:
+                    break
+                continue
+            key, value = outcome
+            batch.append(await run.producer.send(topic, value, key=key))
+            run.state.accepted += 1
+            if len(batch) >= gateway.import_batch_rows:
+                await run.close_batch(batch, line_no, keep=gateway.import_inflight_batches_max)
+                batch = []
+        await run.close_batch(batch, line_no if aborted else lines_total, keep=0)
+    return aborted
+
+
+def _open_rejects(rejects_path: Path, *, resume: bool, length: int) -> BinaryIO:
+    """The rejects file, cut back to `length` (its size at the checkpoint) when resuming."""
+    rejects = rejects_path.open("r+b" if resume and rejects_path.exists() else "wb")
+    rejects.truncate(length)
+    rejects.seek(length)
+    return rejects
+
+
+def _progress_shown(
+    progress: Progress | None, name: str, lines_total: int, lines_done: int
+) -> Callable[[int], None]:
+    """A function that shows lines done on the progress bar (if there is one)."""
+    if progress is None:
+        return lambda _lines_done: None
+    task = progress.add_task(name, total=lines_total)
+    progress.update(task, completed=lines_done)
+    return lambda done: progress.update(task, completed=done)
+
+
+async def _started_producer(settings: Settings) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        max_batch_size=PRODUCER_BATCH_BYTES,
+    )
+    await producer.start()
+    return producer
 
 
 def _close_batch(

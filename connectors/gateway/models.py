@@ -48,6 +48,8 @@ def derived_request_id(command: CommandName, hold_id: str, channel: str | None =
 class EventBatch(BaseModel):
     """`POST /v1/events` (documented shape; the gateway validates items one by one)."""
 
+    model_config = ConfigDict(extra="forbid")  # the route refuses any key but `events`
+
     events: list[Fact] = Field(min_length=1)
 
 

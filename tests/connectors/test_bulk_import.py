@@ -122,3 +122,23 @@ def test_a_resumed_import_continues_after_the_checkpoint(
     assert summary.resumed_after_line == 4 and summary.accepted == 6
     produced = asyncio.run(read_all(isolated, isolated.topics.events))
     assert sorted(r["event_id"] for r in produced) == [f"{sku}-4", f"{sku}-5"]
+
+
+@pytest.mark.integration
+def test_an_import_stops_once_rejects_pass_the_max_and_checkpoints_that_line(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    sku = unique("SKU")
+    gateway = isolated.gateway.model_copy(update={"import_batch_rows": 2, "import_rejects_max": 1})
+    settings = isolated.model_copy(update={"gateway": gateway})
+    bad = '{"type": "received", "sku": "bad sku"}'
+    good = [jsonl_line(f"{sku}-{i}", sku) for i in range(5)]
+    path = tmp_path / "load.jsonl"
+    path.write_text("\n".join([*good[:3], bad, good[3], bad, good[4]]) + "\n")
+
+    summary = asyncio.run(run_import(settings, path))
+    assert summary.aborted and (summary.accepted, summary.rejected) == (4, 2)
+    assert [json.loads(x)["line"] for x in summary.rejects_path.read_text().splitlines()] == [4, 6]
+    assert json.loads(checkpoint_path(path).read_text())["lines_done"] == 6
+    produced = asyncio.run(read_all(settings, settings.topics.events))
+    assert sorted(r["event_id"] for r in produced) == [f"{sku}-{i}" for i in range(4)]

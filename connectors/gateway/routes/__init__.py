@@ -1,0 +1,15 @@
+"""The gateway's routes by area, one APIRouter each, in the order the spec lists them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from connectors.gateway.routes import events, holds, operations, policy, reads
+
+ROUTERS: tuple[APIRouter, ...] = (
+    events.router,
+    holds.router,
+    reads.router,
+    policy.router,
+    operations.router,
+)

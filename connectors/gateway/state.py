@@ -1,0 +1,55 @@
+"""What every request may need (settings, Kafka, Redis, keys, rate limits), on `app.state`.
+
+`create_app` puts one `GatewayState` on `app.state.gateway`; routes and the auth dependency
+take its parts through FastAPI dependency injection (`SettingsDep`, `BusDep`, `ReadsDep`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, cast
+
+from fastapi import Depends, FastAPI, Request
+
+from base.settings import Settings
+from connectors.auth import KeyStore, RateLimiter
+from connectors.gateway.backends import Bus, Reads
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayState:
+    settings: Settings
+    bus: Bus
+    reads: Reads
+    keys: KeyStore
+    limiter: RateLimiter
+
+
+def attach(app: FastAPI, state: GatewayState) -> None:
+    app.state.gateway = state
+
+
+def attached(app: FastAPI) -> GatewayState:
+    return cast(GatewayState, app.state.gateway)
+
+
+def gateway_state(request: Request) -> GatewayState:
+    return attached(request.app)
+
+
+def _settings(state: Annotated[GatewayState, Depends(gateway_state)]) -> Settings:
+    return state.settings
+
+
+def _bus(state: Annotated[GatewayState, Depends(gateway_state)]) -> Bus:
+    return state.bus
+
+
+def _reads(state: Annotated[GatewayState, Depends(gateway_state)]) -> Reads:
+    return state.reads
+
+
+StateDep = Annotated[GatewayState, Depends(gateway_state)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+BusDep = Annotated[Bus, Depends(_bus)]
+ReadsDep = Annotated[Reads, Depends(_reads)]
