@@ -14,30 +14,38 @@ from fastapi.responses import JSONResponse
 from connectors import metrics
 from connectors.gateway.errors import refuse
 
-ASGIApp = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
-    Awaitable[None],
-]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Any]]
+Send = Callable[[Any], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class BodyLimit:
+class _HttpMiddleware:
+    """Pass everything but HTTP requests (lifespan, websockets) straight to the app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class BodyLimit(_HttpMiddleware):
     """Refuse header sections over `header_bytes_max` (431) and bodies over `bytes_max` (413:
     by Content-Length, and while streaming)."""
 
     def __init__(self, app: ASGIApp, bytes_max: int, header_bytes_max: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.bytes_max = bytes_max
         self.header_bytes_max = header_bytes_max
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         header_bytes = sum(len(name) + len(value) for name, value in scope["headers"])
         if header_bytes > self.header_bytes_max:
             reply = refuse(431, f"request headers over {self.header_bytes_max} bytes")
@@ -82,21 +90,10 @@ def _too_large(bytes_max: int) -> JSONResponse:
     return refuse(413, f"body over {bytes_max} bytes")
 
 
-class RequestMetrics:
+class RequestMetrics(_HttpMiddleware):
     """tally_gateway_requests_total{route,status} and request latency by route template."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started_s = time.perf_counter()
         status = 500
 
