@@ -1,0 +1,99 @@
+"""The sourcing rules: filters that drop candidates, and scores that rank them (lower wins).
+
+Each is a pure function of a candidate and the request, so its value is also the explanation
+of why one candidate beat the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ledger.sourcing.candidates import Candidate, available
+from ledger.sourcing.geo import UNKNOWN_KM, band_cents, haversine_km
+from ledger.sourcing.model import PlanRequest, RuleName, Score
+
+Filter = Callable[[Candidate, PlanRequest], bool]
+Scorer = Callable[[Candidate, PlanRequest], Score]
+
+
+def _pickup_location_only(candidate: Candidate, request: PlanRequest) -> bool:
+    """A pickup order is filled at its pickup location alone (no ship-to-store)."""
+    if request.pickup_location is None:
+        return True
+    return candidate.locations == (request.pickup_location,)
+
+
+def _within_capacity(candidate: Candidate, request: PlanRequest) -> bool:
+    """No new location that has no order capacity left today."""
+    return _full_new_locations(candidate, request) == 0
+
+
+def _full_new_locations(candidate: Candidate, request: PlanRequest) -> int:
+    full = 0
+    for location in candidate.new_locations:
+        left = request.sites[location].capacity_left
+        if left is not None and left <= 0:
+            full += 1
+    return full
+
+
+def _shipments(candidate: Candidate, request: PlanRequest) -> Score:
+    return len(candidate.locations)
+
+
+def distance_km(request: PlanRequest, location: str) -> float:
+    """From `location` to where the order goes (the pickup store for a ship-to-store)."""
+    site = request.sites[location]
+    target = request.destination
+    if target is None and request.pickup_location is not None:
+        pickup = request.sites.get(request.pickup_location)
+        if pickup is not None and pickup.latitude is not None and pickup.longitude is not None:
+            target = (pickup.latitude, pickup.longitude)
+    if location == request.pickup_location and request.destination is None:
+        return 0.0
+    if target is None or site.latitude is None or site.longitude is None:
+        return UNKNOWN_KM
+    return haversine_km((site.latitude, site.longitude), target)
+
+
+def _total_km(candidate: Candidate, request: PlanRequest) -> Score:
+    return round(sum(distance_km(request, loc) for loc in candidate.locations))
+
+
+def _cost_cents(candidate: Candidate, request: PlanRequest) -> Score:
+    total = 0
+    for shipment in candidate.shipments:
+        site = request.sites[shipment.location]
+        handed_over = shipment.location == request.pickup_location and not request.destination
+        km = distance_km(request, shipment.location)
+        shipping = 0 if handed_over else band_cents(request.shipping_bands, km)
+        total += site.handling_per_order_cents
+        total += site.handling_per_unit_cents * shipment.units + shipping
+    return total
+
+
+def _stock_depth(candidate: Candidate, request: PlanRequest) -> Score:
+    depth = sum(
+        available(request, line.sku, location)
+        for location in candidate.locations
+        for line in request.lines
+    )
+    return -depth
+
+
+def _priorities(candidate: Candidate, request: PlanRequest) -> Score:
+    return tuple(sorted(request.sites[loc].priority for loc in candidate.locations))
+
+
+FILTERS: dict[RuleName, Filter] = {
+    "pickup_location_only": _pickup_location_only,
+    "exclude_over_capacity": _within_capacity,
+}
+SCORERS: dict[RuleName, Scorer] = {
+    "prefer_capacity": _full_new_locations,
+    "fewest_shipments": _shipments,
+    "closest": _total_km,
+    "lowest_cost": _cost_cents,
+    "most_stock": _stock_depth,
+    "location_priority": _priorities,
+}
