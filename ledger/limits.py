@@ -59,3 +59,19 @@ SEEN_IDS_PER_SKU_MAX = 1024
 # Policy.
 LOCATIONS_PER_CHANNEL_MAX = 256
 CHANNELS_MAX = 1024
+NAME_CHARS_MAX = 200
+COST_CENTS_MAX = 100_000_000  # one million in the currency's main unit
+DISTANCE_KM_MAX = 40_000  # once around the Earth
+DAILY_ORDERS_MAX = 1_000_000
+PROCESSING_MINUTES_MAX = 7 * 24 * 60
+HOLIDAYS_MAX = 366
+SHIPPING_BANDS_MAX = 16
+SOURCING_RULES_MAX = 16
+
+# Orders (docs/ORDERS.md).
+ORDER_LINES_MAX = 50
+ORDER_LINE_UNITS_MAX = 10_000
+ORDER_SHIPMENTS_MAX = 5
+ORDER_ROUNDS_MAX = 3  # plans per allocation pass: the first, then re-plans after refusals
+ORDER_REROUTES_MAX = 5  # passes after pick rejections
+ORDER_RECORD_BYTES_MAX = 65_536  # one tally.orders record (a plan carries its explanation)

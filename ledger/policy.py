@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, time
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ledger import limits
 from ledger.errors import LimitExceeded
 from ledger.fields import WIRE_CONFIG, ChannelId, LocationId, Timestamp, Version
+from ledger.sourcing.model import DEFAULT_RULES, RuleName
 
 Strategy = Literal["priority", "most_available"]
 ChannelLocations = Annotated[
     tuple[LocationId, ...], Field(max_length=limits.LOCATIONS_PER_CHANNEL_MAX)
 ]
+LocationType = Literal["dc", "store", "3pl", "drop_ship"]
+Capability = Literal["ship", "pickup", "ship_from_store"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Cents = Annotated[int, Field(ge=0, le=limits.COST_CENTS_MAX)]
+
+
+class ShippingBandRecord(BaseModel):
+    """Shipping cost of one shipment up to `up_to_km` (null: any distance)."""
+
+    model_config = WIRE_CONFIG
+
+    up_to_km: int | None = Field(default=None, ge=1, le=limits.DISTANCE_KM_MAX)
+    cents: Cents
+
+
+DEFAULT_BANDS = (
+    ShippingBandRecord(up_to_km=50, cents=500),
+    ShippingBandRecord(up_to_km=300, cents=800),
+    ShippingBandRecord(up_to_km=1_000, cents=1_200),
+    ShippingBandRecord(up_to_km=None, cents=2_000),
+)
 
 
 class ChannelPolicy(BaseModel):
@@ -29,28 +54,95 @@ class ChannelPolicy(BaseModel):
     allocation_cap_units: int | None = Field(default=None, ge=0, le=limits.QTY_UNITS_MAX)
     pickup_locations: ChannelLocations = ()
     strategy: Strategy = "priority"
+    # Orders (docs/ORDERS.md): the ordered sourcing rules, and the default fulfilment policy.
+    sourcing_rules: tuple[RuleName, ...] = Field(
+        default=DEFAULT_RULES, min_length=1, max_length=limits.SOURCING_RULES_MAX
+    )
+    max_shipments: int = Field(default=3, ge=1, le=limits.ORDER_SHIPMENTS_MAX)
+    allow_partial: bool = False
+    shipping_bands: tuple[ShippingBandRecord, ...] = Field(
+        default=DEFAULT_BANDS, min_length=1, max_length=limits.SHIPPING_BANDS_MAX
+    )
     version: Version
     updated_at: Timestamp
 
     @model_validator(mode="after")
     def _unique_locations(self) -> ChannelPolicy:
-        for name in ("locations", "pickup_locations"):
+        for name in ("locations", "pickup_locations", "sourcing_rules"):
             values: tuple[str, ...] = getattr(self, name)
             if len(set(values)) != len(values):
-                raise ValueError(f"{name}: a location is listed twice")
+                raise ValueError(f"{name}: listed twice")
         return self
+
+    @field_validator("shipping_bands")
+    @classmethod
+    def _bands_ascending(
+        cls, bands: tuple[ShippingBandRecord, ...]
+    ) -> tuple[ShippingBandRecord, ...]:
+        bounded = [band.up_to_km for band in bands[:-1]]
+        if any(km is None for km in bounded) or bands[-1].up_to_km is not None:
+            raise ValueError("shipping_bands: only the last band is unbounded (up_to_km null)")
+        if bounded != sorted(set(bounded)):  # type: ignore[type-var]
+            raise ValueError("shipping_bands: up_to_km must ascend")
+        return bands
 
 
 class LocationPolicy(BaseModel):
-    """Units held back at a location (for every SKU) by policy."""
+    """A location: units held back (for every SKU), where it is and what it may do.
+
+    Every field but the location, version and time has a default, so a record that only sets
+    safety stock (wire v1) still decodes.
+    """
 
     model_config = WIRE_CONFIG
 
     kind: Literal["location"] = "location"
     location: LocationId
-    safety_stock_units: int = Field(ge=0, le=limits.SAFETY_STOCK_UNITS_MAX)
+    safety_stock_units: int = Field(default=0, ge=0, le=limits.SAFETY_STOCK_UNITS_MAX)
+    name: str | None = Field(default=None, min_length=1, max_length=limits.NAME_CHARS_MAX)
+    location_type: LocationType = "dc"
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    capabilities: tuple[Capability, ...] = Field(default=("ship",), max_length=3)
+    # Orders it may take per local day (null: no limit).
+    daily_order_capacity: int | None = Field(default=None, ge=0, le=limits.DAILY_ORDERS_MAX)
+    handling_cost_per_order_cents: Cents = 0
+    handling_cost_per_unit_cents: Cents = 0
+    processing_minutes: int = Field(default=0, ge=0, le=limits.PROCESSING_MINUTES_MAX)
+    cutoff_local: time | None = None  # orders after it (local time) ship the next open day
+    open_days: tuple[Weekday, ...] = Field(default=WEEKDAYS, min_length=1, max_length=7)
+    time_zone: str = Field(default="UTC", min_length=1, max_length=64)
+    holidays: tuple[date, ...] = Field(default=(), max_length=limits.HOLIDAYS_MAX)
     version: Version
     updated_at: Timestamp
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"time_zone: unknown IANA time zone {zone!r}") from None
+        return zone
+
+    @model_validator(mode="after")
+    def _coordinates_together(self) -> LocationPolicy:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude: give both or neither")
+        for name in ("capabilities", "open_days", "holidays"):
+            values: tuple[object, ...] = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name}: listed twice")
+        return self
+
+    @property
+    def coordinates(self) -> tuple[float, float] | None:
+        if self.latitude is None or self.longitude is None:
+            return None
+        return (self.latitude, self.longitude)
+
+    def may(self, capability: Capability) -> bool:
+        return capability in self.capabilities
 
 
 PolicyRecordUnion = ChannelPolicy | LocationPolicy

@@ -1,0 +1,170 @@
+"""An order's state: what it asked for, what it holds where, and where its saga stands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.fields import LocationId, Sku, Timestamp, Token
+from ledger.orders.records import (
+    Delivery,
+    OrderLine,
+    PickRejectReason,
+    Planned,
+    RuleRankingRecord,
+)
+
+OrderStatus = Literal[
+    "placed",  # waiting for its first plan
+    "allocating",  # holds asked, being committed, or re-planned
+    "allocated",  # every unit committed at its shipment's location
+    "partially_allocated",  # some units committed, the rest could not be sourced
+    "refused",  # nothing could be sourced; every hold it took was given back
+    "cancelled",
+    "completed",  # every shipment shipped or handed over
+]
+Phase = Literal["await_plan", "reserving", "committing", "settled", "closed"]
+HoldStatus = Literal[
+    "asked",  # reserve sent, no decision yet
+    "held",  # pending hold placed
+    "refused",  # reserve rejected (or given up on)
+    "committing",  # commit sent
+    "committed",  # units committed to the order at the location
+    "commit_refused",  # the pending hold was gone (expired) when committed
+    "releasing",  # release sent
+    "released",  # the pending hold was given back
+    "given_back",  # committed units given back (order_cancelled fact)
+    "shipped",  # the units left the location (shipped fact)
+]
+SlotStatus = Literal["asked", "taken", "refused", "given_back"]
+ShipmentStatus = Literal["allocated", "picked", "shipped", "rejected"]
+
+HOLDING: frozenset[HoldStatus] = frozenset({"held", "committing", "committed", "shipped"})
+PENDING_ANSWER: frozenset[HoldStatus] = frozenset({"asked", "committing", "releasing"})
+TERMINAL: frozenset[OrderStatus] = frozenset({"refused", "cancelled", "completed"})
+PLANS_KEPT_MAX = 8  # adopted plans kept for the explanation (the newest)
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+
+class HoldLine(_Value):
+    hold_id: Token
+    sku: Sku
+    location: LocationId
+    qty: int
+    plan_seq: int
+    status: HoldStatus = "asked"
+    release_attempts: int = 0
+
+
+class CapacitySlot(_Value):
+    location: LocationId
+    day: date
+    status: SlotStatus = "asked"
+
+
+class PickRejection(_Value):
+    location: LocationId
+    reason: PickRejectReason
+    note: str | None
+    lines: tuple[OrderLine, ...]
+    at: Timestamp
+
+
+class AdoptedPlan(_Value):
+    """An adopted plan as `tally explain-order` shows it (stock_seen stays in the log)."""
+
+    plan_seq: int
+    shipments: tuple[tuple[LocationId, tuple[OrderLine, ...]], ...]
+    locations: tuple[LocationId, ...]
+    unfilled: tuple[OrderLine, ...]
+    rankings: tuple[RuleRankingRecord, ...]
+    candidates_considered: int
+    truncated: bool
+    at: Timestamp
+
+    @classmethod
+    def of(cls, planned: Planned) -> AdoptedPlan:
+        return cls(
+            plan_seq=planned.plan_seq,
+            shipments=tuple((s.location, s.lines) for s in planned.shipments),
+            locations=planned.locations,
+            unfilled=planned.unfilled,
+            rankings=planned.rankings,
+            candidates_considered=planned.candidates_considered,
+            truncated=planned.truncated,
+            at=planned.issued_at,
+        )
+
+
+class OrderState(_Value):
+    ref: Token
+    channel: str
+    order_id: Token
+    lines: tuple[OrderLine, ...]
+    delivery: Delivery
+    max_shipments: int
+    allow_partial: bool
+    digest: Token
+    placed_at: Timestamp
+    status: OrderStatus = "placed"
+    phase: Phase = "await_plan"
+    plan_seq: int = 0  # the last adopted plan
+    pass_first_plan: int = 1  # the first plan of this allocation pass (re-routes start one)
+    reroutes: int = 0
+    holds: tuple[HoldLine, ...] = ()
+    capacity: tuple[CapacitySlot, ...] = ()
+    excluded: tuple[tuple[Sku, LocationId], ...] = ()
+    excluded_locations: tuple[LocationId, ...] = ()
+    rejections: tuple[PickRejection, ...] = ()
+    shipments: dict[LocationId, ShipmentStatus] = {}
+    plans: tuple[AdoptedPlan, ...] = ()
+    facts_sent: int = 0  # facts emitted so far: the next one's id sequence
+    timeouts: int = 0  # consecutive timeouts at this version
+    version: int = 1  # records applied that changed the order (the Redis view's CAS version)
+    updated_at: Timestamp
+
+    def held_units(self, sku: str) -> int:
+        return sum(h.qty for h in self.holds if h.sku == sku and h.status in HOLDING)
+
+    def unfilled(self) -> tuple[OrderLine, ...]:
+        missing = []
+        for line in self.lines:
+            short = line.qty - self.held_units(line.sku)
+            if short > 0:
+                missing.append(OrderLine(sku=line.sku, qty=short))
+        return tuple(missing)
+
+    def find_hold(self, hold: str) -> HoldLine | None:
+        return next((h for h in self.holds if h.hold_id == hold), None)
+
+    def holding_at(self, location: str) -> tuple[HoldLine, ...]:
+        return tuple(h for h in self.holds if h.location == location and h.status in HOLDING)
+
+    def waiting(self) -> bool:
+        """Asks are out whose answers the saga waits for (a timeout re-asks them)."""
+        if self.phase == "await_plan":
+            return True
+        return any(h.status in PENDING_ANSWER for h in self.holds) or any(
+            s.status == "asked" for s in self.capacity
+        )
+
+    @property
+    def rounds_used(self) -> int:
+        return self.plan_seq - self.pass_first_plan + 1
+
+
+def replace_holds(holds: Iterable[HoldLine], changed: dict[str, HoldLine]) -> tuple[HoldLine, ...]:
+    return tuple(changed.get(h.hold_id, h) for h in holds)
+
+
+def stamp(state: OrderState, at: datetime, **changes: object) -> OrderState:
+    """`state` with `changes`, one version newer, as of `at` (timeouts count from here)."""
+    return state.model_copy(
+        update={**changes, "version": state.version + 1, "updated_at": at, "timeouts": 0}
+    )
