@@ -62,7 +62,8 @@ CHANNELS_MAX = 1024
 NAME_CHARS_MAX = 200
 COST_CENTS_MAX = 100_000_000  # one million in the currency's main unit
 DISTANCE_KM_MAX = 40_000  # once around the Earth
-DAILY_ORDERS_MAX = 1_000_000
+# A location's daily order capacity (larger: leave it unlimited); each taken slot is kept.
+DAILY_ORDERS_MAX = 5_000
 PROCESSING_MINUTES_MAX = 7 * 24 * 60
 HOLIDAYS_MAX = 366
 SHIPPING_BANDS_MAX = 16

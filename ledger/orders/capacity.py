@@ -42,7 +42,8 @@ def capacity_key(location: str, day: date) -> str:
 def decide_capacity(
     current: CapacityDay | None, ask: CapacityAsk, limit: int | None
 ) -> CapacityDecided:
-    """Take or give back `ask.ref`'s slot; `limit` None means the location has no limit."""
+    """Take or give back `ask.ref`'s slot. `limit` None: the location has no limit, every take
+    is accepted and nothing is kept (a limit set later that day counts from then on)."""
     day = current or CapacityDay(location=ask.location, day=ask.day)
     held = ask.ref in day.refs
     if ask.type == "give":
@@ -50,8 +51,8 @@ def decide_capacity(
             return CapacityDecided(day, None)
         refs = tuple(ref for ref in day.refs if ref != ask.ref)
         return CapacityDecided(day.model_copy(update={"refs": refs}), None)
-    if held:
-        return CapacityDecided(day, "accepted")
-    if limit is not None and day.taken >= limit:
+    if held or limit is None:
+        return CapacityDecided(day, "accepted")  # no limit: nothing to count
+    if day.taken >= limit:
         return CapacityDecided(day, "rejected")
     return CapacityDecided(day.model_copy(update={"refs": (*day.refs, ask.ref)}), "accepted")
