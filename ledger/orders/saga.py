@@ -295,8 +295,7 @@ def _advance(state: OrderState, at: datetime, rules: SagaRules, out: Outputs) ->
     if state.phase not in ("reserving", "committing") or state.waiting():
         return state
     unfilled = state.unfilled()
-    last_plan_added = bool(state.plans) and bool(state.plans[-1].shipments)
-    if unfilled and last_plan_added and state.rounds_used < rules.rounds_max:
+    if _something_failed(state, unfilled) and state.rounds_used < rules.rounds_max:
         replanning = stamp(state, at, phase="await_plan")
         out.plans.append(_need_plan(replanning))
         return replanning
@@ -313,6 +312,13 @@ def _advance(state: OrderState, at: datetime, rules: SagaRules, out: Outputs) ->
     shipments = {loc: "allocated" for loc in _committed_locations(state)}
     shipments.update(state.shipments)
     return stamp(state, at, phase="settled", status=status, shipments=shipments)
+
+
+def _something_failed(state: OrderState, unfilled: tuple[OrderLine, ...]) -> bool:
+    """More is unfilled than the last plan left unfilled: a line was refused since (the
+    plan itself already did its best with the stock it saw, so a re-plan needs a failure)."""
+    planned_unfilled = sum(line.qty for line in state.plans[-1].unfilled) if state.plans else 0
+    return sum(line.qty for line in unfilled) > planned_unfilled
 
 
 def _timed_out(state: OrderState, record: Timeout, rules: SagaRules, out: Outputs) -> OrderState:
