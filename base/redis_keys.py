@@ -5,6 +5,10 @@ Figures:   tally:ats:{channel}      hash  sku -> available units (decimal string
 Changes:   tally:changes:{channel}  stream of {sku, available, version, ingested_at}
 Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location}
                                     hash  sku -> "{sku_version}-{policy_version}:{published_ms}"
+Orders:    tally:order:{ref}        string: the order's view (JSON), written only if newer
+           tally:order-changes:{channel}  stream of {order_id, ref, status, version}
+           tally:capacity:{location}      hash  local day (YYYY-MM-DD) -> orders taken
+           tally:count-tasks:{location}   hash  sku -> why its count is suspect (JSON)
 
 A figure's version is the pair (sku_version, policy_version), written "S-P" like a Redis
 stream id and compared as a pair: the SKU's ledger version (one step per applied event)
@@ -33,6 +37,28 @@ def loc_key(location: str) -> str:
 
 def changes_key(channel: str) -> str:
     return f"{CHANGES_PREFIX}{channel}"
+
+
+ORDER_PREFIX = "tally:order:"
+ORDER_CHANGES_PREFIX = "tally:order-changes:"
+CAPACITY_PREFIX = "tally:capacity:"
+COUNT_TASKS_PREFIX = "tally:count-tasks:"
+
+
+def order_key(ref: str) -> str:
+    return f"{ORDER_PREFIX}{ref}"
+
+
+def order_changes_key(channel: str) -> str:
+    return f"{ORDER_CHANGES_PREFIX}{channel}"
+
+
+def capacity_key(location: str) -> str:
+    return f"{CAPACITY_PREFIX}{location}"
+
+
+def count_tasks_key(location: str) -> str:
+    return f"{COUNT_TASKS_PREFIX}{location}"
 
 
 def version_key(kind: FigureKind, scope: str) -> str:

@@ -70,6 +70,8 @@ class TopicSettings(BaseModel):
     decisions: str = "tally.decisions"
     policy: str = "tally.policy"
     dlq: str = "tally.dlq"
+    orders: str = "tally.orders"
+    capacity: str = "tally.capacity"
     partitions: int = Field(default=4, ge=1, le=256)
 
     @classmethod
@@ -81,6 +83,8 @@ class TopicSettings(BaseModel):
             decisions=f"{prefix}.decisions",
             policy=f"{prefix}.policy",
             dlq=f"{prefix}.dlq",
+            orders=f"{prefix}.orders",
+            capacity=f"{prefix}.capacity",
             partitions=partitions,
         )
 
@@ -127,6 +131,41 @@ class WorkerSettings(BaseModel):
     # message.max.bytes (1 MiB by default) less headroom.
     producer_batch_bytes_max: int = Field(default=512 * 1024, ge=16 * 1024, le=960 * 1024)
     changes_stream_len_max: int = Field(default=100_000, ge=100, le=10_000_000)
+
+
+class OrdersSettings(BaseModel):
+    """The order processor (`python -m processors.orders`, docs/ORDERS.md)."""
+
+    app_id: str = Field(default="tally-orders", min_length=1, max_length=64)
+    data_dir: Path = Field(default=REPO_ROOT / ".tally" / "orders-data")
+    web_port: int = Field(default=6067, ge=1, le=65535)
+    metrics_port: int = Field(default=9110, ge=1, le=65535)
+    # Its outputs are idempotent asks, sent and acknowledged before the order's state is
+    # written: at_least_once is safe, and exactly_once would hold every ask back a commit.
+    processing_guarantee: Literal["exactly_once", "at_least_once"] = "at_least_once"
+    take_batch_max: int = Field(default=500, ge=1, le=10_000)
+    take_within_s: float = Field(default=0.005, gt=0, le=5)
+    commit_interval_s: float = Field(default=0.2, gt=0, le=30)
+    # Pending holds of an order in progress expire after this long if the processor dies.
+    hold_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    rounds_max: int = Field(default=3, ge=1, le=3)  # ledger.limits.ORDER_ROUNDS_MAX
+    reroutes_max: int = Field(default=3, ge=0, le=5)  # ledger.limits.ORDER_REROUTES_MAX
+    # No answer for this long (doubling per try): ask again; after ask_retries_max tries, a
+    # reserve or capacity ask is given up (released) and the line re-planned.
+    ask_timeout_s: float = Field(default=5.0, ge=0.5, le=300)
+    ask_retries_max: int = Field(default=3, ge=1, le=20)
+    timeout_check_s: float = Field(default=1.0, gt=0, le=60)
+    changes_stream_len_max: int = Field(default=100_000, ge=100, le=10_000_000)
+    # Order views kept in Redis this long after their last change (0: for ever).
+    view_ttl_s: int = Field(default=30 * 86_400, ge=0, le=366 * 86_400)
+    # The faust-streaming repairs' bounds (as the stream worker's).
+    commit_stall_s: float = Field(default=15.0, ge=1, le=600)
+    starved_s: float = Field(default=30.0, ge=5, le=600)
+    crash_restarts_max: int = Field(default=5, ge=0, le=100)
+    session_timeout_s: float = Field(default=10.0, ge=6, le=300)
+    heartbeat_interval_s: float = Field(default=2.0, gt=0, le=60)
+    broker_wait_s: float = Field(default=300.0, ge=0, le=3_600)
+    metadata_max_age_s: float = Field(default=30.0, ge=1, le=300)
 
 
 class GatewaySettings(BaseModel):
@@ -244,6 +283,7 @@ class Settings(BaseSettings):
     prometheus: PrometheusSettings = PrometheusSettings()
     topics: TopicSettings = TopicSettings()
     worker: WorkerSettings = WorkerSettings()
+    orders: OrdersSettings = OrdersSettings()
     gateway: GatewaySettings = GatewaySettings()
     pusher: PusherSettings = PusherSettings()
 

@@ -43,6 +43,10 @@ def wanted_topics(settings: Settings) -> list[NewTopic]:
         # record per channel/location is kept forever.
         NewTopic(topics.policy, 1, 1, topic_configs={"cleanup.policy": "compact"}),
         NewTopic(topics.dlq, 1, 1, topic_configs={"cleanup.policy": "delete"}),
+        # An order's own log (key: the order ref) and the locations' capacity asks (key: the
+        # location): each has one owner at a time, like a SKU's partition.
+        NewTopic(topics.orders, topics.partitions, 1, topic_configs={"cleanup.policy": "delete"}),
+        NewTopic(topics.capacity, topics.partitions, 1, topic_configs={"cleanup.policy": "delete"}),
     ]
 
 

@@ -75,4 +75,7 @@ ORDER_LINE_UNITS_MAX = 10_000
 ORDER_SHIPMENTS_MAX = 5
 ORDER_ROUNDS_MAX = 3  # plans per allocation pass: the first, then re-plans after refusals
 ORDER_REROUTES_MAX = 5  # passes after pick rejections
-ORDER_RECORD_BYTES_MAX = 65_536  # one tally.orders record (a plan carries its explanation)
+# One tally.orders record: a plan carries its explanation and the stock it saw (non-zero
+# figures of its SKUs: at most ORDER_LINES_MAX x LOCATIONS_PER_CHANNEL_MAX).
+ORDER_RECORD_BYTES_MAX = 512 * 1024
+ORDER_STATE_BYTES_MAX = 1_048_576  # one order's (or capacity day's) stored state

@@ -1,0 +1,161 @@
+"""A saga's `NeedPlan` -> the `planned` record: the planner's inputs from the policy book and
+the stock and capacity the order processor read, and its output as a record of the log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from ledger.orders.records import (
+    OrderLine,
+    PickUp,
+    Planned,
+    PlannedShipment,
+    RankedRecord,
+    RuleRankingRecord,
+)
+from ledger.orders.saga import NeedPlan
+from ledger.orders.state import OrderState
+from ledger.policy import ChannelPolicy, LocationPolicy, PolicyBook
+from ledger.sourcing import Line, Plan, PlanRequest, Shipment, ShippingBand, Site, plan
+from ledger.sourcing.model import DEFAULT_SHIPPING_BANDS
+
+Stock = Mapping[str, Mapping[str, int]]  # sku -> location -> available units
+
+
+def candidate_locations(book: PolicyBook, state: OrderState, need: NeedPlan) -> list[str]:
+    """Locations the order's channel may fill it from (and the ones already holding lines)."""
+    channel = book.channels.get(state.channel)
+    listed: list[str] = []
+    if channel is not None:
+        listed = [*channel.locations, *channel.pickup_locations]
+    listed += [location for location, _ in need.fixed]
+    gone = set(need.excluded_locations)
+    return [loc for loc in dict.fromkeys(listed) if loc not in gone or _fixed(need, loc)]
+
+
+def local_day(record: LocationPolicy | None, at: datetime) -> date:
+    zone = ZoneInfo(record.time_zone if record is not None else "UTC")
+    return at.astimezone(zone).date()
+
+
+def planned_record(
+    need: NeedPlan,
+    state: OrderState,
+    book: PolicyBook,
+    stock: Stock,
+    capacity_taken: Mapping[str, int],
+    at: datetime,
+) -> Planned:
+    """Plan `need` against `stock` (as read at `at`) and write it down as the log's record."""
+    request = plan_request(need, state, book, stock, capacity_taken)
+    result = plan(request)
+    return _record(need, book, request, result, at)
+
+
+def plan_request(
+    need: NeedPlan,
+    state: OrderState,
+    book: PolicyBook,
+    stock: Stock,
+    capacity_taken: Mapping[str, int],
+) -> PlanRequest:
+    channel = book.channels.get(state.channel)
+    locations = candidate_locations(book, state, need)
+    sites = {
+        loc: _site(loc, index, channel, book.locations.get(loc), capacity_taken.get(loc, 0))
+        for index, loc in enumerate(locations)
+    }
+    delivery = state.delivery
+    pickup = delivery.location if isinstance(delivery, PickUp) else None
+    destination = None if isinstance(delivery, PickUp) else (delivery.latitude, delivery.longitude)
+    return PlanRequest(
+        lines=tuple(Line(line.sku, line.qty) for line in need.lines),
+        stock={sku: dict(by_location) for sku, by_location in stock.items()},
+        sites=sites,
+        rules=channel.sourcing_rules if channel is not None else ("fewest_shipments",),
+        max_shipments=need.shipments_max,
+        allow_partial=state.allow_partial,
+        destination=destination,
+        pickup_location=pickup,
+        shipping_bands=_bands(channel),
+        fixed=tuple(
+            Shipment(loc, tuple(Line(li.sku, li.qty) for li in lines)) for loc, lines in need.fixed
+        ),
+        excluded=frozenset(need.excluded),
+    )
+
+
+def _fixed(need: NeedPlan, location: str) -> bool:
+    return any(loc == location for loc, _ in need.fixed)
+
+
+def _site(
+    location: str,
+    priority: int,
+    channel: ChannelPolicy | None,
+    record: LocationPolicy | None,
+    taken: int,
+) -> Site:
+    sells = channel is not None and location in channel.locations
+    hands_over = channel is not None and location in channel.pickup_locations
+    ships = record is None or record.may("ship")
+    if record is not None and record.location_type == "store" and record.may("ship_from_store"):
+        ships = True
+    limit = None if record is None else record.daily_order_capacity
+    coordinates = None if record is None else record.coordinates
+    return Site(
+        location=location,
+        priority=priority,
+        latitude=None if coordinates is None else coordinates[0],
+        longitude=None if coordinates is None else coordinates[1],
+        can_ship=sells and ships,
+        can_pickup=hands_over and (record is None or record.may("pickup")),
+        capacity_left=None if limit is None else max(0, limit - taken),
+        handling_per_order_cents=0 if record is None else record.handling_cost_per_order_cents,
+        handling_per_unit_cents=0 if record is None else record.handling_cost_per_unit_cents,
+    )
+
+
+def _bands(channel: ChannelPolicy | None) -> tuple[ShippingBand, ...]:
+    if channel is None:
+        return DEFAULT_SHIPPING_BANDS
+    return tuple(ShippingBand(b.up_to_km, b.cents) for b in channel.shipping_bands)
+
+
+def _record(
+    need: NeedPlan, book: PolicyBook, request: PlanRequest, result: Plan, at: datetime
+) -> Planned:
+    return Planned(
+        ref=need.ref,
+        issued_at=at,
+        plan_seq=need.plan_seq,
+        shipments=tuple(
+            PlannedShipment(
+                location=shipment.location,
+                lines=tuple(OrderLine(sku=li.sku, qty=li.qty) for li in shipment.lines),
+                capacity_day=local_day(book.locations.get(shipment.location), at),
+            )
+            for shipment in result.shipments
+        ),
+        locations=result.locations,
+        unfilled=tuple(OrderLine(sku=li.sku, qty=li.qty) for li in result.unfilled),
+        rankings=tuple(
+            RuleRankingRecord(
+                rule=ranking.rule,
+                seen=ranking.seen,
+                kept=ranking.kept,
+                ranked=tuple(
+                    RankedRecord(locations=r.locations, score=r.score) for r in ranking.ranked
+                ),
+            )
+            for ranking in result.rankings
+        ),
+        candidates_considered=result.candidates_considered,
+        truncated=result.truncated,
+        stock_seen={
+            sku: {loc: units for loc, units in by_location.items() if units > 0}
+            for sku, by_location in request.stock.items()
+        },
+    )
