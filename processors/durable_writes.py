@@ -91,7 +91,7 @@ def _write_table(
                 positions.data[key] = value
             # raw both ways; a None value is a tombstone (compaction drops the chunk)
             sent.append(positions.send_changelog(partition, key, value, "raw", "raw"))
-        worker.states.put(state)
+        worker.states.put(state.sku, state)
     for sku, state in (*outcome.states.items(), *outcome.unchanged.items()):
         worker.expiry.track(sku, next_expiry_ms(state))
     return sent

@@ -11,6 +11,7 @@ import faust
 import redis.asyncio as aioredis
 
 from base.settings import Settings
+from ledger.state import SkuState
 from processors.batch import TopicKind
 from processors.expiry import ExpiryIndex
 from processors.faust_repairs import FaustRepairs
@@ -35,7 +36,7 @@ class Worker:
     policy: PolicyFollower
     expiry: ExpiryIndex
     side_producer: SideProducer
-    states: StateCache
+    states: StateCache[SkuState]
     pending: PendingFigures = field(default_factory=PendingFigures)  # figures not yet in Redis
     # (topic, partition) -> its log end when this worker first processed it since assignment:
     # records before it may have been processed by a run whose writes were lost
