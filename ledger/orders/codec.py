@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ledger import limits
 from ledger.errors import DecodeError
@@ -21,10 +21,6 @@ _CAPACITY_ASK: TypeAdapter[CapacityAsk] = TypeAdapter(CapacityAsk, config=JSON_D
 _STATE: TypeAdapter[OrderState] = TypeAdapter(OrderState, config=JSON_DECODE_CONFIG)
 _DAY: TypeAdapter[CapacityDay] = TypeAdapter(CapacityDay, config=JSON_DECODE_CONFIG)
 _REASONS_MAX = 3
-
-
-def encode_model(model: BaseModel) -> bytes:
-    return model.model_dump_json().encode()
 
 
 def decode_order_record(raw: bytes) -> OrderRecordUnion:

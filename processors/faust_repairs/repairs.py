@@ -7,12 +7,11 @@ is the only holder of Faust's consumer internals the repairs read or patch.
 from __future__ import annotations
 
 from collections.abc import Collection, Coroutine, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import faust
 from faust.types import TP
 
-from base.settings import WorkerSettings
 from processors.faust_repairs import (
     batch_exit,
     changelog_highwater,
@@ -26,11 +25,22 @@ from processors.faust_repairs.processed import Partition, ProcessedOffsets
 from processors.faust_repairs.starvation_watch import Source, StarvationWatch, nudge_or_restart
 
 
+class RepairBounds(Protocol):
+    """The settings the repairs read (the stream worker's and the order processor's)."""
+
+    @property
+    def crash_restarts_max(self) -> int: ...
+    @property
+    def starved_s(self) -> float: ...
+    @property
+    def commit_stall_s(self) -> float: ...
+
+
 class FaustRepairs:
     """The repairs of one worker's app, consuming `source_topics`."""
 
     def __init__(
-        self, app: faust.App, settings: WorkerSettings, source_topics: Collection[str]
+        self, app: faust.App, settings: RepairBounds, source_topics: Collection[str]
     ) -> None:
         self._app = app
         self._source_topics = tuple(source_topics)

@@ -37,7 +37,8 @@ def restart_after_crash(restarts_max: int, reason: str) -> NoReturn:
     )
     sys.stderr.flush()
     os.environ[RESTARTS_ENV] = str(restarts + 1)
-    os.execv(sys.executable, [sys.executable, "-m", "processors.worker"])
+    # The same command again (`python -m processors.worker` or `-m processors.orders`).
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def note_start() -> None:

@@ -1,0 +1,32 @@
+"""The order processor's Prometheus metrics (no SKU or order id as a label)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+ORDER_RECORDS = Counter(
+    "tally_order_records_total", "Order log records folded, by type and result", ["type", "result"]
+)
+ORDERS_SETTLED = Counter(
+    "tally_orders_settled_total", "Orders reaching a decision, by status", ["channel", "status"]
+)
+ORDER_DECISION_SECONDS = Histogram(
+    "tally_order_decision_seconds",
+    "From an order's placing to its allocation decision (allocated, partial or refused)",
+    ["channel"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+PLANS = Counter(
+    "tally_order_plans_total", "Plans computed, by whether they found shipments", ["found"]
+)
+PICK_REJECTIONS = Counter(
+    "tally_pick_rejections_total", "Shipments a location could not pick", ["location", "reason"]
+)
+CAPACITY_DECISIONS = Counter("tally_capacity_decisions_total", "Capacity asks decided", ["outcome"])
+DECISIONS_ROUTED = Counter(
+    "tally_order_decisions_routed_total", "Ledger decisions on order holds routed to orders"
+)
+ORDER_TIMEOUTS = Counter("tally_order_timeouts_total", "Timeouts sent to waiting orders")
+BAD_RECORDS = Counter(
+    "tally_order_bad_records_total", "Order and capacity records that did not decode", ["topic"]
+)

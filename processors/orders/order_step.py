@@ -1,0 +1,135 @@
+"""One batch of the order log through the order processor: fold, plan, send, write, publish.
+
+Outputs are sent and acknowledged BEFORE the orders' new states are written: a durable
+state always implies its asks went out; a replay of records whose state was not durable
+folds them again and sends the same asks (same ids), which the ledger answers as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import faust
+import orjson
+
+from base.redis_keys import count_tasks_key
+from ledger.codec import encode
+from ledger.orders.codec import decode_order_state
+from ledger.orders.planning import candidate_locations, local_day, planned_record
+from ledger.orders.records import Planned
+from ledger.orders.saga import NeedPlan, Outputs
+from ledger.orders.state import OrderState
+from processors.orders import metrics
+from processors.orders.fold import FoldedBatch, fold_orders
+from processors.orders.parts import OrderWorker
+from processors.orders.stock_view import read_capacity_taken, read_stock
+from processors.side_producer import Record
+
+log = logging.getLogger("tally.orders")
+SETTLED = ("allocated", "partially_allocated", "refused")
+
+
+async def handle_order_batch(worker: OrderWorker, batch: Sequence[faust.EventT[bytes]]) -> None:
+    batch = await worker.repairs.in_partition_order(batch)
+    if not batch:
+        return
+    worker.repairs.note_processed(batch)
+    by_partition = {event.message.partition: event for event in batch}
+    partition_of = {e.message.key: e.message.partition for e in batch if e.message.key}
+    messages = [(e.message.partition, e.message.key, e.message.value) for e in batch]
+
+    def load(ref: str) -> OrderState | None:
+        cached = worker.states.get(ref)
+        if cached is not None:
+            return cached
+        partition = partition_of.get(ref.encode())
+        if partition is None:
+            return None
+        worker.repairs.enter_partition(by_partition[partition])
+        raw = worker.orders.get(ref.encode())
+        return None if raw is None else decode_order_state(raw)
+
+    folded = fold_orders(messages, load, worker.rules)
+    records = _side_records(worker, folded.outputs) + await _plans(worker, folded)
+    await worker.side_producer.send_all(records)
+    async with worker.durable:
+        await _write_states(worker, by_partition, folded)
+    for state in folded.states.values():
+        worker.timeouts.track(state)
+    await worker.views.publish(list(folded.states.values()))
+    await _count_tasks(worker, folded.outputs)
+    _count(folded)
+
+
+def _side_records(worker: OrderWorker, outputs: Outputs) -> list[Record]:
+    topics = worker.settings.topics
+    records: list[Record] = [(topics.commands, c.sku.encode(), encode(c)) for c in outputs.commands]
+    records += [(topics.events, f.sku.encode(), encode(f)) for f in outputs.facts]
+    records += [(topics.capacity, a.location.encode(), encode(a)) for a in outputs.capacity]
+    return records
+
+
+async def _plans(worker: OrderWorker, folded: FoldedBatch) -> list[Record]:
+    """Each plan an order asked for, computed now from the published stock, as a record of
+    the order's log (adopted when the order folds it)."""
+    records: list[Record] = []
+    for need in folded.outputs.plans:
+        state = folded.states[need.ref]
+        planned = await _plan(worker, need, state)
+        metrics.PLANS.labels(str(bool(planned.shipments)).lower()).inc()
+        records.append((worker.settings.topics.orders, need.ref.encode(), encode(planned)))
+    return records
+
+
+async def _plan(worker: OrderWorker, need: NeedPlan, state: OrderState) -> Planned:
+    book = worker.policy.book
+    now = datetime.now(UTC)
+    locations = candidate_locations(book, state, need)
+    stock = await read_stock(worker.redis, [line.sku for line in need.lines], locations)
+    days = {loc: local_day(book.locations.get(loc), now) for loc in locations}
+    taken = await read_capacity_taken(worker.redis, days)
+    return planned_record(need, state, book, stock, taken, now)
+
+
+async def _write_states(
+    worker: OrderWorker, by_partition: dict[int, faust.EventT[bytes]], folded: FoldedBatch
+) -> None:
+    sent: list[asyncio.Future[object]] = []
+    for ref, state in folded.states.items():
+        partition = folded.partitions[ref]
+        worker.repairs.enter_partition(by_partition[partition])
+        key, value = ref.encode(), encode(state)
+        worker.orders.data[key] = value
+        sent.append(worker.orders.send_changelog(partition, key, value, "raw", "raw"))
+        worker.states.put(ref, state)
+    await asyncio.gather(*sent)
+
+
+async def _count_tasks(worker: OrderWorker, outputs: Outputs) -> None:
+
+    if not outputs.count_tasks:
+        return
+    async with worker.redis.pipeline(transaction=False) as pipe:
+        for task in outputs.count_tasks:
+            detail = {"reason": task.reason, "ref": task.ref, "at": task.at.isoformat()}
+            pipe.hset(count_tasks_key(task.location), task.sku, orjson.dumps(detail))
+            metrics.PICK_REJECTIONS.labels(task.location, task.reason).inc()
+        await pipe.execute()
+
+
+def _count(folded: FoldedBatch) -> None:
+    for record_type, result in folded.records:
+        metrics.ORDER_RECORDS.labels(record_type, result).inc()
+    for partition, reason in folded.bad:
+        metrics.BAD_RECORDS.labels("orders").inc()
+        log.warning("order record on partition %d skipped: %s", partition, reason)
+    for ref, state in folded.states.items():
+        before = folded.before.get(ref)
+        was_settled = before is not None and before.status in SETTLED
+        if state.status in SETTLED and not was_settled:
+            metrics.ORDERS_SETTLED.labels(state.channel, state.status).inc()
+            seconds = (state.updated_at - state.placed_at).total_seconds()
+            metrics.ORDER_DECISION_SECONDS.labels(state.channel).observe(max(0.0, seconds))

@@ -1,0 +1,50 @@
+"""What the planner reads: published location figures of the order's SKUs (Redis), and the
+orders each location took today. A stale view is fine: the ledger decides each hold."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+import redis.asyncio as aioredis
+
+from base.redis_keys import capacity_key, loc_key
+
+
+async def read_stock(
+    client: aioredis.Redis, skus: Sequence[str], locations: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """sku -> location -> available units as published (missing: 0)."""
+    stock: dict[str, dict[str, int]] = {sku: {} for sku in skus}
+    if not skus or not locations:
+        return stock
+    async with client.pipeline(transaction=False) as pipe:
+        for location in locations:
+            pipe.hmget(loc_key(location), list(skus))
+        replies = await pipe.execute()
+    for location, values in zip(locations, replies, strict=True):
+        for sku, raw in zip(skus, values, strict=True):
+            if raw is not None:
+                stock[sku][location] = int(raw)
+    return stock
+
+
+async def read_capacity_taken(client: aioredis.Redis, days: Mapping[str, date]) -> dict[str, int]:
+    """location -> orders it took on its local `days[location]`."""
+    if not days:
+        return {}
+    locations = list(days)
+    async with client.pipeline(transaction=False) as pipe:
+        for location in locations:
+            pipe.hget(capacity_key(location), days[location].isoformat())
+        replies = await pipe.execute()
+    return {loc: int(raw) for loc, raw in zip(locations, replies, strict=True) if raw is not None}
+
+
+async def publish_capacity(client: aioredis.Redis, taken: Mapping[tuple[str, date], int]) -> None:
+    if not taken:
+        return
+    async with client.pipeline(transaction=False) as pipe:
+        for (location, day), count in taken.items():
+            pipe.hset(capacity_key(location), day.isoformat(), count)
+        await pipe.execute()

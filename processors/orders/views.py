@@ -1,0 +1,95 @@
+"""The order's public view (`GET /v1/orders/{id}`, `tally explain-order`) and its publishing
+to Redis: written only when newer (compare-and-set on the order's version), and appended to
+the channel's order change stream."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from base.redis_keys import order_changes_key, order_key
+from ledger.orders.state import HOLDING, OrderState
+
+# KEYS: the order's hash, the channel's change stream.
+# ARGV: version, view JSON, ttl_s (0: none), changes_len_max, order_id, ref, status.
+# Returns 1 (written) or 0 (Redis already holds this version or a newer one).
+_CAS_ORDER_LUA = """
+local current = redis.call('HGET', KEYS[1], 'version')
+if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'view', ARGV[2])
+if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
+  'order_id', ARGV[5], 'ref', ARGV[6], 'status', ARGV[7], 'version', ARGV[1])
+return 1
+"""
+
+
+def order_view(state: OrderState) -> dict[str, Any]:
+    """What a channel (or a person) sees of an order: no internal hold bookkeeping."""
+    return {
+        "ref": state.ref,
+        "channel": state.channel,
+        "order_id": state.order_id,
+        "status": state.status,
+        "lines": [line.model_dump() for line in state.lines],
+        "delivery": state.delivery.model_dump(),
+        "shipments": _shipments(state),
+        "unfilled": [line.model_dump() for line in state.unfilled()]
+        if state.phase in ("settled", "closed")
+        else [],
+        "rejections": [r.model_dump(mode="json") for r in state.rejections],
+        "plans": [p.model_dump(mode="json") for p in state.plans],
+        "version": state.version,
+        "placed_at": state.placed_at.isoformat(),
+        "updated_at": state.updated_at.isoformat(),
+    }
+
+
+def _shipments(state: OrderState) -> list[dict[str, Any]]:
+    by_location: dict[str, list[dict[str, Any]]] = {}
+    for hold in state.holds:
+        if hold.status in HOLDING or (
+            hold.status == "given_back" and state.shipments.get(hold.location) == "rejected"
+        ):
+            by_location.setdefault(hold.location, []).append({"sku": hold.sku, "qty": hold.qty})
+    return [
+        {
+            "location": location,
+            "status": state.shipments.get(location, "allocating"),
+            "lines": lines,
+        }
+        for location, lines in by_location.items()
+    ]
+
+
+class OrderViews:
+    def __init__(self, client: aioredis.Redis, changes_len_max: int, ttl_s: int) -> None:
+        self._client = client
+        self._changes_len_max = changes_len_max
+        self._ttl_s = ttl_s
+        self._script = client.register_script(_CAS_ORDER_LUA)
+
+    async def publish(self, states: Sequence[OrderState]) -> int:
+        """Write each state's view if Redis holds an older one; returns how many were written."""
+        if not states:
+            return 0
+        async with self._client.pipeline(transaction=False) as pipe:
+            for state in states:
+                await self._script(
+                    keys=[order_key(state.ref), order_changes_key(state.channel)],
+                    args=[
+                        state.version,
+                        orjson.dumps(order_view(state)),
+                        self._ttl_s,
+                        self._changes_len_max,
+                        state.order_id,
+                        state.ref,
+                        state.status,
+                    ],
+                    client=pipe,
+                )
+            written = await pipe.execute()
+        return sum(int(flag) for flag in written)
