@@ -1,4 +1,5 @@
-"""Run the worker (`python -m processors.worker`) as a child process, and read its metrics.
+"""Run the worker (`python -m processors.worker`) or the order processor as a child process,
+and read its metrics.
 
 Used by `tally demo`, the bench harness, the fault runner and the integration tests.
 """
@@ -15,6 +16,7 @@ from ops.child_process import ChildProcess
 from ops.stack.procs import StackError, port_in_use
 
 WORKER_MODULE = "processors.worker"
+ORDERS_MODULE = "processors.orders"
 READY_TIMEOUT_S = 90.0
 
 
@@ -30,14 +32,22 @@ class ChildWorker(ChildProcess):
         self.settings: Settings = settings  # never None for a worker (narrows the base type)
         self.name = "worker"
 
+    def ports(self) -> dict[str, int]:
+        """The ports it listens on, by the setting's name in `TALLY_WORKER__*`."""
+        worker = self.settings.worker
+        return {"metrics": worker.metrics_port, "web": worker.web_port}
+
+    @property
+    def settings_section(self) -> str:
+        return "WORKER"
+
     def start(self) -> Self:
         """Start the worker; fails at once, naming the port, when one it needs is taken."""
-        worker = self.settings.worker
-        for name, port in (("metrics", worker.metrics_port), ("web", worker.web_port)):
+        for name, port in self.ports().items():
             if port_in_use("127.0.0.1", port):
                 raise StackError(
-                    f"worker: {name} port {port} is already in use (another worker?); "
-                    f"set TALLY_WORKER__{name.upper()}_PORT or stop it"
+                    f"{self.name}: {name} port {port} is already in use (another one?); "
+                    f"set TALLY_{self.settings_section}__{name.upper()}_PORT or stop it"
                 )
         return super().start()
 
@@ -55,4 +65,20 @@ class ChildWorker(ChildProcess):
         return httpx.get(self._metrics_url(), timeout=5.0).text
 
     def _metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.worker.metrics_port}/metrics"
+        return f"http://127.0.0.1:{self.ports()['metrics']}/metrics"
+
+
+class ChildOrderProcessor(ChildWorker):
+    """The order processor (`python -m processors.orders`) as a child process."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        super().__init__(settings, log_path, ORDERS_MODULE)
+        self.name = "order processor"
+
+    def ports(self) -> dict[str, int]:
+        orders = self.settings.orders
+        return {"metrics": orders.metrics_port, "web": orders.web_port}
+
+    @property
+    def settings_section(self) -> str:
+        return "ORDERS"

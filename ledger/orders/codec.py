@@ -17,9 +17,6 @@ from ledger.orders.state import OrderState
 T = TypeVar("T")
 
 _RECORD: TypeAdapter[OrderRecordUnion] = TypeAdapter(OrderRecord, config=JSON_DECODE_CONFIG)
-_CAPACITY_ASK: TypeAdapter[CapacityAsk] = TypeAdapter(CapacityAsk, config=JSON_DECODE_CONFIG)
-_STATE: TypeAdapter[OrderState] = TypeAdapter(OrderState, config=JSON_DECODE_CONFIG)
-_DAY: TypeAdapter[CapacityDay] = TypeAdapter(CapacityDay, config=JSON_DECODE_CONFIG)
 _REASONS_MAX = 3
 
 
@@ -28,15 +25,15 @@ def decode_order_record(raw: bytes) -> OrderRecordUnion:
 
 
 def decode_capacity_ask(raw: bytes) -> CapacityAsk:
-    return _decode(_CAPACITY_ASK.validate_json, raw)
+    return _decode(CapacityAsk.model_validate_json, raw)
 
 
 def decode_order_state(raw: bytes) -> OrderState:
-    return _decode(_STATE.validate_json, raw, limits.ORDER_STATE_BYTES_MAX)
+    return _decode(OrderState.model_validate_json, raw, limits.ORDER_STATE_BYTES_MAX)
 
 
 def decode_capacity_day(raw: bytes) -> CapacityDay:
-    return _decode(_DAY.validate_json, raw, limits.ORDER_STATE_BYTES_MAX)
+    return _decode(CapacityDay.model_validate_json, raw, limits.ORDER_STATE_BYTES_MAX)
 
 
 def _decode(

@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import faust
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from ledger.codec import encode
 from ledger.commands import Decision
-from ledger.fields import JSON_DECODE_CONFIG
 from ledger.orders.ids import HOLD_PREFIX, ref_of_hold
 from ledger.orders.records import OrderDecision
 from processors.orders import metrics
 from processors.orders.parts import OrderWorker
 from processors.side_producer import Record
 
-_DECISION: TypeAdapter[Decision] = TypeAdapter(Decision, config=JSON_DECODE_CONFIG)
 _PREFIX = b'"hold_id":"' + HOLD_PREFIX.encode()
 
 
@@ -39,7 +37,7 @@ def order_decision(raw: bytes | None) -> OrderDecision | None:
     if not raw or _PREFIX not in raw:
         return None  # most decisions are channels' own holds: skip them before decoding
     try:
-        decision = _DECISION.validate_json(raw)
+        decision = Decision.model_validate_json(raw)
     except ValidationError:
         return None  # the worker wrote it; the gateway reports unreadable decisions
     ref = ref_of_hold(decision.hold_id)

@@ -32,7 +32,15 @@ def isolated_settings(base: Settings, tmp_path: Path, *, partitions: int = 4) ->
             "metrics_port": free_port(),
         }
     )
-    return base.model_copy(update={"topics": topics, "worker": worker})
+    orders = base.orders.model_copy(
+        update={
+            "app_id": f"tally-orders-test-{run_id}",
+            "data_dir": tmp_path / "orders-data",
+            "web_port": free_port(),
+            "metrics_port": free_port(),
+        }
+    )
+    return base.model_copy(update={"topics": topics, "worker": worker, "orders": orders})
 
 
 def unique(prefix: str) -> str:
