@@ -15,9 +15,11 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
+from base.policy_follower import PolicyFollower
 from base.settings import Settings
 from base.topics import POSITIONS_TABLE
 from ledger.policy import PolicyBook
+from processors import metrics
 from processors.batch import TopicKind
 from processors.batch_step import handle_batch
 from processors.expiry import ExpiryIndex
@@ -25,7 +27,6 @@ from processors.faust_repairs import FaustRepairs
 from processors.hold_expiry import expire_due_holds
 from processors.lag import report_consumer_lag
 from processors.parts import Worker
-from processors.policy_follower import PolicyFollower
 from processors.publisher import RedisPublisher
 from processors.republish import republish_after_rebalance, republish_policy_change
 from processors.side_producer import SideProducer
@@ -106,11 +107,15 @@ def _worker(
             redis_client, changes_len_max=worker_settings.changes_stream_len_max
         ),
         redis=redis_client,
-        policy=PolicyFollower(settings),
+        policy=PolicyFollower(settings, on_invalid=_count_invalid_policy),
         expiry=ExpiryIndex(),
         side_producer=SideProducer(settings),
         states=StateCache(worker_settings.state_cache_skus_max),
     )
+
+
+def _count_invalid_policy(error: object) -> None:
+    metrics.DEAD_LETTERS.labels("policy", "invalid").inc()
 
 
 def _add_fold_agent(worker: Worker, source: faust.TopicT) -> None:

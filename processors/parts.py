@@ -10,13 +10,13 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
+from base.policy_follower import PolicyFollower
 from base.settings import Settings
 from ledger.state import SkuState
 from processors.batch import TopicKind
 from processors.expiry import ExpiryIndex
 from processors.faust_repairs import FaustRepairs
 from processors.pending_figures import PendingFigures
-from processors.policy_follower import PolicyFollower
 from processors.publisher import RedisPublisher
 from processors.side_producer import SideProducer
 from processors.state_cache import StateCache

@@ -14,6 +14,7 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
+from base.policy_follower import PolicyFollower
 from base.settings import Settings
 from ledger.codec import encode
 from ledger.orders.codec import decode_order_state
@@ -27,7 +28,6 @@ from processors.orders.parts import OrderWorker
 from processors.orders.routing import route_decisions
 from processors.orders.timeouts import TimeoutIndex
 from processors.orders.views import OrderViews
-from processors.policy_follower import PolicyFollower
 from processors.side_producer import SideProducer
 
 ORDERS_TABLE = "orders"
@@ -99,7 +99,7 @@ def _worker(settings: Settings, app: faust.App, orders: Any, capacity: Any) -> O
         repairs=FaustRepairs(app, bounds, (topics.orders, topics.capacity, topics.decisions)),
         redis=client,
         views=OrderViews(client, bounds.changes_stream_len_max, bounds.view_ttl_s),
-        policy=PolicyFollower(settings),
+        policy=PolicyFollower(settings, on_invalid=_count_invalid_policy),
         side_producer=SideProducer(settings),
         rules=SagaRules(
             hold_ttl_s=bounds.hold_ttl_s,
@@ -109,6 +109,10 @@ def _worker(settings: Settings, app: faust.App, orders: Any, capacity: Any) -> O
         ),
         timeouts=TimeoutIndex(bounds.ask_timeout_s),
     )
+
+
+def _count_invalid_policy(error: object) -> None:
+    metrics.BAD_RECORDS.labels("policy").inc()
 
 
 def _agent(worker: OrderWorker, topic: faust.TopicT, handle: Any) -> None:

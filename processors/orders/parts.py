@@ -9,13 +9,13 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
+from base.policy_follower import PolicyFollower
 from base.settings import Settings
 from ledger.orders.saga import SagaRules
 from ledger.orders.state import OrderState
 from processors.faust_repairs import FaustRepairs
 from processors.orders.timeouts import TimeoutIndex
 from processors.orders.views import OrderViews
-from processors.policy_follower import PolicyFollower
 from processors.side_producer import SideProducer
 from processors.state_cache import StateCache
 

@@ -1,8 +1,9 @@
-"""Every worker reads the whole `tally.policy` topic into a PolicyBook of its own.
+"""Follow the whole `tally.policy` topic into a PolicyBook of one's own.
 
-Policy is global (every SKU consults it), so each worker follows all of it with a plain
-consumer (no group), and on each change after start-up republishes the figures of the SKUs
-it owns. The offset of the last applied record + 1 is the policy version.
+Policy is global (every SKU consults it), so each process that needs it (a stream worker, the
+order processor, a gateway) follows all of it with a plain consumer (no group); a worker, on
+each change after start-up, republishes the figures of the SKUs it owns. The offset of the
+last applied record + 1 is the policy version.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from base.policy_log import PolicyLog
 from base.settings import Settings
+from ledger.errors import DecodeError
 from ledger.policy import PolicyBook
-from processors import metrics
 
 log = logging.getLogger("tally.policy")
 
 # Called with (old book, new book) after start-up, once per polled batch that changed policy.
 PolicyChanged = Callable[[PolicyBook, PolicyBook], Awaitable[None]]
+InvalidRecord = Callable[[DecodeError], None]  # told of each record skipped as invalid
 
 POLL_TIMEOUT_MS = 500
 POLL_RECORDS_MAX = 1_000
@@ -32,8 +34,9 @@ class PolicyTopicMisconfigured(RuntimeError):
 
 
 class PolicyFollower:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_invalid: InvalidRecord | None = None) -> None:
         self._settings = settings
+        self._on_invalid = on_invalid
         self._log = PolicyLog()
         self.ready = asyncio.Event()  # set once the topic has been read to its end
 
@@ -49,7 +52,8 @@ class PolicyFollower:
         """Apply one record; an invalid one is logged, counted and skipped."""
         error = self._log.apply(offset, raw)
         if error is not None:
-            metrics.DEAD_LETTERS.labels("policy", "invalid").inc()
+            if self._on_invalid is not None:
+                self._on_invalid(error)
             log.error("policy record at offset %d ignored: %s", offset, error.reason)
 
     async def run(self, on_change: PolicyChanged) -> None:
