@@ -17,7 +17,7 @@ from base.settings import get_settings
 from connectors.auth import keys_app
 from connectors.bulk_import import import_command
 from connectors.pushers.cli import push
-from ops import cli_ledger, cli_output
+from ops import cli_ledger, cli_orders, cli_output, cli_policy
 from ops.stack import ServiceStatus, StackError, ensure_up
 from ops.stack import down as stack_down
 from ops.stack import status as stack_status
@@ -106,6 +106,13 @@ cli_ledger.register(app)
 app.add_typer(keys_app, name="keys")  # tally keys add --role ... | list | remove KEY_ID
 app.command("import")(import_command)  # tally import FILE [--format jsonl|csv] [--restart]
 app.command("push")(push)  # tally push --channel NAME --pusher shopify|webhook
+
+# Orders and policy (ops/cli_orders.py, ops/cli_policy.py).
+app.command("explain-order")(cli_orders.explain_order_command)  # tally explain-order ID --channel C
+app.add_typer(
+    cli_orders.sourcing_app, name="sourcing"
+)  # tally sourcing simulate --rules F --since T
+app.add_typer(cli_policy.policy_app, name="policy")  # tally policy location set L ... | show
 
 
 @app.command(
