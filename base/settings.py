@@ -184,6 +184,8 @@ class GatewaySettings(BaseModel):
     keys_reload_s: float = Field(default=2.0, gt=0, le=3_600)
     # Hold requests waiting for their decision at once (one gateway process); 503 past it.
     hold_waiters_max: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Orders: a CSV of postal_code,latitude,longitude for `ship_to_postal_code` deliveries.
+    postal_codes_file: Path | None = None
     # SKUs in one batch availability read.
     availability_skus_max: int = Field(default=100, ge=1, le=10_000)
     # GET /v1/locations/{sku}: location keys found by SCAN (cached), and for how long.

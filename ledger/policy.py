@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, time
+from datetime import date
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +23,7 @@ Capability = Literal["ship", "pickup", "ship_from_store"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Cents = Annotated[int, Field(ge=0, le=limits.COST_CENTS_MAX)]
+LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]  # "HH:MM", 24 h
 
 
 class ShippingBandRecord(BaseModel):
@@ -109,7 +110,8 @@ class LocationPolicy(BaseModel):
     handling_cost_per_order_cents: Cents = 0
     handling_cost_per_unit_cents: Cents = 0
     processing_minutes: int = Field(default=0, ge=0, le=limits.PROCESSING_MINUTES_MAX)
-    cutoff_local: time | None = None  # orders after it (local time) ship the next open day
+    # Orders after it (local HH:MM) ship the next open day.
+    cutoff_local: LocalTime | None = None
     open_days: tuple[Weekday, ...] = Field(default=WEEKDAYS, min_length=1, max_length=7)
     time_zone: str = Field(default="UTC", min_length=1, max_length=64)
     holidays: tuple[date, ...] = Field(default=(), max_length=limits.HOLIDAYS_MAX)

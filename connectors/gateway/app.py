@@ -17,6 +17,7 @@ from base.settings import Settings
 from connectors.auth import KeyStore, RateLimiter
 from connectors.gateway import spec
 from connectors.gateway.backends import Bus, KafkaBus, Reads, RedisReads
+from connectors.gateway.catalog import Catalog, PolicyCatalog
 from connectors.gateway.errors import install_error_handlers
 from connectors.gateway.middleware import BodyLimit, RequestMetrics
 from connectors.gateway.routes import ROUTERS
@@ -29,8 +30,10 @@ def create_app(
     bus: Bus | None = None,
     reads: Reads | None = None,
     keys: KeyStore | None = None,
+    catalog: Catalog | None = None,
 ) -> FastAPI:
     gateway = settings.gateway
+    the_reads = reads if reads is not None else RedisReads(settings)
     app = FastAPI(
         title="Tally gateway",
         version="1.0.0",
@@ -42,11 +45,12 @@ def create_app(
         GatewayState(
             settings=settings,
             bus=bus if bus is not None else KafkaBus(settings),
-            reads=reads if reads is not None else RedisReads(settings),
+            reads=the_reads,
             keys=keys if keys is not None else KeyStore(gateway.keys_file, gateway.keys_reload_s),
             limiter=RateLimiter(
                 gateway.requests_per_s_per_key_max, gateway.requests_burst_per_key_max
             ),
+            catalog=catalog if catalog is not None else PolicyCatalog(settings, the_reads),
         ),
     )
     for router in ROUTERS:
@@ -66,9 +70,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await state.bus.start()
     try:
         await state.reads.start()
+        await state.catalog.start()
         try:
             yield
         finally:
+            await state.catalog.stop()
             await state.reads.stop()
     finally:
         await state.bus.stop()

@@ -52,6 +52,10 @@ class Reads(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def ats(self, channel: str, skus: Sequence[str]) -> list[Figure]: ...
+    async def order_view(self, ref: str) -> str | None:
+        """The order's published view (JSON), None if Redis has none."""
+        ...
+
     async def locations(self, sku: str) -> tuple[dict[str, int], bool]:
         """location -> units for `sku`, and whether the location scan was truncated."""
 
@@ -164,6 +168,10 @@ class RedisReads:
             )
             for value, version in zip(units, versions, strict=True)
         ]
+
+    async def order_view(self, ref: str) -> str | None:
+        view = await self._redis().hget(redis_keys.order_key(ref), "view")
+        return None if view is None else str(view)
 
     async def locations(self, sku: str) -> tuple[dict[str, int], bool]:
         keys, truncated = await self._scan_location_keys()

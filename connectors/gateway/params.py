@@ -14,3 +14,4 @@ _TOKEN = {"min_length": 1, "max_length": limits.ID_CHARS_MAX, "pattern": limits.
 ChannelPath = Annotated[str, Path(**_ID)]
 SkuPath = Annotated[str, Path(**_ID)]
 HoldIdPath = Annotated[str, Path(**_TOKEN)]
+TokenPath = Annotated[str, Path(**_TOKEN)]

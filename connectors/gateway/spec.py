@@ -24,11 +24,11 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, TypeAdapter
 
-from connectors.gateway import models
+from connectors.gateway import models, order_models
 from connectors.gateway.state import attached
 from ledger import limits
 from ledger.fields import Sku
-from ledger.policy import ChannelPolicy
+from ledger.policy import ChannelPolicy, LocationPolicy
 
 INTEGERS_NOTE = (
     "Integer fields take JSON integers only: a number written with a fraction or exponent "
@@ -58,6 +58,9 @@ _MODELS: tuple[type[BaseModel], ...] = (
     models.LocationAvailability,
     models.ChannelPolicyRequest,
     ChannelPolicy,
+    order_models.OrderRequest,
+    order_models.LocationPolicyRequest,
+    LocationPolicy,
 )
 _NUMBER_KEYWORDS = frozenset(
     ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
@@ -101,6 +104,9 @@ def _add_event_batch(components: dict[str, Any], batch_events_max: int) -> None:
 def _restore_exact_numbers(components: dict[str, Any]) -> None:
     for model in _MODELS:
         exact = TypeAdapter(model).json_schema(ref_template=_REF)
+        for name, nested in exact.pop("$defs", {}).items():  # models inside (OrderLine, ...)
+            if name in components:
+                _copy_numbers(nested, components[name])
         _copy_numbers(exact, components[model.__name__])
 
 

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from base.settings import Settings
 from connectors.auth import KeyStore, RateLimiter
 from connectors.gateway.backends import Bus, Reads
+from connectors.gateway.catalog import Catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,7 @@ class GatewayState:
     reads: Reads
     keys: KeyStore
     limiter: RateLimiter
+    catalog: Catalog
 
 
 def attach(app: FastAPI, state: GatewayState) -> None:
@@ -49,7 +51,12 @@ def _reads(state: Annotated[GatewayState, Depends(gateway_state)]) -> Reads:
     return state.reads
 
 
+def _catalog(state: Annotated[GatewayState, Depends(gateway_state)]) -> Catalog:
+    return state.catalog
+
+
 StateDep = Annotated[GatewayState, Depends(gateway_state)]
+CatalogDep = Annotated[Catalog, Depends(_catalog)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 BusDep = Annotated[Bus, Depends(_bus)]
 ReadsDep = Annotated[Reads, Depends(_reads)]

@@ -34,6 +34,7 @@ def order_view(state: OrderState) -> dict[str, Any]:
         "channel": state.channel,
         "order_id": state.order_id,
         "status": state.status,
+        "digest": state.digest,  # of the order as placed: the gateway refuses another body
         "lines": [line.model_dump() for line in state.lines],
         "delivery": state.delivery.model_dump(),
         "shipments": _shipments(state),

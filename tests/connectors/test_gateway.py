@@ -17,7 +17,7 @@ from connectors.gateway import create_app
 from connectors.gateway.models import derived_request_id
 from connectors.gateway.replies import TooManyWaiters, Waiters
 from ledger.commands import Decision, HoldCommand, Reserve
-from tests.connectors.test_gateway_fakes import FakeBus, FakeReads, Keys, make_keys
+from tests.connectors.test_gateway_fakes import FakeBus, FakeCatalog, FakeReads, Keys, make_keys
 
 
 def fact(**fields: Any) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def build(tmp_path: Path, **gateway: Any) -> Iterator[Gateway]:
     keys = make_keys(tmp_path / "keys.json")
     bus, reads = FakeBus(), FakeReads()
     settings = Settings(gateway=GatewaySettings(**gateway))
-    app = create_app(settings, bus=bus, reads=reads, keys=keys.store)
+    app = create_app(settings, bus=bus, reads=reads, keys=keys.store, catalog=FakeCatalog())
     with TestClient(app) as client:
         yield Gateway(client, bus, reads, keys)
 

@@ -11,7 +11,9 @@ from aiokafka.errors import KafkaConnectionError
 
 from connectors.auth import KeyRecord, KeyStore, new_key, save_keys
 from connectors.gateway.backends import Figure
+from connectors.gateway.catalog import hands_over, normal_code
 from ledger.commands import Decision, HoldCommand
+from ledger.policy import ChannelPolicy, PolicyBook
 
 
 def accept_all(command: HoldCommand) -> Decision:
@@ -60,6 +62,7 @@ class FakeBus:
 class FakeReads:
     ats_units: dict[tuple[str, str], int] = field(default_factory=dict)
     loc_units: dict[str, dict[str, int]] = field(default_factory=dict)
+    order_views: dict[str, str] = field(default_factory=dict)  # ref -> view JSON
     down: bool = False
 
     async def start(self) -> None:
@@ -79,6 +82,9 @@ class FakeReads:
     async def locations(self, sku: str) -> tuple[dict[str, int], bool]:
         found = {loc: units[sku] for loc, units in self.loc_units.items() if sku in units}
         return found, False
+
+    async def order_view(self, ref: str) -> str | None:
+        return self.order_views.get(ref)
 
     async def ping(self) -> None:
         if self.down:
@@ -114,3 +120,42 @@ def make_keys(path: Path) -> Keys:
         records.append(record)
     save_keys(path, records)
     return Keys(KeyStore(path, reload_s=0.01), plain)
+
+
+@dataclass
+class FakeCatalog:
+    """Policy, known SKUs and postal codes for order checks. `permissive`: every channel is
+    known (with the default policy), every pickup allowed, every SKU and postal code known
+    (for fuzzing the spec, where no generated name could be known in advance)."""
+
+    book: PolicyBook = field(default_factory=PolicyBook)
+    known_skus: set[tuple[str, str]] = field(default_factory=set)  # (channel, sku)
+    postal_codes: dict[str, tuple[float, float]] = field(default_factory=dict)
+    permissive: bool = False
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def channel(self, name: str) -> ChannelPolicy | None:
+        found = self.book.channels.get(name)
+        if found is None and self.permissive:
+            return ChannelPolicy(
+                channel=name, locations=(), version=1, updated_at=datetime.now(UTC)
+            )
+        return found
+
+    def may_hand_over(self, channel: ChannelPolicy, location: str) -> bool:
+        return self.permissive or hands_over(self.book, channel, location)
+
+    async def unknown_skus(self, channel: str, skus: Sequence[str]) -> list[int]:
+        if self.permissive:
+            return []
+        return [i for i, sku in enumerate(skus) if (channel, sku) not in self.known_skus]
+
+    def place(self, postal_code: str) -> tuple[float, float] | None:
+        if self.permissive:
+            return (40.71, -74.0)
+        return self.postal_codes.get(normal_code(postal_code))

@@ -34,7 +34,7 @@ from tests.connectors.documented_refusals import (
     is_documented_refusal,
     within_documented_bounds,
 )
-from tests.connectors.test_gateway_fakes import FakeBus, FakeReads, make_keys
+from tests.connectors.test_gateway_fakes import FakeBus, FakeCatalog, FakeReads, make_keys
 
 _keys = make_keys(Path(tempfile.mkdtemp(prefix="tally-schema-")) / "keys.json")
 _app = create_app(
@@ -42,6 +42,7 @@ _app = create_app(
     bus=FakeBus(),
     reads=FakeReads(),
     keys=_keys.store,
+    catalog=FakeCatalog(permissive=True),
 )
 REJECTION_STATUSES = ChecksConfig().negative_data_rejection.expected_statuses
 CONFIG = schemathesis.Config.from_dict(

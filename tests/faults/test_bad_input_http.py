@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from base.settings import GatewaySettings, Settings
 from connectors.gateway import create_app
 from ledger import limits
-from tests.connectors.test_gateway_fakes import FakeBus, FakeReads, Keys, make_keys
+from tests.connectors.test_gateway_fakes import FakeBus, FakeCatalog, FakeReads, Keys, make_keys
 
 PAYLOAD_BYTES_MAX = 16_384
 NOW = datetime.now(UTC)
@@ -163,7 +163,7 @@ def gateway(tmp_path: Path) -> Iterator[tuple[TestClient, FakeBus, Keys]]:
     settings = Settings(
         gateway=GatewaySettings(batch_events_max=10, payload_bytes_max=PAYLOAD_BYTES_MAX)
     )
-    app = create_app(settings, bus=bus, reads=FakeReads(), keys=keys.store)
+    app = create_app(settings, bus=bus, reads=FakeReads(), keys=keys.store, catalog=FakeCatalog())
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, bus, keys
 

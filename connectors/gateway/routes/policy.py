@@ -1,26 +1,33 @@
-"""`PUT /v1/policy/channels/{channel}` (admin): a channel's whole policy, produced to Kafka."""
+"""`PUT /v1/policy/channels/{channel}` and `PUT /v1/policy/locations/{location}` (admin):
+a channel's or a location's whole record, produced to the policy topic."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
+from base.settings import Settings
 from connectors.gateway.access import Principal, require_admin
+from connectors.gateway.backends import Bus
 from connectors.gateway.errors import ERROR_RESPONSES, field_errors, refuse
 from connectors.gateway.kafka_calls import produce
 from connectors.gateway.models import ChannelPolicyRequest
+from connectors.gateway.order_models import LocationPolicyRequest
 from connectors.gateway.params import ChannelPath
 from connectors.gateway.state import BusDep, SettingsDep
 from ledger.codec import encode
-from ledger.policy import ChannelPolicy
+from ledger.policy import ChannelPolicy, LocationPolicy
 
 router = APIRouter()
+R = TypeVar("R", ChannelPolicy, LocationPolicy)
 _POLICY: TypeAdapter[ChannelPolicy] = TypeAdapter(ChannelPolicy)
+_LOCATION: TypeAdapter[LocationPolicy] = TypeAdapter(LocationPolicy)
 
 
 @router.put(
@@ -46,11 +53,50 @@ async def put_channel_policy(
         "channel": channel,
         "updated_at": datetime.now(UTC).isoformat(),
     }
+    return await _record(bus, settings, f"channel:{channel}", record_json, _POLICY)
+
+
+@router.put(
+    "/v1/policy/locations/{location}",
+    status_code=202,
+    response_model=LocationPolicy,
+    responses=ERROR_RESPONSES,
+    summary="Set a location's record (admin): where it is, what it may do, capacity, costs, "
+    "calendar, safety stock; 202 once Kafka acknowledged it",
+)
+async def put_location_policy(
+    location: ChannelPath,
+    body: LocationPolicyRequest,
+    who: Principal,
+    settings: SettingsDep,
+    bus: BusDep,
+) -> LocationPolicy | JSONResponse:
+    require_admin(who)
+    fields = body.record_fields()
+    fields["version"] = body.version if body.version is not None else time.time_ns() // 1000
+    record_json = {
+        **fields,
+        "kind": "location",
+        "location": location,
+        "updated_at": datetime.now(UTC).isoformat(),
+    }
+    return await _record(bus, settings, f"location:{location}", record_json, _LOCATION)
+
+
+async def _record(
+    bus: Bus,
+    settings: Settings,
+    key: str,
+    record_json: dict[str, Any],
+    adapter: TypeAdapter[R],
+) -> R | JSONResponse:
+    """Validate a whole policy record as the ledger will decode it, then produce it."""
     try:
-        record = _POLICY.validate_json(orjson.dumps(record_json))
+        record = adapter.validate_json(orjson.dumps(record_json))
     except ValidationError as error:
         details = error.errors(include_url=False, include_input=False)
-        return refuse(422, "invalid channel policy", field_errors(details, blank_field="body"))
-    key = f"channel:{channel}".encode()
-    await produce(bus, settings.topics.policy, [(key, encode(record))])
+        return refuse(
+            422, f"invalid {record_json['kind']} policy", field_errors(details, blank_field="body")
+        )
+    await produce(bus, settings.topics.policy, [(key.encode(), encode(record))])
     return record
