@@ -26,7 +26,8 @@ from ledger.fields import (
     TtlSeconds,
     Version,
 )
-from ledger.policy import ChannelLocations, Strategy
+from ledger.policy import DEFAULT_BANDS, ChannelLocations, ShippingBandRecord, Strategy
+from ledger.sourcing import DEFAULT_RULES, RuleName
 
 REQUEST_CONFIG = ConfigDict(frozen=True, strict=True, extra="forbid")
 
@@ -157,6 +158,19 @@ class ChannelPolicyRequest(BaseModel):
     )
     pickup_locations: ChannelLocations = ()
     strategy: Strategy = "priority"
+    # Orders (docs/ORDERS.md): the ordered sourcing rules and the default fulfilment policy.
+    sourcing_rules: list[RuleName] = Field(
+        default=list(DEFAULT_RULES),
+        min_length=1,
+        max_length=limits.SOURCING_RULES_MAX,
+        json_schema_extra={"uniqueItems": True},
+    )
+    max_shipments: int = Field(default=3, ge=1, le=limits.ORDER_SHIPMENTS_MAX, strict=True)
+    allow_partial: bool = Field(default=False, strict=True)
+    # Ascending `up_to_km`, the last one null (any distance): checked by the ledger (422).
+    shipping_bands: list[ShippingBandRecord] = Field(
+        default=list(DEFAULT_BANDS), min_length=1, max_length=limits.SHIPPING_BANDS_MAX
+    )
     # Newer versions win in the ledger; default: the gateway's clock in microseconds.
     version: Version | None = Field(default=None, strict=True)
 

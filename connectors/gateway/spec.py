@@ -30,6 +30,10 @@ from ledger import limits
 from ledger.fields import Sku
 from ledger.policy import ChannelPolicy, LocationPolicy
 
+SHIPPING_BANDS_NOTE = (
+    "Shipping cost per shipment by distance: `up_to_km` ascending, only the last band null "
+    "(any distance); otherwise the policy is refused with 422."
+)
 INTEGERS_NOTE = (
     "Integer fields take JSON integers only: a number written with a fraction or exponent "
     "(`396.0`, `4e2`) is refused with 422, though JSON Schema counts `396.0` an integer."
@@ -129,8 +133,11 @@ def _state_validator_bounds(components: dict[str, Any]) -> None:
     """The bounds the ledger checks in validators (ledger.events, ledger.policy)."""
     components["Adjusted"]["properties"]["qty"]["not"] = {"const": 0}
     for name in ("ChannelPolicyRequest", "ChannelPolicy"):
-        for field in ("locations", "pickup_locations"):
+        for field in ("locations", "pickup_locations", "sourcing_rules"):
             components[name]["properties"][field]["uniqueItems"] = True
+    for name in ("ChannelPolicyRequest", "ChannelPolicy"):
+        bands = components[name]["properties"]["shipping_bands"]
+        bands["description"] = SHIPPING_BANDS_NOTE
 
 
 def _state_sku_query(paths: dict[str, Any], skus_max: int) -> None:

@@ -5,7 +5,8 @@ Documented in connectors/gateway/spec.py (each answered 422):
 - an integer written with a fraction (`396.0`: JSON Schema counts it an integer);
 - a fact's `occurred_at` outside the window around the gateway's clock, or a timestamp
   outside the ledger's range; a transfer's `target_location` equal to its `location`;
-- an order listing one SKU in two lines (`uniqueItems` cannot compare one property).
+- an order listing one SKU in two lines (`uniqueItems` cannot compare one property);
+- a channel policy's shipping bands not ascending, or not ending (only) with an unbounded one.
 And one that is schemathesis' own: it sends a `%XX` inside a path value as an escape, so a
 generated `a%C3b` reaches the server as invalid UTF-8, not as the value generated.
 
@@ -34,6 +35,8 @@ OUT_OF_RANGE = ("Input should be greater than or equal to", "Input should be les
 SKEWED = "more than"
 TARGET_IS_LOCATION = "must differ from location"
 SKU_TWICE = "lines: a sku is listed twice"
+BANDS = "shipping_bands:"
+CHANNEL_POLICY = "/v1/policy/channels/{channel}"
 EVENTS = "/v1/events"
 VALID_DATA_ANSWERS = (401, 403, 404, 409, 429)
 ORDERS = "/v1/orders"
@@ -84,6 +87,26 @@ def _fact_refusal_documented(fact: dict[str, Any], field: str, reason: str) -> b
     return False
 
 
+def _bands_in_order(body: Any) -> bool:
+    bands = body.get("shipping_bands") if isinstance(body, dict) else None
+    if not bands:
+        return True
+    bounded = [band.get("up_to_km") for band in bands[:-1]]
+    if None in bounded or bands[-1].get("up_to_km") is not None:
+        return False
+    return bounded == sorted(set(bounded))
+
+
+def _bands_put_in_order(bands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same distances ascending (distinct, bounded ones first), then an unbounded band."""
+    kms = sorted({band["up_to_km"] for band in bands if band.get("up_to_km") is not None})
+    bounded = [{"up_to_km": km, "cents": bands[0]["cents"]} for km in kms]
+    return [
+        *bounded[: limits.SHIPPING_BANDS_MAX - 1],
+        {"up_to_km": None, "cents": bands[-1]["cents"]},
+    ]
+
+
 def _lines_repeat_a_sku(body: Any) -> bool:
     skus = [line.get("sku") for line in body.get("lines", [])] if isinstance(body, dict) else []
     return len(set(skus)) != len(skus)
@@ -95,6 +118,8 @@ def is_documented_refusal(case: Any, error: dict[str, Any]) -> bool:
         return True
     if case.path == ORDERS and error["reason"].startswith(SKU_TWICE):
         return _lines_repeat_a_sku(case.body)
+    if case.path == CHANNEL_POLICY and error["reason"].startswith(BANDS):
+        return not _bands_in_order(case.body)
     try:
         holder, key = _holder(case.body, case.path, error)
         if error["reason"] == INTEGER_REQUIRED:
@@ -135,6 +160,8 @@ def within_documented_bounds(body: Any, path: str) -> Any:
     body = _as_integers(body)
     if path == EVENTS:
         body = {**body, "events": [_within_fact_bounds(fact) for fact in body["events"]]}
+    if path == CHANNEL_POLICY and isinstance(body, dict) and not _bands_in_order(body):
+        body = {**body, "shipping_bands": _bands_put_in_order(body["shipping_bands"])}
     if path == ORDERS and _lines_repeat_a_sku(body):
         first = {line["sku"]: line for line in reversed(body["lines"])}
         body = {**body, "lines": list(reversed(first.values()))}
