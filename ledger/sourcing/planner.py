@@ -1,7 +1,8 @@
 """plan(request) -> the chosen shipments, what stays unfilled, and every rule's ranking.
 
-Filters apply first (in the order listed), then, for an order that allows a partial fill,
-the candidates that fill the most units; then each ranking rule keeps the candidates with
+Filters apply first (in the order listed), then a step of its own: an order that must be
+filled whole keeps the candidates that fill every line (`fills_every_line`), one that allows
+a partial fill keeps those that fill the most units (`fill_most`); then each ranking rule keeps the candidates with
 its best score, ties passed to the next; the last tie-break is (shipments, location ids),
 so a plan is deterministic.
 """
@@ -22,6 +23,7 @@ from ledger.sourcing.model import (
 from ledger.sourcing.rules import FILTERS, SCORERS, Scorer
 
 FILL_MOST = "fill_most"  # the ranking step of a partial order, before the rules
+FILLS_EVERY_LINE = "fills_every_line"  # the filter step of an order that must be complete
 
 
 def plan(request: PlanRequest) -> Plan:
@@ -37,7 +39,9 @@ def plan(request: PlanRequest) -> Plan:
     if request.allow_partial:
         found = _keep_best(FILL_MOST, found, lambda c: -c.filled_units, rankings)
     else:
-        found = [c for c in found if c.complete]
+        complete = [c for c in found if c.complete]
+        rankings.append(_filtered(FILLS_EVERY_LINE, found, complete))
+        found = complete
     for rule in request.rules:
         if rule in SCORERS:
             found = _keep_best(rule, found, _score_by(SCORERS[rule], request), rankings)

@@ -121,7 +121,14 @@ def test_the_explanation_lists_every_rules_ranking() -> None:
         destination=(40.71, -74.01),
     )
     result = plan(request)
-    assert [r.rule for r in result.rankings] == list(request.rules)
+    assert [r.rule for r in result.rankings] == [
+        "pickup_location_only",
+        "exclude_over_capacity",
+        "fills_every_line",  # the order must be filled whole: incomplete candidates go
+        "fewest_shipments",
+        "closest",
+        "location_priority",
+    ]
     closest = next(r for r in result.rankings if r.rule == "closest")
     assert closest.seen == 2 and closest.kept == 1
     assert closest.ranked[0].locations == ("near",)
@@ -205,7 +212,8 @@ def test_lowest_cost_weighs_handling_and_shipping_bands() -> None:
     result = plan(request)
     # near: 1,000 handling + 500 (0-50 km band); far (556 km): 100 handling + 1,200
     assert result.locations == ("cheap-far",)
-    ranking = result.rankings[0]
+    ranking = result.rankings[-1]
+    assert ranking.rule == "lowest_cost"
     assert [r.score for r in ranking.ranked] == [100 + 1_200, 1_000 + 500]
 
 
