@@ -38,8 +38,9 @@ def order_view(state: OrderState) -> dict[str, Any]:
         "lines": [line.model_dump() for line in state.lines],
         "delivery": state.delivery.model_dump(),
         "shipments": _shipments(state),
+        # what could not be sourced: known once the order is decided (not for a cancel)
         "unfilled": [line.model_dump() for line in state.unfilled()]
-        if state.phase in ("settled", "closed")
+        if state.status in ("partially_allocated", "refused")
         else [],
         "rejections": [r.model_dump(mode="json") for r in state.rejections],
         "plans": [p.model_dump(mode="json") for p in state.plans],
