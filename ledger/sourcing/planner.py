@@ -2,9 +2,9 @@
 
 Filters apply first (in the order listed), then a step of its own: an order that must be
 filled whole keeps the candidates that fill every line (`fills_every_line`), one that allows
-a partial fill keeps those that fill the most units (`fill_most`); then each ranking rule keeps the candidates with
-its best score, ties passed to the next; the last tie-break is (shipments, location ids),
-so a plan is deterministic.
+a partial fill keeps those that fill the most units (`fill_most`); then each ranking rule
+keeps the candidates with its best score, ties passed to the next; the last tie-break is
+(shipments, location ids), so a plan is deterministic.
 """
 
 from __future__ import annotations
