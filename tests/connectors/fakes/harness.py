@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -39,7 +40,8 @@ def fast_settings(**overrides: Any) -> PusherSettings:
 
 
 def item_id(sku: str) -> str:
-    return f"gid://shopify/InventoryItem/{sku}"
+    """A numeric Shopify inventory item gid, stable per SKU."""
+    return f"gid://shopify/InventoryItem/{int(hashlib.sha1(sku.encode()).hexdigest()[:12], 16)}"
 
 
 def write_mapping(path: Path, skus: Sequence[str]) -> Path:

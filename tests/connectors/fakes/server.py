@@ -2,8 +2,8 @@
 
 Faults are consumed one per request, in order: "500", "503", "429", "400", "timeout"
 (the handler sleeps past the client's timeout, after doing the work, like a server that
-applied a request whose answer got lost); Shopify only: "throttled", "too_low_1" (a user
-error on the call's second quantity). Then it behaves.
+applied a request whose answer got lost); Shopify only: "throttled", "internal" (a 200 with
+INTERNAL_SERVER_ERROR), "too_low_1" (a user error on the call's second quantity). Then it behaves.
 """
 
 from __future__ import annotations
