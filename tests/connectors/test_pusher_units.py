@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -307,7 +308,7 @@ def test_mapping_loads_json_and_yaml(tmp_path: Path) -> None:
 
 def test_webhook_body_and_id() -> None:
     one = [change("A", 12, "3-1")]
-    assert json.loads(body("web", one)) == {
+    assert json.loads(body("web", one, payload="v1")) == {
         "channel": "web",
         "sku": "A",
         "available": 12,
@@ -315,7 +316,28 @@ def test_webhook_body_and_id() -> None:
         "ingested_at": 1_700_000_000_000,
     }
     two = [change("A", 12, "3-1"), change("B", 1, "1-1")]
-    assert [f["sku"] for f in json.loads(body("web", two))["changes"]] == ["A", "B"]
+    assert [f["sku"] for f in json.loads(body("web", two, payload="v1"))["changes"]] == ["A", "B"]
     assert message_id("web", two) == message_id("web", list(reversed(two)))
     assert message_id("web", one) != message_id("web", [change("A", 12, "3-2")])
     assert message_id("web", one).startswith("msg_")
+
+
+def test_the_standard_webhook_body_is_type_timestamp_data() -> None:
+    one = [change("A", 12, "3-1")]
+    assert json.loads(body("web", one)) == {
+        "type": "tally.available.updated",
+        "timestamp": "2023-11-14T22:13:20.000Z",  # the figure's ingested_at, 1_700_000_000_000
+        "data": json.loads(body("web", one, payload="v1")),
+    }
+    two = [change("A", 12, "3-1"), change("B", 1, "1-1")]
+    batch = json.loads(body("web", two))
+    assert batch["type"] == "tally.available.batch"
+    assert batch["data"] == json.loads(body("web", two, payload="v1"))
+
+
+def test_a_secret_without_base64_padding_is_accepted() -> None:
+    key = bytes(range(31))  # 31 bytes: base64 ends in "=="
+    padded = "whsec_" + base64.b64encode(key).decode()
+    assert padded.endswith("==")
+    assert signing.secret_key(padded.rstrip("=")) == key
+    assert signing.secret_key(padded) == key

@@ -29,6 +29,8 @@ def fast_settings(**overrides: Any) -> PusherSettings:
         "coalesce_window_s": 0.0,
         "read_block_ms": 200,
         "http_timeout_s": 0.5,
+        "webhook_timeout_s": 0.5,
+        "webhook_retry_schedule_s": (0.01, 0.02, 0.04),
         "attempts_max": 4,
         "backoff_base_s": 0.001,
         "backoff_max_s": 0.01,

@@ -1,6 +1,7 @@
 """A threaded http.server on 127.0.0.1:<free port> with scripted faults, for pusher tests.
 
-Faults are consumed one per request, in order: "500", "503", "429", "400", "timeout"
+Faults are consumed one per request, in order: an HTTP status ("500", "503", "429" with
+Retry-After 0, "400", "401", ...), "timeout"
 (the handler sleeps past the client's timeout, after doing the work, like a server that
 applied a request whose answer got lost); Shopify only: "throttled", "internal" (a 200 with
 INTERNAL_SERVER_ERROR), "too_low_1" (a user error on the call's second quantity). Then it behaves.
@@ -100,8 +101,8 @@ class FakeServer:
 
 def plain_fault(fault: str | None) -> tuple[int, Any, dict[str, str]] | None:
     """The answer for an HTTP-level fault, or None when the request should be served."""
-    if fault in ("500", "503", "400"):
-        return int(fault), {"errors": [{"message": f"fake {fault}"}]}, {}
     if fault == "429":
         return 429, {"errors": [{"message": "Too many requests"}]}, {"retry-after": "0"}
+    if fault is not None and fault.isdigit():  # "400", "401", "500", "503", ...
+        return int(fault), {"errors": [{"message": f"fake {fault}"}]}, {}
     return None
