@@ -74,14 +74,20 @@ async def dead_letters(client: aioredis.Redis, channel: str) -> list[dict[str, s
 
 
 class Sleeps:
-    """Stands in for asyncio.sleep in sinks: records each wait, yields without waiting."""
+    """Stands in for asyncio.sleep in sinks: records each wait, yields without waiting, and
+    moves its own clock (`clock`) on by the wait, for sinks that pace by a clock."""
 
     def __init__(self) -> None:
         self.waits: list[float] = []
+        self.now_s = 1_000.0
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+        self.now_s += seconds
         await asyncio.sleep(0)
+
+    def clock(self) -> float:
+        return self.now_s
 
 
 def metric(name: str, **labels: str) -> float:

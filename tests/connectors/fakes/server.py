@@ -62,6 +62,10 @@ class FakeServer:
                 return self.faults.popleft()
             return self.fail_always
 
+    def takes_faults(self, path: str) -> bool:
+        """Whether a request to `path` consumes a scripted fault (a side endpoint may not)."""
+        return True
+
     # Subclasses: answer one request; return (status, json body, extra headers).
     def answer(
         self, path: str, headers: dict[str, str], body: bytes, fault: str | None
@@ -72,13 +76,17 @@ class FakeServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_PATCH(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                headers[":method"] = self.command  # POST or PATCH, for fakes that care
                 if fake.delay_s:
                     time.sleep(fake.delay_s)
-                fault = fake.next_fault()
+                fault = fake.next_fault() if fake.takes_faults(self.path) else None
                 status, payload, extra = fake.answer(self.path, headers, body, fault)
                 if fault == "timeout":
                     time.sleep(fake.timeout_sleep_s)
