@@ -14,7 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from base.redis_keys import ats_key, changes_key, version_key
-from connectors.pushers.changes import Change, figure_change
+from connectors.pushers.changes import Change, entry_order, figure_change
 
 Entry = tuple[str, Mapping[str, str] | None]
 FIGURES_SCAN_COUNT = 1_000
@@ -34,21 +34,31 @@ def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-async def last_delivered_id(client: aioredis.Redis, channel: str, group: str) -> str:
-    """The group's last-delivered id ("0-0" when the group is unknown)."""
-    groups: Any = await client.xinfo_groups(changes_key(channel))
-    for info in groups:
-        decoded = {text(k): v for k, v in info.items()}
-        if text(decoded.get("name")) == group:
-            return text(decoded.get("last-delivered-id") or "0-0")
-    return "0-0"
+async def unread_trimmed(client: aioredis.Redis, channel: str, group: str) -> bool:
+    """Whether entries the group never read were trimmed (or deleted) from the stream.
 
-
-async def max_deleted_id(client: aioredis.Redis, channel: str) -> str:
-    """The highest id ever trimmed or deleted from the channel's change stream."""
-    info: Any = await client.xinfo_stream(changes_key(channel))
-    decoded = {text(k): v for k, v in info.items()}
-    return text(decoded.get("max-deleted-entry-id") or "0-0")
+    Trimming removes the oldest entries: if the group's last-delivered id is older than
+    the stream's first entry and more entries were ever removed (entries-added - length)
+    than the group has read (entries-read), some were removed unread. Redis records XDEL
+    (not trimming) in max-deleted-entry-id: one past the last-delivered id is unread too.
+    Ask before reading: a read past the gap moves the last-delivered id beyond it.
+    """
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.xinfo_stream(changes_key(channel))
+        pipe.xinfo_groups(changes_key(channel))
+        stream_info, groups = await pipe.execute()
+    stream = {text(k): v for k, v in stream_info.items()}
+    mine = next((g for g in groups if text(g.get("name")) == group), None)
+    if mine is None:
+        return False
+    delivered = entry_order(text(mine.get("last-delivered-id") or "0-0"))
+    if entry_order(text(stream.get("max-deleted-entry-id") or "0-0")) > delivered:
+        return True
+    first = stream.get("first-entry")
+    if not first or entry_order(text(first[0])) <= delivered:
+        return False
+    removed = int(stream.get("entries-added") or 0) - int(stream.get("length") or 0)
+    return removed > int(mine.get("entries-read") or 0)
 
 
 async def channel_figures(client: aioredis.Redis, channel: str) -> list[Change]:

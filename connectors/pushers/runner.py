@@ -47,20 +47,12 @@ from connectors.pushers.changes import (
     Outcome,
     PushedFigure,
     coalesce,
-    entry_order,
     newer_than_pushed,
     parse_entry,
 )
 from connectors.pushers.keys import PusherKind
 from connectors.pushers.parking import ParkingLot
-from connectors.pushers.redis_io import (
-    Entry,
-    channel_figures,
-    flat,
-    last_delivered_id,
-    max_deleted_id,
-    text,
-)
+from connectors.pushers.redis_io import Entry, channel_figures, flat, text, unread_trimmed
 from connectors.pushers.stops import EndpointGone
 
 logger = logging.getLogger("tally.pusher")
@@ -109,7 +101,6 @@ class Pusher:
         self._pushed_key = keys.pushed_key(sink.name, channel)
         self._parking = ParkingLot()
         self._resync_wanted = False
-        self._last_read_id = "0-0"  # the group's last-delivered id as this pusher saw it
 
     async def run(self, stop: asyncio.Event) -> None:
         """Resume (own pending, then stale ones of others), then follow until `stop` is set.
@@ -154,7 +145,6 @@ class Pusher:
     async def resume(self) -> int:
         """Push what was read but never acked (after a crash). Returns entries handled."""
         await self.ensure_group()
-        self._last_read_id = await last_delivered_id(self._redis, self._channel, self._group)
         handled = 0
         cursor = "0-0"
         while entries := await self._read(cursor, block_ms=None):
@@ -373,6 +363,8 @@ class Pusher:
         return block_ms
 
     async def _read_new(self, *, block_ms: int | None) -> list[Entry]:
+        if await unread_trimmed(self._redis, self._channel, self._group):
+            self._trimmed("unread", 1)
         entries = await self._read(">", block_ms=block_ms)
         window_s = self._settings.coalesce_window_s
         room = self._settings.read_entries_max - len(entries)
@@ -380,17 +372,7 @@ class Pusher:
             # A burst: give it a moment to finish so each SKU is pushed once.
             await asyncio.sleep(window_s)
             entries += await self._read(">", block_ms=None, count=room)
-        if entries:
-            await self._check_unread_trimmed(entries[0][0], entries[-1][0])
         return entries
-
-    async def _check_unread_trimmed(self, first_id: str, last_id: str) -> None:
-        """Entries trimmed between the last one read before and this read's first one were
-        never seen: Redis's max-deleted-entry-id falls in that gap."""
-        before, self._last_read_id = self._last_read_id, last_id
-        deleted = await max_deleted_id(self._redis, self._channel)
-        if entry_order(before) < entry_order(deleted) < entry_order(first_id):
-            self._trimmed("unread", 1)
 
     async def _read(self, start: str, *, block_ms: int | None, count: int = 0) -> list[Entry]:
         reply: Any = await self._redis.xreadgroup(
@@ -423,4 +405,8 @@ class Pusher:
 def _stream_vanished(error: ResponseError) -> bool:
     """The reply Redis gives a blocked or new XREADGROUP whose stream or group is gone."""
     message = str(error)
-    return message.startswith("UNBLOCKED") or message.startswith("NOGROUP")
+    return (
+        message.startswith("UNBLOCKED")
+        or message.startswith("NOGROUP")
+        or "no such key" in message  # XINFO on a stream deleted since
+    )

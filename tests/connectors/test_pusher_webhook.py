@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from base.redis_keys import changes_key
+from base.redis_keys import ats_key, changes_key, version_key
 from base.settings import PusherSettings, Settings
 from connectors.pushers import keys
 from connectors.pushers.redrive import enable
@@ -261,4 +261,57 @@ async def test_start_up_pushes_own_pending_first_then_claims_what_others_left(
     await pusher.drain()
 
     assert [payload["sku"] for _, payload in receiver.delivered] == [own, others, new]
+    assert await pending_count(redis, channel, "webhook") == 0
+
+
+async def publish_figures(redis: aioredis.Redis, channel: str, figures: dict[str, int]) -> None:
+    """What the worker leaves in tally:ats / tally:ver:ats for the channel (version 9-1)."""
+    await redis.hset(ats_key(channel), mapping=figures)  # type: ignore[arg-type]
+    await redis.hset(version_key("ats", channel), mapping=dict.fromkeys(figures, "9-1:1"))
+
+
+async def test_changes_trimmed_before_they_were_read_trigger_a_resync(
+    redis: aioredis.Redis, receiver: FakeWebhookReceiver
+) -> None:
+    channel, skus = unique("hook"), [unique("SKU") for _ in range(3)]
+    pusher, _ = make_pusher(redis, channel, receiver)
+    await add_changes(redis, channel, [(skus[0], 1, "1-1")])
+    await pusher.drain()
+    # The pusher falls behind: the capped stream trims changes it never read.
+    await add_changes(redis, channel, [(sku, 5, "2-1") for sku in skus])
+    await redis.xtrim(changes_key(channel), maxlen=1, approximate=False)
+    await publish_figures(redis, channel, dict.fromkeys(skus, 7))
+    trims = metric("tally_pusher_trims_detected_total", pusher="webhook", where="unread")
+    resyncs = metric("tally_pusher_resyncs_total", pusher="webhook")
+
+    await pusher.drain()
+
+    assert (
+        metric("tally_pusher_trims_detected_total", pusher="webhook", where="unread") == trims + 1
+    )
+    assert metric("tally_pusher_resyncs_total", pusher="webhook") == resyncs + 1
+    assert {sku: receiver.latest[sku]["available"] for sku in skus} == dict.fromkeys(skus, 7)
+    assert {receiver.latest[sku]["version"] for sku in skus} == {"9-1"}
+    assert await pending_count(redis, channel, "webhook") == 0
+
+
+async def test_pending_changes_trimmed_before_they_were_sent_trigger_a_resync(
+    redis: aioredis.Redis, receiver: FakeWebhookReceiver
+) -> None:
+    channel, sku = unique("hook"), unique("SKU")
+    pusher, _ = make_pusher(redis, channel, receiver)
+    await pusher.ensure_group()
+    await add_changes(redis, channel, [(sku, 5, "2-1")])
+    stream = changes_key(channel)
+    await redis.xreadgroup(keys.group_name("webhook"), "pusher-1", {stream: ">"})  # then a crash
+    await redis.xtrim(stream, maxlen=0, approximate=False)
+    await publish_figures(redis, channel, {sku: 6})
+    trims = metric("tally_pusher_trims_detected_total", pusher="webhook", where="pending")
+
+    await pusher.drain()
+
+    assert metric("tally_pusher_trims_detected_total", pusher="webhook", where="pending") == (
+        trims + 1
+    )
+    assert receiver.latest[sku]["available"] == 6  # not silently dropped
     assert await pending_count(redis, channel, "webhook") == 0
