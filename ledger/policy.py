@@ -29,6 +29,8 @@ class ChannelPolicy(BaseModel):
     allocation_cap_units: int | None = Field(default=None, ge=0, le=limits.QTY_UNITS_MAX)
     pickup_locations: ChannelLocations = ()
     strategy: Strategy = "priority"
+    # A figure entering 1..low_stock_units publishes a `low_stock` event (None: none).
+    low_stock_units: int | None = Field(default=None, ge=1, le=limits.QTY_UNITS_MAX)
     version: Version
     updated_at: Timestamp
 
