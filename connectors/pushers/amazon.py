@@ -41,7 +41,7 @@ from connectors.pushers.keys import PusherKind
 from connectors.pushers.lwa import LwaTokens, TokenUnavailable
 from connectors.pushers.rate import TokenBucket
 from connectors.pushers.stops import BadCredentials
-from connectors.pushers.transport import Answer, Sleep, real_sleep
+from connectors.pushers.transport import Answer, Sleep, json_object, real_sleep
 from connectors.pushers.verdicts import Accepted, Failed, Refused, Throttled, Verdict
 
 logger = logging.getLogger("tally.pusher")
@@ -192,14 +192,14 @@ class AmazonSink(HttpSink[None]):
         if status == 429:
             self._bucket.empty()
             return Throttled("throttled: HTTP 429", answer.retry_after)
-        payload = _json(answer.body)
+        payload = json_object(answer.body)
         if status == 200 and payload is not None:
             return issues_verdict(payload, self._retry_codes)
         return Refused(f"rejected: HTTP {status}: {_errors(payload) or answer.body[:200]!r}")
 
     def _refused_credentials(self, answer: Answer) -> Verdict[None]:
         """The first refusal may be a token revoked early: refresh it and try once more."""
-        detail = _errors(_json(answer.body)) or f"HTTP {answer.status}"
+        detail = _errors(json_object(answer.body)) or f"HTTP {answer.status}"
         if self._token_refused:
             raise BadCredentials(f"Selling Partner API refused the access token: {detail}")
         self._token_refused = True
@@ -228,14 +228,6 @@ class AmazonSink(HttpSink[None]):
         if rate > 0 and rate != self._bucket.rate_per_s:
             logger.info("amazon: x-amzn-RateLimit-Limit %.3g req/s adopted", rate)
             self._bucket.set_rate(rate)
-
-
-def _json(body: bytes) -> dict[str, Any] | None:
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _errors(payload: Mapping[str, Any] | None) -> str:

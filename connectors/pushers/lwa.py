@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
-import orjson
 
 from base.settings import PusherSettings
 from connectors.pushers.http_sink import configured
 from connectors.pushers.stops import BadCredentials
+from connectors.pushers.transport import json_object
 
 REFUSED_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
 
@@ -74,7 +73,7 @@ class LwaTokens:
             response = await self._client.post(self._url, data=self._form)
         except httpx.HTTPError as error:
             raise TokenUnavailable(f"{type(error).__name__}: {error}") from error
-        payload = _json(response.content)
+        payload = json_object(response.content) or {}
         error_code = str(payload.get("error") or "")
         if error_code in REFUSED_ERRORS or response.status_code in (400, 401, 403):
             detail = payload.get("error_description") or response.text[:200]
@@ -87,11 +86,3 @@ class LwaTokens:
         expires_in_s = float(payload.get("expires_in") or 3600)
         refresh_at_s = self._clock() + max(0.0, expires_in_s - self._margin_s)
         return AccessToken(str(payload["access_token"]), refresh_at_s)
-
-
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -35,7 +35,7 @@ from connectors.pushers.backoff import retry_after_s, throttle_wait_s
 from connectors.pushers.changes import Change, Outcome, PushedFigure
 from connectors.pushers.http_sink import GiveUp, HttpSink, Tries, batches, configured
 from connectors.pushers.keys import PusherKind
-from connectors.pushers.transport import Answer, Sleep, count, real_sleep
+from connectors.pushers.transport import Answer, Sleep, count, json_object, real_sleep
 from connectors.pushers.verdicts import Accepted, Failed, Refused, Throttled, Verdict
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0f6c2c8e-2b7a-4f57-9d3e-5a1c9e4b7d20")
@@ -300,7 +300,7 @@ class ShopifySink(HttpSink[dict[str, Any]]):
 
     def _judge(self, answer: Answer) -> Verdict[dict[str, Any]]:
         status = answer.status
-        payload = _json(answer.body) if status == 200 else None
+        payload = json_object(answer.body) if status == 200 else None
         if status in (429, 503) or (payload is not None and _throttled(payload)):
             return Throttled(f"throttled: HTTP {status}", answer.retry_after, payload)
         if status is None or status >= 500 or (status == 200 and payload is None):
@@ -338,14 +338,6 @@ class ShopifySink(HttpSink[dict[str, Any]]):
 
 def _changes(items: Sequence[Item]) -> list[Change]:
     return [item.change for item in items]
-
-
-def _json(body: bytes) -> dict[str, Any] | None:
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _throttled(payload: Mapping[str, Any]) -> bool:
