@@ -3,6 +3,10 @@
 Figures:   tally:ats:{channel}      hash  sku -> available units (decimal string)
            tally:loc:{location}     hash  sku -> available units at that location
 Changes:   tally:changes:{channel}  stream of {sku, available, version, ingested_at}
+Stock events: tally:stock-events:{channel}
+                                    stream of {event, sku, available, previous, threshold,
+                                    version, ingested_at}; event is out_of_stock,
+                                    back_in_stock or low_stock (processors/publisher.py)
 Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location}
                                     hash  sku -> "{sku_version}-{policy_version}:{published_ms}"
 Orders:    tally:order:{ref}        string: the order's view (JSON), written only if newer
@@ -24,6 +28,7 @@ FigureKind = Literal["ats", "loc"]
 ATS_PREFIX = "tally:ats:"
 LOC_PREFIX = "tally:loc:"
 CHANGES_PREFIX = "tally:changes:"
+STOCK_EVENTS_PREFIX = "tally:stock-events:"
 VERSION_PREFIX = "tally:ver:"
 
 
@@ -59,6 +64,10 @@ def capacity_key(location: str) -> str:
 
 def count_tasks_key(location: str) -> str:
     return f"{COUNT_TASKS_PREFIX}{location}"
+
+
+def stock_events_key(channel: str) -> str:
+    return f"{STOCK_EVENTS_PREFIX}{channel}"
 
 
 def version_key(kind: FigureKind, scope: str) -> str:

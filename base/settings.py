@@ -8,6 +8,7 @@ Every bound is explicit and validated here, at the edge.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -272,6 +273,46 @@ class PusherSettings(BaseModel):
     webhook_figures_per_request_max: int = Field(default=1, ge=1, le=1_000)
     # A receiver's Retry-After (429/503) is honoured up to this long.
     webhook_retry_after_s_max: float = Field(default=60.0, gt=0, le=3_600)
+    # Per request; Standard Webhooks recommends 15-30 s (http_timeout_s is Shopify's/Amazon's).
+    webhook_timeout_s: float = Field(default=15.0, gt=0, le=120)
+    # Waits before retries 1, 2, ... of a figure the receiver did not take (any non-2xx but
+    # 410, a timeout, a connection error): Standard Webhooks' schedule, about 27.5 hours in
+    # all; then it is dead-lettered. Other SKUs go on meanwhile (docs/PUSHERS.md).
+    webhook_retry_schedule_s: tuple[float, ...] = Field(
+        default=(5.0, 300.0, 1_800.0, 7_200.0, 18_000.0, 36_000.0, 36_000.0),
+        min_length=1,
+        max_length=30,
+    )
+    # "standard": {type, timestamp, data} (Standard Webhooks); "v1": the bare figure (before).
+    webhook_payload: Literal["standard", "v1"] = "standard"
+    # While disabled (its endpoint answered 410), how often the pusher checks for re-enabling.
+    disabled_poll_s: float = Field(default=5.0, gt=0, le=3_600)
+
+    # Amazon Selling Partner API, Listings Items patchListingsItem (fulfillment_availability).
+    amazon_endpoint: str = Field(default="https://sellingpartnerapi-na.amazon.com", max_length=512)
+    amazon_seller_id: str = Field(default="", max_length=64)
+    # One request per seller SKU and marketplace.
+    amazon_marketplace_ids: tuple[str, ...] = Field(default=(), max_length=50)
+    amazon_product_type: str = Field(default="PRODUCT", min_length=1, max_length=128)
+    amazon_issue_locale: str = Field(default="en_US", pattern=r"^[a-z]{2}_[A-Z]{2}$")
+    # Optional tally SKU -> seller SKU file (JSON or YAML {sku: seller_sku}); default the same.
+    amazon_sku_map_path: str = Field(default="", max_length=1_024)
+    amazon_lwa_token_url: str = Field(
+        default="https://api.amazon.com/auth/o2/token", max_length=512
+    )
+    amazon_lwa_client_id: str = Field(default="", max_length=256)
+    amazon_lwa_client_secret: SecretStr = SecretStr("")
+    amazon_lwa_refresh_token: SecretStr = SecretStr("")
+    # The access token is refreshed this long before it expires.
+    amazon_token_refresh_margin_s: float = Field(default=60.0, ge=0, le=1_800)
+    # patchListingsItem's documented default usage plan (requests per second, burst); a
+    # lower x-amzn-RateLimit-Limit answer takes over.
+    amazon_rate_per_s: float = Field(default=5.0, gt=0, le=1_000)
+    amazon_burst: int = Field(default=10, ge=1, le=1_000)
+    # 429 answers one figure may wait out before it is dead-lettered.
+    amazon_throttles_max: int = Field(default=30, ge=1, le=1_000)
+    # Issue codes of an INVALID submission retried like a 5xx instead of dead-lettered.
+    amazon_retry_issue_codes: tuple[str, ...] = Field(default=(), max_length=100)
 
 
 class Settings(BaseSettings):
@@ -305,5 +346,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = getattr(section, field_name)
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            elif isinstance(value, tuple):  # complex values are read back as JSON
+                value = json.dumps(list(value))
             env[f"TALLY_{section_name.upper()}__{field_name.upper()}"] = str(value)
     return env

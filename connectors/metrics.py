@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 GATEWAY_REQUESTS = Counter(
     "tally_gateway_requests_total",
@@ -19,7 +19,7 @@ GATEWAY_EVENTS_ACCEPTED = Counter(
 )
 PUSHER_PUSH_LATENCY = Histogram(
     "tally_pusher_push_seconds",
-    "Time of one push to an external channel, by pusher (shopify|webhook).",
+    "Time of one push to an external channel, by pusher (shopify|webhook|amazon).",
     ["pusher"],
 )
 PUSHER_PUSHES = Counter(
@@ -31,4 +31,25 @@ PUSHER_ERRORS = Counter(
     "tally_pusher_errors_total",
     "Failed push attempts, by pusher and kind (http|timeout|throttled|rejected).",
     ["pusher", "kind"],
+)
+PUSHER_PARKED = Gauge(
+    "tally_pusher_parked_figures",
+    "Figures waiting for a scheduled retry (webhook receiver down), by pusher.",
+    ["pusher"],
+)
+PUSHER_DISABLED = Gauge(
+    "tally_pusher_disabled",
+    "1 while a pusher has stopped sending (its endpoint answered 410 Gone), by pusher.",
+    ["pusher"],
+)
+PUSHER_TRIMS = Counter(
+    "tally_pusher_trims_detected_total",
+    "Changes trimmed from the change stream before the pusher sent them, by pusher and where "
+    "(pending: read but not acked; unread: never read). Each one triggers a channel resync.",
+    ["pusher", "where"],
+)
+PUSHER_RESYNCS = Counter(
+    "tally_pusher_resyncs_total",
+    "Resyncs of a channel's figures from tally:ats (after trimmed changes), by pusher.",
+    ["pusher"],
 )

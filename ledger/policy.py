@@ -64,6 +64,8 @@ class ChannelPolicy(BaseModel):
     shipping_bands: tuple[ShippingBandRecord, ...] = Field(
         default=DEFAULT_BANDS, min_length=1, max_length=limits.SHIPPING_BANDS_MAX
     )
+    # A figure entering 1..low_stock_units publishes a `low_stock` event (None: none).
+    low_stock_units: int | None = Field(default=None, ge=1, le=limits.QTY_UNITS_MAX)
     version: Version
     updated_at: Timestamp
 

@@ -16,7 +16,7 @@ from rich.table import Table
 from base.settings import get_settings
 from connectors.auth import keys_app
 from connectors.bulk_import import import_command
-from connectors.pushers.cli import push
+from connectors.pushers.cli import push_app
 from ops import cli_ledger, cli_orders, cli_output, cli_policy
 from ops.stack import ServiceStatus, StackError, ensure_up
 from ops.stack import down as stack_down
@@ -105,7 +105,8 @@ cli_ledger.register(app)
 # The edges: API keys, bulk import and channel pushers live with their connectors.
 app.add_typer(keys_app, name="keys")  # tally keys add --role ... | list | remove KEY_ID
 app.command("import")(import_command)  # tally import FILE [--format jsonl|csv] [--restart]
-app.command("push")(push)  # tally push --channel NAME --pusher shopify|webhook
+# tally push --channel NAME --pusher shopify|webhook|amazon | redrive | enable
+app.add_typer(push_app, name="push")
 
 # Orders and policy (ops/cli_orders.py, ops/cli_policy.py).
 app.command("explain-order")(cli_orders.explain_order_command)  # tally explain-order ID --channel C

@@ -29,7 +29,7 @@ from ops.inspect.kafka_read import (
 )
 from ops.inspect.published import redis_detail
 from processors.batch import figures_from
-from processors.publisher import Figure, RedisPublisher
+from processors.publisher import Figure, RedisPublisher, policy_low_stock
 
 Progress = Callable[[str], None]
 PUBLISH_CHUNK_FIGURES = 2_000
@@ -63,9 +63,13 @@ async def resync(settings: Settings, progress: Progress = _silent) -> ResyncRepo
     )
     try:
         await _ping(client, settings)
-        publisher = RedisPublisher(client, changes_len_max=settings.worker.changes_stream_len_max)
         async with kafka_consumer(settings) as consumer:
             book, policy_version = await read_policy(consumer, settings)
+            publisher = RedisPublisher(
+                client,
+                changes_len_max=settings.worker.changes_stream_len_max,
+                low_stock_units=policy_low_stock(lambda: book),
+            )
             progress(
                 f"policy: {len(book.channels)} channels, {len(book.locations)} locations, "
                 f"version {policy_version}"

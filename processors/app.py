@@ -27,7 +27,7 @@ from processors.faust_repairs import FaustRepairs
 from processors.hold_expiry import expire_due_holds
 from processors.lag import report_consumer_lag
 from processors.parts import Worker
-from processors.publisher import RedisPublisher
+from processors.publisher import RedisPublisher, policy_low_stock
 from processors.republish import republish_after_rebalance, republish_policy_change
 from processors.side_producer import SideProducer
 from processors.state_cache import StateCache
@@ -97,6 +97,7 @@ def _worker(
     redis_client = aioredis.Redis.from_url(
         settings.redis.url, socket_timeout=settings.redis.socket_timeout_s
     )
+    policy = PolicyFollower(settings, on_invalid=_count_invalid_policy)
     return Worker(
         app=app,
         settings=settings,
@@ -104,10 +105,12 @@ def _worker(
         positions=positions,
         repairs=FaustRepairs(app, worker_settings, kinds),
         publisher=RedisPublisher(
-            redis_client, changes_len_max=worker_settings.changes_stream_len_max
+            redis_client,
+            changes_len_max=worker_settings.changes_stream_len_max,
+            low_stock_units=policy_low_stock(lambda: policy.book),
         ),
         redis=redis_client,
-        policy=PolicyFollower(settings, on_invalid=_count_invalid_policy),
+        policy=policy,
         expiry=ExpiryIndex(),
         side_producer=SideProducer(settings),
         states=StateCache(worker_settings.state_cache_skus_max),

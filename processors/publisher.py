@@ -4,28 +4,55 @@ One Lua script call per batch writes every figure whose version is newer than th
 stored, and appends channel figures to the channel's change stream. A replay after a
 crash re-sends older versions; the script skips them, so a stale number can never
 overwrite a newer one (DESIGN.md invariant 4).
+
+The same script compares a written channel figure with the one it replaces and appends
+stock threshold events to `tally:stock-events:{channel}`: `out_of_stock` (to 0 from more,
+or a first figure of 0), `back_in_stock` (from 0 to more) and `low_stock` (into 1..N from
+outside it, N the channel policy's `low_stock_units`), so a storefront can hide or show a
+product without polling.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from base.redis_keys import FigureKind, FigureVersion
+from ledger.policy import PolicyBook
 
 # ARGV: now_ms, changes_len_max, then per figure:
-#   kind, scope, sku, units, sku_version, policy_version, ingested_ms
+#   kind, scope, sku, units, sku_version, policy_version, ingested_ms, low_stock_units ("": none)
 # Returns one 1 (written) or 0 (stale, skipped) per figure.
 _CAS_PUBLISH_LUA = """
 local now_ms = ARGV[1]
 local changes_len_max = tonumber(ARGV[2])
 local results = {}
-for i = 3, #ARGV, 7 do
+
+local function stock_events(scope, sku, old, units, threshold, version, ingested_ms)
+  local new, before = tonumber(units), nil
+  if old then before = tonumber(old) end
+  local events = {}
+  if new == 0 and (before == nil or before > 0) then events[#events + 1] = 'out_of_stock' end
+  if new > 0 and before == 0 then events[#events + 1] = 'back_in_stock' end
+  if threshold ~= '' then
+    local low = tonumber(threshold)
+    local was_low = before ~= nil and before > 0 and before <= low
+    if new > 0 and new <= low and not was_low then events[#events + 1] = 'low_stock' end
+  end
+  for _, event in ipairs(events) do
+    redis.call('XADD', 'tally:stock-events:' .. scope, 'MAXLEN', '~', changes_len_max, '*',
+      'event', event, 'sku', sku, 'available', units, 'previous', old or '',
+      'threshold', threshold, 'version', version, 'ingested_at', ingested_ms)
+  end
+end
+
+for i = 3, #ARGV, 8 do
   local kind, scope, sku = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local units, sv, pv, ingested_ms = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  local threshold = ARGV[i + 7]
   local version_key = 'tally:ver:' .. kind .. ':' .. scope
   local current = redis.call('HGET', version_key, sku)
   local newer = true
@@ -36,12 +63,15 @@ for i = 3, #ARGV, 7 do
     if csv > nsv or (csv == nsv and cpv >= npv) then newer = false end
   end
   if newer then
+    local old = false
+    if kind == 'ats' then old = redis.call('HGET', 'tally:ats:' .. scope, sku) end
     redis.call('HSET', 'tally:' .. kind .. ':' .. scope, sku, units)
     redis.call('HSET', version_key, sku, sv .. '-' .. pv .. ':' .. now_ms)
     if kind == 'ats' then
       redis.call('XADD', 'tally:changes:' .. scope, 'MAXLEN', '~', changes_len_max, '*',
         'sku', sku, 'available', units, 'version', sv .. '-' .. pv,
         'ingested_at', ingested_ms)
+      stock_events(scope, sku, old, units, threshold, sv .. '-' .. pv, ingested_ms)
     end
     results[#results + 1] = 1
   else
@@ -50,6 +80,24 @@ for i = 3, #ARGV, 7 do
 end
 return results
 """
+
+
+# channel -> its low-stock threshold in units (None: no low_stock events)
+LowStockUnits = Callable[[str], int | None]
+
+
+def no_low_stock(channel: str) -> int | None:
+    return None
+
+
+def policy_low_stock(book: Callable[[], PolicyBook]) -> LowStockUnits:
+    """Thresholds from the current policy book (`book` is asked on every publish)."""
+
+    def low_stock_units(channel: str) -> int | None:
+        policy = book().channels.get(channel)
+        return None if policy is None else policy.low_stock_units
+
+    return low_stock_units
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +120,16 @@ class RedisPublisher:
     """Writes batches of figures with one round trip per chunk."""
 
     def __init__(
-        self, client: aioredis.Redis, *, changes_len_max: int, figures_per_call_max: int = 2_000
+        self,
+        client: aioredis.Redis,
+        *,
+        changes_len_max: int,
+        figures_per_call_max: int = 2_000,
+        low_stock_units: LowStockUnits = no_low_stock,
     ) -> None:
         self._client = client
         self._changes_len_max = changes_len_max
+        self._low_stock_units = low_stock_units
         self._figures_per_call_max = figures_per_call_max
         self._script = client.register_script(_CAS_PUBLISH_LUA)
 
@@ -96,7 +150,15 @@ class RedisPublisher:
                     figure.version.sku_version,
                     figure.version.policy_version,
                     figure.ingested_ms,
+                    self._threshold(figure),
                 ]
             results = await self._script(keys=[], args=argv)
             written += [bool(flag) for flag in results]
         return written
+
+    def _threshold(self, figure: Figure) -> str:
+        """The channel's low-stock threshold as the script reads it ("" for none)."""
+        if figure.kind != "ats":
+            return ""
+        units = self._low_stock_units(figure.scope)
+        return "" if units is None else str(units)

@@ -1,14 +1,13 @@
-"""`python -m connectors.pushers --channel NAME --pusher shopify|webhook [--mapping FILE]`."""
+"""`python -m connectors.pushers --channel NAME --pusher shopify|webhook|amazon [--mapping FILE]`
+(and its `redrive` / `enable` commands, as `tally push`)."""
 
 from __future__ import annotations
 
-import typer
-
-from connectors.pushers.cli import push
+from connectors.pushers.cli import push_app
 
 
 def main() -> None:
-    typer.run(push)
+    push_app()
 
 
 if __name__ == "__main__":

@@ -51,7 +51,18 @@ class DeadLettered:
     attempts: int
 
 
-Outcome = Delivered | DeadLettered
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Not delivered this time; the runner parks the figure and retries it on the sink's
+    schedule while the rest of the channel goes on. `hint_s` is a receiver's Retry-After."""
+
+    change: Change
+    reason: str
+    hint_s: float | None = None
+
+
+Outcome = Delivered | DeadLettered | Deferred
+RESYNC_ENTRY_ID = "0-0"  # the entry id of a figure read from tally:ats, not from the stream
 
 
 def parse_entry(entry_id: str, fields: Mapping[str, str] | None) -> Change | None:
@@ -73,6 +84,11 @@ def parse_entry(entry_id: str, fields: Mapping[str, str] | None) -> Change | Non
     return change
 
 
+def figure_change(sku: str, available: str, version: str) -> Change | None:
+    """A change built from a published figure (`tally:ats` + `tally:ver:ats`), for resyncs."""
+    return parse_entry(RESYNC_ENTRY_ID, {"sku": sku, "available": available, "version": version})
+
+
 def coalesce(changes: Iterable[Change]) -> list[Change]:
     """Only the newest figure per SKU (by version; on a tie the later entry), in stream order."""
     newest: dict[str, Change] = {}
@@ -80,7 +96,7 @@ def coalesce(changes: Iterable[Change]) -> list[Change]:
         current = newest.get(change.sku)
         if current is None or change.version >= current.version:
             newest[change.sku] = change
-    return sorted(newest.values(), key=lambda change: _entry_order(change.entry_id))
+    return sorted(newest.values(), key=lambda change: entry_order(change.entry_id))
 
 
 def newer_than_pushed(
@@ -95,6 +111,6 @@ def newer_than_pushed(
     return fresh
 
 
-def _entry_order(entry_id: str) -> tuple[int, int]:
+def entry_order(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)

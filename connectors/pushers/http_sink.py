@@ -28,11 +28,13 @@ T = TypeVar("T")
 
 
 class GiveUp(Exception):
-    """A push that will not succeed by retrying it now; its figures are dead-lettered."""
+    """A push that will not succeed by retrying it now; its figures are dead-lettered (or,
+    for a sink with a retry schedule, deferred: `hint_s` is the receiver's Retry-After)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, hint_s: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.hint_s = hint_s
 
 
 @dataclass(slots=True)
@@ -69,11 +71,12 @@ class HttpSink(ABC, Generic[T]):
         batch_max: int,
         client: httpx.AsyncClient | None,
         sleep: Sleep,
+        timeout_s: float | None = None,
     ) -> None:
         self._settings = settings
         self._channel = channel
         self._batch_max = batch_max
-        self._client = client or httpx.AsyncClient(timeout=settings.http_timeout_s)
+        self._client = client or httpx.AsyncClient(timeout=timeout_s or settings.http_timeout_s)
         self._sleep = sleep
 
     @property
@@ -84,16 +87,20 @@ class HttpSink(ABC, Generic[T]):
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    def retry_delay_s(self, failures: int, hint_s: float | None) -> float | None:
+        """This sink retries inside a push and never defers a figure."""
+        return None
+
     async def _call(
         self, url: str, content: bytes, headers: Callable[[], dict[str, str]], tries: Tries
     ) -> T:
         """Post `content` until an answer is accepted; raises GiveUp when refused or spent.
 
-        `headers` is asked again for every attempt (a signature may carry a timestamp).
+        `headers` is asked again for every attempt (a signature or a token may change).
         """
         while True:
             tries.posts += 1
-            answer = await post(self._client, self.name, url, content=content, headers=headers())
+            answer = await self._send(url, content, headers())
             verdict = self._judge(answer)
             if isinstance(verdict, Accepted):
                 return verdict.value
@@ -109,6 +116,10 @@ class HttpSink(ABC, Generic[T]):
                 count(self.name, "retry", verdict.kind)
                 wait_s = self._after_failure(verdict, tries)
             await self._sleep(wait_s)
+
+    async def _send(self, url: str, content: bytes, headers: dict[str, str]) -> Answer:
+        """One HTTP call (a POST unless the sink says otherwise)."""
+        return await post(self._client, self.name, url, content=content, headers=headers)
 
     @abstractmethod
     def _judge(self, answer: Answer) -> Verdict[T]:

@@ -1,12 +1,18 @@
 """Shopify pusher: Admin GraphQL `inventorySetQuantities`, 2026-04 form.
 
-Every call carries `@idempotent(key: ...)` with a UUID derived from the request's content
-(channel, and per SKU its version and changeFromQuantity), so a retry — also one after a
-crash, before our own bookkeeping was written — reuses the key and Shopify applies it once.
+Every call carries `@idempotent(key: ...)` with a UUID derived from the request's whole
+content (channel, the figures' versions and every variable: item, location, quantity,
+changeFromQuantity, reason, reference), so a retry — also one after a crash, before our own
+bookkeeping was written — reuses the key and Shopify applies it once, and a call whose
+mapping or reason changed in between gets a key of its own (never
+IDEMPOTENCY_KEY_PARAMETER_MISMATCH). `@idempotent` and `changeFromQuantity` exist from
+API version 2026-04 on: an older `shopify_api_version` is refused at start.
 `changeFromQuantity` is the last quantity we pushed for the SKU (null when unknown); on
 CHANGE_FROM_QUANTITY_STALE the pusher reads the current quantities and retries with them.
 Throttling (HTTP 429/503, errors[].extensions.code THROTTLED) is waited out using the
-bucket's throttleStatus; bounded attempts, then the figures are dead-lettered.
+bucket's throttleStatus; an internal error (5xx, or a 200 whose errors carry
+INTERNAL_SERVER_ERROR) is retried with backoff; bounded attempts, then the figures are
+dead-lettered.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import orjson
@@ -29,7 +35,7 @@ from connectors.pushers.backoff import retry_after_s, throttle_wait_s
 from connectors.pushers.changes import Change, Outcome, PushedFigure
 from connectors.pushers.http_sink import GiveUp, HttpSink, Tries, batches, configured
 from connectors.pushers.keys import PusherKind
-from connectors.pushers.transport import Answer, Sleep, count, real_sleep
+from connectors.pushers.transport import Answer, Sleep, count, json_object, real_sleep
 from connectors.pushers.verdicts import Accepted, Failed, Refused, Throttled, Verdict
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("0f6c2c8e-2b7a-4f57-9d3e-5a1c9e4b7d20")
@@ -42,6 +48,11 @@ SET_MUTATION = """mutation TallySetAvailable($input: InventorySetQuantitiesInput
 }"""
 
 STALE = "CHANGE_FROM_QUANTITY_STALE"
+INTERNAL = "INTERNAL_SERVER_ERROR"
+# The first Admin API version with `@idempotent` and `changeFromQuantity` (YYYY-MM sorts).
+API_VERSION_MIN = "2026-04"
+ITEM_GID = r"^gid://shopify/InventoryItem/\d+$"
+LOCATION_GID = r"^gid://shopify/Location/\d+$"
 CONCURRENT = "IDEMPOTENCY_CONCURRENT_REQUEST"
 UNMAPPED = "unmapped: no Shopify item/location for the SKU"
 
@@ -49,8 +60,8 @@ UNMAPPED = "unmapped: no Shopify item/location for the SKU"
 class ItemTarget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    inventory_item_id: str = Field(min_length=1)
-    location_id: str | None = Field(default=None, min_length=1)
+    inventory_item_id: str = Field(pattern=ITEM_GID)
+    location_id: str | None = Field(default=None, pattern=LOCATION_GID)
 
 
 class ShopifyMapping(BaseModel):
@@ -58,8 +69,8 @@ class ShopifyMapping(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    location_id: str | None = Field(default=None, min_length=1)
-    items: dict[str, str | ItemTarget]
+    location_id: str | None = Field(default=None, pattern=LOCATION_GID)
+    items: dict[str, Annotated[str, Field(pattern=ITEM_GID)] | ItemTarget]
 
     def target(self, sku: str) -> tuple[str, str] | None:
         """(inventoryItemId, locationId) for a SKU, or None when it is not mapped."""
@@ -92,11 +103,11 @@ class Budget(Tries):
     stales: int = 0
 
 
-def idempotency_key(channel: str, items: Sequence[Item], believed: Mapping[str, int | None]) -> str:
-    parts = sorted(
-        f"{i.change.sku}@{i.change.version.wire()}<-{believed.get(i.change.sku)}" for i in items
-    )
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{channel}|{','.join(parts)}"))
+def idempotency_key(channel: str, items: Sequence[Item], variables: Mapping[str, Any]) -> str:
+    """A UUIDv5 of the channel, the figures' versions and the call's variables, canonical."""
+    versions = ",".join(sorted(f"{i.change.sku}@{i.change.version.wire()}" for i in items))
+    canonical = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode()
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{channel}|{versions}|{canonical}"))
 
 
 def set_request(
@@ -117,16 +128,17 @@ def set_request(
         }
         for i in items
     ]
+    variables = {
+        "input": {
+            "name": "available",
+            "reason": reason,
+            "referenceDocumentUri": reference_uri,
+            "quantities": quantities,
+        }
+    }
     return {
-        "query": SET_MUTATION % idempotency_key(channel, items, believed),
-        "variables": {
-            "input": {
-                "name": "available",
-                "reason": reason,
-                "referenceDocumentUri": reference_uri,
-                "quantities": quantities,
-            }
-        },
+        "query": SET_MUTATION % idempotency_key(channel, items, variables),
+        "variables": variables,
     }
 
 
@@ -186,6 +198,11 @@ class ShopifySink(HttpSink[dict[str, Any]]):
         sleep: Sleep = real_sleep,
     ) -> None:
         shop_url = configured(settings.shopify_shop_url, "TALLY_PUSHER__SHOPIFY_SHOP_URL")
+        if settings.shopify_api_version < API_VERSION_MIN:
+            raise ValueError(
+                f"TALLY_PUSHER__SHOPIFY_API_VERSION={settings.shopify_api_version}: the pusher "
+                f"needs {API_VERSION_MIN} or later (@idempotent and changeFromQuantity)"
+            )
         batch_max = settings.shopify_quantities_per_call_max
         super().__init__(settings, channel, batch_max=batch_max, client=client, sleep=sleep)
         self._mapping = mapping
@@ -283,7 +300,7 @@ class ShopifySink(HttpSink[dict[str, Any]]):
 
     def _judge(self, answer: Answer) -> Verdict[dict[str, Any]]:
         status = answer.status
-        payload = _json(answer.body) if status == 200 else None
+        payload = json_object(answer.body) if status == 200 else None
         if status in (429, 503) or (payload is not None and _throttled(payload)):
             return Throttled(f"throttled: HTTP {status}", answer.retry_after, payload)
         if status is None or status >= 500 or (status == 200 and payload is None):
@@ -291,6 +308,8 @@ class ShopifySink(HttpSink[dict[str, Any]]):
             return Failed(kind, f"{kind}: {answer.detail or f'HTTP {status}'}")
         if status != 200 or payload is None:
             return Refused(f"rejected: HTTP {status}: {answer.body[:200]!r}")
+        if _internal_error(payload):
+            return Failed("http", f"http: {INTERNAL} {str(payload['errors'])[:200]}")
         if payload.get("errors"):
             return Refused(f"rejected: GraphQL errors: {str(payload['errors'])[:300]}")
         data = payload.get("data")
@@ -321,22 +340,23 @@ def _changes(items: Sequence[Item]) -> list[Change]:
     return [item.change for item in items]
 
 
-def _json(body: bytes) -> dict[str, Any] | None:
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _throttled(payload: Mapping[str, Any]) -> bool:
+    return _error_code(payload, "THROTTLED")
+
+
+def _error_code(payload: Mapping[str, Any], code: str) -> bool:
+    """Whether any top-level GraphQL error carries `extensions.code == code`."""
     errors = payload.get("errors")
     if not isinstance(errors, list):
         return False
     return any(
-        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED"
-        for e in errors
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == code for e in errors
     )
+
+
+def _internal_error(payload: Mapping[str, Any]) -> bool:
+    """Shopify's own failure: HTTP 200, errors[].extensions.code INTERNAL_SERVER_ERROR."""
+    return _error_code(payload, INTERNAL)
 
 
 def _cost(payload: Mapping[str, Any] | None) -> Mapping[str, Any] | None:

@@ -1,7 +1,8 @@
 """Standard Webhooks signatures (standard-webhooks/standard-webhooks, spec/standard-webhooks.md).
 
 Signed content is "{webhook-id}.{webhook-timestamp}.{body}"; the signature header is a
-space-separated list of "v1,<base64 HMAC-SHA256>"; secrets are written "whsec_<base64 key>".
+space-separated list of "v1,<base64 HMAC-SHA256>"; secrets are written "whsec_<base64 key>",
+with or without base64's "=" padding (the official libraries accept both).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ def secret_key(secret: str) -> bytes:
     """The HMAC key of a `whsec_` secret."""
     if not secret.startswith(SECRET_PREFIX):
         raise SignatureError("webhook secret must start with 'whsec_'")
+    encoded = secret[len(SECRET_PREFIX) :]
     try:
-        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except ValueError as error:
         raise SignatureError("webhook secret is not base64 after 'whsec_'") from error
     if not key:

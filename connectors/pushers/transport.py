@@ -6,8 +6,10 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import orjson
 
 from connectors.metrics import PUSHER_ERRORS, PUSHER_PUSH_LATENCY, PUSHER_PUSHES
 from connectors.pushers.keys import PusherKind
@@ -55,3 +57,12 @@ def count(pusher: PusherKind, result: str, error_kind: str | None = None) -> Non
 
 async def real_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A response body's JSON object; None when it is not one."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,12 +1,18 @@
 """Signed webhook pusher: POST figures as JSON with Standard Webhooks signatures.
 
-Body: {channel, sku, available, version, ingested_at} per request, or with
-`webhook_figures_per_request_max` > 1, {channel, changes: [...]}. The `webhook-id` is
-derived from the content (channel + sku@version pairs), so every retry, also one after a
-crash, carries the same id and receivers can deduplicate on it; each attempt is signed
-with a fresh timestamp. 2xx is delivered; 5xx, 408, 429, timeouts and connection errors
-are retried with exponential backoff and full jitter (429/503 honour Retry-After); other
-4xx and exhausted attempts are dead-lettered.
+Body (`webhook_payload`): "standard" (the default) is the Standard Webhooks envelope
+{type, timestamp, data} with data = {channel, sku, available, version, ingested_at}, or
+with `webhook_figures_per_request_max` > 1 type "tally.available.batch" and data =
+{channel, changes: [...]}; "v1" is the bare figure (the pre-envelope wire). The
+`webhook-id` is derived from the content (channel + sku@version pairs), so every retry,
+also one after a crash, carries the same id and receivers can deduplicate on it; each
+attempt is signed with a fresh timestamp.
+
+2xx is delivered. 410 Gone stops the pusher (EndpointGone: the runner disables it). Any
+other answer, a timeout or a connection error defers the figure: the runner parks it and
+retries it on `webhook_retry_schedule_s` (Retry-After, bounded, when it is longer) while
+other SKUs go on; once the schedule is spent it is dead-lettered. One failure in a push
+defers the rest of that push unsent: a receiver that just failed is not hammered.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,14 +29,16 @@ import orjson
 from base.settings import PusherSettings
 from connectors.pushers import signing
 from connectors.pushers.backoff import retry_after_s
-from connectors.pushers.changes import Change, Outcome, PushedFigure
+from connectors.pushers.changes import Change, Deferred, Outcome, PushedFigure
 from connectors.pushers.http_sink import GiveUp, HttpSink, Tries, batches, configured
 from connectors.pushers.keys import PusherKind
+from connectors.pushers.stops import EndpointGone
 from connectors.pushers.transport import Answer, Sleep, real_sleep
-from connectors.pushers.verdicts import Accepted, Failed, Refused, Throttled, Verdict
+from connectors.pushers.verdicts import Accepted, Failed, Throttled, Verdict
 
 WEBHOOK_ID_NAMESPACE = uuid.UUID("6b1f3e0c-7f5d-4c1e-9a57-1f0c2d7e8a41")
-RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+FIGURE_TYPE = "tally.available.updated"
+BATCH_TYPE = "tally.available.batch"
 
 
 def message_id(channel: str, changes: Sequence[Change]) -> str:
@@ -48,13 +57,31 @@ def figure_json(channel: str, change: Change) -> dict[str, Any]:
     }
 
 
-def body(channel: str, changes: Sequence[Change]) -> bytes:
+def body(channel: str, changes: Sequence[Change], *, payload: str = "standard") -> bytes:
+    """The request body: the Standard Webhooks envelope, or the bare "v1" figure(s)."""
     if len(changes) == 1:
-        return orjson.dumps(figure_json(channel, changes[0]))
-    figures = [
-        {k: v for k, v in figure_json(channel, c).items() if k != "channel"} for c in changes
-    ]
-    return orjson.dumps({"channel": channel, "changes": figures})
+        data = figure_json(channel, changes[0])
+    else:
+        figures = [
+            {k: v for k, v in figure_json(channel, c).items() if k != "channel"} for c in changes
+        ]
+        data = {"channel": channel, "changes": figures}
+    if payload == "v1":
+        return orjson.dumps(data)
+    envelope = {
+        "type": FIGURE_TYPE if len(changes) == 1 else BATCH_TYPE,
+        "timestamp": event_timestamp(changes),
+        "data": data,
+    }
+    return orjson.dumps(envelope)
+
+
+def event_timestamp(changes: Sequence[Change]) -> str:
+    """When the newest figure's causing event was stamped (now for a republished figure),
+    ISO 8601 in UTC with milliseconds."""
+    stamp_ms = max(c.ingested_ms for c in changes) or int(time.time() * 1000)
+    moment = datetime.fromtimestamp(stamp_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class WebhookSink(HttpSink[None]):
@@ -71,29 +98,50 @@ class WebhookSink(HttpSink[None]):
         self._url = configured(settings.webhook_url, "TALLY_PUSHER__WEBHOOK_URL")
         self._key = signing.secret_key(settings.webhook_secret.get_secret_value())
         batch_max = settings.webhook_figures_per_request_max
-        super().__init__(settings, channel, batch_max=batch_max, client=client, sleep=sleep)
+        super().__init__(
+            settings,
+            channel,
+            batch_max=batch_max,
+            client=client,
+            sleep=sleep,
+            timeout_s=settings.webhook_timeout_s,
+        )
 
     async def push(
         self, changes: Sequence[Change], pushed: Mapping[str, PushedFigure]
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
+        failing: str | None = None
         for batch in batches(changes, self.batch_max):
-            outcomes += await self._deliver(batch)
+            if failing is not None:  # the receiver failed a moment ago: do not hammer it
+                outcomes += [Deferred(c, f"not sent: {failing}") for c in batch]
+                continue
+            batch_outcomes = await self._deliver(batch)
+            outcomes += batch_outcomes
+            if isinstance(batch_outcomes[0], Deferred):
+                failing = batch_outcomes[0].reason
         return outcomes
 
+    def retry_delay_s(self, failures: int, hint_s: float | None) -> float | None:
+        """The schedule's wait before retry `failures`, or the receiver's longer Retry-After;
+        None once the schedule is spent."""
+        schedule = self._settings.webhook_retry_schedule_s
+        if failures > len(schedule):
+            return None
+        return max(schedule[failures - 1], hint_s or 0.0)
+
     async def _deliver(self, changes: Sequence[Change]) -> list[Outcome]:
-        content = body(self._channel, changes)
+        content = body(self._channel, changes, payload=self._settings.webhook_payload)
         msg_id = message_id(self._channel, changes)
 
         def signed_headers() -> dict[str, str]:  # a fresh timestamp on every attempt
             signed = signing.headers(self._key, msg_id, int(time.time()), content)
             return {"content-type": "application/json", **signed}
 
-        tries = Tries()
         try:
-            await self._call(self._url, content, signed_headers, tries)
+            await self._call(self._url, content, signed_headers, Tries())
         except GiveUp as give_up:
-            return self._dead(changes, give_up.reason, tries.posts)
+            return [Deferred(change, give_up.reason, give_up.hint_s) for change in changes]
         return self._delivered(changes)
 
     def _judge(self, answer: Answer) -> Verdict[None]:
@@ -102,23 +150,16 @@ class WebhookSink(HttpSink[None]):
             return Failed(answer.error or "http", f"{answer.error}: {answer.detail}")
         if 200 <= status < 300:
             return Accepted(None)
-        if 400 <= status < 500 and status not in RETRYABLE_4XX:
-            return Refused(f"rejected: HTTP {status}")
+        if status == 410:  # Standard Webhooks: the receiver asks us to stop sending
+            raise EndpointGone(f"{self._url} answered 410 Gone")
         if status in (429, 503):
             return Throttled(f"throttled: HTTP {status}", answer.retry_after)
         return Failed("http", f"HTTP {status}")
 
     def _after_throttle(self, throttle: Throttled, tries: Tries) -> float:
-        """Retry-After (bounded) when the receiver gave one, else backoff."""
-        self._spend(throttle.last, tries)
-        hinted = retry_after_s(throttle.retry_after, max_s=self._settings.webhook_retry_after_s_max)
-        return hinted if hinted is not None else self._backoff(tries.posts)
+        """One attempt per round: the runner's schedule waits, honouring Retry-After."""
+        max_s = self._settings.webhook_retry_after_s_max
+        raise GiveUp(throttle.last, retry_after_s(throttle.retry_after, max_s=max_s))
 
     def _after_failure(self, failure: Failed, tries: Tries) -> float:
-        self._spend(failure.last, tries)
-        return self._backoff(tries.posts)
-
-    def _spend(self, last: str, tries: Tries) -> None:
-        """Every attempt, throttled or failed, counts against `attempts_max`."""
-        if tries.posts >= self._settings.attempts_max:
-            raise GiveUp(f"attempts exhausted; last: {last}")
+        raise GiveUp(failure.last)

@@ -39,6 +39,8 @@ REDIS_KEYS = {
                 "(decimal string, never negative)"),
     "loc_key": (("{location}",), "hash", "SKU → available units at the location"),
     "changes_key": (("{channel}",), "stream", "one entry per changed channel figure: see below"),
+    "stock_events_key": (("{channel}",), "stream", "out-of-stock, back-in-stock and low-stock "
+                         "events of the channel's figures: see below"),
     "version_key": (("ats", "{channel}"), "hash", "SKU → `S-P:published_ms`: the "
                     "[version](#figure-versions) of the figure beside it and when it was written"),
 }  # fmt: skip

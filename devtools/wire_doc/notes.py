@@ -93,6 +93,8 @@ OVERRIDES: dict[str, str] = {
     "(their stock is not in the channel's figure), each once.",
     "ChannelPolicy.strategy": "Where a reserve without `location` goes: `priority`: the first "
     "location that can fill it; `most_available`: the one with the most.",
+    "ChannelPolicy.low_stock_units": "A figure entering 1..this many units publishes a "
+    "`low_stock` event to `tally:stock-events:{channel}` (null: no low-stock events).",
     "LocationPolicy.location": "The location.",
     "LocationPolicy.safety_stock_units": "Units held back at the location for every SKU (only "
     "units that exist are held back).",

@@ -18,6 +18,7 @@ import redis
 from base.redis_keys import changes_key
 from base.settings import Settings
 from connectors.pushers import keys
+from tests.connectors.fakes.amazon import FakeAmazon, amazon_overrides
 from tests.connectors.fakes.harness import (
     LOCATION,
     WEBHOOK_SECRET,
@@ -75,22 +76,43 @@ def webhook_history(fake: FakeServer, skus: list[str]) -> dict[str, list[int]]:
     return history
 
 
+def amazon_history(fake: FakeServer, skus: list[str]) -> dict[str, list[int]]:
+    assert isinstance(fake, FakeAmazon)
+    with fake.lock:
+        return {sku: list(fake.history.get(sku, [])) for sku in skus}
+
+
+HISTORIES: dict[str, Callable[[FakeServer, list[str]], dict[str, list[int]]]] = {
+    "shopify": shopify_history,
+    "webhook": webhook_history,
+    "amazon": amazon_history,
+}
+
+
+def new_fake(kind: str) -> FakeServer:
+    if kind == "shopify":
+        return FakeShopify()
+    if kind == "amazon":
+        return FakeAmazon()
+    return FakeWebhookReceiver(WEBHOOK_SECRET)
+
+
 def calls_done(fake: FakeServer) -> int:
+    if isinstance(fake, FakeAmazon):
+        return fake.patches
     if isinstance(fake, FakeShopify):
         return len(fake.keys_applied)
     assert isinstance(fake, FakeWebhookReceiver)
     return len(fake.delivered)
 
 
-@pytest.mark.parametrize("kind", ["shopify", "webhook"])
+@pytest.mark.parametrize("kind", ["shopify", "webhook", "amazon"])
 def test_pusher_killed_mid_burst_resumes_and_ends_with_the_latest_figures(
     live_stack: Settings, tmp_path: Path, kind: str
 ) -> None:
     channel, skus = unique("crash"), [unique("SKU") for _ in range(SKUS_PER_TEST)]
-    fake: FakeServer = FakeShopify() if kind == "shopify" else FakeWebhookReceiver(WEBHOOK_SECRET)
-    history: Callable[[FakeServer, list[str]], dict[str, list[int]]] = (
-        shopify_history if kind == "shopify" else webhook_history
-    )
+    fake = new_fake(kind)
+    history = HISTORIES[kind]
     fake.delay_s = 0.03  # a slow receiver, so the kill lands mid-burst
     client = redis_client(live_stack)
     with fake.running():
@@ -104,6 +126,7 @@ def test_pusher_killed_mid_burst_resumes_and_ends_with_the_latest_figures(
             "webhook_url": fake.url + "/hooks/tally",
             "webhook_figures_per_request_max": 3,
             "http_timeout_s": 5.0,
+            **amazon_overrides(fake.url),
         }
         settings = live_stack.model_copy(update={"pusher": fast_settings(**overrides)})
         args = ["--channel", channel, "--pusher", kind]

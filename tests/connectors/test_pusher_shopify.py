@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from base.redis_keys import changes_key
 from base.settings import Settings
 from connectors.pushers import keys
+from connectors.pushers.changes import parse_entry
 from connectors.pushers.runner import Pusher
 from connectors.pushers.shopify import ShopifyMapping, ShopifySink
 from tests.connectors.fakes.harness import (
@@ -28,6 +30,8 @@ from tests.connectors.fakes.shopify import THROTTLE_WAIT_S, FakeShopify
 from tests.support.isolation import unique
 
 pytestmark = pytest.mark.integration
+
+OTHER_LOCATION = "gid://shopify/Location/2"
 
 
 @pytest.fixture
@@ -205,4 +209,56 @@ async def test_a_refused_quantity_is_dead_lettered_and_the_others_retried(
     assert letter["sku"] == skus[1]
     assert "INVALID_QUANTITY_TOO_LOW" in letter["reason"]
     assert shopify.levels == {(item_id(skus[0]), LOCATION): 1, (item_id(skus[2]), LOCATION): 3}
+    assert await pending_count(redis, channel, "shopify") == 0
+
+
+async def test_an_internal_server_error_inside_a_200_is_retried_not_dead_lettered(
+    redis: aioredis.Redis, shopify: FakeShopify, tmp_path: Path
+) -> None:
+    channel, sku = unique("web"), unique("SKU")
+    await add_changes(redis, channel, [(sku, 6, "1-1")])
+    pusher, sleeps = make_pusher(redis, channel, shopify, [sku], tmp_path)
+    shopify.script(["internal", "internal"])
+
+    await pusher.drain()
+
+    assert await dead_letters(redis, channel) == []
+    assert shopify.levels[(item_id(sku), LOCATION)] == 6
+    assert len(sleeps.waits) == 2  # backed off twice, then applied
+    assert await pending_count(redis, channel, "shopify") == 0
+
+
+@pytest.mark.parametrize("changed", ["reason", "mapping"])
+async def test_a_retry_after_a_crash_with_another_reason_or_mapping_is_applied(
+    redis: aioredis.Redis, shopify: FakeShopify, tmp_path: Path, changed: str
+) -> None:
+    """Sent, then the pusher died before its ack; it restarts with another reason (or the SKU
+    mapped to another item): the retry is a call of its own, not a reused key."""
+    channel, sku = unique("web"), unique("SKU")
+    await add_changes(redis, channel, [(sku, 9, "1-1")])
+    first, _ = make_pusher(redis, channel, shopify, [sku], tmp_path)
+    await first.ensure_group()
+    entries: Any = await redis.xreadgroup(
+        keys.group_name("shopify"), "pusher-1", {changes_key(channel): ">"}
+    )
+    [[_, [(entry_id, fields)]]] = entries
+    change = parse_entry(entry_id, fields)
+    assert change is not None
+    await first._sink.push([change], {})  # sent; the crash comes before the ack
+    assert len(shopify.keys_applied) == 1
+
+    overrides: dict[str, Any] = {}
+    if changed == "reason":
+        overrides["shopify_reason"] = "cycle_count_available"
+    second, _ = make_pusher(redis, channel, shopify, [sku], tmp_path, **overrides)
+    if changed == "mapping":
+        moved = ShopifyMapping(location_id=OTHER_LOCATION, items={sku: item_id(sku)})
+        second._sink._mapping = moved  # type: ignore[attr-defined]
+    await second.drain()
+
+    assert await dead_letters(redis, channel) == []
+    assert len(shopify.keys_applied) == 2
+    assert len(set(shopify.keys_seen)) == 2
+    where = (item_id(sku), OTHER_LOCATION if changed == "mapping" else LOCATION)
+    assert shopify.levels[where] == 9
     assert await pending_count(redis, channel, "shopify") == 0

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from base.redis_keys import FigureVersion
+from base.settings import PusherSettings
 from connectors.pushers import signing
 from connectors.pushers.backoff import backoff_s, retry_after_s, throttle_wait_s
 from connectors.pushers.changes import (
@@ -22,8 +25,8 @@ from connectors.pushers.changes import (
 from connectors.pushers.shopify import (
     Item,
     ShopifyMapping,
+    ShopifySink,
     bad_indexes,
-    idempotency_key,
     read_quantities,
     read_request,
     set_request,
@@ -201,13 +204,60 @@ def test_set_request_is_the_2026_04_form() -> None:
     }
 
 
+def key_of(items: list[Item], believed: dict[str, int | None], **overrides: str) -> str:
+    """The @idempotent key of the call `set_request` builds."""
+    args = {"channel": "web", "reason": "correction", "reference_uri": "gid://tally/Sync/web"}
+    request = set_request(items, believed, **{**args, **overrides})
+    match = MUTATION_RE.search(request["query"])
+    assert match is not None
+    return match.group(1)
+
+
 def test_idempotency_key_is_deterministic_per_content() -> None:
-    key = idempotency_key("web", ITEMS, {"A": 5})
-    assert key == idempotency_key("web", list(reversed(ITEMS)), {"A": 5, "B": None})
-    assert key != idempotency_key("shop", ITEMS, {"A": 5})
-    assert key != idempotency_key("web", ITEMS, {"A": 6})  # after a stale re-read: a new call
+    key = key_of(ITEMS, {"A": 5})
+    assert key == key_of(ITEMS, {"A": 5, "B": None})
+    assert key != key_of(ITEMS, {"A": 5}, channel="shop")
+    assert key != key_of(ITEMS, {"A": 6})  # after a stale re-read: a new call
     moved = [Item(change("A", 12, "3-2"), ITEMS[0].inventory_item_id, ITEMS[0].location_id)]
-    assert idempotency_key("web", moved, {"A": 5}) != idempotency_key("web", ITEMS[:1], {"A": 5})
+    assert key_of(moved, {"A": 5}) != key_of(ITEMS[:1], {"A": 5})
+
+
+def test_idempotency_key_changes_with_item_location_and_reason() -> None:
+    """A mapping or reason changed between a crash and its retry is a new call, not a reuse
+    of the old key with other parameters (IDEMPOTENCY_KEY_PARAMETER_MISMATCH)."""
+    first = ITEMS[0]
+    key = key_of([first], {"A": 5})
+    other_item = Item(first.change, "gid://shopify/InventoryItem/77", first.location_id)
+    other_location = Item(first.change, first.inventory_item_id, "gid://shopify/Location/77")
+    assert key_of([other_item], {"A": 5}) != key
+    assert key_of([other_location], {"A": 5}) != key
+    assert key_of([first], {"A": 5}, reason="cycle_count_available") != key
+    assert key_of([first], {"A": 5}, reference_uri="gid://tally/Sync/other") != key
+
+
+def test_an_api_version_before_2026_04_is_refused() -> None:
+    settings = PusherSettings(shopify_shop_url="https://x.myshopify.com")
+    mapping = ShopifyMapping(items={})
+    ShopifySink(settings, "web", mapping)  # the default, 2026-04
+    ShopifySink(settings.model_copy(update={"shopify_api_version": "2026-07"}), "web", mapping)
+    old = settings.model_copy(update={"shopify_api_version": "2025-10"})
+    with pytest.raises(ValueError, match="2026-04 or later"):
+        ShopifySink(old, "web", mapping)
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        {"A": "30322695"},
+        {"A": "gid://shopify/Location/1"},
+        {"A": {"inventory_item_id": "gid://shopify/InventoryItem/1", "location_id": "L2"}},
+    ],
+)
+def test_mapping_ids_must_be_shopify_gids(items: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        ShopifyMapping.model_validate({"location_id": "gid://shopify/Location/1", "items": items})
+    with pytest.raises(ValidationError):
+        ShopifyMapping.model_validate({"location_id": "124656943", "items": {}})
 
 
 def test_read_request_and_its_answer() -> None:
@@ -231,18 +281,25 @@ def test_mapping_loads_json_and_yaml(tmp_path: Path) -> None:
         "location_id": "gid://shopify/Location/1",
         "items": {
             "A": "gid://shopify/InventoryItem/10",
-            "B": {"inventory_item_id": "gid://shopify/InventoryItem/11", "location_id": "L2"},
+            "B": {
+                "inventory_item_id": "gid://shopify/InventoryItem/11",
+                "location_id": "gid://shopify/Location/2",
+            },
         },
     }
     (tmp_path / "m.json").write_text(json.dumps(raw))
     (tmp_path / "m.yaml").write_text(
         "location_id: gid://shopify/Location/1\nitems:\n  A: gid://shopify/InventoryItem/10\n"
-        "  B: {inventory_item_id: gid://shopify/InventoryItem/11, location_id: L2}\n"
+        "  B: {inventory_item_id: gid://shopify/InventoryItem/11,"
+        " location_id: gid://shopify/Location/2}\n"
     )
     for name in ("m.json", "m.yaml"):
         mapping = ShopifyMapping.load(tmp_path / name)
         assert mapping.target("A") == ("gid://shopify/InventoryItem/10", "gid://shopify/Location/1")
-        assert mapping.target("B") == ("gid://shopify/InventoryItem/11", "L2")
+        assert mapping.target("B") == (
+            "gid://shopify/InventoryItem/11",
+            "gid://shopify/Location/2",
+        )
         assert mapping.target("C") is None
 
 
@@ -251,7 +308,7 @@ def test_mapping_loads_json_and_yaml(tmp_path: Path) -> None:
 
 def test_webhook_body_and_id() -> None:
     one = [change("A", 12, "3-1")]
-    assert json.loads(body("web", one)) == {
+    assert json.loads(body("web", one, payload="v1")) == {
         "channel": "web",
         "sku": "A",
         "available": 12,
@@ -259,7 +316,28 @@ def test_webhook_body_and_id() -> None:
         "ingested_at": 1_700_000_000_000,
     }
     two = [change("A", 12, "3-1"), change("B", 1, "1-1")]
-    assert [f["sku"] for f in json.loads(body("web", two))["changes"]] == ["A", "B"]
+    assert [f["sku"] for f in json.loads(body("web", two, payload="v1"))["changes"]] == ["A", "B"]
     assert message_id("web", two) == message_id("web", list(reversed(two)))
     assert message_id("web", one) != message_id("web", [change("A", 12, "3-2")])
     assert message_id("web", one).startswith("msg_")
+
+
+def test_the_standard_webhook_body_is_type_timestamp_data() -> None:
+    one = [change("A", 12, "3-1")]
+    assert json.loads(body("web", one)) == {
+        "type": "tally.available.updated",
+        "timestamp": "2023-11-14T22:13:20.000Z",  # the figure's ingested_at, 1_700_000_000_000
+        "data": json.loads(body("web", one, payload="v1")),
+    }
+    two = [change("A", 12, "3-1"), change("B", 1, "1-1")]
+    batch = json.loads(body("web", two))
+    assert batch["type"] == "tally.available.batch"
+    assert batch["data"] == json.loads(body("web", two, payload="v1"))
+
+
+def test_a_secret_without_base64_padding_is_accepted() -> None:
+    key = bytes(range(31))  # 31 bytes: base64 ends in "=="
+    padded = "whsec_" + base64.b64encode(key).decode()
+    assert padded.endswith("==")
+    assert signing.secret_key(padded.rstrip("=")) == key
+    assert signing.secret_key(padded) == key

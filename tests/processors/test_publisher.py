@@ -58,3 +58,70 @@ def test_location_figures_are_written_without_a_change_stream(live_stack: Settin
     client = redis_client(live_stack)
     assert client.hget(redis_keys.loc_key(location), sku) == "2"
     assert client.exists(redis_keys.changes_key(location)) == 0
+
+
+def publish_with_threshold(
+    settings: Settings, figures: list[Figure], thresholds: dict[str, int]
+) -> list[bool]:
+    async def run() -> list[bool]:
+        client = aioredis.Redis.from_url(settings.redis.url)
+        publisher = RedisPublisher(
+            client, changes_len_max=1_000, low_stock_units=lambda channel: thresholds.get(channel)
+        )
+        try:
+            return await publisher.publish(figures)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def stock_events(settings: Settings, channel: str) -> list[tuple[str, str, str, str, str]]:
+    """(event, sku, available, previous, threshold) of the channel's stock events, in order."""
+    entries = stream_entries(redis_client(settings), redis_keys.stock_events_key(channel))
+    return [(f["event"], f["sku"], f["available"], f["previous"], f["threshold"]) for f in entries]
+
+
+def test_threshold_crossings_publish_stock_events_per_channel(live_stack: Settings) -> None:
+    web, pos, sku = unique("web"), unique("pos"), unique("SKU")
+    thresholds = {web: 5}  # pos has no low_stock_units
+    steps = [8, 4, 3, 0, 0, 2, 9, 6, 5]
+    for n, units in enumerate(steps, 1):
+        figures = [
+            Figure("ats", channel, sku, units, FigureVersion(n, 1), ingested_ms=n)
+            for channel in (web, pos)
+        ]
+        publish_with_threshold(live_stack, figures, thresholds)
+    # The same figure again at an older version is skipped: no event either.
+    stale = Figure("ats", web, sku, 0, FigureVersion(1, 1), ingested_ms=1)
+    assert publish_with_threshold(live_stack, [stale], thresholds) == [False]
+
+    assert stock_events(live_stack, web) == [
+        ("low_stock", sku, "4", "8", "5"),
+        ("out_of_stock", sku, "0", "3", "5"),
+        ("back_in_stock", sku, "2", "0", "5"),
+        ("low_stock", sku, "2", "0", "5"),  # from 0 straight into the band
+        ("low_stock", sku, "5", "6", "5"),
+    ]
+    assert stock_events(live_stack, pos) == [
+        ("out_of_stock", sku, "0", "3", ""),
+        ("back_in_stock", sku, "2", "0", ""),
+    ]
+    client = redis_client(live_stack)
+    [first] = stream_entries(client, redis_keys.stock_events_key(web))[:1]
+    assert (first["version"], first["ingested_at"]) == ("2-1", "2")
+    # The change stream is as before: one entry per written figure.
+    assert len(stream_entries(client, redis_keys.changes_key(web))) == len(steps)
+
+
+def test_a_first_figure_of_zero_is_out_of_stock_and_locations_have_no_events(
+    live_stack: Settings,
+) -> None:
+    channel, location, sku = unique("web"), unique("store"), unique("SKU")
+    figures = [
+        Figure("ats", channel, sku, 0, FigureVersion(1, 0), 0),
+        Figure("loc", location, sku, 0, FigureVersion(1, 0), 0),
+    ]
+    assert publish_with_threshold(live_stack, figures, {channel: 3}) == [True, True]
+    assert stock_events(live_stack, channel) == [("out_of_stock", sku, "0", "", "3")]
+    assert redis_client(live_stack).exists(redis_keys.stock_events_key(location)) == 0

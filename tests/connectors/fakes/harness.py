@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -28,6 +29,8 @@ def fast_settings(**overrides: Any) -> PusherSettings:
         "coalesce_window_s": 0.0,
         "read_block_ms": 200,
         "http_timeout_s": 0.5,
+        "webhook_timeout_s": 0.5,
+        "webhook_retry_schedule_s": (0.01, 0.02, 0.04),
         "attempts_max": 4,
         "backoff_base_s": 0.001,
         "backoff_max_s": 0.01,
@@ -39,7 +42,8 @@ def fast_settings(**overrides: Any) -> PusherSettings:
 
 
 def item_id(sku: str) -> str:
-    return f"gid://shopify/InventoryItem/{sku}"
+    """A numeric Shopify inventory item gid, stable per SKU."""
+    return f"gid://shopify/InventoryItem/{int(hashlib.sha1(sku.encode()).hexdigest()[:12], 16)}"
 
 
 def write_mapping(path: Path, skus: Sequence[str]) -> Path:
@@ -70,14 +74,20 @@ async def dead_letters(client: aioredis.Redis, channel: str) -> list[dict[str, s
 
 
 class Sleeps:
-    """Stands in for asyncio.sleep in sinks: records each wait, yields without waiting."""
+    """Stands in for asyncio.sleep in sinks: records each wait, yields without waiting, and
+    moves its own clock (`clock`) on by the wait, for sinks that pace by a clock."""
 
     def __init__(self) -> None:
         self.waits: list[float] = []
+        self.now_s = 1_000.0
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+        self.now_s += seconds
         await asyncio.sleep(0)
+
+    def clock(self) -> float:
+        return self.now_s
 
 
 def metric(name: str, **labels: str) -> float:

@@ -1,9 +1,10 @@
 """A threaded http.server on 127.0.0.1:<free port> with scripted faults, for pusher tests.
 
-Faults are consumed one per request, in order: "500", "503", "429", "400", "timeout"
+Faults are consumed one per request, in order: an HTTP status ("500", "503", "429" with
+Retry-After 0, "400", "401", ...), "timeout"
 (the handler sleeps past the client's timeout, after doing the work, like a server that
-applied a request whose answer got lost); Shopify only: "throttled", "too_low_1" (a user
-error on the call's second quantity). Then it behaves.
+applied a request whose answer got lost); Shopify only: "throttled", "internal" (a 200 with
+INTERNAL_SERVER_ERROR), "too_low_1" (a user error on the call's second quantity). Then it behaves.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class FakeServer:
                 return self.faults.popleft()
             return self.fail_always
 
+    def takes_faults(self, path: str) -> bool:
+        """Whether a request to `path` consumes a scripted fault (a side endpoint may not)."""
+        return True
+
     # Subclasses: answer one request; return (status, json body, extra headers).
     def answer(
         self, path: str, headers: dict[str, str], body: bytes, fault: str | None
@@ -71,13 +76,17 @@ class FakeServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_PATCH(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                headers[":method"] = self.command  # POST or PATCH, for fakes that care
                 if fake.delay_s:
                     time.sleep(fake.delay_s)
-                fault = fake.next_fault()
+                fault = fake.next_fault() if fake.takes_faults(self.path) else None
                 status, payload, extra = fake.answer(self.path, headers, body, fault)
                 if fault == "timeout":
                     time.sleep(fake.timeout_sleep_s)
@@ -100,8 +109,8 @@ class FakeServer:
 
 def plain_fault(fault: str | None) -> tuple[int, Any, dict[str, str]] | None:
     """The answer for an HTTP-level fault, or None when the request should be served."""
-    if fault in ("500", "503", "400"):
-        return int(fault), {"errors": [{"message": f"fake {fault}"}]}, {}
     if fault == "429":
         return 429, {"errors": [{"message": "Too many requests"}]}, {"retry-after": "0"}
+    if fault is not None and fault.isdigit():  # "400", "401", "500", "503", ...
+        return int(fault), {"errors": [{"message": f"fake {fault}"}]}, {}
     return None

@@ -49,6 +49,14 @@ THROTTLED = {
         }
     },
 }
+INTERNAL_ERROR = {
+    "errors": [
+        {
+            "message": "Internal error. Looks like something went wrong on our end.",
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "fake-request-1"},
+        }
+    ]
+}
 THROTTLE_WAIT_S = (12 - 2) / 100.0  # what the pusher must compute from THROTTLED above
 
 
@@ -82,6 +90,8 @@ class FakeShopify(FakeServer):
             return failure
         if fault == "throttled":
             return 200, THROTTLED, {}
+        if fault == "internal":  # Shopify's own failure, reported inside a 200
+            return 200, INTERNAL_ERROR, {}
         if fault == "too_low_1":  # the second quantity of the call is refused
             field = ["input", "quantities", "1", "quantity"]
             return 200, _user_errors([{"code": "INVALID_QUANTITY_TOO_LOW", "field": field}]), {}
