@@ -16,6 +16,7 @@ from rich.table import Table
 from base.settings import get_settings
 from connectors.auth import keys_app
 from connectors.bulk_import import import_command
+from connectors.edi.cli import edi_app
 from connectors.pushers.cli import push
 from ops import cli_ledger, cli_output
 from ops.stack import ServiceStatus, StackError, ensure_up
@@ -106,6 +107,7 @@ cli_ledger.register(app)
 app.add_typer(keys_app, name="keys")  # tally keys add --role ... | list | remove KEY_ID
 app.command("import")(import_command)  # tally import FILE [--format jsonl|csv] [--restart]
 app.command("push")(push)  # tally push --channel NAME --pusher shopify|webhook
+app.add_typer(edi_app, name="edi")  # tally edi receive FILE | advise | ack FILE --partner P
 
 
 @app.command(
