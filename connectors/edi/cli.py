@@ -1,7 +1,8 @@
 """`tally edi receive | advise | ack`: the EDI commands (registered in ops/cli.py).
 
 Exit codes: 0 done, 1 the document was rejected (a rejecting 997 was written for an
-inbound interchange), 2 a bad partner or profile, 3 Kafka or Redis is down.
+inbound interchange) or a 997 acknowledges a group we never sent, 2 a bad partner or
+profile, 3 Kafka or Redis is down.
 """
 
 from __future__ import annotations
@@ -145,8 +146,12 @@ async def _advise(
             _print_advice(partner, await advise(settings.edi, partner, client))
         elif once:
             await ensure_group(client, partner)
+            sent = 0
             while advice := await advise_changes(settings.edi, partner, client, block=False):
                 _print_advice(partner, advice)
+                sent += 1
+            if not sent:
+                typer.echo(f"846 to {partner.name}: no change of its items waiting")
         else:
             await follow(
                 settings.edi, partner, client, _stop_on_signals(), _print_advice_of(partner)
@@ -206,8 +211,11 @@ def ack_command(
         for reason in interchange.reasons():
             typer.echo(f"  {reason}")
         raise typer.Exit(EXIT_REJECTED)
-    for outcome in apply_acks(settings.edi, profile, found):
+    outcomes = apply_acks(settings.edi, profile, found)
+    for outcome in outcomes:
         typer.echo(_ack_line(profile, outcome))
+    if any(outcome.advice is None for outcome in outcomes):
+        raise typer.Exit(EXIT_REJECTED)  # a 997 for something we never sent: look into it
 
 
 def _ack_line(partner: PartnerProfile, outcome: AckOutcome) -> str:
