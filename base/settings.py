@@ -315,6 +315,29 @@ class PusherSettings(BaseModel):
     amazon_retry_issue_codes: tuple[str, ...] = Field(default=(), max_length=100)
 
 
+class EdiSettings(BaseModel):
+    """EDI X12 trading partners (connectors/edi, `tally edi ...`; docs/PUSHERS.md)."""
+
+    # Partner profiles (YAML or JSON): ids and qualifiers, item and location mappings.
+    partners_file: Path = Field(default=REPO_ROOT / ".tally" / "edi" / "partners.yaml")
+    # Documents we write (997s, 846s), one folder per partner.
+    outbox_dir: Path = Field(default=REPO_ROOT / ".tally" / "edi" / "outbox")
+    # Control-number counters and the 846s sent (awaiting a 997), one JSON file per partner.
+    state_dir: Path = Field(default=REPO_ROOT / ".tally" / "edi" / "state")
+    # Our interchange identity (ISA05/ISA06 as sender, ISA07/ISA08 as receiver) and GS02/GS03.
+    isa_qualifier: str = Field(default="ZZ", pattern=r"^[A-Z0-9]{2}$")
+    isa_id: str = Field(default="TALLY", min_length=1, max_length=15, pattern=r"^[!-~]+$")
+    gs_id: str = Field(default="TALLY", min_length=2, max_length=15, pattern=r"^[!-~]+$")
+    # An ASN with only a ship date (DTM*011) is expected this many days later (DTM*017 wins).
+    transit_days: int = Field(default=3, ge=0, le=365)
+    # Our 846s and 997s: ISA15 usage (P production, T test) and segments one per line.
+    usage: Literal["P", "T"] = "P"
+    newline_after_segment: bool = True
+    # `tally edi advise --on-change`: change-stream entries per read and the read's block.
+    read_entries_max: int = Field(default=500, ge=1, le=10_000)
+    read_block_ms: int = Field(default=1_000, ge=1, le=60_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TALLY_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -329,6 +352,7 @@ class Settings(BaseSettings):
     orders: OrdersSettings = OrdersSettings()
     gateway: GatewaySettings = GatewaySettings()
     pusher: PusherSettings = PusherSettings()
+    edi: EdiSettings = EdiSettings()
 
 
 @lru_cache(maxsize=1)

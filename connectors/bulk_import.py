@@ -41,13 +41,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from base.settings import Settings, get_settings
 from base.topics import ensure_topics
 from connectors.fact_intake import FactError, validate_item
+from connectors.fact_producer import fact_producer
 from ledger.codec import encode
 
 Format = Literal["jsonl", "csv"]
 _FORMATS: dict[str, Format] = {"jsonl": "jsonl", "csv": "csv"}
 HASH_CHUNK_BYTES = 1 << 20
 RAW_CHARS_MAX = 4_096  # of a rejected line, kept in the rejects file
-PRODUCER_BATCH_BYTES = 512 * 1024
 
 
 @dataclass
@@ -296,13 +296,7 @@ def _progress_shown(
 
 
 async def _started_producer(settings: Settings) -> AIOKafkaProducer:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=20,
-        max_batch_size=PRODUCER_BATCH_BYTES,
-    )
+    producer = fact_producer(settings)
     await producer.start()
     return producer
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from base.settings import get_settings
 from connectors.auth import keys_app
 from connectors.bulk_import import import_command
+from connectors.edi.cli import edi_app
 from connectors.pushers.cli import push_app
 from ops import cli_ledger, cli_orders, cli_output, cli_policy
 from ops.stack import ServiceStatus, StackError, ensure_up
@@ -108,12 +109,14 @@ app.command("import")(import_command)  # tally import FILE [--format jsonl|csv] 
 # tally push --channel NAME --pusher shopify|webhook|amazon | redrive | enable
 app.add_typer(push_app, name="push")
 
-# Orders and policy (ops/cli_orders.py, ops/cli_policy.py).
-app.command("explain-order")(cli_orders.explain_order_command)  # tally explain-order ID --channel C
-app.add_typer(
-    cli_orders.sourcing_app, name="sourcing"
-)  # tally sourcing simulate --rules F --since T
-app.add_typer(cli_policy.policy_app, name="policy")  # tally policy location set L ... | show
+app.add_typer(edi_app, name="edi")  # tally edi receive FILE | advise | ack FILE --partner P
+
+# Orders and policy (ops/cli_orders.py, ops/cli_policy.py):
+# tally explain-order ID --channel C | sourcing simulate --rules F --since T |
+# policy location set L ... | policy show
+app.command("explain-order")(cli_orders.explain_order_command)
+app.add_typer(cli_orders.sourcing_app, name="sourcing")
+app.add_typer(cli_policy.policy_app, name="policy")
 
 
 @app.command(
