@@ -5,6 +5,8 @@ Figures:   tally:ats:{channel}      hash  sku -> available units (decimal string
 Changes:   tally:changes:{channel}  stream of {sku, available, version, ingested_at}
 Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location}
                                     hash  sku -> "{sku_version}-{policy_version}:{published_ms}"
+KPIs:      tally:kpi:stranded:{channel}
+                                    sorted set  sku scored by its stranded units (the top ones)
 
 A figure's version is the pair (sku_version, policy_version), written "S-P" like a Redis
 stream id and compared as a pair: the SKU's ledger version (one step per applied event)
@@ -21,6 +23,7 @@ ATS_PREFIX = "tally:ats:"
 LOC_PREFIX = "tally:loc:"
 CHANGES_PREFIX = "tally:changes:"
 VERSION_PREFIX = "tally:ver:"
+STRANDED_PREFIX = "tally:kpi:stranded:"
 
 
 def ats_key(channel: str) -> str:
@@ -37,6 +40,12 @@ def changes_key(channel: str) -> str:
 
 def version_key(kind: FigureKind, scope: str) -> str:
     return f"{VERSION_PREFIX}{kind}:{scope}"
+
+
+def stranded_key(channel: str) -> str:
+    """The SKUs the channel shows at 0 while stock sits outside its pool, scored by those
+    units (docs/KPIS.md); kept to the top `TALLY_WORKER__STRANDED_TOP_SKUS`."""
+    return f"{STRANDED_PREFIX}{channel}"
 
 
 class FigureVersion(NamedTuple):

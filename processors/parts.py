@@ -14,6 +14,7 @@ from base.settings import Settings
 from processors.batch import TopicKind
 from processors.expiry import ExpiryIndex
 from processors.faust_repairs import FaustRepairs
+from processors.kpi_metrics import KpiTracker
 from processors.pending_figures import PendingFigures
 from processors.policy_follower import PolicyFollower
 from processors.publisher import RedisPublisher
@@ -36,6 +37,7 @@ class Worker:
     expiry: ExpiryIndex
     side_producer: SideProducer
     states: StateCache
+    kpis: KpiTracker  # the KPIs computed by the stream (docs/KPIS.md)
     pending: PendingFigures = field(default_factory=PendingFigures)  # figures not yet in Redis
     # (topic, partition) -> its log end when this worker first processed it since assignment:
     # records before it may have been processed by a run whose writes were lost
@@ -55,3 +57,4 @@ class Worker:
         self.expiry.request_rescan()
         self.replay_ends.clear()
         self.states.clear()
+        self.kpis.reset()  # the republish after the rebalance observes the SKUs still owned

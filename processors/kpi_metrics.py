@@ -1,0 +1,68 @@
+"""The worker's KPIs, computed by the stream: a batch's counts become labelled counters, and
+the SKUs it changed update the stranded-stock tracker (docs/KPIS.md has the definitions).
+
+Labels come from policy (ledger.kpis.Attribution, built once per policy book), never a SKU.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import redis.asyncio as aioredis
+
+from ledger.kpis import Attribution
+from ledger.policy import PolicyBook
+from ledger.state import SkuState
+from processors import metrics
+from processors.kpi_counts import KpiCounts
+from processors.stranded import StrandedTracker
+
+
+class KpiTracker:
+    def __init__(self, stranded: StrandedTracker) -> None:
+        self.stranded = stranded
+        self._attribution: tuple[PolicyBook, Attribution] | None = None
+
+    def attribution(self, book: PolicyBook) -> Attribution:
+        """The attribution of `book` (rebuilt only when the book changes)."""
+        cached = self._attribution
+        if cached is None or cached[0] is not book:
+            cached = self._attribution = (book, Attribution.of(book))
+        return cached[1]
+
+    def count(self, counts: KpiCounts, book: PolicyBook) -> None:
+        """Add one batch's counts to the KPI counters."""
+        if counts.is_empty():
+            return
+        labels = self.attribution(book)
+        for (location, matched), number in counts.counts.items():
+            label = labels.location_label(location)
+            metrics.CYCLE_COUNTS.labels(label).inc(number)
+            # created at 0 with the first count, so rate() sees the first match too
+            metrics.CYCLE_COUNTS_MATCHED.labels(label).inc(number if matched else 0)
+        for location, units in counts.variance_units.items():
+            metrics.LOCATION_VARIANCE_UNITS.labels(labels.location_label(location)).inc(units)
+        sold: Counter[str] = Counter(counts.held_sales)
+        for (location, source), units in counts.sales.items():
+            sold[labels.sale_channel(location, source)] += units
+        oversold: Counter[str] = Counter()
+        for (kind, location, source), units in counts.oversold.items():
+            oversold[labels.oversell_channel(kind, location, source)] += units
+        for channel in sold.keys() | oversold.keys():
+            # both series exist from a channel's first sale, so increase() sees every oversell
+            metrics.UNITS_SOLD.labels(channel).inc(sold[channel])
+            metrics.CHANNEL_OVERSOLD_UNITS.labels(channel).inc(oversold[channel])
+
+    def observe(self, states: Iterable[SkuState], book: PolicyBook) -> None:
+        for state in states:
+            self.stranded.observe(state, book)
+
+    async def flush(self, client: aioredis.Redis) -> None:
+        await self.stranded.flush(client)
+
+    def tick(self) -> None:
+        self.stranded.tick()
+
+    def reset(self) -> None:
+        self.stranded.reset()
