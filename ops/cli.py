@@ -18,6 +18,7 @@ from connectors.auth import keys_app
 from connectors.bulk_import import import_command
 from connectors.pushers.cli import push
 from ops import cli_ledger, cli_output
+from ops.cli_kpi import kpi_command
 from ops.stack import ServiceStatus, StackError, ensure_up
 from ops.stack import down as stack_down
 from ops.stack import status as stack_status
@@ -99,8 +100,9 @@ def render_status(report: list[ServiceStatus]) -> None:
     cli_output.console().print(table)
 
 
-# stock, history, explain, top and resync live in ops/cli_ledger.py.
+# stock, history, explain, top and resync live in ops/cli_ledger.py; kpi in ops/cli_kpi.py.
 cli_ledger.register(app)
+app.command("kpi")(kpi_command)  # tally kpi [--since T] [--json]
 
 # The edges: API keys, bulk import and channel pushers live with their connectors.
 app.add_typer(keys_app, name="keys")  # tally keys add --role ... | list | remove KEY_ID

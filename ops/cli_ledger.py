@@ -63,7 +63,7 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def _run(make: Callable[[], Awaitable[T]], json_output: bool) -> T:
+def run_reporting_errors(make: Callable[[], Awaitable[T]], json_output: bool) -> T:
     """Run one async read; turn the errors on-call can act on into clear messages."""
     _quiet()
     try:
@@ -91,7 +91,7 @@ def _show(
 ) -> None:
     """One read command: read with the settings, then print the report's JSON or render it."""
     settings = get_settings()
-    report = _run(lambda: read(settings), json_output)
+    report = run_reporting_errors(lambda: read(settings), json_output)
     if json_output:
         cli_output.emit_json(json_body(report))
         return
@@ -169,7 +169,7 @@ def render_stock(report: StockReport) -> None:
 # --- history ----------------------------------------------------------------------------
 
 
-def _parse_since(text: str | None) -> datetime | None:
+def parse_since(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
@@ -189,7 +189,7 @@ def history_command(
     json_output: JsonOption = False,
 ) -> None:
     """The SKU's audit trail: every event, command and decision, with its effect and source."""
-    since_time = _parse_since(since)
+    since_time = parse_since(since)
     _show(
         lambda settings: history(settings, sku, since=since_time, limit=limit, page=page),
         render_history,
@@ -302,7 +302,7 @@ def top_command(
 
     console = cli_output.console()
     if once:
-        snapshot = _run(take, json_output)
+        snapshot = run_reporting_errors(take, json_output)
         if json_output:
             cli_output.emit_json(json_body(snapshot))
         else:
@@ -312,7 +312,7 @@ def top_command(
         with Live(Text("tally top: first sample ..."), console=console, screen=False) as live:
             while True:
                 started = time.monotonic()
-                snapshot = _run(take, json_output)
+                snapshot = run_reporting_errors(take, json_output)
                 if json_output:
                     cli_output.emit_json(json_body(snapshot), indent=None)
                 else:

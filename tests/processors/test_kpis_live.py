@@ -1,6 +1,6 @@
 """The KPIs computed by a real worker: a count that does not match moves the accuracy
 counters, an oversold store sale its channel's oversell counters, and a channel at 0 with
-stock outside its pool lands in `tally:kpi:stranded:{channel}`."""
+stock outside its pool lands in `tally:kpi:stranded:{channel}`; `tally kpi` shows them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from base import redis_keys
 from base.settings import Settings
 from ops.inspect.top import parse_samples
+from tests.ops.test_cli_ledger import run_json
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce_json
 from tests.support.waiting import redis_client, wait_for_figure, wait_until
@@ -68,3 +69,20 @@ def test_a_count_mismatch_moves_the_accuracy_metric(
         timeout_s=30,
         what=f"{sku} stranded for {web} by 5 units",
     )
+    wait_until(
+        lambda: metric(worker, "tally_stranded_units", channel=web),
+        lambda units: units == 5,
+        timeout_s=10,
+        what="the stranded-units gauge (set every second)",
+    )
+
+    worker_url = f"http://127.0.0.1:{isolated.worker.metrics_port}/metrics"
+    body = run_json(isolated, "kpi", "--source", "metrics", "--metrics-url", worker_url)
+    sections = body["sections"]
+    (accuracy,) = [row for row in sections["inventory_accuracy"] if row["location"] == store]
+    assert (accuracy["counts"], accuracy["matched"], accuracy["accuracy"]) == (2, 1, 0.5)
+    assert accuracy["meets_target"] is False
+    (oversell,) = [row for row in sections["oversell_rate"] if row["channel"] == pos]
+    assert oversell["per_10k_sold"] == 2_500  # 1 of 4 units
+    (stranded,) = [row for row in sections["stranded_stock"] if row["channel"] == web]
+    assert stranded["top_skus"] == [{"sku": sku, "units": 5}]
