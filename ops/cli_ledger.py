@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from base.settings import Settings, get_settings
+from connectors.as_of import StockAsOf
 from ops import cli_output
 from ops.inspect.errors import ServiceDown
 from ops.inspect.explain import Explanation, UnknownChannel, explain
@@ -32,6 +33,7 @@ from ops.inspect.json_body import json_body
 from ops.inspect.kafka_read import TopicMissing
 from ops.inspect.published import Published
 from ops.inspect.stock import StockReport, stock
+from ops.inspect.stock_at import stock_at
 from ops.inspect.top import (
     TopSnapshot,
     default_metrics_urls,
@@ -122,9 +124,18 @@ def _version(published: Published) -> str:
 
 def stock_command(
     sku: Annotated[str, typer.Argument(help="The SKU.")],
+    at: Annotated[
+        str | None,
+        typer.Option(help="As it was at this ISO 8601 time (UTC if naive), rebuilt from the log."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Every location's buckets and every channel's units: ledger vs published (version, age)."""
+    if at is not None:
+        moment = parse_since(at)
+        assert moment is not None
+        _show(lambda settings: stock_at(settings, sku, moment), render_stock_at, json_output)
+        return
     _show(lambda settings: stock(settings, sku), render_stock, json_output)
 
 
@@ -164,6 +175,40 @@ def render_stock(report: StockReport) -> None:
             _age(channel.published),
         )
     console.print(channels)
+
+
+def render_stock_at(report: StockAsOf) -> None:
+    console = cli_output.console()
+    clock = "-" if report.clock is None else report.clock.isoformat(timespec="seconds")
+    console.print(
+        f"[bold]{report.sku}[/] as of {report.at.isoformat(timespec='seconds')}  ledger version "
+        f"{report.version.wire()}  last event {clock}  pending holds {report.pending_holds}  "
+        f"({report.records} records replayed)"
+    )
+    for note in report.notes:
+        console.print(f"[yellow]incomplete:[/] {note}" if not report.complete else note)
+    if not report.known:
+        console.print("the log has no record of this SKU up to then")
+    locations = Table(
+        "location", "on_hand", "commit", "reserv", "damaged", "inspect", "safety", "avail",
+        "incoming", title="locations", box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+    for row in report.locations:
+        locations.add_row(
+            row.location, str(row.on_hand), str(row.committed), str(row.reserved),
+            str(row.damaged), str(row.inspection), str(row.safety), str(row.available),
+            str(row.incoming),
+        )  # fmt: skip
+    console.print(locations)
+    channels = Table("channel", "ats", "stranded", title="channels", box=box.SIMPLE_HEAD)
+    for channel in report.channels:
+        channels.add_row(channel.channel, str(channel.ats), str(channel.stranded_units))
+    console.print(channels)
+    differing = ", ".join(report.decisions_differing)
+    console.print(
+        f"decisions: {report.decisions_checked} replayed as the worker recorded them"
+        + (f"; [yellow]differing[/]: {differing}" if differing else "")
+    )
 
 
 # --- history ----------------------------------------------------------------------------
