@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ledger.events import Fact
 from ledger.fold import Applied
-from ledger.kpis import SALE_TYPES
+from ledger.kpis import SALE_TYPES, Attribution
 
 
 @dataclass(slots=True)
@@ -41,3 +41,30 @@ class KpiCounts:
 
     def is_empty(self) -> bool:
         return not (self.counts or self.sales or self.held_sales or self.oversold)
+
+    def labelled(self, labels: Attribution) -> Labelled:
+        """The counts under their metric labels: locations and channels from policy."""
+        out = Labelled()
+        for (location, matched), number in self.counts.items():
+            label = labels.location_label(location)
+            out.counts[label] += number
+            out.matched[label] += number if matched else 0
+        for location, units in self.variance_units.items():
+            out.variance_units[labels.location_label(location)] += units
+        out.sold.update(self.held_sales)
+        for (location, source), units in self.sales.items():
+            out.sold[labels.sale_channel(location, source)] += units
+        for (kind, location, source), units in self.oversold.items():
+            out.oversold[labels.oversell_channel(kind, location, source)] += units
+        return out
+
+
+@dataclass(slots=True)
+class Labelled:
+    """KPI counts by metric label (processors.metrics: location or channel)."""
+
+    counts: Counter[str] = field(default_factory=Counter)  # location -> cycle counts
+    matched: Counter[str] = field(default_factory=Counter)  # location -> counts that matched
+    variance_units: Counter[str] = field(default_factory=Counter)  # location -> |variance|
+    sold: Counter[str] = field(default_factory=Counter)  # channel -> units sold
+    oversold: Counter[str] = field(default_factory=Counter)  # channel -> units oversold

@@ -6,7 +6,6 @@ Labels come from policy (ledger.kpis.Attribution, built once per policy book), n
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 
 import redis.asyncio as aioredis
@@ -35,24 +34,17 @@ class KpiTracker:
         """Add one batch's counts to the KPI counters."""
         if counts.is_empty():
             return
-        labels = self.attribution(book)
-        for (location, matched), number in counts.counts.items():
-            label = labels.location_label(location)
-            metrics.CYCLE_COUNTS.labels(label).inc(number)
+        labelled = counts.labelled(self.attribution(book))
+        for location, number in labelled.counts.items():
+            metrics.CYCLE_COUNTS.labels(location).inc(number)
             # created at 0 with the first count, so rate() sees the first match too
-            metrics.CYCLE_COUNTS_MATCHED.labels(label).inc(number if matched else 0)
-        for location, units in counts.variance_units.items():
-            metrics.LOCATION_VARIANCE_UNITS.labels(labels.location_label(location)).inc(units)
-        sold: Counter[str] = Counter(counts.held_sales)
-        for (location, source), units in counts.sales.items():
-            sold[labels.sale_channel(location, source)] += units
-        oversold: Counter[str] = Counter()
-        for (kind, location, source), units in counts.oversold.items():
-            oversold[labels.oversell_channel(kind, location, source)] += units
-        for channel in sold.keys() | oversold.keys():
+            metrics.CYCLE_COUNTS_MATCHED.labels(location).inc(labelled.matched[location])
+        for location, units in labelled.variance_units.items():
+            metrics.LOCATION_VARIANCE_UNITS.labels(location).inc(units)
+        for channel in labelled.sold.keys() | labelled.oversold.keys():
             # both series exist from a channel's first sale, so increase() sees every oversell
-            metrics.UNITS_SOLD.labels(channel).inc(sold[channel])
-            metrics.CHANNEL_OVERSOLD_UNITS.labels(channel).inc(oversold[channel])
+            metrics.UNITS_SOLD.labels(channel).inc(labelled.sold[channel])
+            metrics.CHANNEL_OVERSOLD_UNITS.labels(channel).inc(labelled.oversold[channel])
 
     def observe(self, states: Iterable[SkuState], book: PolicyBook) -> None:
         for state in states:
