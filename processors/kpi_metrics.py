@@ -28,6 +28,7 @@ class KpiTracker:
         cached = self._attribution
         if cached is None or cached[0] is not book:
             cached = self._attribution = (book, Attribution.of(book))
+            _create_series(cached[1])
         return cached[1]
 
     def count(self, counts: KpiCounts, book: PolicyBook) -> None:
@@ -37,12 +38,12 @@ class KpiTracker:
         labelled = counts.labelled(self.attribution(book))
         for location, number in labelled.counts.items():
             metrics.CYCLE_COUNTS.labels(location).inc(number)
-            # created at 0 with the first count, so rate() sees the first match too
+            # created at 0 with the first count (when policy did not name the location)
             metrics.CYCLE_COUNTS_MATCHED.labels(location).inc(labelled.matched[location])
         for location, units in labelled.variance_units.items():
             metrics.LOCATION_VARIANCE_UNITS.labels(location).inc(units)
         for channel in labelled.sold.keys() | labelled.oversold.keys():
-            # both series exist from a channel's first sale, so increase() sees every oversell
+            # both series exist from a channel's first sale (the "(none)" channel's too)
             metrics.UNITS_SOLD.labels(channel).inc(labelled.sold[channel])
             metrics.CHANNEL_OVERSOLD_UNITS.labels(channel).inc(labelled.oversold[channel])
 
@@ -58,3 +59,15 @@ class KpiTracker:
 
     def reset(self) -> None:
         self.stranded.reset()
+
+
+def _create_series(labels: Attribution) -> None:
+    """Every counter of every location and channel policy names, at 0 until counted: a
+    series that first appears above 0 hides that first step from Prometheus's increase()."""
+    for location in labels.listed_locations:
+        for counter in (metrics.CYCLE_COUNTS, metrics.CYCLE_COUNTS_MATCHED):
+            counter.labels(location)
+        metrics.LOCATION_VARIANCE_UNITS.labels(location)
+    for channel in labels.channels:
+        metrics.UNITS_SOLD.labels(channel)
+        metrics.CHANNEL_OVERSOLD_UNITS.labels(channel)

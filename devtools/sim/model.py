@@ -131,9 +131,15 @@ class _Visible(NamedTuple):
     shown: Shown
 
 
-_Event = Demand | _Ship | _Grade | _Tick | _Visible
+class _Start(NamedTuple):
+    """The channels start the trace in sync: they show the opening stock."""
+
+    t: float
+
+
+_Event = Demand | _Ship | _Grade | _Tick | _Visible | _Start
 # at equal times: the opening stock, then customers and stores, then the sync's refresh
-_ORDER = {Replenish: 0, _Tick: 2, _Visible: 3}
+_ORDER = {Replenish: 0, _Start: 2, _Tick: 2, _Visible: 3}
 
 
 class Model:
@@ -154,9 +160,10 @@ class Model:
     def run(self) -> Counts:
         for item in self.trace.demand:
             self._push(item)
+        self._push(_Start(0.0))
         if isinstance(self.policy, BatchSync):
             ticks = int(self.trace.config.seconds // self.policy.interval_s) + 1
-            for k in range(ticks):
+            for k in range(1, ticks):
                 self._push(_Tick(k * self.policy.interval_s))
         end = self.trace.config.seconds
         while self._queue and self._queue[0][0] <= end:  # what falls after the trace: not run
@@ -239,9 +246,10 @@ class Model:
         if current is not None and current[0] == category:
             return
         if current is not None:
-            spent = self.counts.stale_s if current[0] == "stale" else self.counts.outside_s
-            spent[key[1]] = spent.get(key[1], 0.0) + t - current[1]
             del self._since[key]
+            if t > current[1]:
+                spent = self.counts.stale_s if current[0] == "stale" else self.counts.outside_s
+                spent[key[1]] = spent.get(key[1], 0.0) + t - current[1]
         if category is not None:
             self._since[key] = (category, t)
 
@@ -361,6 +369,11 @@ class Model:
     def _visible(self, visible: _Visible, t: float) -> None:
         self._show(visible.sku, visible.shown, t)
 
+    def _start(self, start: _Start, t: float) -> None:
+        for sku in self.trace.skus:
+            self._show(sku, self._figures(sku), t)
+        self._dirty.clear()
+
 
 _HANDLERS: dict[type, Any] = {
     WebOrder: Model._web_order,
@@ -374,6 +387,7 @@ _HANDLERS: dict[type, Any] = {
     _Grade: Model._grade,
     _Tick: Model._tick,
     _Visible: Model._visible,
+    _Start: Model._start,
 }
 
 

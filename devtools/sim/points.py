@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devtools.sim.model import BatchSync, Counts, Streaming, SyncPolicy, replay
-from devtools.sim.trace import SimConfig, Trace, generate
+from devtools.sim.trace import SimConfig, generate
 from ledger.events import Fact
 from ledger.kpis import oversell_rate
 
@@ -90,7 +90,3 @@ def facts_differing(first: Sequence[Fact], second: Sequence[Fact]) -> int:
 
     differing = sum(shape(a) != shape(b) for a, b in zip(first, second, strict=False))
     return differing + abs(len(first) - len(second))
-
-
-def trace_of(config: SimConfig) -> Trace:
-    return generate(config)

@@ -65,6 +65,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
         tally_label = f"Tally (median sync {tally['interval_s'] * 1000:.0f} ms)"
         ax.plot([tally["interval_s"] / 60], [tally["mean"][key]], marker="*", markersize=14,
                 color="tab:blue", linestyle="none", label=tally_label)  # fmt: skip
+        ax.annotate(f"{tally['mean'][key]:g}", (tally["interval_s"] / 60, tally["mean"][key]),
+                    textcoords="offset points", xytext=(8, 8), color="tab:blue")  # fmt: skip
         ax.set_xscale("log")
         ax.set_xlabel("sync interval (minutes, log scale)")
         ax.set_ylabel(label)

@@ -91,6 +91,23 @@ def test_the_counters_take_their_labels_from_policy() -> None:
     assert sample("tally_channel_oversold_units_total", channel="(none)") >= 3
 
 
+def test_every_location_and_channel_policy_names_has_its_counters_from_0() -> None:
+    """A series first seen above 0 hides that step from increase(): created when the
+    policy names them, the first count and the first sale are seen."""
+    web, store, warehouse = names()
+    KpiTracker(StrandedTracker(10, 10)).attribution(
+        t.book(t.channel(web, warehouse), t.safety(store, 1))
+    )
+    for location in (store, warehouse):
+        assert REGISTRY.get_sample_value("tally_cycle_counts_total", {"location": location}) == 0
+        assert (
+            REGISTRY.get_sample_value("tally_cycle_counts_matched_total", {"location": location})
+            == 0
+        )
+    assert REGISTRY.get_sample_value("tally_units_sold_total", {"channel": web}) == 0
+    assert REGISTRY.get_sample_value("tally_channel_oversold_units_total", {"channel": web}) == 0
+
+
 # --- stranded stock ---------------------------------------------------------------------
 
 

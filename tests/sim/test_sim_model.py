@@ -108,3 +108,8 @@ def test_the_same_seed_gives_the_same_trace_and_the_same_counts() -> None:
     first, second = generate(config), generate(config)
     assert first == second
     assert replay(first, BATCH).counts == replay(second, BATCH).counts
+
+
+def test_the_channels_start_the_trace_showing_the_opening_stock() -> None:
+    slow = replay(tiny({"wh-west": 2}), Streaming((60.0,)))
+    assert slow.counts.stale_s == {}  # not 60 s of "0 while in stock" per SKU and channel
