@@ -76,14 +76,14 @@ async def from_prometheus(settings: Settings, window_s: float) -> Totals:
         for series in all_series():
             result = await query(client, base, promql(series, window_s))
             totals[series] = {
-                labels.get(series.by, ""): _whole(series, value)
+                labels.get(series.by, ""): rounded_count(series, value)
                 for labels, value in result
                 if not math.isnan(value)
             }
     return totals
 
 
-def _whole(series: Series, value: float) -> float:
+def rounded_count(series: Series, value: float) -> float:
     """increase() extrapolates to the window's edges: a count of events or units is a whole
     number again (rounded); seconds stay as they are."""
     if series.kind == "counter" and not series.metric.endswith("_seconds_total"):

@@ -9,11 +9,11 @@ import pytest
 
 from base.settings import Settings
 from ops.inspect.top import parse_samples
-from ops.kpi.read import _whole, process_start, promql, totals_of, uptime_window
+from ops.kpi.read import process_start, promql, rounded_count, totals_of, uptime_window
 from ops.kpi.report import SinceNeedsPrometheus, build_report, kpi
 from ops.kpi.sections import (
-    SECTIONS,
     COUNTS,
+    SECTIONS,
     STRANDED_SKU_SECONDS,
     SYNCED_ON_TIME,
     AccuracyRow,
@@ -130,8 +130,8 @@ def test_prometheus_reads_each_counter_as_its_increase_over_the_window() -> None
 
 
 def test_prometheus_extrapolated_counts_are_whole_again_and_seconds_are_not() -> None:
-    assert _whole(COUNTS, 2.9996) == 3.0  # increase() extrapolates to the window's edges
-    assert _whole(STRANDED_SKU_SECONDS, 59.7) == 59.7
+    assert rounded_count(COUNTS, 2.9996) == 3.0  # increase() extrapolates to the window's edges
+    assert rounded_count(STRANDED_SKU_SECONDS, 59.7) == 59.7
 
 
 def test_since_is_refused_from_metrics_which_keep_no_history() -> None:
