@@ -18,7 +18,6 @@ were deleted makes the result incomplete (said in `notes`), and by `SCAN_RECORDS
 from __future__ import annotations
 
 import heapq
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -29,6 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 from base.redis_keys import FigureVersion
 from base.settings import TopicSettings
 from base.topics import partition_for
+from connectors.partition_read import read_partitions
 from ledger.as_of import PolicyStep, Replayed, TimelineItem, replay
 from ledger.availability import channel_ats, position_available, stranded_units
 from ledger.codec import decode_command, decode_event, decode_policy
@@ -36,8 +36,6 @@ from ledger.commands import Decision
 from ledger.errors import DecodeError
 
 SCAN_RECORDS_MAX = 2_000_000  # records read per call, over every partition
-POLL_TIMEOUT_MS = 500
-IDLE_S_MAX = 5.0  # no record for this long before the end: stop (an open transaction)
 DIFFERING_NAMED_MAX = 20
 _DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
 
@@ -129,13 +127,16 @@ async def _read(
         for kind, tp in tps.items()
         if kind in ("events", "commands") and begins[tp] > 0
     ]
-    for tp in chosen:
-        consumer.seek(tp, begins[tp])
     records: dict[TopicPartition, list[ConsumerRecord]] = {tp: [] for tp in chosen}
-    keyed = {tp for kind, tp in tps.items() if kind != "policy"}
-    truncated = await _scan(consumer, ends, begins, records, keyed, key)
-    if truncated:
-        notes.append(f"stopped after {SCAN_RECORDS_MAX:,} records: later ones not replayed")
+    policy, scanned = tps["policy"], 0
+    async for record in read_partitions(consumer, begins, ends):
+        scanned += 1
+        if scanned > SCAN_RECORDS_MAX:
+            notes.append(f"stopped after {SCAN_RECORDS_MAX:,} records: later ones not replayed")
+            break
+        tp = TopicPartition(record.topic, record.partition)
+        if tp == policy or record.key == key:  # every policy record, the SKU's others
+            records[tp].append(record)
     return _Log(records, notes)
 
 
@@ -146,42 +147,6 @@ async def _ends_at(
     found = await consumer.offsets_for_times(dict.fromkeys(tps, at_ms + 1))
     log_ends = await consumer.end_offsets(tps)
     return {tp: log_ends[tp] if found[tp] is None else found[tp].offset for tp in tps}
-
-
-async def _scan(
-    consumer: AIOKafkaConsumer,
-    ends: dict[TopicPartition, int],
-    begins: dict[TopicPartition, int],
-    records: dict[TopicPartition, list[ConsumerRecord]],
-    keyed: set[TopicPartition],
-    key: bytes,
-) -> bool:
-    """Read every partition to its end offset, keeping the SKU's records (all of policy).
-    True when SCAN_RECORDS_MAX stopped it."""
-    open_tps = {tp for tp, end in ends.items() if end > begins[tp]}
-    scanned, idle_since = 0, time.monotonic()
-    while open_tps:
-        for tp in list(open_tps):
-            if await consumer.position(tp) >= ends[tp]:
-                open_tps.discard(tp)
-        if not open_tps:
-            break
-        batches = await consumer.getmany(*open_tps, timeout_ms=POLL_TIMEOUT_MS)
-        if not any(batches.values()):
-            if time.monotonic() - idle_since > IDLE_S_MAX:
-                break
-            continue
-        idle_since = time.monotonic()
-        for tp, batch in batches.items():
-            scanned += len(batch)
-            records[tp] += [
-                record
-                for record in batch
-                if record.offset < ends[tp] and (tp not in keyed or record.key == key)
-            ]
-        if scanned > SCAN_RECORDS_MAX:
-            return True
-    return False
 
 
 def _timeline(log: _Log, tps: dict[str, TopicPartition], sku: str) -> Iterator[TimelineItem]:
