@@ -87,7 +87,7 @@ def main(
     chosen = policies([float(m) for m in intervals.split(",")], latencies_s)
     points = run_points(config, range(seed, seed + seeds), chosen)
     result = {
-        "command": "python -m devtools.sim " + shlex.join(sys.argv[1:]),
+        "command": shlex.join(["python", "-m", "devtools.sim", *sys.argv[1:]]),
         "date": now_iso(),
         "commit": git_commit(),
         "machine": machine(),
