@@ -41,7 +41,7 @@ def headline(result: dict[str, Any]) -> list[str]:
         f"{by_policy['batch 30 min']['mean']['oversold_units']:.0f} units",
         f"{by_policy['batch 30 min']['mean']['stranded_sku_min']:.0f}\nSKU-minutes",
         f"median {tally['interval_s'] * 1000:.0f} ms",
-        f"{tally['mean']['stranded_sku_min']:g}",
+        f"{round(tally['mean']['stranded_sku_min'], 1):g}\nSKU-minutes",
     ]
     assert tally["mean"]["oversold_units"] == 0  # "oversold none"
     return figures
