@@ -13,6 +13,8 @@ Orders:    tally:order:{ref}        string: the order's view (JSON), written onl
            tally:order-changes:{channel}  stream of {order_id, ref, status, version}
            tally:capacity:{location}      hash  local day (YYYY-MM-DD) -> orders taken
            tally:count-tasks:{location}   hash  sku -> why its count is suspect (JSON)
+KPIs:      tally:kpi:stranded:{channel}
+                                    sorted set  sku scored by its stranded units (the top ones)
 
 A figure's version is the pair (sku_version, policy_version), written "S-P" like a Redis
 stream id and compared as a pair: the SKU's ledger version (one step per applied event)
@@ -30,6 +32,7 @@ LOC_PREFIX = "tally:loc:"
 CHANGES_PREFIX = "tally:changes:"
 STOCK_EVENTS_PREFIX = "tally:stock-events:"
 VERSION_PREFIX = "tally:ver:"
+STRANDED_PREFIX = "tally:kpi:stranded:"
 
 
 def ats_key(channel: str) -> str:
@@ -72,6 +75,12 @@ def stock_events_key(channel: str) -> str:
 
 def version_key(kind: FigureKind, scope: str) -> str:
     return f"{VERSION_PREFIX}{kind}:{scope}"
+
+
+def stranded_key(channel: str) -> str:
+    """The SKUs the channel shows at 0 while stock sits outside its pool, scored by those
+    units (docs/KPIS.md); kept to the top `TALLY_WORKER__STRANDED_TOP_SKUS`."""
+    return f"{STRANDED_PREFIX}{channel}"
 
 
 class FigureVersion(NamedTuple):

@@ -132,6 +132,10 @@ class WorkerSettings(BaseModel):
     # message.max.bytes (1 MiB by default) less headroom.
     producer_batch_bytes_max: int = Field(default=512 * 1024, ge=16 * 1024, le=960 * 1024)
     changes_stream_len_max: int = Field(default=100_000, ge=100, le=10_000_000)
+    # Stranded stock (docs/KPIS.md): (channel, SKU) pairs this worker tracks in memory for the
+    # gauges (past it, new pairs are not counted), and the top SKUs kept per channel in Redis.
+    stranded_tracked_max: int = Field(default=200_000, ge=0, le=10_000_000)
+    stranded_top_skus: int = Field(default=1_000, ge=1, le=100_000)
 
 
 class OrdersSettings(BaseModel):

@@ -8,6 +8,12 @@
 Safety stock can only hold back units that exist, so an empty store's safety stock never
 eats another store's units; an oversold location's deficit does reduce the channel's ATS.
 Published figures are never negative.
+
+    stranded(channel) = sum(max(0, available(loc)) for loc outside channel.locations)
+                        if ATS(channel) == 0 (and its cap is not 0), else 0
+
+Stranded stock (a KPI, docs/KPIS.md): the channel shows 0 while locations outside its pool
+hold sellable units. A channel capped at 0 is switched off, never stranded.
 """
 
 from __future__ import annotations
@@ -56,6 +62,49 @@ def channel_ats(state: SkuState, channel_policy: ChannelPolicy, policies: Policy
     if cap is not None:
         total = min(total, cap)
     return max(0, total)
+
+
+def stranded_units(state: SkuState, channel_policy: ChannelPolicy, policies: PolicyBook) -> int:
+    """Sellable units outside the channel's pool while the channel shows 0; else 0."""
+    return stranded_by_channel(state, policies, (channel_policy,)).get(channel_policy.channel, 0)
+
+
+def stranded_by_channel(
+    state: SkuState, policies: PolicyBook, channels: Iterable[ChannelPolicy] | None = None
+) -> dict[str, int]:
+    """The channels (of `channels`, default the whole book) for which this SKU is stranded,
+    with the stranded units; channels with none are left out.
+
+    The worker calls this for every SKU a batch changes, so each location's availability is
+    computed once, inline (as `position_available`), and a channel's pool is summed only up
+    to knowing its ATS is above 0 (cap > 0: ATS > 0 exactly when pool - buffer > 0).
+    """
+    safety = policies.locations
+    available: dict[str, int] = {}
+    sellable = False
+    for location, (on_hand, committed, reserved, damaged, inspection) in state.positions.items():
+        free = on_hand - committed - reserved - damaged - inspection
+        if free > 0:
+            record = safety.get(location)
+            if record is not None:
+                free = max(0, free - record.safety_stock_units)
+            sellable = sellable or free > 0
+        available[location] = free
+    if not sellable:
+        return {}
+    stranded: dict[str, int] = {}
+    for policy in policies.channels.values() if channels is None else channels:
+        if policy.allocation_cap_units == 0:
+            continue
+        pool = policy.locations
+        if sum(available.get(location, 0) for location in pool) > policy.buffer_units:
+            continue  # ATS > 0
+        outside = sum(
+            units for location, units in available.items() if units > 0 and location not in pool
+        )
+        if outside:
+            stranded[policy.channel] = outside
+    return stranded
 
 
 def figures(state: SkuState, policies: PolicyBook) -> Figures:

@@ -19,6 +19,7 @@ from connectors.bulk_import import import_command
 from connectors.edi.cli import edi_app
 from connectors.pushers.cli import push_app
 from ops import cli_ledger, cli_orders, cli_output, cli_policy
+from ops.cli_kpi import kpi_command
 from ops.stack import ServiceStatus, StackError, ensure_up
 from ops.stack import down as stack_down
 from ops.stack import status as stack_status
@@ -100,8 +101,9 @@ def render_status(report: list[ServiceStatus]) -> None:
     cli_output.console().print(table)
 
 
-# stock, history, explain, top and resync live in ops/cli_ledger.py.
+# stock, history, explain, top and resync live in ops/cli_ledger.py; kpi in ops/cli_kpi.py.
 cli_ledger.register(app)
+app.command("kpi")(kpi_command)  # tally kpi [--since T] [--json]
 
 # The edges: API keys, bulk import and channel pushers live with their connectors.
 app.add_typer(keys_app, name="keys")  # tally keys add --role ... | list | remove KEY_ID

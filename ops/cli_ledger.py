@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from base.settings import Settings, get_settings
+from connectors.as_of import StockAsOf
 from ops import cli_output
 from ops.inspect.errors import ServiceDown
 from ops.inspect.explain import Explanation, UnknownChannel, explain
@@ -32,6 +33,7 @@ from ops.inspect.json_body import json_body
 from ops.inspect.kafka_read import TopicMissing
 from ops.inspect.published import Published
 from ops.inspect.stock import StockReport, stock
+from ops.inspect.stock_at import stock_at
 from ops.inspect.top import (
     TopSnapshot,
     default_metrics_urls,
@@ -63,7 +65,7 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def run_read(make: Callable[[], Awaitable[T]], json_output: bool) -> T:
+def run_reporting_errors(make: Callable[[], Awaitable[T]], json_output: bool) -> T:
     """Run one async read; turn the errors on-call can act on into clear messages."""
     _quiet()
     try:
@@ -91,7 +93,7 @@ def _show(
 ) -> None:
     """One read command: read with the settings, then print the report's JSON or render it."""
     settings = get_settings()
-    report = run_read(lambda: read(settings), json_output)
+    report = run_reporting_errors(lambda: read(settings), json_output)
     if json_output:
         cli_output.emit_json(json_body(report))
         return
@@ -122,9 +124,18 @@ def _version(published: Published) -> str:
 
 def stock_command(
     sku: Annotated[str, typer.Argument(help="The SKU.")],
+    at: Annotated[
+        str | None,
+        typer.Option(help="As it was at this ISO 8601 time (UTC if naive), rebuilt from the log."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Every location's buckets and every channel's units: ledger vs published (version, age)."""
+    if at is not None:
+        moment = parse_since(at)
+        assert moment is not None
+        _show(lambda settings: stock_at(settings, sku, moment), render_stock_at, json_output)
+        return
     _show(lambda settings: stock(settings, sku), render_stock, json_output)
 
 
@@ -166,10 +177,44 @@ def render_stock(report: StockReport) -> None:
     console.print(channels)
 
 
+def render_stock_at(report: StockAsOf) -> None:
+    console = cli_output.console()
+    clock = "-" if report.clock is None else report.clock.isoformat(timespec="seconds")
+    console.print(
+        f"[bold]{report.sku}[/] as of {report.at.isoformat(timespec='seconds')}  ledger version "
+        f"{report.version.wire()}  last event {clock}  pending holds {report.pending_holds}  "
+        f"({report.records} records replayed)"
+    )
+    for note in report.notes:
+        console.print(f"[yellow]incomplete:[/] {note}" if not report.complete else note)
+    if not report.known:
+        console.print("the log has no record of this SKU up to then")
+    locations = Table(
+        "location", "on_hand", "commit", "reserv", "damaged", "inspect", "safety", "avail",
+        "incoming", title="locations", box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+    for row in report.locations:
+        locations.add_row(
+            row.location, str(row.on_hand), str(row.committed), str(row.reserved),
+            str(row.damaged), str(row.inspection), str(row.safety), str(row.available),
+            str(row.incoming),
+        )  # fmt: skip
+    console.print(locations)
+    channels = Table("channel", "ats", "stranded", title="channels", box=box.SIMPLE_HEAD)
+    for channel in report.channels:
+        channels.add_row(channel.channel, str(channel.ats), str(channel.stranded_units))
+    console.print(channels)
+    differing = ", ".join(report.decisions_differing)
+    console.print(
+        f"decisions: {report.decisions_checked} replayed as the worker recorded them"
+        + (f"; [yellow]differing[/]: {differing}" if differing else "")
+    )
+
+
 # --- history ----------------------------------------------------------------------------
 
 
-def _parse_since(text: str | None) -> datetime | None:
+def parse_since(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
@@ -189,7 +234,7 @@ def history_command(
     json_output: JsonOption = False,
 ) -> None:
     """The SKU's audit trail: every event, command and decision, with its effect and source."""
-    since_time = _parse_since(since)
+    since_time = parse_since(since)
     _show(
         lambda settings: history(settings, sku, since=since_time, limit=limit, page=page),
         render_history,
@@ -302,7 +347,7 @@ def top_command(
 
     console = cli_output.console()
     if once:
-        snapshot = run_read(take, json_output)
+        snapshot = run_reporting_errors(take, json_output)
         if json_output:
             cli_output.emit_json(json_body(snapshot))
         else:
@@ -312,7 +357,7 @@ def top_command(
         with Live(Text("tally top: first sample ..."), console=console, screen=False) as live:
             while True:
                 started = time.monotonic()
-                snapshot = run_read(take, json_output)
+                snapshot = run_reporting_errors(take, json_output)
                 if json_output:
                     cli_output.emit_json(json_body(snapshot), indent=None)
                 else:

@@ -17,7 +17,7 @@ from base.settings import get_settings
 from ledger.orders.simulate import SimulationReport, Totals, simulate
 from ledger.sourcing import RuleName
 from ops import cli_output
-from ops.cli_ledger import JsonOption, run_read
+from ops.cli_ledger import JsonOption, run_reporting_errors
 from ops.inspect.orders import order_view, past_orders
 
 sourcing_app = typer.Typer(help="Sourcing rules: try a rule change on past orders.")
@@ -33,7 +33,7 @@ def explain_order_command(
 ) -> None:
     """An order's shipments, rejections, and each plan's ranking rule by rule."""
     settings = get_settings()
-    view = run_read(lambda: order_view(settings, channel, order_id), json_output)
+    view = run_reporting_errors(lambda: order_view(settings, channel, order_id), json_output)
     if json_output:
         cli_output.emit_json(view)
         return
@@ -100,7 +100,7 @@ def simulate_command(
         raise typer.Exit(1) from error
     settings = get_settings()
     moment = since if since.tzinfo else since.astimezone()
-    orders, book = run_read(lambda: past_orders(settings, moment), json_output)
+    orders, book = run_reporting_errors(lambda: past_orders(settings, moment), json_output)
     report = simulate(orders, book, wanted)
     if json_output:
         cli_output.emit_json(asdict(report))

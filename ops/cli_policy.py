@@ -18,7 +18,7 @@ from base.topics import ensure_topics
 from ledger.codec import encode
 from ledger.policy import LocationPolicy, PolicyBook
 from ops import cli_output
-from ops.cli_ledger import JsonOption, run_read
+from ops.cli_ledger import JsonOption, run_reporting_errors
 from ops.inspect.kafka_read import kafka_consumer, read_policy
 
 policy_app = typer.Typer(help="Channel and location policy.")
@@ -50,7 +50,7 @@ def set_location(
 ) -> None:
     """Change a location's record: options given replace those fields, the rest are kept."""
     settings = get_settings()
-    book = run_read(lambda: _book(settings), json_output)
+    book = run_reporting_errors(lambda: _book(settings), json_output)
     changes = _changes(
         safety_stock_units=safety_stock,
         name=name,
@@ -69,7 +69,7 @@ def set_location(
     if capacity is not None:
         changes["daily_order_capacity"] = None if capacity < 0 else capacity
     record = _record(book, location, changes)
-    run_read(lambda: _produce(settings, record), json_output)
+    run_reporting_errors(lambda: _produce(settings, record), json_output)
     if json_output:
         cli_output.emit_json(record.model_dump(mode="json"))
         return
@@ -122,7 +122,7 @@ async def _produce(settings: Settings, record: LocationPolicy) -> None:
 def show_policy(json_output: JsonOption = False) -> None:
     """Every channel's and location's current record."""
     settings = get_settings()
-    book = run_read(lambda: _book(settings), json_output)
+    book = run_reporting_errors(lambda: _book(settings), json_output)
     if json_output:
         cli_output.emit_json(
             {

@@ -25,12 +25,14 @@ from processors.batch_step import handle_batch
 from processors.expiry import ExpiryIndex
 from processors.faust_repairs import FaustRepairs
 from processors.hold_expiry import expire_due_holds
+from processors.kpi_metrics import KpiTracker
 from processors.lag import report_consumer_lag
 from processors.parts import Worker
 from processors.publisher import RedisPublisher, policy_low_stock
 from processors.republish import republish_after_rebalance, republish_policy_change
 from processors.side_producer import SideProducer
 from processors.state_cache import StateCache
+from processors.stranded import StrandedTracker
 
 LAG_REPORT_S = 1.0  # also how often commits are checked for a stall and figures retried
 STARVATION_CHECK_S = 5.0  # well inside worker.starved_s (>= 5 s, 30 by default)
@@ -114,6 +116,9 @@ def _worker(
         expiry=ExpiryIndex(),
         side_producer=SideProducer(settings),
         states=StateCache(worker_settings.state_cache_skus_max),
+        kpis=KpiTracker(
+            StrandedTracker(worker_settings.stranded_tracked_max, worker_settings.stranded_top_skus)
+        ),
     )
 
 
@@ -155,6 +160,7 @@ def _add_tasks_and_timers(worker: Worker) -> None:
         report_consumer_lag(worker)
         repairs.check_commits()
         await worker.pending.retry(worker.publisher)
+        worker.kpis.tick()
 
     @app.timer(interval=STARVATION_CHECK_S)
     async def watch_starvation() -> None:

@@ -20,12 +20,15 @@ from ledger.decide import decide
 from ledger.errors import DecodeError, LimitExceeded
 from ledger.events import Fact
 from ledger.fold import apply_event
+from ledger.kpis import SALE_TYPES
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
+from processors.kpi_counts import KpiCounts
 from processors.publisher import Figure
 
 TopicKind = Literal["events", "commands"]
 COMMAND_TYPES = (Reserve, Commit, Release, Expire)
+_KPI_FACT_TYPES = frozenset({"counted", *SALE_TYPES})  # facts the KPIs count (ledger.kpis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class BatchOutcome:
     holds_expired: int = 0
     oversells: list[int] = field(default_factory=list)  # size of each oversell, in units
     variance_units: int = 0
+    kpis: KpiCounts = field(default_factory=KpiCounts)  # counts, sales, oversells by place
 
 
 # (sku, source partition) -> the SKU's state before this batch
@@ -209,13 +213,16 @@ def _process_message(
 
 def _fold(item: _SkuWork, parsed: Fact, outcome: BatchOutcome, stamp_ms: int) -> None:
     applied = apply_event(item.state, parsed)
-    outcome.events_folded[(parsed.type, applied.outcome)] += 1
+    kind = parsed.type
+    outcome.events_folded[(kind, applied.outcome)] += 1
     if applied.outcome == "applied":
         item.state = applied.state
         item.stamp(stamp_ms)
         if applied.oversell_units:
             outcome.oversells.append(applied.oversell_units)
         outcome.variance_units += abs(applied.variance_units)
+        if kind in _KPI_FACT_TYPES or applied.oversell_units:
+            outcome.kpis.add_fact(kind, parsed, applied)
 
 
 def _decide(
@@ -225,11 +232,16 @@ def _decide(
     outcome: BatchOutcome,
     stamp_ms: int,
 ) -> None:
-    decided = decide(item.state, command, policies)
+    before = item.state
+    decided = decide(before, command, policies)
     if decided.events:
         item.state = decided.state
         item.stamp(stamp_ms)
         outcome.holds_expired += sum(1 for event in decided.events if event.type == "hold_expired")
+        for event in decided.events:
+            if event.type == "hold_committed":
+                hold = before.holds[event.hold_id]
+                outcome.kpis.add_committed_hold(hold.channel, hold.qty)
     if decided.decision is not None:
         outcome.decisions.append(decided.decision)
         outcome.hold_decisions[(command.type, decided.decision.outcome)] += 1

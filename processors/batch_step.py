@@ -45,6 +45,10 @@ async def handle_batch(worker: Worker, batch: Sequence[faust.EventT[bytes]]) -> 
     await worker.pending.publish(worker.publisher, outcome.figures)
     await side_sent  # a failed send fails the batch, before its offsets can commit
     _count(outcome)
+    book = worker.policy.book
+    worker.kpis.count(outcome.kpis, book)
+    worker.kpis.observe(outcome.states.values(), book)
+    await worker.kpis.flush(worker.redis)
 
 
 def _load_state(

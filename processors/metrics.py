@@ -76,3 +76,52 @@ TRANSACTION_ERRORS = Counter(
     "fenced by a newer owner of its partition). Faust logs most of these only as warnings.",
     ["step"],
 )
+
+# --- KPIs (docs/KPIS.md; recording rules in ops/prometheus/rules/kpis.yml) ---------------
+# Locations and channels as labels come from policy (ledger.kpis.Attribution): a location
+# no policy record names is "(unlisted)", an oversell no channel caused is "(none)".
+CYCLE_COUNTS = Counter(
+    "tally_cycle_counts_total", "Cycle counts applied, per location.", ["location"]
+)
+CYCLE_COUNTS_MATCHED = Counter(
+    "tally_cycle_counts_matched_total",
+    "Cycle counts that found exactly the on-hand units the ledger held, per location.",
+    ["location"],
+)
+LOCATION_VARIANCE_UNITS = Counter(
+    "tally_location_variance_units_total",
+    "Absolute units of variance found by cycle counts, per location.",
+    ["location"],
+)
+UNITS_SOLD = Counter(
+    "tally_units_sold_total",
+    "Units sold, per channel: committed holds (the hold's channel), order_placed and "
+    "sold_in_store facts (the channel their source names, else the location's channel).",
+    ["channel"],
+)
+CHANNEL_OVERSOLD_UNITS = Counter(
+    "tally_channel_oversold_units_total",
+    "Units sold beyond availability, per channel that sold them ((none): a count, damage ...).",
+    ["channel"],
+)
+STRANDED_SKUS = Gauge(
+    "tally_stranded_skus",
+    "SKUs (of this worker) a channel shows at 0 while locations outside its pool hold "
+    "sellable units.",
+    ["channel"],
+)
+STRANDED_UNITS = Gauge(
+    "tally_stranded_units",
+    "Sellable units outside the channel's pool of the SKUs it shows at 0 (this worker's).",
+    ["channel"],
+)
+STRANDED_SKU_SECONDS = Counter(
+    "tally_stranded_sku_seconds_total",
+    "Seconds x stranded SKUs, per channel (increase over a window / 60 = SKU-minutes).",
+    ["channel"],
+)
+STRANDED_UNIT_SECONDS = Counter(
+    "tally_stranded_unit_seconds_total",
+    "Seconds x stranded units, per channel (increase / window = average stranded units).",
+    ["channel"],
+)

@@ -16,6 +16,7 @@ from ledger.state import SkuState
 from processors.batch import TopicKind
 from processors.expiry import ExpiryIndex
 from processors.faust_repairs import FaustRepairs
+from processors.kpi_metrics import KpiTracker
 from processors.pending_figures import PendingFigures
 from processors.publisher import RedisPublisher
 from processors.side_producer import SideProducer
@@ -37,6 +38,7 @@ class Worker:
     expiry: ExpiryIndex
     side_producer: SideProducer
     states: StateCache[SkuState]
+    kpis: KpiTracker  # the KPIs computed by the stream (docs/KPIS.md)
     pending: PendingFigures = field(default_factory=PendingFigures)  # figures not yet in Redis
     # (topic, partition) -> its log end when this worker first processed it since assignment:
     # records before it may have been processed by a run whose writes were lost
@@ -56,3 +58,4 @@ class Worker:
         self.expiry.request_rescan()
         self.replay_ends.clear()
         self.states.clear()
+        self.kpis.reset()  # the republish after the rebalance observes the SKUs still owned

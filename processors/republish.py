@@ -45,12 +45,15 @@ async def _republish(worker: Worker, figures_of: Callable[[SkuState], Figures]) 
     sku_count = 0
     async with worker.durable:  # no batch's unacknowledged state in the snapshot
         table = dict(worker.positions.items())
+    book = worker.policy.book
     for state in read_all_states(table):
         batch += figures_from(state, figures_of(state), worker.policy.version, ingested_ms=0)
+        worker.kpis.stranded.observe(state, book)
         sku_count += 1
         if len(batch) >= REPUBLISH_CHUNK_FIGURES:
             await worker.pending.publish(worker.publisher, batch)
             batch = []
     await worker.pending.publish(worker.publisher, batch)
+    await worker.kpis.flush(worker.redis)
     metrics.TABLE_SKUS.set(sku_count)
     return sku_count

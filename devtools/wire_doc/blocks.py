@@ -43,6 +43,9 @@ REDIS_KEYS = {
                          "events of the channel's figures: see below"),
     "version_key": (("ats", "{channel}"), "hash", "SKU → `S-P:published_ms`: the "
                     "[version](#figure-versions) of the figure beside it and when it was written"),
+    "stranded_key": (("{channel}",), "sorted set", "SKU scored by its stranded units: the "
+                     "channel shows 0 while locations outside its pool hold that many sellable "
+                     "units ([KPIS.md](KPIS.md#stranded-stock)); the top SKUs only, best effort"),
 }  # fmt: skip
 LOCATION_VERSION_KEY = redis_keys.version_key("loc", "{location}")
 # By dead-letter field, in record order: (type, meaning).

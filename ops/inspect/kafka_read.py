@@ -7,7 +7,6 @@ changelog use. So one SKU's state or history is one partition scan, never a topi
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
@@ -19,16 +18,13 @@ from base.settings import Settings
 from base.table_layout import is_key_of, is_state_key
 from base.table_layout import read_state as read_stored_state
 from base.topics import changelog_topic, partition_for
+from connectors.partition_read import read_partitions
 from ledger.errors import DecodeError
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from ops.inspect.errors import ServiceDown
 
 FETCH_RECORDS_MAX = 5_000  # records per poll
-POLL_TIMEOUT_MS = 500
-# A scan stops when no record arrived for this long although the end was not reached
-# (e.g. a transaction left open by a killed producer holds the read_committed end back).
-SCAN_IDLE_S_MAX = 5.0
 REQUEST_TIMEOUT_MS = 5_000
 
 
@@ -88,29 +84,10 @@ async def scan(
     chosen = list(partitions)
     consumer.assign(chosen)
     ends: dict[TopicPartition, int] = await consumer.end_offsets(chosen)
-    # Explicit offsets: seek_to_beginning() is lazy and can lose a race with the fetcher's
-    # first position lookup on a freshly assigned partition.
     begins: dict[TopicPartition, int] = await consumer.beginning_offsets(chosen)
-    for tp in chosen:
-        consumer.seek(tp, max(begins[tp], (start_offsets or {}).get(tp, 0)))
-    open_tps = {tp for tp in chosen if ends[tp] > begins[tp]}
-    idle_since = time.monotonic()
-    while open_tps:
-        for tp in list(open_tps):
-            if await consumer.position(tp) >= ends[tp]:
-                open_tps.discard(tp)
-        if not open_tps:
-            return
-        batches = await consumer.getmany(*open_tps, timeout_ms=POLL_TIMEOUT_MS)
-        if not any(batches.values()):
-            if time.monotonic() - idle_since > SCAN_IDLE_S_MAX:
-                return
-            continue
-        idle_since = time.monotonic()
-        for tp, records in batches.items():
-            for record in records:
-                if record.offset < ends[tp]:
-                    yield record
+    starts = {tp: max(begins[tp], (start_offsets or {}).get(tp, 0)) for tp in chosen}
+    async for record in read_partitions(consumer, starts, ends):
+        yield record
 
 
 async def read_policy(consumer: AIOKafkaConsumer, settings: Settings) -> tuple[PolicyBook, int]:

@@ -303,3 +303,31 @@ def test_redis_down_names_the_service_address_and_fix(live_stack: Settings) -> N
     assert result.exit_code == EXIT_SERVICE_DOWN
     assert f"Redis is not reachable at 127.0.0.1:{port}" in result.stderr
     assert "`tally up`" in result.stderr
+
+
+def test_stock_at_a_past_time_is_rebuilt_from_the_log(story: Story) -> None:
+    """Just before the reserve: no hold yet, web at 18; now: the hold, web at 14, and the
+    replayed reserve decided as the worker recorded it."""
+    _committed(story, "stock", story.sku)
+    entries = run_json(story.settings, "history", story.sku)["entries"]
+    (reserve,) = [entry for entry in entries if entry["what"] == "reserve"]
+    before = datetime.fromisoformat(reserve["time"]) - timedelta(milliseconds=1)
+
+    then = run_json(story.settings, "stock", story.sku, "--at", before.isoformat())
+    assert then["complete"] is True
+    assert then["pending_holds"] == 0
+    wh = {row["location"]: row for row in then["locations"]}[story.wh]
+    assert (wh["on_hand"], wh["committed"], wh["reserved"], wh["damaged"]) == (20, 3, 0, 1)
+    assert {row["channel"]: row["ats"] for row in then["channels"]} == {story.channel: 18}
+
+    now = run_json(story.settings, "stock", story.sku, "--at", datetime.now(UTC).isoformat())
+    assert now["pending_holds"] == 1
+    assert {row["channel"]: row["ats"] for row in now["channels"]} == {story.channel: 14}
+    assert (now["decisions_checked"], now["decisions_differing"]) == (1, [])
+    assert now["version"] == _committed(story, "stock", story.sku)["version"]
+
+
+def test_stock_at_a_time_before_the_sku_existed_knows_nothing(story: Story) -> None:
+    body = run_json(story.settings, "stock", story.sku, "--at", "2001-01-01T00:00:00")
+    assert body["known"] is False
+    assert body["locations"] == []

@@ -145,3 +145,16 @@ def test_dashboard_covers_the_operations_views(dashboard: dict[str, Any]) -> Non
         "tally:pusher_pushes:error_ratio_rate1m",
         "tally:gateway_requests:rate1m",
     } <= used
+
+
+def test_dashboard_shows_the_kpis(dashboard: dict[str, Any]) -> None:
+    used = frozenset().union(*(series_names(expr) for _, expr in exprs(dashboard)))
+    assert {
+        "tally:inventory_accuracy:ratio1d",
+        "tally:oversell_rate_per_10k:1h",
+        "tally:stranded_skus:sum",
+        "tally:stranded_units:sum",
+        "tally:stranded_sku_minutes:increase1h",
+        "tally:sync_slo:error_budget_left_ratio7d",
+        "tally:sync_slo:burn_rate1h",
+    } <= used

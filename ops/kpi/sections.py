@@ -1,0 +1,267 @@
+"""The KPI sections of `tally kpi`: the series each reads, its rows, and how a row prints.
+
+Pure: a section turns `Totals` (each series summed by one label, over the window) into rows
+with the formulas of `ledger.kpis`. Sources (ops/kpi/read.py) only fill `Totals`, so the
+same rows come from Prometheus or from the workers' /metrics.
+
+Adding a KPI section (the order KPIs: fill rate, split rate, pick-rejection rate per
+location, cost per order, once the order processor exports their counts): define its row
+dataclass, a `build` from `Totals`, its columns and cells, and append a `Section` to
+`SECTIONS`. `tally kpi` reads, prints and emits it as JSON (under its `name`) with no
+other change; its definition goes in docs/KPIS.md, its recording rules in
+ops/prometheus/rules/kpis.yml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from ledger.kpis import (
+    INVENTORY_ACCURACY_TARGET,
+    SYNC_SLO_OBJECTIVE,
+    UNATTRIBUTED,
+    error_budget_left,
+    inventory_accuracy,
+    oversell_rate,
+    ratio,
+)
+
+R = TypeVar("R")
+SeriesKind = Literal["counter", "gauge"]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric summed by one label: a counter's increase over the window, or a gauge now."""
+
+    metric: str  # the series name as exported (e.g. `tally_units_sold_total`)
+    by: str  # the label it is summed by
+    kind: SeriesKind = "counter"
+    match: tuple[tuple[str, str], ...] = ()  # label = value filters
+
+
+# series -> label value -> total (a counter's increase over the window, a gauge's value now)
+Totals = Mapping[Series, Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the counts cover: `seconds` (None: unknown, e.g. since each worker started)."""
+
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class Section(Generic[R]):
+    name: str  # the JSON key
+    title: str
+    series: tuple[Series, ...]
+    build: Callable[[Totals, Window], list[R]]
+    columns: tuple[str, ...]
+    cells: Callable[[R], tuple[str, ...]]
+
+
+def _labels(totals: Totals, *series: Series) -> list[str]:
+    return sorted(set().union(*(totals.get(s, {}).keys() for s in series)))
+
+
+def _get(totals: Totals, series: Series, label: str) -> float:
+    return totals.get(series, {}).get(label, 0.0)
+
+
+def _num(value: float | None, spec: str = ".0f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.2f}%"
+
+
+# --- inventory accuracy -------------------------------------------------------------------
+
+COUNTS = Series("tally_cycle_counts_total", "location")
+COUNTS_MATCHED = Series("tally_cycle_counts_matched_total", "location")
+VARIANCE = Series("tally_location_variance_units_total", "location")
+
+
+@dataclass(frozen=True)
+class AccuracyRow:
+    location: str
+    counts: float
+    matched: float
+    accuracy: float | None  # share of counts that matched; None: no counts
+    variance_units: float
+    meets_target: bool | None = field(init=False)  # accuracy >= INVENTORY_ACCURACY_TARGET
+
+    def __post_init__(self) -> None:
+        meets = None if self.accuracy is None else self.accuracy >= INVENTORY_ACCURACY_TARGET
+        object.__setattr__(self, "meets_target", meets)
+
+
+def build_accuracy(totals: Totals, window: Window) -> list[AccuracyRow]:
+    return [
+        AccuracyRow(
+            location=location,
+            counts=_get(totals, COUNTS, location),
+            matched=_get(totals, COUNTS_MATCHED, location),
+            accuracy=inventory_accuracy(
+                _get(totals, COUNTS, location), _get(totals, COUNTS_MATCHED, location)
+            ),
+            variance_units=_get(totals, VARIANCE, location),
+        )
+        for location in _labels(totals, COUNTS)
+    ]
+
+
+ACCURACY: Section[AccuracyRow] = Section(
+    name="inventory_accuracy",
+    title=f"inventory accuracy (target {INVENTORY_ACCURACY_TARGET:.1%} of counts match)",
+    series=(COUNTS, COUNTS_MATCHED, VARIANCE),
+    build=build_accuracy,
+    columns=("location", "counts", "matched", "accuracy", "variance units", "target"),
+    cells=lambda row: (
+        row.location, _num(row.counts), _num(row.matched), _pct(row.accuracy),
+        _num(row.variance_units), {True: "met", False: "MISSED", None: "-"}[row.meets_target],
+    ),
+)  # fmt: skip
+
+
+# --- oversell rate --------------------------------------------------------------------------
+
+SOLD = Series("tally_units_sold_total", "channel")
+OVERSOLD = Series("tally_channel_oversold_units_total", "channel")
+
+
+@dataclass(frozen=True)
+class OversellRow:
+    channel: str  # "(none)": oversells no channel caused (counts, damage ...)
+    units_sold: float
+    oversold_units: float
+    per_10k_sold: float | None  # oversold units per 10,000 sold; None: nothing sold
+
+
+def build_oversell(totals: Totals, window: Window) -> list[OversellRow]:
+    rows = []
+    for channel in _labels(totals, SOLD, OVERSOLD):
+        sold, oversold = _get(totals, SOLD, channel), _get(totals, OVERSOLD, channel)
+        rate = None if channel == UNATTRIBUTED else oversell_rate(oversold, sold)
+        rows.append(OversellRow(channel, sold, oversold, rate))
+    return rows
+
+
+OVERSELL: Section[OversellRow] = Section(
+    name="oversell_rate",
+    title="oversell rate (target 0 per 10,000 units sold)",
+    series=(SOLD, OVERSOLD),
+    build=build_oversell,
+    columns=("channel", "units sold", "oversold units", "per 10,000 sold"),
+    cells=lambda row: (
+        row.channel,
+        _num(row.units_sold),
+        _num(row.oversold_units),
+        _num(row.per_10k_sold, ".1f"),
+    ),
+)
+
+
+# --- stranded stock -------------------------------------------------------------------------
+
+STRANDED_SKUS = Series("tally_stranded_skus", "channel", "gauge")
+STRANDED_UNITS = Series("tally_stranded_units", "channel", "gauge")
+STRANDED_SKU_SECONDS = Series("tally_stranded_sku_seconds_total", "channel")
+STRANDED_UNIT_SECONDS = Series("tally_stranded_unit_seconds_total", "channel")
+
+
+@dataclass(frozen=True)
+class StrandedSku:
+    sku: str
+    units: int
+
+
+@dataclass(frozen=True)
+class StrandedRow:
+    channel: str
+    skus_now: float
+    units_now: float
+    sku_minutes: float  # over the window
+    average_units: float | None  # unit-seconds / window; None: window unknown
+    top_skus: list[StrandedSku] = field(default_factory=list)  # from Redis, most units first
+
+
+def build_stranded(totals: Totals, window: Window) -> list[StrandedRow]:
+    rows = []
+    for channel in _labels(totals, STRANDED_SKUS, STRANDED_SKU_SECONDS):
+        unit_seconds = _get(totals, STRANDED_UNIT_SECONDS, channel)
+        average = None if window.seconds is None else ratio(unit_seconds, window.seconds)
+        rows.append(
+            StrandedRow(
+                channel=channel,
+                skus_now=_get(totals, STRANDED_SKUS, channel),
+                units_now=_get(totals, STRANDED_UNITS, channel),
+                sku_minutes=_get(totals, STRANDED_SKU_SECONDS, channel) / 60,
+                average_units=average,
+            )
+        )
+    return rows
+
+
+STRANDED: Section[StrandedRow] = Section(
+    name="stranded_stock",
+    title="stranded stock (channel at 0 while locations outside its pool hold sellable units)",
+    series=(STRANDED_SKUS, STRANDED_UNITS, STRANDED_SKU_SECONDS, STRANDED_UNIT_SECONDS),
+    build=build_stranded,
+    columns=("channel", "SKUs now", "units now", "SKU-minutes", "avg units", "top SKUs (units)"),
+    cells=lambda row: (
+        row.channel, _num(row.skus_now), _num(row.units_now), _num(row.sku_minutes, ".1f"),
+        _num(row.average_units, ".1f"),
+        ", ".join(f"{top.sku} ({top.units})" for top in row.top_skus) or "-",
+    ),
+)  # fmt: skip
+
+
+# --- sync-latency SLO -------------------------------------------------------------------
+
+SYNCED = Series("tally_sync_latency_seconds_count", "channel")
+SYNCED_ON_TIME = Series("tally_sync_latency_seconds_bucket", "channel", match=(("le", "1.0"),))
+
+
+@dataclass(frozen=True)
+class SyncSloRow:
+    channel: str
+    figures: float
+    on_time: float  # visible in Redis within 1 s
+    attainment: float | None
+    error_budget_left: float | None  # 1: untouched; 0: spent; < 0: the SLO is missed
+
+
+def build_sync_slo(totals: Totals, window: Window) -> list[SyncSloRow]:
+    rows = []
+    for channel in _labels(totals, SYNCED):
+        figures, on_time = _get(totals, SYNCED, channel), _get(totals, SYNCED_ON_TIME, channel)
+        budget = error_budget_left(on_time, figures)
+        rows.append(SyncSloRow(channel, figures, on_time, ratio(on_time, figures), budget))
+    return rows
+
+
+SYNC_SLO: Section[SyncSloRow] = Section(
+    name="sync_slo",
+    title=f"sync-latency SLO ({SYNC_SLO_OBJECTIVE:.0%} of figures visible within 1 s)",
+    series=(SYNCED, SYNCED_ON_TIME),
+    build=build_sync_slo,
+    columns=("channel", "figures", "within 1 s", "attainment", "error budget left"),
+    cells=lambda row: (
+        row.channel, _num(row.figures), _num(row.on_time), _pct(row.attainment),
+        _pct(row.error_budget_left),
+    ),
+)  # fmt: skip
+
+
+# The order KPIs (fill rate, split rate, pick-rejection rate, cost per order) are appended
+# here when the order processor exports their counts (see the module docstring).
+SECTIONS: tuple[Section[Any], ...] = (ACCURACY, OVERSELL, STRANDED, SYNC_SLO)
+
+
+def all_series(sections: tuple[Section[Any], ...] = SECTIONS) -> tuple[Series, ...]:
+    return tuple(dict.fromkeys(series for section in sections for series in section.series))
