@@ -19,10 +19,10 @@ from base.settings import Settings
 from base.table_layout import is_key_of, is_state_key
 from base.table_layout import read_state as read_stored_state
 from base.topics import changelog_topic, partition_for
+from connectors.inspect.errors import ServiceDown
 from ledger.errors import DecodeError
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
-from ops.inspect.errors import ServiceDown
 
 FETCH_RECORDS_MAX = 5_000  # records per poll
 POLL_TIMEOUT_MS = 500

@@ -19,7 +19,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from base.settings import Settings
-from ops.inspect.errors import ServiceDown
+from connectors.inspect.errors import ServiceDown
 
 Source = Literal["metrics", "prometheus"]
 HTTP_TIMEOUT_S = 3.0

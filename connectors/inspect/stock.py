@@ -1,4 +1,5 @@
-"""`tally stock SKU`: every location's buckets and every channel's units, ledger vs Redis."""
+"""`tally stock SKU` and the console's SKU page: every location's buckets and every
+channel's units, ledger vs Redis."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from datetime import datetime
 
 from base.redis_keys import FigureVersion
 from base.settings import Settings
+from connectors.inspect.kafka_read import kafka_consumer, read_policy, read_state
+from connectors.inspect.published import Published, read_published, redis_client
 from ledger.availability import channel_ats, position_available
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
-from ops.inspect.kafka_read import kafka_consumer, read_policy, read_state
-from ops.inspect.published import Published, read_published, redis_client
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from typing import Literal
 
 from base.redis_keys import FigureVersion
 from base.settings import Settings
+from connectors.inspect.published import Published, read_published, redis_client
+from connectors.inspect.stock import ledger_snapshot
 from ledger.availability import channel_ats, position_available
 from ledger.state import Hold
-from ops.inspect.published import Published, read_published, redis_client
-from ops.inspect.stock import ledger_snapshot
 
 Status = Literal["current", "behind", "ahead", "not_published"]
 
