@@ -1,8 +1,9 @@
 """Push changed figures to Redis with compare-and-set on the figure version.
 
 One Lua script call per batch writes every figure whose version is newer than the one
-stored, and appends channel figures to the channel's change stream. A replay after a
-crash re-sends older versions; the script skips them, so a stale number can never
+stored, appends channel figures to the channel's change stream, and publishes each changed
+SKU's new version once on its pub/sub channel (the console's live pages; nothing stored).
+A replay after a crash re-sends older versions; the script skips them, so a stale number can never
 overwrite a newer one (DESIGN.md invariant 4).
 """
 
@@ -23,6 +24,7 @@ _CAS_PUBLISH_LUA = """
 local now_ms = ARGV[1]
 local changes_len_max = tonumber(ARGV[2])
 local results = {}
+local changed = {}
 for i = 3, #ARGV, 7 do
   local kind, scope, sku = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local units, sv, pv, ingested_ms = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
@@ -43,10 +45,14 @@ for i = 3, #ARGV, 7 do
         'sku', sku, 'available', units, 'version', sv .. '-' .. pv,
         'ingested_at', ingested_ms)
     end
+    changed[sku] = sv .. '-' .. pv
     results[#results + 1] = 1
   else
     results[#results + 1] = 0
   end
+end
+for sku, version in pairs(changed) do
+  redis.call('PUBLISH', 'tally:sku-changes:' .. sku, version)
 end
 return results
 """

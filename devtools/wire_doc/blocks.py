@@ -39,6 +39,9 @@ REDIS_KEYS = {
                 "(decimal string, never negative)"),
     "loc_key": (("{location}",), "hash", "SKU → available units at the location"),
     "changes_key": (("{channel}",), "stream", "one entry per changed channel figure: see below"),
+    "sku_changes_key": (("{sku}",), "pub/sub channel", "the SKU's figure version `S-P`, once "
+                        "per publish that changed any of its figures (nothing stored; the "
+                        "console's live pages listen)"),
     "version_key": (("ats", "{channel}"), "hash", "SKU → `S-P:published_ms`: the "
                     "[version](#figure-versions) of the figure beside it and when it was written"),
 }  # fmt: skip

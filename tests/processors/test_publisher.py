@@ -58,3 +58,25 @@ def test_location_figures_are_written_without_a_change_stream(live_stack: Settin
     client = redis_client(live_stack)
     assert client.hget(redis_keys.loc_key(location), sku) == "2"
     assert client.exists(redis_keys.changes_key(location)) == 0
+
+
+def test_each_changed_sku_is_signalled_once_per_publish_and_a_stale_one_not_at_all(
+    live_stack: Settings,
+) -> None:
+    channel, location, sku = unique("web"), unique("store"), unique("SKU")
+    listener = redis_client(live_stack).pubsub()
+    listener.subscribe(redis_keys.sku_changes_key(sku))
+    try:
+        confirmed = listener.get_message(timeout=5.0)  # subscribed before anything is published
+        assert confirmed is not None and confirmed["type"] == "subscribe"
+        figures = [
+            Figure("ats", channel, sku, 3, FigureVersion(4, 1), ingested_ms=1),
+            Figure("loc", location, sku, 5, FigureVersion(4, 1), ingested_ms=1),
+        ]
+        assert publish(live_stack, figures) == [True, True]
+        message = listener.get_message(timeout=5.0)
+        assert message is not None and message["data"] == "4-1"
+        assert publish(live_stack, figures) == [False, False]  # a replay: nothing changed
+        assert listener.get_message(timeout=0.5) is None
+    finally:
+        listener.close()
