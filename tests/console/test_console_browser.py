@@ -195,3 +195,125 @@ def test_a_posted_fact_reaches_an_open_sku_page_within_a_second(
     assert elapsed_s < LIVE_WITHIN_S, f"the page showed the fact after {elapsed_s:.3f} s"
     assert page.locator(f"[data-figure='ats:{seeded.channel}']").first.inner_text() == "19"
     assert watched.errors == []
+
+
+def test_the_policy_preview_equals_the_channel_after_saving(
+    browser: Browser, console_stack: ConsoleStack
+) -> None:
+    stack = console_stack
+    channel = unique("chan")
+    seeded = seed(stack, channel)
+    watched = open_page(browser)
+    sign_in(watched, stack, "admin")
+    page = watched.page
+    page.goto(f"{stack.url}/console/policy/channels/{channel}")
+    page.fill("#buffer_units", "4")
+    page.fill("#allocation_cap_units", "9")
+    page.get_by_role("button", name="Preview").click()
+    row = page.locator(
+        f"#preview tr[data-sku='{seeded.sku}'][data-figure-name='channel:{channel}']"
+    )
+    assert row.locator("td").nth(1).inner_text() == "15"  # now: 5 + 3 + 7
+    previewed = int(row.locator("td.after").inner_text())
+    assert previewed == 9  # min(cap 9, 15 - 4)
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/console/policy?saved=*")
+    redis = redis_client(stack.settings)
+    wait_for_figure(redis, redis_keys.ats_key(channel), seeded.sku, str(previewed), timeout_s=30)
+    assert watched.errors == []
+
+
+def test_a_channel_key_cannot_open_admin_pages(
+    browser: Browser, console_stack: ConsoleStack
+) -> None:
+    stack = console_stack
+    watched = open_page(browser)
+    sign_in(watched, stack, "web")
+    page = watched.page
+    for path in ("/console/ops", "/console/policy", "/console/policy/channels/web",
+                 "/console/policy/locations/x", "/console/live/ops"):  # fmt: skip
+        response = page.goto(stack.url + path)
+        assert response is not None and response.status == 403, path
+    nav = page.get_by_role("navigation", name="Main")
+    page.goto(f"{stack.url}/console/")
+    assert nav.get_by_role("link", name="Policy").count() == 0
+    # A form posted to an admin action is refused too (and the session is a channel's).
+    posted = page.request.post(
+        f"{stack.url}/console/policy/channels/web",
+        form={"locations": "x", "action": "save"},
+        headers={"Origin": stack.url},
+    )
+    assert posted.status == 403
+    # Without a session nothing opens: the browser is sent to the login page.
+    anonymous = open_page(browser).page
+    anonymous.goto(f"{stack.url}/console/policy")
+    assert anonymous.url == f"{stack.url}/console/login"
+
+
+def test_a_form_from_another_origin_is_refused(
+    browser: Browser, console_stack: ConsoleStack
+) -> None:
+    stack = console_stack
+    watched = open_page(browser)
+    sign_in(watched, stack, "admin")
+    posted = watched.page.request.post(
+        f"{stack.url}/console/policy/channels/web",
+        form={"locations": "x", "action": "save"},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert posted.status == 403
+
+
+def test_keyboard_only(browser: Browser, console_stack: ConsoleStack) -> None:
+    stack = console_stack
+    seeded = seed(stack)
+    watched = open_page(browser)
+    page = watched.page
+    page.goto(f"{stack.url}/console/login")
+    assert page.evaluate("document.activeElement.id") == "api_key"  # the one field, focused
+    page.keyboard.type(stack.keys["admin"])
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{stack.url}/console/")
+    order = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        order.append(
+            page.evaluate("document.activeElement.textContent.trim() || document.activeElement.id")
+        )
+    assert order == ["Skip to content", "Tally", "Stock lookup", "Orders", "Operations",
+                     "Policy", "Sign out", "q"]  # fmt: skip
+    page.keyboard.type(seeded.sku)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/console/?q={seeded.sku}*")
+    assert page.get_by_role("heading", name=seeded.sku).is_visible()
+    page.keyboard.press("Tab")  # the skip link again, from the top of the new page
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    assert watched.errors == []
+
+
+def test_a_390_px_wide_phone_is_usable(browser: Browser, console_stack: ConsoleStack) -> None:
+    stack = console_stack
+    seeded = seed(stack)
+    watched = open_page(browser, width=390, height=844)
+    sign_in(watched, stack, "admin")
+    page = watched.page
+    for path in (f"/console/?q={seeded.sku}&store={seeded.stores['east']}",
+                 f"/console/sku/{seeded.sku}", "/console/ops", "/console/policy",
+                 f"/console/policy/channels/{seeded.channel}"):  # fmt: skip
+        page.goto(stack.url + path)
+        settle(page)
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= 390, f"{path} scrolls sideways: {width} px wide"
+        search_or_heading = page.locator("h1").bounding_box()
+        assert search_or_heading is not None and search_or_heading["width"] <= 390
+    page.goto(f"{stack.url}/console/?q={seeded.sku}&store={seeded.stores['east']}")
+    settle(page)
+    here = page.locator(f".here [data-figure='loc:{seeded.stores['east']}']")
+    assert here.inner_text() == "5"
+    box = page.get_by_role("button", name="Look up").bounding_box()
+    assert box is not None and box["height"] >= 40 and box["x"] + box["width"] <= 390
+    nearest = page.locator(".cards li").first.inner_text()
+    assert "Store mid" in nearest and "km" in nearest  # the nearest store first, with distance
+    shot(page, "lookup-phone")
+    assert watched.errors == []
