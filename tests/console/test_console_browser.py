@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Locator, Page
 
 from base import redis_keys
 from base.settings import REPO_ROOT
@@ -152,10 +152,13 @@ def test_every_page_loads_clean_and_accessible(
         settle(page)
         problems[name] = axe_serious(page)
         shot(page, name)
+
+    def redrive_buttons() -> Locator:
+        page.goto(f"{stack.url}/console/ops")
+        return page.get_by_role("button", name="Re-drive")
+
     redrive = wait_until(
-        lambda: (
-            page.goto(f"{stack.url}/console/ops") and page.get_by_role("button", name="Re-drive")
-        ),
+        redrive_buttons,
         lambda buttons: buttons.count() >= 1,
         timeout_s=30,
         what="the dead letter listed",
