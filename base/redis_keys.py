@@ -7,6 +7,8 @@ Stock events: tally:stock-events:{channel}
                                     stream of {event, sku, available, previous, threshold,
                                     version, ingested_at}; event is out_of_stock,
                                     back_in_stock or low_stock (processors/publisher.py)
+Signals:   tally:sku-changes:{sku}  pub/sub channel: the SKU's figure version "S-P", once per
+                                    publish call that changed any of its figures (not stored)
 Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location}
                                     hash  sku -> "{sku_version}-{policy_version}:{published_ms}"
 Orders:    tally:order:{ref}        string: the order's view (JSON), written only if newer
@@ -45,6 +47,14 @@ def loc_key(location: str) -> str:
 
 def changes_key(channel: str) -> str:
     return f"{CHANGES_PREFIX}{channel}"
+
+
+SKU_CHANGES_PREFIX = "tally:sku-changes:"
+
+
+def sku_changes_key(sku: str) -> str:
+    """A pub/sub channel (nothing is stored under it): a message when the SKU's figures changed."""
+    return f"{SKU_CHANGES_PREFIX}{sku}"
 
 
 ORDER_PREFIX = "tally:order:"

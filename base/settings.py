@@ -342,6 +342,25 @@ class EdiSettings(BaseModel):
     read_block_ms: int = Field(default=1_000, ge=1, le=60_000)
 
 
+class ConsoleSettings(BaseModel):
+    """The web console for people (connectors/console), served by the gateway at /console."""
+
+    # Signs the session cookie. Empty: a random secret generated once into `secret_file`
+    # (the local dev stack); set TALLY_CONSOLE__SESSION_SECRET where gateways run side by side.
+    session_secret: SecretStr = SecretStr("")
+    secret_file: Path = Field(default=REPO_ROOT / ".tally" / "console-secret")
+    session_ttl_s: int = Field(default=8 * 3_600, ge=60, le=7 * 86_400)
+    # A live page's event stream ends after this long (the browser reconnects by itself).
+    live_stream_s_max: float = Field(default=600.0, ge=5, le=86_400)
+    # The operations page scrapes these worker /metrics (empty: the local worker's port).
+    metrics_url: str = Field(default="", max_length=2_048)
+    # Policy preview: at most this many SKUs (the first by name with stock in the pools),
+    # from at most this many changelog records.
+    preview_skus_max: int = Field(default=200, ge=1, le=10_000)
+    preview_records_max: int = Field(default=1_000_000, ge=1_000, le=100_000_000)
+    dead_letters_shown_max: int = Field(default=50, ge=1, le=1_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TALLY_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -357,6 +376,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     pusher: PusherSettings = PusherSettings()
     edi: EdiSettings = EdiSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
 
 @lru_cache(maxsize=1)

@@ -134,6 +134,11 @@ class KeyStore:
         self._refresh(force=False)
         return self._by_hash.get(hash_key(key))
 
+    def by_key_id(self, key_id: str) -> KeyRecord | None:
+        """The record of a key still in the file (a console session names its key_id)."""
+        self._refresh(force=False)
+        return next((r for r in self._by_hash.values() if r.key_id == key_id), None)
+
     def _refresh(self, *, force: bool) -> None:
         now = time.monotonic()
         if not force and now - self._checked_at < self._reload_s:

@@ -43,6 +43,7 @@ fi
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)  # devtools/bench/fold_instructions.py
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the console's browser tests (tests/console)
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
 else

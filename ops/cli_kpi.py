@@ -14,10 +14,10 @@ from rich import box
 from rich.table import Table
 
 from base.settings import get_settings
+from connectors.inspect.top import default_metrics_urls
 from ops import cli_output
 from ops.cli_ledger import JsonOption, parse_since, run_reporting_errors
 from ops.inspect.json_body import json_body
-from ops.inspect.top import default_metrics_urls
 from ops.kpi.report import KpiReport, kpi
 from ops.kpi.sections import SECTIONS
 

@@ -25,22 +25,22 @@ from rich.text import Text
 
 from base.settings import Settings, get_settings
 from connectors.as_of import StockAsOf
-from ops import cli_output
-from ops.inspect.errors import ServiceDown
-from ops.inspect.explain import Explanation, UnknownChannel, explain
-from ops.inspect.history import LIMIT_MAX, HistoryPage, history
-from ops.inspect.json_body import json_body
-from ops.inspect.kafka_read import TopicMissing
-from ops.inspect.published import Published
-from ops.inspect.stock import StockReport, stock
-from ops.inspect.stock_at import stock_at
-from ops.inspect.top import (
+from connectors.inspect.errors import ServiceDown
+from connectors.inspect.explain import Explanation, UnknownChannel, explain
+from connectors.inspect.history import LIMIT_MAX, HistoryPage, history
+from connectors.inspect.kafka_read import TopicMissing
+from connectors.inspect.published import Published
+from connectors.inspect.stock import StockReport, stock
+from connectors.inspect.top import (
     TopSnapshot,
     default_metrics_urls,
     from_metrics,
     from_prometheus,
     prometheus_up,
 )
+from ops import cli_output
+from ops.inspect.json_body import json_body
+from ops.inspect.stock_at import stock_at
 from ops.resync import ResyncReport, resync
 
 if TYPE_CHECKING:

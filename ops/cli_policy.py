@@ -15,11 +15,11 @@ from rich.table import Table
 
 from base.settings import Settings, get_settings
 from base.topics import ensure_topics
+from connectors.inspect.kafka_read import kafka_consumer, read_policy
 from ledger.codec import encode
 from ledger.policy import LocationPolicy, PolicyBook
 from ops import cli_output
 from ops.cli_ledger import JsonOption, run_reporting_errors
-from ops.inspect.kafka_read import kafka_consumer, read_policy
 
 policy_app = typer.Typer(help="Channel and location policy.")
 location_app = typer.Typer(help="A location's record.")

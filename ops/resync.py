@@ -19,15 +19,15 @@ from redis.exceptions import RedisError
 
 from base.settings import Settings
 from base.topics import changelog_topic
-from ledger.availability import figures
-from ops.inspect.errors import ServiceDown
-from ops.inspect.kafka_read import (
+from connectors.inspect.errors import ServiceDown
+from connectors.inspect.kafka_read import (
     kafka_consumer,
     partition_count,
     read_all_states,
     read_policy,
 )
-from ops.inspect.published import redis_detail
+from connectors.inspect.published import redis_detail
+from ledger.availability import figures
 from processors.batch import figures_from
 from processors.publisher import Figure, RedisPublisher, policy_low_stock
 

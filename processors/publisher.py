@@ -1,8 +1,9 @@
 """Push changed figures to Redis with compare-and-set on the figure version.
 
 One Lua script call per batch writes every figure whose version is newer than the one
-stored, and appends channel figures to the channel's change stream. A replay after a
-crash re-sends older versions; the script skips them, so a stale number can never
+stored, appends channel figures to the channel's change stream, and publishes each changed
+SKU's new version once on its pub/sub channel (the console's live pages; nothing stored).
+A replay after a crash re-sends older versions; the script skips them, so a stale number can never
 overwrite a newer one (DESIGN.md invariant 4).
 
 The same script compares a written channel figure with the one it replaces and appends
@@ -49,6 +50,7 @@ local function stock_events(scope, sku, old, units, threshold, version, ingested
   end
 end
 
+local changed = {}
 for i = 3, #ARGV, 8 do
   local kind, scope, sku = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local units, sv, pv, ingested_ms = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
@@ -73,10 +75,14 @@ for i = 3, #ARGV, 8 do
         'ingested_at', ingested_ms)
       stock_events(scope, sku, old, units, threshold, sv .. '-' .. pv, ingested_ms)
     end
+    changed[sku] = sv .. '-' .. pv
     results[#results + 1] = 1
   else
     results[#results + 1] = 0
   end
+end
+for sku, version in pairs(changed) do
+  redis.call('PUBLISH', 'tally:sku-changes:' .. sku, version)
 end
 return results
 """

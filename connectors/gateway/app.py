@@ -3,7 +3,8 @@
 Ingest (`POST /v1/events`) and holds go to Kafka; availability reads come from Redis.
 Every request but /healthz and /metrics carries a bearer API key (connectors.auth).
 `create_app` only wires the parts: the state routes depend on (state), the routers by area
-(routes/), the error handlers (errors), the spec additions (spec) and the ASGI middleware.
+(routes/), the error handlers (errors), the web console (connectors/console, under /console),
+the spec additions (spec) and the ASGI middleware.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from base.settings import Settings
+from connectors import console
 from connectors.auth import KeyStore, RateLimiter
 from connectors.gateway import spec
 from connectors.gateway.backends import Bus, KafkaBus, Reads, RedisReads
@@ -56,6 +58,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     install_error_handlers(app)
+    console.install(app, settings)
     spec.document(app)
     app.add_middleware(
         BodyLimit, bytes_max=gateway.payload_bytes_max, header_bytes_max=gateway.header_bytes_max

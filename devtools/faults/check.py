@@ -26,6 +26,12 @@ from aiokafka import TopicPartition
 
 from base import redis_keys
 from base.settings import Settings
+from connectors.inspect.kafka_read import (
+    kafka_consumer,
+    partition_count,
+    read_table,
+    scan,
+)
 from ledger.availability import figures
 from ledger.codec import decode_command, decode_event, decode_policy
 from ledger.commands import Decision, Expire
@@ -34,12 +40,6 @@ from ledger.errors import DecodeError
 from ledger.fold import evolve
 from ledger.policy import PolicyBook, apply_policy
 from ledger.state import SkuState
-from ops.inspect.kafka_read import (
-    kafka_consumer,
-    partition_count,
-    read_table,
-    scan,
-)
 
 DECISION_FIELDS = ("hold_id", "sku", "command", "outcome", "reason", "location", "available_after")
 

@@ -29,6 +29,8 @@ from pydantic import SecretStr
 from base import redis_keys
 from base.settings import PusherSettings, Settings, TopicSettings
 from base.topics import ensure_topics
+from connectors.inspect.errors import ServiceDown
+from connectors.inspect.kafka_read import TopicMissing, read_table
 from devtools.faults import check
 from devtools.faults.plan import FAULT_KINDS, Fault, Plan, Size, build_plan
 from devtools.faults.procs import (
@@ -38,8 +40,6 @@ from devtools.faults.procs import (
     WebhookReceiver,
     faust_env,
 )
-from ops.inspect.errors import ServiceDown
-from ops.inspect.kafka_read import TopicMissing, read_table
 from ops.resync import resync
 from ops.stack.control import start_services, stop_services
 from ops.stack.kafka import Kafka

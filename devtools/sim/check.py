@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from connectors.inspect.top import Samples
 from ledger.events import Fact
 from ledger.fold import apply_event
 from ledger.kpis import Attribution
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
-from ops.inspect.top import Samples
 from processors.kpi_counts import KpiCounts
 
 # Worker counter -> the name of its KPI count here (by label).

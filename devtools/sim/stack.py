@@ -26,13 +26,13 @@ from aiokafka import AIOKafkaProducer
 from base.redis_keys import changes_key, stranded_key
 from base.settings import Settings
 from base.topics import ensure_topics
+from connectors.inspect.top import parse_samples
 from devtools.bench.env import Namespace, delete_run_topics, reset_redis, wait_for, worker_progress
 from devtools.sim import check
 from devtools.sim.world import ONLINE, POS, channel_records, policy_book
 from ledger.codec import encode
 from ledger.events import Fact
 from ops.child_worker import ChildWorker
-from ops.inspect.top import parse_samples
 
 log = logging.getLogger("tally.sim")
 DRAIN_TIMEOUT_S = 600.0

@@ -22,6 +22,7 @@ from ledger import limits
 from ledger.codec import STATE_FORMAT, ChunkKind
 from ledger.commands import CommandUnion, Decision, _Command
 from ledger.events import Fact, _Fact
+from ledger.orders.records import CapacityAsk, OrderRecordUnion, _OrderRecord
 from ledger.policy import ChannelPolicy, LocationPolicy
 
 # By TopicSettings field: (key, value, who writes it).
@@ -32,6 +33,9 @@ TOPICS = {
     "policy": ("`channel:{channel}` or `location:{location}`", "a [policy record]"
                "(#tallypolicy)", "the gateway (channels), you"),
     "dlq": ("the refused record's key", "a [dead letter](#tallydlq)", "the worker"),
+    "orders": ("the order's ref", "an [order log record](#tallyorders)",
+               "the gateway; the order processor"),
+    "capacity": ("the location", "a [capacity ask](#tallycapacity)", "the order processor"),
 }  # fmt: skip
 # By base.redis_keys function: (its arguments, Redis type, content).
 REDIS_KEYS = {
@@ -41,8 +45,19 @@ REDIS_KEYS = {
     "changes_key": (("{channel}",), "stream", "one entry per changed channel figure: see below"),
     "stock_events_key": (("{channel}",), "stream", "out-of-stock, back-in-stock and low-stock "
                          "events of the channel's figures: see below"),
+    "sku_changes_key": (("{sku}",), "pub/sub channel", "the SKU's figure version `S-P`, once "
+                        "per publish that changed any of its figures (nothing stored; the "
+                        "console's live pages listen)"),
     "version_key": (("ats", "{channel}"), "hash", "SKU → `S-P:published_ms`: the "
                     "[version](#figure-versions) of the figure beside it and when it was written"),
+    "order_key": (("{ref}",), "hash", "`version` and `view`: the order as "
+                  "`GET /v1/orders/{id}` returns it (JSON), written only when newer"),
+    "order_changes_key": (("{channel}",), "stream", "one entry per change of one of the "
+                          "channel's orders: `{order_id, ref, status, version}`"),
+    "capacity_key": (("{location}",), "hash", "local day (`YYYY-MM-DD`) → orders the location "
+                     "took that day"),
+    "count_tasks_key": (("{location}",), "hash", "SKU → why its count at the location is "
+                        "suspect (JSON `{reason, ref, at}`): a store could not pick it"),
     "stranded_key": (("{channel}",), "sorted set", "SKU scored by its stranded units: the "
                      "channel shows 0 while locations outside its pool hold that many sellable "
                      "units ([KPIS.md](KPIS.md#stranded-stock)); the top SKUs only, best effort"),
@@ -90,6 +105,22 @@ BOUNDS = {
     "again",
     "LOCATIONS_PER_CHANNEL_MAX": "a channel's `locations`, and its `pickup_locations`",
     "CHANNELS_MAX": "channels in the policy",
+    "NAME_CHARS_MAX": "characters in a location's `name`",
+    "COST_CENTS_MAX": "a handling cost or a shipping band's `cents`",
+    "DISTANCE_KM_MAX": "a shipping band's `up_to_km`",
+    "DAILY_ORDERS_MAX": "a location's `daily_order_capacity` (more: leave it unlimited)",
+    "PROCESSING_MINUTES_MAX": "a location's `processing_minutes`",
+    "HOLIDAYS_MAX": "a location's `holidays`",
+    "SHIPPING_BANDS_MAX": "a channel's `shipping_bands`",
+    "SOURCING_RULES_MAX": "a channel's `sourcing_rules`",
+    "ORDER_LINES_MAX": "lines of one order",
+    "ORDER_LINE_UNITS_MAX": "units of one order line",
+    "ORDER_SHIPMENTS_MAX": "shipments of one order (`max_shipments`)",
+    "ORDER_ROUNDS_MAX": "plans per allocation pass: the first, then re-plans after refusals",
+    "ORDER_REROUTES_MAX": "re-routes of one order after pick rejections",
+    "ORDER_RECORD_BYTES_MAX": "bytes in one `tally.orders` record (a plan carries its "
+    "explanation and the stock it saw)",
+    "ORDER_STATE_BYTES_MAX": "bytes of one order's (or capacity day's) stored state",
 }
 
 
@@ -115,6 +146,18 @@ def decision() -> str:
 
 def policy_records() -> str:
     return _by_tag((ChannelPolicy, LocationPolicy), "kind", base=None)
+
+
+def order_records() -> str:
+    return _by_tag(typing.get_args(OrderRecordUnion), "type", base=_OrderRecord)
+
+
+def order_records_common() -> str:
+    return field_table(_OrderRecord, meaning_of(_OrderRecord), tag="type")
+
+
+def capacity_ask() -> str:
+    return field_table(CapacityAsk, meaning_of(CapacityAsk), tag="")
 
 
 def _by_tag(models: Sequence[type[BaseModel]], tag: str, *, base: type[BaseModel] | None) -> str:
@@ -261,6 +304,9 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "commands": commands_by_type,
     "decision": decision,
     "policy": policy_records,
+    "order-records-common": order_records_common,
+    "order-records": order_records,
+    "capacity-ask": capacity_ask,
     "dead-letter": dead_letter,
     "redis-keys": redis,
     "redis-connection": redis_connection,

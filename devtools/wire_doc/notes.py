@@ -95,7 +95,65 @@ OVERRIDES: dict[str, str] = {
     "location that can fill it; `most_available`: the one with the most.",
     "ChannelPolicy.low_stock_units": "A figure entering 1..this many units publishes a "
     "`low_stock` event to `tally:stock-events:{channel}` (null: no low-stock events).",
+    "ChannelPolicy.sourcing_rules": "The order of the sourcing rules, each once (filters first "
+    "wherever they stand; see [ORDERS.md](ORDERS.md#a-channels-sourcing-rules)).",
+    "ChannelPolicy.max_shipments": "Shipments an order may be split into, unless it says.",
+    "ChannelPolicy.allow_partial": "Whether an order may be partly allocated, unless it says.",
+    "ChannelPolicy.shipping_bands": "Shipping cost per shipment by distance (`lowest_cost`): "
+    "`up_to_km` ascending, only the last null (any distance).",
     "LocationPolicy.location": "The location.",
+    "LocationPolicy.name": "A name people read.",
+    "LocationPolicy.location_type": "`dc`, `store`, `3pl` or `drop_ship`.",
+    "LocationPolicy.latitude": "Where it is (with `longitude`: both or neither).",
+    "LocationPolicy.longitude": "Where it is (with `latitude`: both or neither).",
+    "LocationPolicy.capabilities": "What it may do: `ship`, `pickup`, `ship_from_store` (a "
+    "store ships with either), each once.",
+    "LocationPolicy.daily_order_capacity": "Orders it takes per local day (null: no limit).",
+    "LocationPolicy.handling_cost_per_order_cents": "Handling cost of one shipment.",
+    "LocationPolicy.handling_cost_per_unit_cents": "Handling cost of one unit shipped.",
+    "LocationPolicy.processing_minutes": "Pick and pack time of an order.",
+    "LocationPolicy.cutoff_local": "`HH:MM`, local: orders after it ship the next open day.",
+    "LocationPolicy.open_days": "Days it ships (`mon` .. `sun`), each once.",
+    "LocationPolicy.time_zone": "Its IANA time zone (days and cut-offs are local).",
+    "LocationPolicy.holidays": "Dates it does not ship, each once.",
+    "_OrderRecord.issued_at": "The log time (the gateway's clock, or the order processor's for "
+    "its own steps): the saga's only clock, so a replay decides alike.",
+    "_OrderRecord.ref": "The order's ref: a digest of the channel and the channel's order id "
+    "(the record's key must be it).",
+    "PlaceOrder.channel": "The channel that placed the order.",
+    "PlaceOrder.order_id": "The channel's order id.",
+    "PlaceOrder.lines": "What is ordered: `{sku, qty}`, each SKU once.",
+    "PlaceOrder.delivery": "`{mode: ship, latitude, longitude, postal_code}` or "
+    "`{mode: pickup, location}`.",
+    "PlaceOrder.max_shipments": "Shipments the order may be split into.",
+    "PlaceOrder.allow_partial": "Whether what can be filled is allocated when not all can.",
+    "PlaceOrder.digest": "A digest of the order as placed: the same id with another digest is "
+    "refused by the gateway.",
+    "CancelOrder.reason": "Why, in words.",
+    "RejectPick.location": "The location that could not pick its shipment.",
+    "RejectPick.reason": "`not_found`, `damaged`, `wrong_item` or `other`.",
+    "RejectPick.note": "The store's words.",
+    "MarkPicked.location": "The shipment's location.",
+    "MarkShipped.location": "The shipment's location.",
+    "Planned.plan_seq": "The plan's number in the order (the first of each number is adopted).",
+    "Planned.shipments": "What to hold where: `{location, lines, capacity_day}`.",
+    "Planned.locations": "Every shipment of the order once held: kept ones and new ones.",
+    "Planned.unfilled": "What the plan could not source.",
+    "Planned.rankings": "Each rule's ranking: `{rule, seen, kept, ranked: [{locations, "
+    "score}]}` (the best few).",
+    "Planned.candidates_considered": "Candidate location sets scored.",
+    "Planned.truncated": "Whether a search bound cut the candidates.",
+    "Planned.stock_seen": "The stock the plan was computed from (SKU → location → units, "
+    "non-zero only): `tally sourcing simulate` re-plans against it.",
+    "OrderDecision.decision": "A [decision](#tallydecisions) on one of the order's holds.",
+    "CapacityAnswer.location": "The location asked.",
+    "CapacityAnswer.day": "The location's local day.",
+    "CapacityAnswer.outcome": "`accepted` or `rejected` (the day is full).",
+    "Timeout.step": "The order's version when it began to wait (a later version: ignored).",
+    "CapacityAsk.type": "`take` a slot for the order, or `give` it back.",
+    "CapacityAsk.location": "The location (the record's key).",
+    "CapacityAsk.day": "The location's local day.",
+    "CapacityAsk.ref": "The order.",
     "LocationPolicy.safety_stock_units": "Units held back at the location for every SKU (only "
     "units that exist are held back).",
 }

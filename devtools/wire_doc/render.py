@@ -44,27 +44,57 @@ def schema_of(model: type[BaseModel]) -> tuple[dict[str, Prop], list[str]]:
     return schema["properties"], schema.get("required", [])
 
 
-def number(value: int) -> str:
-    return "2^63 - 1" if value == 2**63 - 1 else f"{value:,}"
+def number(value: float) -> str:
+    if value == 2**63 - 1:
+        return "2^63 - 1"
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
 def type_text(prop: Prop) -> str:
     if "anyOf" in prop:
-        [one] = [option for option in prop["anyOf"] if option != {"type": "null"}]
-        return f"{type_text(one)} or null"
+        options = [option for option in prop["anyOf"] if option != {"type": "null"}]
+        text = " or ".join(type_text(option) for option in options)
+        return f"{text} or null" if len(options) < len(prop["anyOf"]) else text
+    if "oneOf" in prop:
+        return "one of " + ", ".join(type_text(option) for option in prop["oneOf"])
+    if "$ref" in prop:
+        return f"object `{prop['$ref'].rsplit('/', 1)[-1]}`"
     if "const" in prop:
         return f'`"{prop["const"]}"`'
     if "enum" in prop:
         names = [f"`{value}`" for value in prop["enum"]]
         return ", ".join(names[:-1]) + f" or {names[-1]}"
     kind = prop.get("type")
-    if kind == "integer":
-        return f"integer, {number(prop['minimum'])} to {number(prop['maximum'])}"
+    if kind in ("integer", "number"):
+        return _number_type(kind, prop)
+    if kind == "boolean":
+        return "boolean"
     if kind == "array":
-        return f"list of {type_text(prop['items'])}, at most {prop['maxItems']}"
+        return _array_type(prop)
+    if kind == "object" and "additionalProperties" in prop:
+        return f"map of {type_text(prop['additionalProperties'])}"
+    if kind == "object" and "patternProperties" in prop:
+        [values] = prop["patternProperties"].values()
+        return f"map of [id](#types) → {type_text(values)}"
     if kind == "string":
         return _string_type(prop)
     raise UnknownWireType(f"no wire type for {dict(prop)}")
+
+
+def _number_type(kind: str, prop: Prop) -> str:
+    low, high = prop.get("minimum"), prop.get("maximum")
+    if low is None:
+        return kind
+    if high is None:
+        return f"{kind}, at least {number(low)}"
+    return f"{kind}, {number(low)} to {number(high)}"
+
+
+def _array_type(prop: Prop) -> str:
+    if "prefixItems" in prop:
+        return "(" + ", ".join(type_text(item) for item in prop["prefixItems"]) + ")"
+    text = f"list of {type_text(prop['items'])}"
+    return f"{text}, at most {prop['maxItems']}" if "maxItems" in prop else text
 
 
 def _string_type(prop: Prop) -> str:
@@ -79,8 +109,14 @@ def _string_type(prop: Prop) -> str:
         return "[id](#types)"
     if length == (1, limits.ID_CHARS_MAX) and pattern == limits.TOKEN_PATTERN:
         return "[token](#types)"
-    if length == (1, limits.REASON_CHARS_MAX) and pattern is None:
-        return f"text, 1 to {limits.REASON_CHARS_MAX} characters"
+    if prop.get("format") == "date":
+        return "date (`YYYY-MM-DD`)"
+    if pattern == r"^([01]\d|2[0-3]):[0-5]\d$":
+        return "`HH:MM` (24 h)"
+    if pattern is None and length[0] is not None and length[1] is not None:
+        return f"text, {length[0]} to {length[1]} characters"
+    if prop.keys() <= {"type", "title", "default", "description"}:
+        return "text"
     raise UnknownWireType(f"a string of no named type: {dict(prop)}")
 
 

@@ -70,6 +70,8 @@ class _OrderRecord(BaseModel):
 
 
 class PlaceOrder(_OrderRecord):
+    """An order as the channel placed it (its delivery resolved to a point or a pickup)."""
+
     type: Literal["place"] = "place"
     channel: ChannelId
     order_id: Token
@@ -88,6 +90,8 @@ class PlaceOrder(_OrderRecord):
 
 
 class CancelOrder(_OrderRecord):
+    """The channel cancels the order: holds released, committed units given back."""
+
     type: Literal["cancel"] = "cancel"
     reason: Reason | None = None
 
@@ -102,6 +106,8 @@ class RejectPick(_OrderRecord):
 
 
 class MarkPicked(_OrderRecord):
+    """The shipment at `location` was picked."""
+
     type: Literal["picked"] = "picked"
     location: LocationId
 

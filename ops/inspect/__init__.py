@@ -1,6 +1,5 @@
-"""Read-only views of a running Tally for people on call (`tally stock|history|explain|top`).
+"""The CLI's own parts of the on-call views: `--json` bodies and order reads.
 
-The worker's RocksDB is locked while it runs, so ledger state is read from Kafka (the
-positions table's compacted changelog, read_committed), policy from `tally.policy`, and the
-published figures with their versions from Redis. Nothing here writes anywhere.
+The readers themselves (stock, explain, history, top, Kafka and Redis reads) live in
+connectors/inspect, shared with the web console.
 """

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from base.redis_keys import FigureVersion
-from ops.inspect.published import Published
+from connectors.inspect.published import Published
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

@@ -11,13 +11,13 @@ from aiokafka import TopicPartition
 
 from base.redis_keys import order_key
 from base.settings import Settings
+from connectors.inspect.kafka_read import kafka_consumer, partition_count, read_policy, scan
+from connectors.inspect.published import redis_client
 from ledger.errors import DecodeError
 from ledger.orders.codec import decode_order_record
 from ledger.orders.ids import order_ref
 from ledger.orders.records import PlaceOrder, Planned
 from ledger.policy import PolicyBook
-from ops.inspect.kafka_read import kafka_consumer, partition_count, read_policy, scan
-from ops.inspect.published import redis_client
 
 
 class OrderNotFound(ValueError):

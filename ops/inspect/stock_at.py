@@ -7,7 +7,7 @@ from datetime import datetime
 
 from base.settings import Settings
 from connectors.as_of import StockAsOf, stock_as_of
-from ops.inspect.kafka_read import kafka_consumer
+from connectors.inspect.kafka_read import kafka_consumer
 
 
 async def stock_at(settings: Settings, sku: str, at: datetime) -> StockAsOf:

@@ -13,8 +13,8 @@ import httpx
 
 from base.redis_keys import stranded_key
 from base.settings import Settings
-from ops.inspect.published import redis_client
-from ops.inspect.top import HTTP_TIMEOUT_S, Samples, prometheus_url, query, scrape
+from connectors.inspect.published import redis_client
+from connectors.inspect.top import HTTP_TIMEOUT_S, Samples, prometheus_url, query, scrape
 from ops.kpi.sections import Series, StrandedSku, Totals, Window, all_series
 
 PROCESS_START = "process_start_time_seconds"  # prometheus_client's process collector

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from base.settings import Settings
-from ops.inspect.top import prometheus_up, prometheus_url
+from connectors.inspect.top import prometheus_up, prometheus_url
 from ops.kpi import read
 from ops.kpi.sections import SECTIONS, STRANDED, StrandedRow, Totals, Window
 

@@ -19,12 +19,12 @@ from typer.testing import CliRunner, Result
 
 from base.redis_keys import FigureVersion
 from base.settings import Settings, get_settings
+from connectors.inspect.explain import Explanation, HoldTerm, LocationTerm
+from connectors.inspect.history import Entry, HistoryPage
+from connectors.inspect.published import Published
+from connectors.inspect.stock import ChannelStock, LocationStock, StockReport
+from connectors.inspect.top import TopSnapshot
 from ops.cli import app
-from ops.inspect.explain import Explanation, HoldTerm, LocationTerm
-from ops.inspect.history import Entry, HistoryPage
-from ops.inspect.published import Published
-from ops.inspect.stock import ChannelStock, LocationStock, StockReport
-from ops.inspect.top import TopSnapshot
 from ops.resync import ResyncReport
 from ops.stack import ServiceStatus
 from tests.support.isolation import free_port

@@ -7,9 +7,9 @@ import math
 from base.redis_keys import FigureVersion
 from base.settings import Settings
 from base.topics import changelog_topic, partition_for
-from ops.inspect.explain import _compare
-from ops.inspect.published import Published
-from ops.inspect.top import histogram_quantile, parse_samples, snapshot_between
+from connectors.inspect.explain import _compare
+from connectors.inspect.published import Published
+from connectors.inspect.top import histogram_quantile, parse_samples, snapshot_between
 
 
 def test_histogram_quantile_interpolates_like_prometheus() -> None:

@@ -10,6 +10,8 @@ import pytest
 from aiokafka import ConsumerRecord
 from pydantic import BaseModel
 
+from connectors.inspect.history import Entry, HistoryPage, Kind, describe
+from connectors.inspect.repeats import Repeats
 from ledger import limits
 from ledger.codec import encode
 from ledger.commands import CommandUnion, Expire
@@ -17,9 +19,7 @@ from ledger.decide import decide, first_decision
 from ledger.fold import apply_event, fold
 from ledger.state import SkuState
 from ops.cli_ledger import render_history
-from ops.inspect.history import Entry, HistoryPage, Kind, describe
 from ops.inspect.json_body import json_body
-from ops.inspect.repeats import Repeats
 from tests.support.ledger_builders import SKU, book, channel, commit, expire, fact, release, reserve
 
 

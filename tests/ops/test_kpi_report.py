@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from base.settings import Settings
-from ops.inspect.top import parse_samples
+from connectors.inspect.top import parse_samples
 from ops.kpi.read import process_start, promql, rounded_count, totals_of, uptime_window
 from ops.kpi.report import SinceNeedsPrometheus, build_report, kpi
 from ops.kpi.sections import (

@@ -10,7 +10,7 @@ import pytest
 
 from base import redis_keys
 from base.settings import Settings
-from ops.inspect.top import parse_samples
+from connectors.inspect.top import parse_samples
 from tests.ops.test_cli_ledger import run_json
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce_json

@@ -20,11 +20,11 @@ import redis
 
 from base import redis_keys
 from base.settings import Settings
+from connectors.inspect.kafka_read import read_table
 from ledger.codec import encode
 from ledger.orders.ids import HOLD_PREFIX, order_ref
 from ledger.orders.records import OrderLine, PlaceOrder, ShipTo
 from ops.child_worker import ChildOrderProcessor
-from ops.inspect.kafka_read import read_table
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, now_iso, produce, produce_json
 from tests.support.waiting import redis_client, wait_for_figure, wait_until

@@ -125,3 +125,25 @@ def test_a_first_figure_of_zero_is_out_of_stock_and_locations_have_no_events(
     assert publish_with_threshold(live_stack, figures, {channel: 3}) == [True, True]
     assert stock_events(live_stack, channel) == [("out_of_stock", sku, "0", "", "3")]
     assert redis_client(live_stack).exists(redis_keys.stock_events_key(location)) == 0
+
+
+def test_each_changed_sku_is_signalled_once_per_publish_and_a_stale_one_not_at_all(
+    live_stack: Settings,
+) -> None:
+    channel, location, sku = unique("web"), unique("store"), unique("SKU")
+    listener = redis_client(live_stack).pubsub()
+    listener.subscribe(redis_keys.sku_changes_key(sku))
+    try:
+        confirmed = listener.get_message(timeout=5.0)  # subscribed before anything is published
+        assert confirmed is not None and confirmed["type"] == "subscribe"
+        figures = [
+            Figure("ats", channel, sku, 3, FigureVersion(4, 1), ingested_ms=1),
+            Figure("loc", location, sku, 5, FigureVersion(4, 1), ingested_ms=1),
+        ]
+        assert publish(live_stack, figures) == [True, True]
+        message = listener.get_message(timeout=5.0)
+        assert message is not None and message["data"] == "4-1"
+        assert publish(live_stack, figures) == [False, False]  # a replay: nothing changed
+        assert listener.get_message(timeout=0.5) is None
+    finally:
+        listener.close()

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from base.settings import Settings
+from connectors.inspect.kafka_read import read_table
 from devtools.workload.facts import FactWorkload
 from ledger import limits
 from ledger.policy import PolicyBook
-from ops.inspect.kafka_read import read_table
 from tests.processors.test_holds import reserve
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce_json, read_all

@@ -3,10 +3,10 @@ back from /metrics text, and what differs (pure)."""
 
 from __future__ import annotations
 
+from connectors.inspect.top import parse_samples
 from devtools.sim.check import differences, expected_counters, worker_counters
 from devtools.sim.world import policy_book
 from ledger.events import Fact
-from ops.inspect.top import parse_samples
 from tests.support.ledger_builders import fact
 
 METRICS = """

@@ -1,5 +1,9 @@
 """`PUT /v1/policy/channels/{channel}` and `PUT /v1/policy/locations/{location}` (admin):
-a channel's or a location's whole record, produced to the policy topic."""
+a channel's or a location's whole record, produced to the policy topic.
+
+The console's policy pages save through the same functions (`channel_record_json`,
+`location_record_json`, `produce_record`), so a record saved there is the one PUT produces.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +30,8 @@ from ledger.policy import ChannelPolicy, LocationPolicy
 
 router = APIRouter()
 R = TypeVar("R", ChannelPolicy, LocationPolicy)
-_POLICY: TypeAdapter[ChannelPolicy] = TypeAdapter(ChannelPolicy)
-_LOCATION: TypeAdapter[LocationPolicy] = TypeAdapter(LocationPolicy)
+CHANNEL_RECORD: TypeAdapter[ChannelPolicy] = TypeAdapter(ChannelPolicy)
+LOCATION_RECORD: TypeAdapter[LocationPolicy] = TypeAdapter(LocationPolicy)
 
 
 @router.put(
@@ -45,15 +49,7 @@ async def put_channel_policy(
     bus: BusDep,
 ) -> ChannelPolicy | JSONResponse:
     require_admin(who)
-    fields = body.model_dump(mode="json")
-    fields["version"] = body.version if body.version is not None else time.time_ns() // 1000
-    record_json = {
-        **fields,
-        "kind": "channel",
-        "channel": channel,
-        "updated_at": datetime.now(UTC).isoformat(),
-    }
-    return await _record(bus, settings, f"channel:{channel}", record_json, _POLICY)
+    return await _record(bus, settings, channel_record_json(channel, body), CHANNEL_RECORD)
 
 
 @router.put(
@@ -72,21 +68,45 @@ async def put_location_policy(
     bus: BusDep,
 ) -> LocationPolicy | JSONResponse:
     require_admin(who)
+    return await _record(bus, settings, location_record_json(location, body), LOCATION_RECORD)
+
+
+def channel_record_json(channel: str, body: ChannelPolicyRequest) -> dict[str, Any]:
+    """The whole channel record a request makes (version: the request's, else the clock)."""
+    fields = body.model_dump(mode="json")
+    fields["version"] = body.version if body.version is not None else time.time_ns() // 1000
+    return {
+        **fields,
+        "kind": "channel",
+        "channel": channel,
+        "updated_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def location_record_json(location: str, body: LocationPolicyRequest) -> dict[str, Any]:
+    """The whole location record a request makes (version: the request's, else the clock)."""
     fields = body.record_fields()
     fields["version"] = body.version if body.version is not None else time.time_ns() // 1000
-    record_json = {
+    return {
         **fields,
         "kind": "location",
         "location": location,
         "updated_at": datetime.now(UTC).isoformat(),
     }
-    return await _record(bus, settings, f"location:{location}", record_json, _LOCATION)
+
+
+async def produce_record(
+    bus: Bus, settings: Settings, record: ChannelPolicy | LocationPolicy
+) -> None:
+    """Produce a validated record to the policy topic, keyed as the ledger expects."""
+    name = record.channel if isinstance(record, ChannelPolicy) else record.location
+    key = f"{record.kind}:{name}"
+    await produce(bus, settings.topics.policy, [(key.encode(), encode(record))])
 
 
 async def _record(
     bus: Bus,
     settings: Settings,
-    key: str,
     record_json: dict[str, Any],
     adapter: TypeAdapter[R],
 ) -> R | JSONResponse:
@@ -98,5 +118,5 @@ async def _record(
         return refuse(
             422, f"invalid {record_json['kind']} policy", field_errors(details, blank_field="body")
         )
-    await produce(bus, settings.topics.policy, [(key.encode(), encode(record))])
+    await produce_record(bus, settings, record)
     return record

@@ -21,7 +21,7 @@ from connectors.edi.envelope import read_interchange
 from connectors.edi.partner_state import PartnerState
 from connectors.edi.partners import PartnerProfile
 from connectors.edi.receive import receive
-from ops.inspect.stock import stock
+from connectors.inspect.stock import stock
 from tests.connectors.edi.samples import acme, edi_settings, redated, sample
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce_json, read_all

@@ -20,7 +20,7 @@ from base.redis_keys import (
     version_key,
 )
 from base.settings import Settings
-from ops.inspect.errors import ServiceDown
+from connectors.inspect.errors import ServiceDown
 
 
 class Published(NamedTuple):

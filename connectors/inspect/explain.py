@@ -14,10 +14,10 @@ from typing import Literal
 
 from base.redis_keys import FigureVersion
 from base.settings import Settings
+from connectors.inspect.published import Published, read_published, redis_client
+from connectors.inspect.stock import LedgerSnapshot, ledger_snapshot
 from ledger.availability import channel_ats, position_available
 from ledger.state import Hold
-from ops.inspect.published import Published, read_published, redis_client
-from ops.inspect.stock import ledger_snapshot
 
 Status = Literal["current", "behind", "ahead", "not_published"]
 
@@ -72,12 +72,18 @@ class Explanation:
 
 async def explain(settings: Settings, channel: str, sku: str) -> Explanation:
     snapshot = await ledger_snapshot(settings, sku)
-    policy = snapshot.book.channels.get(channel)
-    if policy is None:
+    if channel not in snapshot.book.channels:
         known = ", ".join(sorted(snapshot.book.channels)) or "none"
         raise UnknownChannel(f"channel {channel!r} has no policy (channels: {known})")
     async with redis_client(settings) as client:
         published = (await read_published(client, "ats", [channel], sku))[channel]
+    return explanation(snapshot, channel, published)
+
+
+def explanation(snapshot: LedgerSnapshot, channel: str, published: Published) -> Explanation:
+    """The terms behind `channel`'s figure in `snapshot`, compared with the published one."""
+    policy = snapshot.book.channels[channel]
+    sku = snapshot.sku
     state, book = snapshot.state_or_empty(), snapshot.book
     terms = []
     for location in policy.locations:

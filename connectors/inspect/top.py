@@ -19,7 +19,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from base.settings import Settings
-from ops.inspect.errors import ServiceDown
+from connectors.inspect.errors import ServiceDown
 
 Source = Literal["metrics", "prometheus"]
 HTTP_TIMEOUT_S = 3.0
@@ -130,6 +130,13 @@ def snapshot_between(
 
 def p99_by_channel(delta: Samples, current: Samples) -> dict[str, float | None]:
     """p99 per channel over the window; None for a channel with no sync in the window."""
+    return quantile_by_channel(0.99, delta, current)
+
+
+def quantile_by_channel(
+    quantile: float, delta: Samples, current: Samples
+) -> dict[str, float | None]:
+    """A sync-latency quantile per channel over the window (None: no sync in the window)."""
     buckets: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for labels, value in _by_labels(delta, "tally_sync_latency_seconds_bucket").items():
         pairs = dict(labels)
@@ -139,7 +146,8 @@ def p99_by_channel(delta: Samples, current: Samples) -> dict[str, float | None]:
         for labels in _by_labels(current, "tally_sync_latency_seconds_bucket")
     }
     return {
-        channel: histogram_quantile(0.99, buckets.get(channel, [])) for channel in sorted(channels)
+        channel: histogram_quantile(quantile, buckets.get(channel, []))
+        for channel in sorted(channels)
     }
 
 

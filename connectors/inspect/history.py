@@ -4,7 +4,7 @@ The SKU's records on `tally.events`, `tally.commands` and `tally.decisions` (eac
 partition the SKU's key hashes to), merged by Kafka timestamp. Bounded: at most
 `SCAN_RECORDS_MAX` records are read per call, and a page holds at most `limit` entries;
 page 1 is the newest. `since` seeks each partition by time, so old history costs nothing.
-A fact or command the ledger ignored as a repeat (ops/inspect/repeats.py) is marked
+A fact or command the ledger ignored as a repeat (connectors/inspect/repeats.py) is marked
 `ignored`, its effect saying why.
 """
 
@@ -19,12 +19,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from base.settings import Settings
 from base.topics import partition_for
+from connectors.inspect.kafka_read import kafka_consumer, partition_count, scan
+from connectors.inspect.repeats import Repeats
 from ledger.codec import decode_command, decode_event
 from ledger.commands import CommandUnion, Commit, Decision, Expire, Release, Reserve
 from ledger.errors import DecodeError
 from ledger.events import Adjusted, Counted, Fact, ReturnGraded, Shipped, TransferOut
-from ops.inspect.kafka_read import kafka_consumer, partition_count, scan
-from ops.inspect.repeats import Repeats
 
 Kind = Literal["event", "command", "decision"]
 LIMIT_MAX = 1_000

@@ -7,7 +7,7 @@ changelog use. So one SKU's state or history is one partition scan, never a topi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -18,11 +18,11 @@ from base.settings import Settings
 from base.table_layout import is_key_of, is_state_key
 from base.table_layout import read_state as read_stored_state
 from base.topics import changelog_topic, partition_for
+from connectors.inspect.errors import ServiceDown
 from connectors.partition_read import read_partitions
 from ledger.errors import DecodeError
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
-from ops.inspect.errors import ServiceDown
 
 FETCH_RECORDS_MAX = 5_000  # records per poll
 REQUEST_TIMEOUT_MS = 5_000
@@ -159,3 +159,33 @@ async def read_table(settings: Settings) -> dict[str, SkuState]:
 def _brief(error: BaseException) -> str:
     text = str(error) or type(error).__name__
     return text.splitlines()[0][:200]
+
+
+async def read_states_sample(
+    settings: Settings, wanted: Callable[[SkuState], bool], skus_max: int, records_max: int
+) -> tuple[list[SkuState], bool]:
+    """The first `skus_max` SKUs (by name) whose state is `wanted`, from at most
+    `records_max` changelog keys; and whether either bound cut the sample short."""
+    topic = changelog_topic(settings)
+    latest: dict[bytes, bytes | None] = {}
+    truncated = False
+    async with kafka_consumer(settings) as consumer:
+        count = await partition_count(consumer, topic, "positions changelog")
+        tps = [TopicPartition(topic, p) for p in range(count)]
+        async for record in scan(consumer, tps):
+            if len(latest) >= records_max:
+                truncated = True
+                break
+            if record.key is not None:
+                latest[record.key] = record.value
+    chosen: list[SkuState] = []
+    for key in sorted(k for k, raw in latest.items() if raw is not None and is_state_key(k)):
+        try:
+            state = read_stored_state(latest.get, key.decode())
+        except DecodeError:
+            continue
+        if state is not None and wanted(state):
+            if len(chosen) >= skus_max:
+                return chosen, True
+            chosen.append(state)
+    return chosen, truncated

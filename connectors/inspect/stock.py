@@ -1,17 +1,20 @@
-"""`tally stock SKU`: every location's buckets and every channel's units, ledger vs Redis."""
+"""`tally stock SKU` and the console's SKU page: every location's buckets and every
+channel's units, ledger vs Redis."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import redis.asyncio as aioredis
+
 from base.redis_keys import FigureVersion
 from base.settings import Settings
+from connectors.inspect.kafka_read import kafka_consumer, read_policy, read_state
+from connectors.inspect.published import Published, read_published, redis_client
 from ledger.availability import channel_ats, position_available
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
-from ops.inspect.kafka_read import kafka_consumer, read_policy, read_state
-from ops.inspect.published import Published, read_published, redis_client
 
 
 @dataclass(frozen=True)
@@ -77,12 +80,17 @@ class StockReport:
 
 async def stock(settings: Settings, sku: str) -> StockReport:
     snapshot = await ledger_snapshot(settings, sku)
-    state = snapshot.state_or_empty()
+    async with redis_client(settings) as client:
+        return await stock_of(client, snapshot)
+
+
+async def stock_of(client: aioredis.Redis, snapshot: LedgerSnapshot) -> StockReport:
+    """The report of one snapshot, with the figures Redis publishes for it now."""
+    sku, state = snapshot.sku, snapshot.state_or_empty()
     locations = sorted(state.positions)
     channels = sorted(snapshot.book.channels)
-    async with redis_client(settings) as client:
-        by_location = await read_published(client, "loc", locations, sku)
-        by_channel = await read_published(client, "ats", channels, sku)
+    by_location = await read_published(client, "loc", locations, sku)
+    by_channel = await read_published(client, "ats", channels, sku)
     book = snapshot.book
     location_rows = []
     for location in locations:
