@@ -60,6 +60,7 @@ SEEN_IDS_PER_SKU_MAX = 1024
 LOCATIONS_PER_CHANNEL_MAX = 256
 CHANNELS_MAX = 1024
 NAME_CHARS_MAX = 200
+TIME_ZONE_CHARS_MAX = 64
 COST_CENTS_MAX = 100_000_000  # one million in the currency's main unit
 DISTANCE_KM_MAX = 40_000  # once around the Earth
 # A location's daily order capacity (larger: leave it unlimited); each taken slot is kept.

@@ -23,7 +23,8 @@ Capability = Literal["ship", "pickup", "ship_from_store"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Cents = Annotated[int, Field(ge=0, le=limits.COST_CENTS_MAX)]
-LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]  # "HH:MM", 24 h
+LOCAL_TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+LocalTime = Annotated[str, Field(pattern=LOCAL_TIME_PATTERN)]  # "HH:MM", 24 h
 
 
 class ShippingBandRecord(BaseModel):
@@ -115,7 +116,7 @@ class LocationPolicy(BaseModel):
     # Orders after it (local HH:MM) ship the next open day.
     cutoff_local: LocalTime | None = None
     open_days: tuple[Weekday, ...] = Field(default=WEEKDAYS, min_length=1, max_length=7)
-    time_zone: str = Field(default="UTC", min_length=1, max_length=64)
+    time_zone: str = Field(default="UTC", min_length=1, max_length=limits.TIME_ZONE_CHARS_MAX)
     holidays: tuple[date, ...] = Field(default=(), max_length=limits.HOLIDAYS_MAX)
     version: Version
     updated_at: Timestamp

@@ -9,6 +9,7 @@ hand over) is refused at the edge with the field, and nothing is produced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import logging
 from collections.abc import Sequence
@@ -79,9 +80,12 @@ class PolicyCatalog:
         await self._follower.run(on_change=nothing)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        """Stop following; waits for the follower to close its consumer (its sockets)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def channel(self, name: str) -> ChannelPolicy | None:
         return self._follower.book.channels.get(name)

@@ -216,9 +216,10 @@ class WebhookReceiver:
                 self.bad_signatures += 1
             return 401
         payload = orjson.loads(body)
+        data = payload.get("data", payload)  # the Standard Webhooks envelope, or a v1 body
         with self.lock:
             self.deliveries += 1
-            for figure in payload.get("changes", [payload]):
+            for figure in data.get("changes", [data]):
                 version = FigureVersion.parse(str(figure["version"]))
                 current = self.latest.get(figure["sku"])
                 if current is not None and version < current[0]:

@@ -106,6 +106,7 @@ BOUNDS = {
     "LOCATIONS_PER_CHANNEL_MAX": "a channel's `locations`, and its `pickup_locations`",
     "CHANNELS_MAX": "channels in the policy",
     "NAME_CHARS_MAX": "characters in a location's `name`",
+    "TIME_ZONE_CHARS_MAX": "characters in a location's `time_zone` (an IANA name)",
     "COST_CENTS_MAX": "a handling cost or a shipping band's `cents`",
     "DISTANCE_KM_MAX": "a shipping band's `up_to_km`",
     "DAILY_ORDERS_MAX": "a location's `daily_order_capacity` (more: leave it unlimited)",

@@ -17,6 +17,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from ledger import limits
+from ledger.policy import LOCAL_TIME_PATTERN
 
 BLOCK = re.compile(r"(<!-- wire:([a-z-]+) -->\n)(.*?)(<!-- /wire:\2 -->)", re.DOTALL)
 Prop = Mapping[str, Any]
@@ -83,8 +84,10 @@ def type_text(prop: Prop) -> str:
 
 def _number_type(kind: str, prop: Prop) -> str:
     low, high = prop.get("minimum"), prop.get("maximum")
+    if low is None and kind == "integer":
+        return "integer"  # a count the processor writes (a plan's candidates, a score)
     if low is None:
-        return kind
+        raise UnknownWireType(f"an unbounded {kind}: {dict(prop)}")
     if high is None:
         return f"{kind}, at least {number(low)}"
     return f"{kind}, {number(low)} to {number(high)}"
@@ -111,10 +114,12 @@ def _string_type(prop: Prop) -> str:
         return "[token](#types)"
     if prop.get("format") == "date":
         return "date (`YYYY-MM-DD`)"
-    if pattern == r"^([01]\d|2[0-3]):[0-5]\d$":
+    if pattern == LOCAL_TIME_PATTERN:
         return "`HH:MM` (24 h)"
-    if pattern is None and length[0] is not None and length[1] is not None:
-        return f"text, {length[0]} to {length[1]} characters"
+    if length == (1, limits.NAME_CHARS_MAX) and pattern is None:
+        return f"text, 1 to {limits.NAME_CHARS_MAX} characters"
+    if length == (1, limits.TIME_ZONE_CHARS_MAX) and pattern is None:
+        return "an IANA time zone name (e.g. `America/New_York`)"
     if prop.keys() <= {"type", "title", "default", "description"}:
         return "text"
     raise UnknownWireType(f"a string of no named type: {dict(prop)}")

@@ -26,7 +26,7 @@ PICK_REJECT_REASONS: tuple[PickRejectReason, ...] = (
     "wrong_item",
     "other",
 )
-Score = int | float | tuple[int, ...] | str
+Score = int | tuple[int, ...] | str
 
 
 class OrderLine(BaseModel):

@@ -111,7 +111,7 @@ class PlanRequest:
     candidates_max: int = CANDIDATES_MAX
 
 
-Score = int | float | tuple[int, ...] | str
+Score = int | tuple[int, ...] | str
 
 
 @dataclass(frozen=True, slots=True)
