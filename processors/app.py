@@ -23,6 +23,7 @@ from processors import metrics
 from processors.batch import TopicKind
 from processors.batch_step import handle_batch
 from processors.expiry import ExpiryIndex
+from processors.faust_process import faust_options
 from processors.faust_repairs import FaustRepairs
 from processors.hold_expiry import expire_due_holds
 from processors.kpi_metrics import KpiTracker
@@ -42,26 +43,8 @@ def app_options(settings: Settings) -> dict[str, Any]:
     """The worker's faust.App settings, from ours (pure: nothing connects)."""
     worker_settings = settings.worker
     return {
-        "broker": f"kafka://{settings.kafka.bootstrap}",
-        "store": "rocksdb://",
-        "processing_guarantee": worker_settings.processing_guarantee,
-        "topic_partitions": settings.topics.partitions,
-        "topic_replication_factor": 1,
-        "topic_allow_declare": True,
-        "datadir": str(worker_settings.data_dir),
-        "web_enabled": True,
-        "web_host": "127.0.0.1",
-        "web_port": worker_settings.web_port,
-        "table_standby_replicas": 0,
-        "broker_commit_interval": worker_settings.commit_interval_s,
-        "broker_session_timeout": worker_settings.session_timeout_s,
-        "broker_heartbeat_interval": worker_settings.heartbeat_interval_s,
-        "consumer_auto_offset_reset": "earliest",
-        "consumer_metadata_max_age_ms": round(worker_settings.metadata_max_age_s * 1000),
-        "producer_acks": -1,
+        **faust_options(settings, worker_settings),
         "producer_max_batch_size": worker_settings.producer_batch_bytes_max,
-        "stream_wait_empty": False,
-        "logging_config": None,
     }
 
 

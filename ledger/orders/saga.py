@@ -40,6 +40,7 @@ from ledger.orders.state import (
     AdoptedPlan,
     CapacitySlot,
     HoldLine,
+    HoldStatus,
     OrderState,
     PickRejection,
     replace_holds,
@@ -146,18 +147,7 @@ def _apply(
 
 
 def _placed(record: PlaceOrder) -> Stepped:
-    state = OrderState(
-        ref=record.ref,
-        channel=record.channel,
-        order_id=record.order_id,
-        lines=record.lines,
-        delivery=record.delivery,
-        max_shipments=record.max_shipments,
-        allow_partial=record.allow_partial,
-        digest=record.digest,
-        placed_at=record.issued_at,
-        updated_at=record.issued_at,
-    )
+    state = OrderState.placed(record)
     out = Outputs()
     out.plans.append(_need_plan(state))
     return Stepped(state, out, True)
@@ -439,25 +429,8 @@ def _shipped(state: OrderState, record: MarkShipped, out: Outputs) -> OrderState
     if state.shipments.get(record.location) not in ("allocated", "picked"):
         return state
     at = record.issued_at
-    sent = state.facts_sent
-    changed: dict[str, HoldLine] = {}
-    for hold in state.holding_at(record.location):
-        if hold.status != "committed":
-            continue
-        sent += 1
-        out.facts.append(
-            Shipped(
-                event_id=ids.fact_id(state.ref, "s", sent),
-                sku=hold.sku,
-                location=hold.location,
-                qty=hold.qty,
-                occurred_at=at,
-                ingested_at=at,
-                source=SOURCE,
-                order_id=state.ref,
-            )
-        )
-        changed[hold.hold_id] = hold.model_copy(update={"status": "shipped"})
+    shipping = [h for h in state.holding_at(record.location) if h.status == "committed"]
+    holds, sent = _facts_for(state, shipping, Shipped, "s", "shipped", at, out)
     shipments = {**state.shipments, record.location: "shipped"}
     done = (
         all(s in ("shipped", "rejected") for s in shipments.values()) and state.phase == "settled"
@@ -465,7 +438,7 @@ def _shipped(state: OrderState, record: MarkShipped, out: Outputs) -> OrderState
     return stamp(
         state,
         at,
-        holds=replace_holds(state.holds, changed),
+        holds=holds,
         shipments=shipments,
         facts_sent=sent,
         status="completed" if done else state.status,
@@ -532,13 +505,28 @@ def _uncommit(
     """Give committed units back: an `order_cancelled` fact per hold."""
     if not holds:
         return state
+    changed, sent = _facts_for(state, holds, OrderCancelled, "c", "given_back", at, out)
+    return stamp(state, at, holds=changed, facts_sent=sent)
+
+
+def _facts_for(
+    state: OrderState,
+    holds: Sequence[HoldLine],
+    fact: type[Shipped] | type[OrderCancelled],
+    kind: str,
+    status: HoldStatus,
+    at: datetime,
+    out: Outputs,
+) -> tuple[tuple[HoldLine, ...], int]:
+    """A `fact` per hold (ids `<ref>.<kind><n>`, numbered on from the order's last fact), and
+    the order's holds with those moved to `status`; returns them and the new fact count."""
     sent = state.facts_sent
     changed: dict[str, HoldLine] = {}
     for hold in holds:
         sent += 1
         out.facts.append(
-            OrderCancelled(
-                event_id=ids.fact_id(state.ref, "c", sent),
+            fact(
+                event_id=ids.fact_id(state.ref, kind, sent),
                 sku=hold.sku,
                 location=hold.location,
                 qty=hold.qty,
@@ -548,8 +536,8 @@ def _uncommit(
                 order_id=state.ref,
             )
         )
-        changed[hold.hold_id] = hold.model_copy(update={"status": "given_back"})
-    return stamp(state, at, holds=replace_holds(state.holds, changed), facts_sent=sent)
+        changed[hold.hold_id] = hold.model_copy(update={"status": status})
+    return replace_holds(state.holds, changed), sent
 
 
 def _refused(state: OrderState, hold: HoldLine, at: datetime) -> OrderState:

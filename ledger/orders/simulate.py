@@ -83,18 +83,7 @@ def _compare(
     book: PolicyBook,
     rules: Mapping[str, tuple[RuleName, ...]] | tuple[RuleName, ...],
 ) -> OrderComparison:
-    state = OrderState(
-        ref=place.ref,
-        channel=place.channel,
-        order_id=place.order_id,
-        lines=place.lines,
-        delivery=place.delivery,
-        max_shipments=place.max_shipments,
-        allow_partial=place.allow_partial,
-        digest=place.digest,
-        placed_at=place.issued_at,
-        updated_at=place.issued_at,
-    )
+    state = OrderState.placed(place)
     need = NeedPlan(
         ref=place.ref,
         plan_seq=1,

@@ -13,6 +13,7 @@ from ledger.orders.records import (
     Delivery,
     OrderLine,
     PickRejectReason,
+    PlaceOrder,
     Planned,
     RuleRankingRecord,
 )
@@ -128,6 +129,22 @@ class OrderState(_Value):
     timeouts: int = 0  # consecutive timeouts at this version
     version: int = 1  # records applied that changed the order (the Redis view's CAS version)
     updated_at: Timestamp
+
+    @classmethod
+    def placed(cls, record: PlaceOrder) -> OrderState:
+        """The state of an order just placed: waiting for its first plan."""
+        return cls(
+            ref=record.ref,
+            channel=record.channel,
+            order_id=record.order_id,
+            lines=record.lines,
+            delivery=record.delivery,
+            max_shipments=record.max_shipments,
+            allow_partial=record.allow_partial,
+            digest=record.digest,
+            placed_at=record.issued_at,
+            updated_at=record.issued_at,
+        )
 
     def held_units(self, sku: str) -> int:
         return sum(h.qty for h in self.holds if h.sku == sku and h.status in HOLDING)

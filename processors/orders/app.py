@@ -20,6 +20,7 @@ from ledger.codec import encode
 from ledger.orders.codec import decode_order_state
 from ledger.orders.records import Timeout
 from ledger.orders.saga import SagaRules
+from processors.faust_process import faust_options
 from processors.faust_repairs import FaustRepairs
 from processors.orders import metrics
 from processors.orders.capacity_step import handle_capacity_batch
@@ -38,28 +39,7 @@ STARVATION_CHECK_S = 5.0
 
 def app_options(settings: Settings) -> dict[str, Any]:
     """The order processor's faust.App settings (pure: nothing connects)."""
-    orders = settings.orders
-    return {
-        "broker": f"kafka://{settings.kafka.bootstrap}",
-        "store": "rocksdb://",
-        "processing_guarantee": orders.processing_guarantee,
-        "topic_partitions": settings.topics.partitions,
-        "topic_replication_factor": 1,
-        "topic_allow_declare": True,
-        "datadir": str(orders.data_dir),
-        "web_enabled": True,
-        "web_host": "127.0.0.1",
-        "web_port": orders.web_port,
-        "table_standby_replicas": 0,
-        "broker_commit_interval": orders.commit_interval_s,
-        "broker_session_timeout": orders.session_timeout_s,
-        "broker_heartbeat_interval": orders.heartbeat_interval_s,
-        "consumer_auto_offset_reset": "earliest",
-        "consumer_metadata_max_age_ms": round(orders.metadata_max_age_s * 1000),
-        "producer_acks": -1,
-        "stream_wait_empty": False,
-        "logging_config": None,
-    }
+    return faust_options(settings, settings.orders)
 
 
 def build_order_app(settings: Settings) -> OrderWorker:

@@ -7,11 +7,13 @@ processor runs the saga (docs/ORDERS.md). Placing the same order again is safe.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from connectors.auth import KeyRecord
@@ -217,26 +219,52 @@ async def cancel_order(
     return StepAccepted(order_id=order_id, ref=ref, step="cancel")
 
 
-async def _shipment_step(
-    order_id: str,
-    location: str,
-    who: KeyRecord,
-    channel: str | None,
-    reads: Reads,
-    waiting_in: tuple[str, ...],
-) -> str:
-    """The order's ref, once the key may report for `location` and the order has a
-    shipment there in one of the `waiting_in` statuses (else 403, 404 or 409)."""
-    if not (who.is_admin or who.may_post_at(location)):
-        raise HTTPException(403, f"this key may not report for location {location!r}")
-    name = _channel_of(who, channel)
-    ref = order_ref(name, order_id)
-    view = await _view(reads, ref, order_id)
-    statuses = {s["location"]: s["status"] for s in view["shipments"]}
-    if statuses.get(location) not in waiting_in:
-        found = statuses.get(location, "none")
-        raise HTTPException(409, f"the order's shipment at {location!r} is {found}")
-    return ref
+@dataclass(frozen=True)
+class ShipmentReports:
+    """What a shipment report needs (the key, the channel, Kafka and Redis), resolved once by
+    FastAPI; `report` checks and appends one record to the order's log."""
+
+    who: KeyRecord
+    channel: str | None
+    topic: str
+    bus: Bus
+    reads: Reads
+
+    async def report(
+        self,
+        order_id: str,
+        location: str,
+        waiting_in: tuple[str, ...],
+        record: Callable[[str, datetime], OrderRecordUnion],
+    ) -> StepAccepted:
+        """Append `record(ref, now)` once the key may report for `location` and the order has
+        a shipment there in one of the `waiting_in` statuses (else 403, 404 or 409)."""
+        who = self.who
+        if not (who.is_admin or who.may_post_at(location)):
+            raise HTTPException(403, f"this key may not report for location {location!r}")
+        ref = order_ref(_channel_of(who, self.channel), order_id)
+        view = await _view(self.reads, ref, order_id)
+        statuses = {s["location"]: s["status"] for s in view["shipments"]}
+        if statuses.get(location) not in waiting_in:
+            found = statuses.get(location, "none")
+            raise HTTPException(409, f"the order's shipment at {location!r} is {found}")
+        step = record(ref, datetime.now(UTC))
+        await _append(self.bus, self.topic, step)
+        return StepAccepted(order_id=order_id, ref=ref, step=step.type)
+
+
+def _shipment_reports(
+    who: Principal,
+    settings: SettingsDep,
+    bus: BusDep,
+    reads: ReadsDep,
+    channel: ChannelQuery = None,
+) -> ShipmentReports:
+    return ShipmentReports(who, channel, settings.topics.orders, bus, reads)
+
+
+Reports = Annotated[ShipmentReports, Depends(_shipment_reports)]
+WAITING_TO_SHIP = ("allocated", "picked")
 
 
 @router.post(
@@ -247,26 +275,14 @@ async def _shipment_step(
     summary="A location cannot pick its shipment: give it back, count the SKU, re-route",
 )
 async def reject_pick(
-    order_id: TokenPath,
-    body: PickRejectionRequest,
-    who: Principal,
-    settings: SettingsDep,
-    bus: BusDep,
-    reads: ReadsDep,
-    channel: ChannelQuery = None,
+    order_id: TokenPath, body: PickRejectionRequest, reports: Reports
 ) -> StepAccepted:
-    ref = await _shipment_step(
-        order_id, body.location, who, channel, reads, ("allocated", "picked")
-    )
-    record = RejectPick(
-        ref=ref,
-        issued_at=datetime.now(UTC),
-        location=body.location,
-        reason=body.reason,
-        note=body.note,
-    )
-    await _append(bus, settings.topics.orders, record)
-    return StepAccepted(order_id=order_id, ref=ref, step="reject_pick")
+    def record(ref: str, at: datetime) -> RejectPick:
+        return RejectPick(
+            ref=ref, issued_at=at, location=body.location, reason=body.reason, note=body.note
+        )
+
+    return await reports.report(order_id, body.location, WAITING_TO_SHIP, record)
 
 
 @router.post(
@@ -277,18 +293,12 @@ async def reject_pick(
     summary="The shipment at a location was picked",
 )
 async def mark_picked(
-    order_id: TokenPath,
-    body: ShipmentEventRequest,
-    who: Principal,
-    settings: SettingsDep,
-    bus: BusDep,
-    reads: ReadsDep,
-    channel: ChannelQuery = None,
+    order_id: TokenPath, body: ShipmentEventRequest, reports: Reports
 ) -> StepAccepted:
-    ref = await _shipment_step(order_id, body.location, who, channel, reads, ("allocated",))
-    record = MarkPicked(ref=ref, issued_at=datetime.now(UTC), location=body.location)
-    await _append(bus, settings.topics.orders, record)
-    return StepAccepted(order_id=order_id, ref=ref, step="picked")
+    def record(ref: str, at: datetime) -> MarkPicked:
+        return MarkPicked(ref=ref, issued_at=at, location=body.location)
+
+    return await reports.report(order_id, body.location, ("allocated",), record)
 
 
 @router.post(
@@ -299,17 +309,9 @@ async def mark_picked(
     summary="The shipment at a location left (or, for a pickup, was handed over)",
 )
 async def mark_shipped(
-    order_id: TokenPath,
-    body: ShipmentEventRequest,
-    who: Principal,
-    settings: SettingsDep,
-    bus: BusDep,
-    reads: ReadsDep,
-    channel: ChannelQuery = None,
+    order_id: TokenPath, body: ShipmentEventRequest, reports: Reports
 ) -> StepAccepted:
-    ref = await _shipment_step(
-        order_id, body.location, who, channel, reads, ("allocated", "picked")
-    )
-    record = MarkShipped(ref=ref, issued_at=datetime.now(UTC), location=body.location)
-    await _append(bus, settings.topics.orders, record)
-    return StepAccepted(order_id=order_id, ref=ref, step="shipped")
+    def record(ref: str, at: datetime) -> MarkShipped:
+        return MarkShipped(ref=ref, issued_at=at, location=body.location)
+
+    return await reports.report(order_id, body.location, WAITING_TO_SHIP, record)
