@@ -198,7 +198,9 @@ def _reject(
         command=cmd.type,
         reason=reason,
         location=location,
-        available_after=available,
+        # A channel's ATS sums its locations (each within the bound), so it can pass what
+        # the wire's SignedUnits holds: reported capped at the bound rather than failing.
+        available_after=min(available, limits.QTY_UNITS_MAX),
     )
 
 

@@ -1,8 +1,11 @@
 """evolve(state, event) -> state, and fold = reduce(evolve). Pure, deterministic, no I/O.
 
-Facts are never rejected: a fact that drives a location's free units below zero is applied
-and reported as an oversell of the size it caused. A fact whose event_id was seen before,
-or a hold event the state already reflects, is a duplicate and changes nothing.
+Facts are never rejected for what they say about stock: a fact that drives a location's
+free units below zero is applied and reported as an oversell of the size it caused. Only
+bounds refuse one (`LimitExceeded`): a per-SKU collection full, or units past
+QTY_UNITS_MAX (`units_in_bounds`), so every figure a decision reports fits the wire. A fact
+whose event_id was seen before, or a hold event the state already reflects, is a duplicate
+and changes nothing.
 """
 
 from __future__ import annotations
@@ -67,7 +70,8 @@ def evolve(state: SkuState, event: AnyEvent) -> SkuState:
 
     Raises `LimitExceeded` (an operating error, bad input) when a fact would grow a per-SKU
     collection past its bound in `ledger.limits`: a new location past LOCATIONS_PER_SKU_MAX
-    or a new incoming order past INCOMING_PER_SKU_MAX. Nothing is half-applied: the caller
+    or a new incoming order past INCOMING_PER_SKU_MAX, or a position's units or an incoming
+    order's past QTY_UNITS_MAX (`units_in_bounds`). Nothing is half-applied: the caller
     keeps `state` and reports the fact. Raises `InvariantBroken` for states only a bug can
     produce (an event of another SKU, a negative bucket): crash, do not carry on.
     """
@@ -125,6 +129,10 @@ def evolve(state: SkuState, event: AnyEvent) -> SkuState:
     on_hand, committed, reserved, damaged, inspection = buckets
     if committed < 0 or damaged < 0 or inspection < 0:
         raise InvariantBroken(f"negative bucket in {buckets} after {kind}")
+    free_after = on_hand - committed - reserved - damaged - inspection
+    # Units bounded (see `units_in_bounds`): three compares, on_hand >= -max follows.
+    if free_after < _UNITS_MIN or on_hand > _UNITS_MAX or on_hand - free_after > _UNITS_MAX:
+        raise LimitExceeded(_units_out_of_bounds(kind, location, buckets))
     incoming_step = _INCOMING_STEPS.get(kind)
     if incoming_step is not None:
         change = incoming_step(event, incoming)  # type: ignore[arg-type]
@@ -132,7 +140,6 @@ def evolve(state: SkuState, event: AnyEvent) -> SkuState:
             incoming = _incoming_with(incoming, change)  # may raise LimitExceeded
     positions = {**positions}
     positions[location] = _new(Position, buckets)
-    free_after = on_hand - committed - reserved - damaged - inspection
     if free_after < 0:
         b_on_hand, b_committed, b_reserved, b_damaged, b_inspection = before
         free_before = b_on_hand - b_committed - b_reserved - b_damaged - b_inspection
@@ -205,6 +212,33 @@ def fold(events: Iterable[AnyEvent], state: SkuState) -> SkuState:
 
 
 _SEEN_IDS_FRESH_MAX = limits.SEEN_IDS_FRESH_MAX  # a module global: one lookup, not two
+_UNITS_MAX = limits.QTY_UNITS_MAX
+_UNITS_MIN = -limits.QTY_UNITS_MAX
+
+
+def units_in_bounds(position: Position) -> bool:
+    """Whether a position keeps every figure the ledger reports within +-QTY_UNITS_MAX.
+
+    on_hand, the units held back (committed + reserved + damaged + inspection) and free all
+    stay within the bound, so every available figure fits the wire's SignedUnits. Holds
+    keep it: a hold is placed only on free units, a commit moves reserved to committed, and
+    a release or an expiry only frees units. `evolve` refuses a fact that would break it.
+    """
+    free = position.free_units
+    return (
+        free >= _UNITS_MIN
+        and position.on_hand <= _UNITS_MAX
+        and position.on_hand - free <= _UNITS_MAX
+    )
+
+
+def _units_out_of_bounds(kind: str, location: str, buckets: Buckets) -> str:
+    on_hand, committed, reserved, damaged, inspection = buckets
+    held = committed + reserved + damaged + inspection
+    return (
+        f"qty: {kind} at {location} would leave on_hand {on_hand}, held back {held}, "
+        f"free {on_hand - held}; each must stay within +-{limits.QTY_UNITS_MAX} units"
+    )
 
 
 # --- facts ---------------------------------------------------------------------------------
@@ -332,6 +366,8 @@ def _transfer_out_incoming(e: TransferOut, inc: _Incoming) -> _IncomingChange:
     key = incoming_key("transfer", e.target_location, e.order_id)
     item = inc.get(key)
     qty = e.qty if item is None else item.qty + e.qty
+    if qty > _UNITS_MAX:
+        raise LimitExceeded(f"qty: transfer {e.order_id} would carry {qty} units in transit")
     eta = e.eta if item is None or e.eta is not None else item.eta
     return key, Incoming("transfer", e.order_id, e.target_location, qty, eta, e.location)
 

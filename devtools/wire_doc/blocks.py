@@ -60,7 +60,10 @@ BOUNDS = {
     "ID_PATTERN": "an id: `sku`, `location`, `channel`, `target_location`",
     "TOKEN_PATTERN": "a token: `event_id`, `hold_id`, `request_id`, `order_id`, `source`",
     "REASON_CHARS_MAX": "characters in a `reason`",
-    "QTY_UNITS_MAX": "units in any `qty` (`adjusted`: from minus this to this)",
+    "QTY_UNITS_MAX": "units in any `qty` (`adjusted`: from minus this to this); also a "
+    "location's on-hand, its units held back and its free units (minus this to this: a fact "
+    "past it, dead letter `limit`), and a decision's `available_after` (a channel's larger "
+    "ATS is reported as this)",
     "BUFFER_UNITS_MAX": "a channel's `buffer_units`",
     "SAFETY_STOCK_UNITS_MAX": "a location's `safety_stock_units`",
     "HOLD_TTL_S_MIN": "a reserve's `ttl_s`, at least",

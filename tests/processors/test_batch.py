@@ -148,3 +148,32 @@ def test_outside_a_replay_unchanged_figures_are_not_published() -> None:
     outcome = process_batch(replay, lambda sku, p: stored, BOOK, 0)
     assert outcome.states[t.SKU].version == stored.version + 2
     assert outcome.figures == []
+
+
+def test_units_past_the_bound_are_dead_lettered_and_the_reserve_after_them_is_decided() -> None:
+    # Two receipts of 10^9 units made available_after fail validation in the reserve's
+    # HoldPlaced: not a LimitExceeded, so the worker restarted on the batch for good.
+    limit = 1_000_000_000
+    messages = [
+        message(encode(t.fact("received", "A", limit))),
+        message(encode(t.fact("received", "A", limit))),
+        message(encode(t.reserve("h1", "web", 5)), kind="commands"),
+    ]
+    outcome = process_batch(messages, empty_loader, BOOK, 0)
+    assert [d.reason_kind for d in outcome.dead_letters] == ["limit"]
+    assert "on_hand 2000000000" in outcome.dead_letters[0].reason
+    [decision] = outcome.decisions
+    assert (decision.outcome, decision.available_after) == ("accepted", limit - 5)
+    assert outcome.states[t.SKU].position("A").on_hand == limit
+
+
+def test_a_split_over_a_channel_ats_past_the_bound_is_a_valid_rejection() -> None:
+    limit = 1_000_000_000
+    messages = [
+        message(encode(t.fact("received", "A", limit - 1))),
+        message(encode(t.fact("received", "B", limit - 1))),
+        message(encode(t.reserve("h1", "web", limit)), kind="commands"),
+    ]
+    outcome = process_batch(messages, empty_loader, BOOK, 0)
+    [decision] = outcome.decisions
+    assert (decision.reason, decision.available_after) == ("split_required", limit)
