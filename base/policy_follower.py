@@ -14,16 +14,15 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from base.policy_log import PolicyLog
+from base.policy_log import PolicyLog, RecordRefused
 from base.settings import Settings
-from ledger.errors import DecodeError
 from ledger.policy import PolicyBook
 
 log = logging.getLogger("tally.policy")
 
 # Called with (old book, new book) after start-up, once per polled batch that changed policy.
 PolicyChanged = Callable[[PolicyBook, PolicyBook], Awaitable[None]]
-InvalidRecord = Callable[[DecodeError], None]  # told of each record skipped as invalid
+InvalidRecord = Callable[[RecordRefused], None]  # told of each record skipped as invalid
 
 POLL_TIMEOUT_MS = 500
 POLL_RECORDS_MAX = 1_000
