@@ -12,7 +12,12 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from base import redis_keys
-from base.dead_letters import RAW_PREVIEW_BYTES_MAX, dead_letter_record
+from base.dead_letters import (
+    DEAD_LETTER_BYTES_MAX,
+    KEY_PREVIEW_BYTES_MAX,
+    RAW_PREVIEW_BYTES_MAX,
+    dead_letter_record,
+)
 from base.settings import RedisSettings, Settings, TopicSettings, WorkerSettings
 from base.table_layout import chunk_key
 from base.topics import changelog_topic, partition_for, wanted_topics
@@ -50,10 +55,15 @@ DEAD_LETTER = {
     "topic": ("string", "Where the refused record is: its topic ..."),
     "partition": ("integer", "... partition ..."),
     "offset": ("integer", "... and offset."),
-    "key": ("string or null", "Its key as text (bytes that are not UTF-8 replaced)."),
+    "key": ("string or null", "Its key as text (bytes that are not UTF-8 replaced), the "
+            f"first {KEY_PREVIEW_BYTES_MAX:,} bytes."),
     "raw": ("string", f"Its value as text, the first {RAW_PREVIEW_BYTES_MAX:,} bytes."),
-    "raw_base64": ("string", "Its whole value, base64."),
-}
+    "raw_base64": ("string", f"Its value's first {RAW_PREVIEW_BYTES_MAX:,} bytes, base64 (all "
+                   "of a value no longer than a record any decoder accepts)."),
+    "raw_bytes": ("integer", "Its value's size in bytes."),
+    "raw_sha256": ("string", "Its whole value's sha256, hex: a letter is bounded "
+                   f"({DEAD_LETTER_BYTES_MAX:,} bytes at most), whatever the record's size."),
+}  # fmt: skip
 # By ledger.limits name: what it bounds.
 BOUNDS = {
     "ID_CHARS_MAX": "characters in any id or token",

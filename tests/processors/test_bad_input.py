@@ -82,3 +82,25 @@ def test_resent_events_change_nothing(isolated: Settings, worker: WorkerProcess)
         'tally_events_folded_total{outcome="duplicate",type="received"} 2.0'
         in worker.metrics_text()
     )
+
+
+def test_a_record_near_the_broker_limit_is_dead_lettered_and_the_worker_goes_on(
+    isolated: Settings, worker: WorkerProcess
+) -> None:
+    # Its letter once copied the value twice (~1.2 MB, over the producer's request size):
+    # the worker restarted on the batch five times, exited 70, and stayed down on every start.
+    sku, store = unique("SKU"), unique("store")
+    huge = b'{"pad": "' + b"x" * (900 * 1024) + b'"}'
+    good = fact(unique("e"), "received", sku, store, 3)
+    asyncio.run(
+        produce(
+            isolated,
+            isolated.topics.events,
+            [(sku.encode(), huge), (sku.encode(), orjson.dumps(good))],
+        )
+    )
+    wait_for_figure(redis_client(isolated), redis_keys.loc_key(store), sku, "3", timeout_s=60)
+    [letter] = asyncio.run(read_all(isolated, isolated.topics.dlq, idle_ms=500))
+    assert letter["raw_bytes"] == len(huge)
+    assert letter["reason"].startswith("payload:")
+    assert worker.alive(), worker.log_tail()
