@@ -51,7 +51,8 @@ LOCATION_VERSION_KEY = redis_keys.version_key("loc", "{location}")
 # By dead-letter field, in record order: (type, meaning).
 DEAD_LETTER = {
     "reason": ("string", "Why, in words (an invalid record: the fields and what is wrong)."),
-    "reason_kind": ("string", "`empty`, `invalid`, `key_mismatch` or `limit`."),
+    "reason_kind": ("string", "`empty`, `invalid`, `key_mismatch`, `wrong_partition` or "
+                    "`limit`."),
     "topic": ("string", "Where the refused record is: its topic ..."),
     "partition": ("integer", "... partition ..."),
     "offset": ("integer", "... and offset."),
