@@ -24,6 +24,7 @@ from ledger.events import (
     Fact,
     HoldCommitted,
     HoldEventUnion,
+    HoldExpired,
     HoldPlaced,
     HoldReleased,
     Received,
@@ -41,8 +42,10 @@ from ledger.state import (
     Position,
     SeenIds,
     SkuState,
+    hold_key,
     incoming_key,
     journal_put,
+    request_key,
     seen_add,
 )
 
@@ -393,7 +396,7 @@ _INCOMING_STEPS: dict[str, Callable[[Fact, _Incoming], _IncomingChange]] = {
 
 
 def _placed(state: SkuState, e: HoldPlaced) -> SkuState:
-    if state.find_hold(e.hold_id) is not None:
+    if state.find_hold(e.channel, e.hold_id) is not None:
         return state
     if len(state.holds) >= limits.OPEN_HOLDS_PER_SKU_MAX:
         raise InvariantBroken("hold_placed past OPEN_HOLDS_PER_SKU_MAX (decide checks it)")
@@ -411,15 +414,19 @@ def _placed(state: SkuState, e: HoldPlaced) -> SkuState:
         decision,
     )
     positions = {**state.positions, e.location: after}
-    holds = {**state.holds, e.hold_id: hold}
-    decisions = journal_put(state.decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
+    holds = {**state.holds, hold_key(e.channel, e.hold_id): hold}
+    request = request_key(e.channel, e.request_id)
+    decisions = journal_put(state.decisions, request, decision, limits.DECISIONS_PER_SKU_MAX)
     return _with(state, e.occurred_at, positions, holds, state.resolved, decisions)
 
 
-def _resolve(state: SkuState, e: HoldEventUnion, status: HoldStatus) -> SkuState:
-    hold = state.holds.get(e.hold_id)
+def _resolve(
+    state: SkuState, e: HoldCommitted | HoldReleased | HoldExpired, status: HoldStatus
+) -> SkuState:
+    key = hold_key(e.channel, e.hold_id)
+    hold = state.holds.get(key)
     if hold is None:
-        done = state.resolved.get(e.hold_id)
+        done = state.resolved.get(key)
         if done is not None and done.status != status:
             raise InvariantBroken(f"hold {e.hold_id} is {done.status}, event says {status}")
         return state  # already resolved, or evicted long ago
@@ -432,20 +439,22 @@ def _resolve(state: SkuState, e: HoldEventUnion, status: HoldStatus) -> SkuState
         hold.location: before._replace(reserved=reserved, committed=committed),
     }
     _check_position(positions[hold.location])
-    holds = {k: v for k, v in state.holds.items() if k != e.hold_id}
+    holds = {k: v for k, v in state.holds.items() if k != key}
     resolved = journal_put(
-        state.resolved, e.hold_id, hold._replace(status=status), limits.RESOLVED_HOLDS_PER_SKU_MAX
+        state.resolved, key, hold._replace(status=status), limits.RESOLVED_HOLDS_PER_SKU_MAX
     )
     decisions = state.decisions
     if isinstance(e, HoldCommitted | HoldReleased):
         command: Literal["commit", "release"] = "commit" if status == "committed" else "release"
         decision = _decision(e, command, hold.location)
-        decisions = journal_put(decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
+        request = request_key(e.request_channel, e.request_id)
+        decisions = journal_put(decisions, request, decision, limits.DECISIONS_PER_SKU_MAX)
     return _with(state, e.occurred_at, positions, holds, resolved, decisions)
 
 
 def _rejected(state: SkuState, e: CommandRejected) -> SkuState:
-    if state.decisions.has(e.request_id):
+    request = request_key(e.channel, e.request_id)
+    if state.decisions.has(request):
         return state
     decision = Decision(
         request_id=e.request_id,
@@ -458,11 +467,14 @@ def _rejected(state: SkuState, e: CommandRejected) -> SkuState:
         available_after=e.available_after,
         decided_at=e.occurred_at,
     )
-    decisions = journal_put(state.decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
+    decisions = journal_put(state.decisions, request, decision, limits.DECISIONS_PER_SKU_MAX)
     resolved = state.resolved
-    if e.command == "reserve" and state.find_hold(e.hold_id) is None:
-        hold = Hold(e.hold_id, e.request_id, "", e.location, 0, None, "rejected", decision)
-        resolved = journal_put(resolved, e.hold_id, hold, limits.RESOLVED_HOLDS_PER_SKU_MAX)
+    channel = e.channel
+    # A reserve always names its channel; its refused hold_id answers with this decision.
+    if e.command == "reserve" and channel is not None and not state.find_hold(channel, e.hold_id):
+        hold = Hold(e.hold_id, e.request_id, channel, e.location, 0, None, "rejected", decision)
+        key = hold_key(channel, e.hold_id)
+        resolved = journal_put(resolved, key, hold, limits.RESOLVED_HOLDS_PER_SKU_MAX)
     return _with(state, e.occurred_at, state.positions, state.holds, resolved, decisions)
 
 
@@ -503,8 +515,8 @@ def _with(
 
 _HOLD_HANDLERS: dict[str, Callable[[SkuState, HoldEventUnion], SkuState]] = {
     "hold_placed": _placed,  # type: ignore[dict-item]
-    "hold_committed": lambda s, e: _resolve(s, e, "committed"),
-    "hold_released": lambda s, e: _resolve(s, e, "released"),
-    "hold_expired": lambda s, e: _resolve(s, e, "expired"),
+    "hold_committed": lambda s, e: _resolve(s, e, "committed"),  # type: ignore[arg-type]
+    "hold_released": lambda s, e: _resolve(s, e, "released"),  # type: ignore[arg-type]
+    "hold_expired": lambda s, e: _resolve(s, e, "expired"),  # type: ignore[arg-type]
     "command_rejected": _rejected,  # type: ignore[dict-item]
 }

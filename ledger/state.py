@@ -70,6 +70,24 @@ def incoming_key(kind: IncomingKind, location: str, order_id: str) -> str:
     return f"{kind}:{location}:{order_id}"
 
 
+# Hold ids and request ids are each channel's own: two channels may use the same id for
+# two holds (or requests), and one can never reach the other's. The keys join the channel
+# and the id with a space, which neither may contain (ledger.limits ID_PATTERN and
+# TOKEN_PATTERN).
+_SCOPE = " "
+
+
+def hold_key(channel: str, hold_id: str) -> str:
+    """The key of `channel`'s hold `hold_id` in `SkuState.holds` and `SkuState.resolved`."""
+    return f"{channel}{_SCOPE}{hold_id}"
+
+
+def request_key(channel: str | None, request_id: str) -> str:
+    """The key of a request's decision in `SkuState.decisions`; None: an admin's request
+    (the gateway's admin keys ask for no channel, and have a scope of their own)."""
+    return f"{channel or ''}{_SCOPE}{request_id}"
+
+
 class Journal(NamedTuple, Generic[V]):
     """A bounded, insertion-ordered, persistent map: the SKU's idempotency records.
 
@@ -194,9 +212,9 @@ class SkuState(NamedTuple):
     version: int = 0
     clock: datetime | None = None  # log time of the last applied event
     positions: Mapping[str, Position] = {}
-    holds: Mapping[str, Hold] = {}  # pending only
-    resolved: Journal[Hold] = Journal()  # resolved / rejected holds, bounded
-    decisions: Journal[Decision] = Journal()  # by request_id, bounded
+    holds: Mapping[str, Hold] = {}  # pending only, by hold_key(channel, hold_id)
+    resolved: Journal[Hold] = Journal()  # resolved / rejected holds, bounded, by hold_key
+    decisions: Journal[Decision] = Journal()  # by request_key(channel, request_id), bounded
     incoming: Mapping[str, Incoming] = {}
     # seen event_ids (see SeenIds)
     seen_fresh: str = _SEP
@@ -228,9 +246,23 @@ class SkuState(NamedTuple):
     def position(self, location: str) -> Position:
         return self.positions.get(location, EMPTY_POSITION)
 
-    def find_hold(self, hold_id: str) -> Hold | None:
-        hold = self.holds.get(hold_id)
-        return self.resolved.get(hold_id) if hold is None else hold
+    def find_hold(self, channel: str, hold_id: str) -> Hold | None:
+        """`channel`'s hold `hold_id`, pending or resolved."""
+        key = hold_key(channel, hold_id)
+        hold = self.holds.get(key)
+        return self.resolved.get(key) if hold is None else hold
+
+    def holds_named(self, hold_id: str) -> tuple[Hold, ...]:
+        """Every hold with id `hold_id`, of any channel, pending or resolved (an admin's
+        commit or release names no channel)."""
+        pending = [hold for hold in self.holds.values() if hold.hold_id == hold_id]
+        resolved = [
+            hold
+            for chunk in (*self.resolved.sealed, self.resolved.fresh)
+            for hold in chunk.values()
+            if hold.hold_id == hold_id
+        ]
+        return (*pending, *resolved)
 
     def incoming_at(self, location: str) -> tuple[Incoming, ...]:
         return tuple(item for item in self.incoming.values() if item.location == location)

@@ -204,6 +204,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.log: list[Fact | HoldEventUnion] = []
         self.facts: list[Fact] = []
         self.hold_ids: list[str] = []
+        self.channels: dict[str, str] = {}  # hold_id -> the channel that asked for it
         self.answers: dict[str, Decision] = {}
         self.now_s = 0.0
 
@@ -289,6 +290,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.ref.stock[decision.location]["reserved"] += qty
             self.ref.holds[hold_id] = RefHold(decision.location, qty, self.now_s + ttl_s)
         self.hold_ids.append(hold_id)
+        self.channels[hold_id] = name
         self.answers[hold_id] = decision
 
     @precondition(lambda self: self.hold_ids)
@@ -296,18 +298,26 @@ class LedgerMachine(RuleBasedStateMachine):
     def a_repeated_reserve(self, data: st.DataObject) -> None:
         hold_id = data.draw(st.sampled_from(self.hold_ids))
         before = self.state
-        decided = decide(before, reserve(hold_id, "web", 1, t=self.now_s), POLICIES)
+        owner = self.channels[hold_id]
+        decided = decide(before, reserve(hold_id, owner, 1, t=self.now_s), POLICIES)
         assert decided.decision == self.answers[hold_id]
         assert decided.events == () and decided.state is before
 
     @precondition(lambda self: self.hold_ids)
-    @rule(data=st.data(), to=st.sampled_from(("committed", "released")))
-    def a_resolution(self, data: st.DataObject, to: str) -> None:
+    @rule(
+        data=st.data(),
+        to=st.sampled_from(("committed", "released")),
+        by=st.sampled_from(("admin", "owner", "other")),
+    )
+    def a_resolution(self, data: st.DataObject, to: str, by: str) -> None:
         hold_id = data.draw(st.sampled_from(self.hold_ids))
         self.ref.expire_due(self.now_s)
-        want = self.ref.resolve(hold_id, to)
+        # Hold ids are each channel's own: another channel never finds this hold.
+        want = "rejected" if by == "other" else self.ref.resolve(hold_id, to)
         maker = commit if to == "committed" else release
-        command = maker(hold_id, t=self.now_s)
+        owner = self.channels[hold_id]
+        asker = {"admin": None, "owner": owner, "other": "market" if owner == "web" else "web"}
+        command = maker(hold_id, t=self.now_s).model_copy(update={"channel": asker[by]})
         loc = self.ref.holds[hold_id].location if hold_id in self.ref.holds else None
         was = location_available(self.state, loc, POLICIES) if loc else 0
         decision = self._decide(command)
@@ -335,9 +345,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def holds_match_the_reference(self) -> None:
         pending = {h for h, hold in self.ref.holds.items() if hold.status == "pending"}
-        assert set(self.state.holds) == pending
+        assert {hold.hold_id for hold in self.state.holds.values()} == pending
         for hold_id, hold in self.ref.holds.items():
-            found = self.state.find_hold(hold_id)
+            found = self.state.find_hold(self.channels[hold_id], hold_id)
             assert found is not None and found.status == hold.status
 
     @invariant()
