@@ -92,7 +92,11 @@ class TopicSettings(BaseModel):
 class WorkerSettings(BaseModel):
     app_id: str = Field(default="tally", min_length=1, max_length=64)
     data_dir: Path = Field(default=REPO_ROOT / ".tally" / "worker-data")
+    # The addresses its Faust web server and its metrics listen on (loopback: in a container,
+    # 0.0.0.0, published on the host's loopback only; docker-compose.yml).
+    web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9108, ge=1, le=65535)
     # Kafka transactions: a batch's table writes and its offsets commit together (README,
     # Delivery guarantees). at_least_once + idempotent folds is the faster alternative.
@@ -138,7 +142,9 @@ class OrdersSettings(BaseModel):
 
     app_id: str = Field(default="tally-orders", min_length=1, max_length=64)
     data_dir: Path = Field(default=REPO_ROOT / ".tally" / "orders-data")
+    web_host: str = "127.0.0.1"  # as the worker's
     web_port: int = Field(default=6067, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9110, ge=1, le=65535)
     # Its outputs are idempotent asks, sent and acknowledged before the order's state is
     # written: at_least_once is safe, and exactly_once would hold every ask back a commit.

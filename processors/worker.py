@@ -32,7 +32,7 @@ def run(settings: Settings, *, loglevel: str = "info") -> None:
     store = LocalStore(settings.worker.data_dir)
     store.prepare()
     asyncio.run(ensure_topics_when_reachable(settings, settings.worker.broker_wait_s))
-    start_http_server(settings.worker.metrics_port, addr="127.0.0.1")
+    start_http_server(settings.worker.metrics_port, addr=settings.worker.metrics_host)
     worker = build_worker(settings)
     try:
         faust.Worker(

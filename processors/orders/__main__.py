@@ -30,7 +30,7 @@ def run(settings: Settings, *, loglevel: str = "info") -> None:
     store = LocalStore(orders.data_dir)
     store.prepare()
     asyncio.run(ensure_topics_when_reachable(settings, orders.broker_wait_s))
-    start_http_server(orders.metrics_port, addr="127.0.0.1")
+    start_http_server(orders.metrics_port, addr=orders.metrics_host)
     worker = build_order_app(settings)
     try:
         faust.Worker(

@@ -48,7 +48,9 @@ def app_options(settings: Settings) -> dict[str, Any]:
         "topic_allow_declare": True,
         "datadir": str(orders.data_dir),
         "web_enabled": True,
-        "web_host": "127.0.0.1",
+        # web_host only names the server in URLs; Faust binds web_bind (0.0.0.0 by default).
+        "web_bind": orders.web_host,
+        "web_host": orders.web_host,
         "web_port": orders.web_port,
         "table_standby_replicas": 0,
         "broker_commit_interval": orders.commit_interval_s,
