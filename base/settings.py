@@ -200,6 +200,10 @@ class GatewaySettings(BaseModel):
     # Waiting for Kafka acknowledgements (503 past it) and for /healthz probes.
     produce_timeout_s: float = Field(default=10.0, gt=0, le=120)
     health_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    # /healthz answers from the last background probe, taken this often; older than
+    # health_stale_s, it is reported stale (503).
+    health_interval_s: float = Field(default=1.0, gt=0, le=60)
+    health_stale_s: float = Field(default=10.0, gt=0, le=600)
     # `tally import`: rows per produced batch, batches in flight, rejected lines before abort.
     import_batch_rows: int = Field(default=2_000, ge=1, le=100_000)
     import_inflight_batches_max: int = Field(default=8, ge=1, le=256)

@@ -32,3 +32,7 @@ PUSHER_ERRORS = Counter(
     "Failed push attempts, by pusher and kind (http|timeout|throttled|rejected).",
     ["pusher", "kind"],
 )
+GATEWAY_FOLLOWER_RESTARTS = Counter(
+    "tally_gateway_decision_follower_restarts_total",
+    "Restarts of a gateway's decision follower after it failed (holds wait meanwhile).",
+)

@@ -31,8 +31,8 @@ _LEDGER_EVENT: TypeAdapter[Fact | HoldEventUnion] = TypeAdapter(LedgerEvent, con
 _COMMAND: TypeAdapter[CommandUnion] = TypeAdapter(Command, config=_CONFIG)
 _POLICY: TypeAdapter[PolicyRecordUnion] = TypeAdapter(PolicyRecord, config=_CONFIG)
 _STATE: TypeAdapter[SkuState] = TypeAdapter(SkuState, config=_CONFIG)
-_DECISIONS_CHUNK: TypeAdapter[Mapping[str, Decision]] = TypeAdapter(
-    Mapping[str, Decision], config=_CONFIG
+_DECISIONS_CHUNK: TypeAdapter[Mapping[str, tuple[Decision, ...]]] = TypeAdapter(
+    Mapping[str, tuple[Decision, ...]], config=_CONFIG
 )
 _RESOLVED_CHUNK: TypeAdapter[Mapping[str, Hold]] = TypeAdapter(Mapping[str, Hold], config=_CONFIG)
 _SEEN_CHUNK: TypeAdapter[frozenset[str]] = TypeAdapter(frozenset[str], config=_CONFIG)

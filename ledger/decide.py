@@ -2,7 +2,7 @@
 
 Pure and deterministic: expiry is judged on log time (`command.issued_at`), so a replay of
 the command log gives the same answers. Hold ids and request ids are scoped by channel
-(`ledger.state.hold_key`, `request_key`): a channel reaches only its own holds and its own
+(`ledger.state.hold_key`, `answer_of`): a channel reaches only its own holds and its own
 first decisions. The caller applies the events with
 `ledger.fold.evolve` (or takes `Decided.state`, the same result).
 """
@@ -27,7 +27,7 @@ from ledger.events import (
 )
 from ledger.fold import fold
 from ledger.policy import ChannelPolicy, PolicyBook
-from ledger.state import Hold, SkuState, request_key
+from ledger.state import Hold, SkuState, answer_of
 
 HoldCommand = Reserve | Commit | Release
 
@@ -61,7 +61,7 @@ def decide(state: SkuState, command: HoldCommand | Expire, policies: PolicyBook)
     else:
         event = _resolve(current, command, policies)
     after = fold((event,), current)
-    decision = after.decisions.get(request_key(command.channel, command.request_id))
+    decision = answer_of(after.decisions, command.channel, command.request_id)
     assert decision is not None  # the event just applied stored it
     _check_accepted(current, after, decision, policies)
     return Decided(decision, (*expired, event), after)
@@ -70,7 +70,7 @@ def decide(state: SkuState, command: HoldCommand | Expire, policies: PolicyBook)
 def first_decision(state: SkuState, command: HoldCommand) -> Decision | None:
     """The stored answer to the asking channel's repeated request_id (or, for reserve, its
     repeated hold_id)."""
-    decision = state.decisions.get(request_key(command.channel, command.request_id))
+    decision = answer_of(state.decisions, command.channel, command.request_id)
     if decision is not None or not isinstance(command, Reserve):
         return decision
     hold = state.find_hold(command.channel, command.hold_id)

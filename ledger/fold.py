@@ -35,6 +35,7 @@ from ledger.events import (
 )
 from ledger.state import (
     EMPTY_POSITION,
+    Answers,
     Hold,
     HoldStatus,
     Incoming,
@@ -42,11 +43,12 @@ from ledger.state import (
     Position,
     SeenIds,
     SkuState,
+    answer_of,
     hold_key,
     incoming_key,
     journal_put,
-    request_key,
     seen_add,
+    with_answer,
 )
 
 AnyEvent = Fact | HoldEventUnion
@@ -415,8 +417,7 @@ def _placed(state: SkuState, e: HoldPlaced) -> SkuState:
     )
     positions = {**state.positions, e.location: after}
     holds = {**state.holds, hold_key(e.channel, e.hold_id): hold}
-    request = request_key(e.channel, e.request_id)
-    decisions = journal_put(state.decisions, request, decision, limits.DECISIONS_PER_SKU_MAX)
+    decisions = with_answer(state.decisions, decision)
     return _with(state, e.occurred_at, positions, holds, state.resolved, decisions)
 
 
@@ -447,14 +448,12 @@ def _resolve(
     if isinstance(e, HoldCommitted | HoldReleased):
         command: Literal["commit", "release"] = "commit" if status == "committed" else "release"
         decision = _decision(e, command, hold.location)
-        request = request_key(e.request_channel, e.request_id)
-        decisions = journal_put(decisions, request, decision, limits.DECISIONS_PER_SKU_MAX)
+        decisions = with_answer(decisions, decision)
     return _with(state, e.occurred_at, positions, holds, resolved, decisions)
 
 
 def _rejected(state: SkuState, e: CommandRejected) -> SkuState:
-    request = request_key(e.channel, e.request_id)
-    if state.decisions.has(request):
+    if answer_of(state.decisions, e.channel, e.request_id) is not None:
         return state
     decision = Decision(
         request_id=e.request_id,
@@ -466,8 +465,9 @@ def _rejected(state: SkuState, e: CommandRejected) -> SkuState:
         location=e.location,
         available_after=e.available_after,
         decided_at=e.occurred_at,
+        channel=e.channel,
     )
-    decisions = journal_put(state.decisions, request, decision, limits.DECISIONS_PER_SKU_MAX)
+    decisions = with_answer(state.decisions, decision)
     resolved = state.resolved
     channel = e.channel
     # A reserve always names its channel; its refused hold_id answers with this decision.
@@ -492,6 +492,7 @@ def _decision(
         location=location,
         available_after=e.available_after,
         decided_at=e.occurred_at,
+        channel=e.channel if isinstance(e, HoldPlaced) else e.request_channel,
     )
 
 
@@ -501,7 +502,7 @@ def _with(
     positions: Mapping[str, Position],
     holds: Mapping[str, Hold],
     resolved: Journal[Hold],
-    decisions: Journal[Decision],
+    decisions: Journal[Answers],
 ) -> SkuState:
     return state._replace(
         version=state.version + 1,

@@ -71,10 +71,12 @@ def incoming_key(kind: IncomingKind, location: str, order_id: str) -> str:
 
 
 # Hold ids and request ids are each channel's own: two channels may use the same id for
-# two holds (or requests), and one can never reach the other's. The keys join the channel
-# and the id with a space, which neither may contain (ledger.limits ID_PATTERN and
-# TOKEN_PATTERN).
+# two holds (or requests), and one can never reach the other's. A hold's key joins the
+# channel and the id with a space, which neither may contain (ledger.limits ID_PATTERN and
+# TOKEN_PATTERN). Decisions stay keyed by request_id (readers list the requests decided),
+# each entry holding one decision per asking channel (`Decision.channel`; None: an admin).
 _SCOPE = " "
+Answers = tuple[Decision, ...]  # one request_id's decisions, one per asking channel
 
 
 def hold_key(channel: str, hold_id: str) -> str:
@@ -82,10 +84,19 @@ def hold_key(channel: str, hold_id: str) -> str:
     return f"{channel}{_SCOPE}{hold_id}"
 
 
-def request_key(channel: str | None, request_id: str) -> str:
-    """The key of a request's decision in `SkuState.decisions`; None: an admin's request
-    (the gateway's admin keys ask for no channel, and have a scope of their own)."""
-    return f"{channel or ''}{_SCOPE}{request_id}"
+def answer_of(decisions: Journal[Answers], channel: str | None, request_id: str) -> Decision | None:
+    """`channel`'s decision of `request_id` (None: an admin's request), if kept."""
+    for decision in decisions.get(request_id) or ():
+        if decision.channel == channel:
+            return decision
+    return None
+
+
+def with_answer(decisions: Journal[Answers], decision: Decision) -> Journal[Answers]:
+    """`decisions` with `decision` kept under its request_id, beside other channels'."""
+    earlier = decisions.get(decision.request_id) or ()
+    answers = (*earlier, decision)
+    return journal_put(decisions, decision.request_id, answers, limits.DECISIONS_PER_SKU_MAX)
 
 
 class Journal(NamedTuple, Generic[V]):
@@ -214,7 +225,7 @@ class SkuState(NamedTuple):
     positions: Mapping[str, Position] = {}
     holds: Mapping[str, Hold] = {}  # pending only, by hold_key(channel, hold_id)
     resolved: Journal[Hold] = Journal()  # resolved / rejected holds, bounded, by hold_key
-    decisions: Journal[Decision] = Journal()  # by request_key(channel, request_id), bounded
+    decisions: Journal[Answers] = Journal()  # by request_id (see answer_of), bounded
     incoming: Mapping[str, Incoming] = {}
     # seen event_ids (see SeenIds)
     seen_fresh: str = _SEP

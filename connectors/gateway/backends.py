@@ -115,7 +115,7 @@ class KafkaBus:
     async def ping(self) -> None:
         producer = self._started()
         if not self._follower.running:
-            raise ConnectionError("decision follower stopped")
+            raise ConnectionError("decision follower down (restarting)")
         await asyncio.wait_for(
             producer.client.fetch_all_metadata(), self._settings.gateway.health_timeout_s
         )

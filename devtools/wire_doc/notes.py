@@ -88,6 +88,8 @@ OVERRIDES: dict[str, str] = {
     "Decision.available_after": "Raw available units at `location` after the decision "
     "(negative: oversold).",
     "Decision.decided_at": "The log time of the decision (the command's `issued_at`).",
+    "Decision.channel": "The channel whose request this answers (request ids and hold ids are "
+    "each channel's own: match a decision by channel and id); null: an admin's request.",
     "ChannelPolicy.locations": "The locations the channel sells from, in priority order, "
     "each once.",
     "ChannelPolicy.buffer_units": "Units held back from the sum of the locations' available.",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ledger import limits
 from ledger.commands import CommandUnion, Expire, Reserve
 from ledger.events import Fact
-from ledger.state import Journal, SeenIds, hold_key, journal_put, request_key, seen_add
+from ledger.state import Journal, SeenIds, hold_key, journal_put, seen_add
 
 DUPLICATE_EVENT_ID = "duplicate event_id"
 DUPLICATE_REQUEST_ID = "duplicate request_id: answered with its first decision"
@@ -42,7 +42,7 @@ class Repeats:
         """Why the ledger answers `command` with an earlier decision (None: it decides it)."""
         if isinstance(command, Expire):
             return None  # a timer tick: no request_id, and expiring twice changes nothing
-        request = request_key(command.channel, command.request_id)
+        request = hold_key(command.channel or "", command.request_id)  # the same scoping
         if self._request_ids.has(request):
             return DUPLICATE_REQUEST_ID
         if isinstance(command, Reserve):
