@@ -8,11 +8,13 @@ Every bound is explicit and validated here, at the edge.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,17 +45,58 @@ class KafkaSettings(BaseModel):
         return f"{self.host}:{self.port}"
 
 
+# The local dev stack's Redis password (`tally up` binds that Redis to loopback only). It is
+# no default: a Tally process uses it only for a Redis on this host's loopback, and one whose
+# Redis is anywhere else refuses to start without TALLY_REDIS__PASSWORD.
+LOCAL_DEV_REDIS_PASSWORD = "tally-local-dev"
+LOCAL_DEV_REDIS_READER_PASSWORD = "tally-local-reader"  # its read-only channel reader's
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this host's loopback (127.0.0.0/8, ::1, localhost)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() in _LOOPBACK_NAMES
+
+
 class RedisSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=6379, ge=1, le=65535)
-    # The local Redis is bound to loopback and still requires a password.
-    password: SecretStr = SecretStr("tally-local-dev")
+    # Empty: the local dev stack's password (LOCAL_DEV_REDIS_PASSWORD), for a Redis on this
+    # host's loopback only; anywhere else it must be set.
+    password: SecretStr = SecretStr("")
     db: int = Field(default=0, ge=0, le=15)
     socket_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # A read-only Redis user for channels that read their figures (availability hashes,
+    # versions, change streams) and nothing else; the local stack creates it (ACL), a
+    # deployment creates it with `ACL SETUSER` (docs/OPERATING.md, Security). Empty
+    # password: the local stack's (LOCAL_DEV_REDIS_READER_PASSWORD).
+    reader_username: str = Field(default="tally-reader", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    reader_password: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _password_outside_the_local_stack(self) -> RedisSettings:
+        if not self.password.get_secret_value() and not is_loopback(self.host):
+            raise ValueError(
+                f"TALLY_REDIS__PASSWORD is empty and Redis at {self.host}:{self.port} is not on "
+                "this host's loopback: the local dev stack's password is never used there; set "
+                "the password of that Redis"
+            )
+        return self
+
+    def secret(self) -> str:
+        """The password to send: the one set, else the local dev stack's (loopback only)."""
+        return self.password.get_secret_value() or LOCAL_DEV_REDIS_PASSWORD
+
+    def reader_secret(self) -> str:
+        return self.reader_password.get_secret_value() or LOCAL_DEV_REDIS_READER_PASSWORD
 
     @property
     def url(self) -> str:
-        return f"redis://:{self.password.get_secret_value()}@{self.host}:{self.port}/{self.db}"
+        password = quote(self.secret(), safe="")
+        return f"redis://:{password}@{self.host}:{self.port}/{self.db}"
 
 
 class PrometheusSettings(BaseModel):
