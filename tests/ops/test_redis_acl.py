@@ -51,7 +51,7 @@ def test_a_channel_reader_can_read_figures_and_nothing_else(own_redis: Settings)
         decode_responses=True,
     )
     assert reader.hget(redis_keys.ats_key("web"), "SKU-1") == "5"
-    assert len(reader.xrange(redis_keys.changes_key("web"))) == 1
+    assert len(reader.xrange(redis_keys.changes_key("web")) or ()) == 1
     for write in (
         lambda: reader.hset(redis_keys.ats_key("web"), "SKU-1", "500"),
         lambda: reader.delete(redis_keys.ats_key("web")),
