@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from base.kafka_client import client_options
 from base.policy_log import PolicyLog, RecordRefused
 from base.settings import Settings
 from ledger.policy import PolicyBook
@@ -58,7 +59,7 @@ class PolicyFollower:
     async def run(self, on_change: PolicyChanged) -> None:
         partition = TopicPartition(self._settings.topics.policy, 0)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka.bootstrap,
+            **client_options(self._settings.kafka),
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",

@@ -39,6 +39,26 @@ class KafkaSettings(BaseModel):
     controller_port: int = Field(default=9093, ge=1, le=65535)
     version: str = Field(default="4.1.2", pattern=r"^\d+\.\d+\.\d+$")
     heap_mb: int = Field(default=1024, ge=256, le=8192)
+    # A real deployment: SASL/SCRAM over TLS, one principal per process kind (gateway, worker,
+    # orders, pusher) with its own ACLs (docs/OPERATING.md, Security). PLAINTEXT is the
+    # local dev stack's, on loopback only.
+    security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    sasl_username: str = Field(default="", max_length=256)
+    sasl_password: SecretStr = SecretStr("")
+    # The CA that signed the brokers' certificates (PEM); empty: the system's CAs.
+    ssl_cafile: Path | None = None
+
+    @model_validator(mode="after")
+    def _credentials_for_sasl(self) -> KafkaSettings:
+        if self.security_protocol == "SASL_SSL" and not (
+            self.sasl_username and self.sasl_password.get_secret_value()
+        ):
+            raise ValueError(
+                "TALLY_KAFKA__SECURITY_PROTOCOL=SASL_SSL needs TALLY_KAFKA__SASL_USERNAME and "
+                "TALLY_KAFKA__SASL_PASSWORD"
+            )
+        return self
 
     @property
     def bootstrap(self) -> str:

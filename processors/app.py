@@ -25,6 +25,7 @@ from processors.batch_step import handle_batch
 from processors.expiry import ExpiryIndex
 from processors.faust_repairs import FaustRepairs
 from processors.hold_expiry import expire_due_holds
+from processors.kafka_auth import faust_broker_options
 from processors.lag import report_consumer_lag
 from processors.parts import Worker
 from processors.publisher import RedisPublisher
@@ -40,7 +41,7 @@ def app_options(settings: Settings) -> dict[str, Any]:
     """The worker's faust.App settings, from ours (pure: nothing connects)."""
     worker_settings = settings.worker
     return {
-        "broker": f"kafka://{settings.kafka.bootstrap}",
+        **faust_broker_options(settings.kafka),
         "store": "rocksdb://",
         "processing_guarantee": worker_settings.processing_guarantee,
         "topic_partitions": settings.topics.partitions,

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import TypeAdapter, ValidationError
 
+from base.kafka_client import client_options
 from base.settings import Settings
 from connectors.metrics import GATEWAY_FOLLOWER_RESTARTS
 from ledger.commands import Decision, HoldCommand, Reserve
@@ -135,7 +136,7 @@ class DecisionFollower:
     async def _open(self, assigned: list[TopicPartition], *, resume: bool) -> AIOKafkaConsumer:
         """A started consumer at the log end (first start) or where the last one stopped."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka.bootstrap,
+            **client_options(self._settings.kafka),
             group_id=None,
             enable_auto_commit=False,
         )

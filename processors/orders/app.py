@@ -21,6 +21,7 @@ from ledger.orders.codec import decode_order_state
 from ledger.orders.records import Timeout
 from ledger.orders.saga import SagaRules
 from processors.faust_repairs import FaustRepairs
+from processors.kafka_auth import faust_broker_options
 from processors.orders import metrics
 from processors.orders.capacity_step import handle_capacity_batch
 from processors.orders.order_step import handle_order_batch
@@ -40,7 +41,7 @@ def app_options(settings: Settings) -> dict[str, Any]:
     """The order processor's faust.App settings (pure: nothing connects)."""
     orders = settings.orders
     return {
-        "broker": f"kafka://{settings.kafka.bootstrap}",
+        **faust_broker_options(settings.kafka),
         "store": "rocksdb://",
         "processing_guarantee": orders.processing_guarantee,
         "topic_partitions": settings.topics.partitions,
