@@ -8,7 +8,6 @@ shared local stack is never touched.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -28,16 +27,10 @@ from ops.stack.kafka_security import (
     make_tls,
     principal_acls,
 )
+from tests.support.isolation import free_port
 
 pytestmark = pytest.mark.integration
 PASSWORDS = {ADMIN: "admin-secret", "gateway": "gw-secret", "worker": "wk-secret"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

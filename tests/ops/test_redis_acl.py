@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,15 +12,9 @@ from base import redis_keys
 from base.settings import RedisSettings, Settings, StackSettings
 from ops.stack.control import start_services, stop_started
 from ops.stack.redis import Redis
+from tests.support.isolation import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
