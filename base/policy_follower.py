@@ -14,16 +14,16 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from base.policy_log import PolicyLog
+from base.kafka_client import client_options
+from base.policy_log import PolicyLog, RecordRefused
 from base.settings import Settings
-from ledger.errors import DecodeError
 from ledger.policy import PolicyBook
 
 log = logging.getLogger("tally.policy")
 
 # Called with (old book, new book) after start-up, once per polled batch that changed policy.
 PolicyChanged = Callable[[PolicyBook, PolicyBook], Awaitable[None]]
-InvalidRecord = Callable[[DecodeError], None]  # told of each record skipped as invalid
+InvalidRecord = Callable[[RecordRefused], None]  # told of each record skipped as invalid
 
 POLL_TIMEOUT_MS = 500
 POLL_RECORDS_MAX = 1_000
@@ -59,7 +59,7 @@ class PolicyFollower:
     async def run(self, on_change: PolicyChanged) -> None:
         partition = TopicPartition(self._settings.topics.policy, 0)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka.bootstrap,
+            **client_options(self._settings.kafka),
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",

@@ -8,8 +8,13 @@ compute the same book and the same version.
 from __future__ import annotations
 
 from ledger.codec import decode_policy
-from ledger.errors import DecodeError
+from ledger.errors import DecodeError, LimitExceeded
 from ledger.policy import PolicyBook, apply_policy
+
+# Why a record was skipped: not a policy record, or one past a bound (a channel past
+# CHANNELS_MAX). Either is counted and skipped, never raised: every reader of the topic
+# (worker, order processor, gateway, CLI) would otherwise stop on it for good.
+RecordRefused = DecodeError | LimitExceeded
 
 
 class PolicyLog:
@@ -17,12 +22,11 @@ class PolicyLog:
         self.book = PolicyBook()
         self.version = 0
 
-    def apply(self, offset: int, raw: bytes | None) -> DecodeError | None:
-        """Apply one record; an invalid one only moves the version, and is returned."""
+    def apply(self, offset: int, raw: bytes | None) -> RecordRefused | None:
+        """Apply one record; a refused one only moves the version, and is returned."""
         self.version = offset + 1
         try:
-            record = decode_policy(raw or b"")
-        except DecodeError as error:
+            self.book = apply_policy(self.book, decode_policy(raw or b""))
+        except (DecodeError, LimitExceeded) as error:
             return error
-        self.book = apply_policy(self.book, record)
         return None

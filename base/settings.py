@@ -8,12 +8,14 @@ Every bound is explicit and validated here, at the edge.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,23 +40,84 @@ class KafkaSettings(BaseModel):
     controller_port: int = Field(default=9093, ge=1, le=65535)
     version: str = Field(default="4.1.2", pattern=r"^\d+\.\d+\.\d+$")
     heap_mb: int = Field(default=1024, ge=256, le=8192)
+    # A real deployment: SASL/SCRAM over TLS, one principal per process kind (gateway, worker,
+    # orders, pusher) with its own ACLs (docs/OPERATING.md, Security). PLAINTEXT is the
+    # local dev stack's, on loopback only.
+    security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    sasl_username: str = Field(default="", max_length=256)
+    sasl_password: SecretStr = SecretStr("")
+    # The CA that signed the brokers' certificates (PEM); empty: the system's CAs.
+    ssl_cafile: Path | None = None
+
+    @model_validator(mode="after")
+    def _credentials_for_sasl(self) -> KafkaSettings:
+        if self.security_protocol == "SASL_SSL" and not (
+            self.sasl_username and self.sasl_password.get_secret_value()
+        ):
+            raise ValueError(
+                "TALLY_KAFKA__SECURITY_PROTOCOL=SASL_SSL needs TALLY_KAFKA__SASL_USERNAME and "
+                "TALLY_KAFKA__SASL_PASSWORD"
+            )
+        return self
 
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
 
+# The local dev stack's Redis password (`tally up` binds that Redis to loopback only). It is
+# no default: a Tally process uses it only for a Redis on this host's loopback, and one whose
+# Redis is anywhere else refuses to start without TALLY_REDIS__PASSWORD.
+LOCAL_DEV_REDIS_PASSWORD = "tally-local-dev"
+LOCAL_DEV_REDIS_READER_PASSWORD = "tally-local-reader"  # its read-only channel reader's
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this host's loopback (127.0.0.0/8, ::1, localhost)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() in _LOOPBACK_NAMES
+
+
 class RedisSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=6379, ge=1, le=65535)
-    # The local Redis is bound to loopback and still requires a password.
-    password: SecretStr = SecretStr("tally-local-dev")
+    # Empty: the local dev stack's password (LOCAL_DEV_REDIS_PASSWORD), for a Redis on this
+    # host's loopback only; anywhere else it must be set.
+    password: SecretStr = SecretStr("")
     db: int = Field(default=0, ge=0, le=15)
     socket_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # A read-only Redis user for channels that read their figures (availability hashes,
+    # versions, change streams) and nothing else; the local stack creates it (ACL), a
+    # deployment creates it with `ACL SETUSER` (docs/OPERATING.md, Security). Empty
+    # password: the local stack's (LOCAL_DEV_REDIS_READER_PASSWORD).
+    reader_username: str = Field(default="tally-reader", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    reader_password: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _password_outside_the_local_stack(self) -> RedisSettings:
+        if not self.password.get_secret_value() and not is_loopback(self.host):
+            raise ValueError(
+                f"TALLY_REDIS__PASSWORD is empty and Redis at {self.host}:{self.port} is not on "
+                "this host's loopback: the local dev stack's password is never used there; set "
+                "the password of that Redis"
+            )
+        return self
+
+    def secret(self) -> str:
+        """The password to send: the one set, else the local dev stack's (loopback only)."""
+        return self.password.get_secret_value() or LOCAL_DEV_REDIS_PASSWORD
+
+    def reader_secret(self) -> str:
+        return self.reader_password.get_secret_value() or LOCAL_DEV_REDIS_READER_PASSWORD
 
     @property
     def url(self) -> str:
-        return f"redis://:{self.password.get_secret_value()}@{self.host}:{self.port}/{self.db}"
+        password = quote(self.secret(), safe="")
+        return f"redis://:{password}@{self.host}:{self.port}/{self.db}"
 
 
 class PrometheusSettings(BaseModel):
@@ -93,7 +156,11 @@ class TopicSettings(BaseModel):
 class WorkerSettings(BaseModel):
     app_id: str = Field(default="tally", min_length=1, max_length=64)
     data_dir: Path = Field(default=REPO_ROOT / ".tally" / "worker-data")
+    # The addresses its Faust web server and its metrics listen on (loopback: in a container,
+    # 0.0.0.0, published on the host's loopback only; docker-compose.yml).
+    web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9108, ge=1, le=65535)
     # Kafka transactions: a batch's table writes and its offsets commit together (README,
     # Delivery guarantees). at_least_once + idempotent folds is the faster alternative.
@@ -143,7 +210,9 @@ class OrdersSettings(BaseModel):
 
     app_id: str = Field(default="tally-orders", min_length=1, max_length=64)
     data_dir: Path = Field(default=REPO_ROOT / ".tally" / "orders-data")
+    web_host: str = "127.0.0.1"  # as the worker's
     web_port: int = Field(default=6067, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9110, ge=1, le=65535)
     # Its outputs are idempotent asks, sent and acknowledged before the order's state is
     # written: at_least_once is safe, and exactly_once would hold every ask back a commit.
@@ -199,6 +268,10 @@ class GatewaySettings(BaseModel):
     # Waiting for Kafka acknowledgements (503 past it) and for /healthz probes.
     produce_timeout_s: float = Field(default=10.0, gt=0, le=120)
     health_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    # /healthz answers from the last background probe, taken this often; older than
+    # health_stale_s, it is reported stale (503).
+    health_interval_s: float = Field(default=1.0, gt=0, le=60)
+    health_stale_s: float = Field(default=10.0, gt=0, le=600)
     # `tally import`: rows per produced batch, batches in flight, rejected lines before abort.
     import_batch_rows: int = Field(default=2_000, ge=1, le=100_000)
     import_inflight_batches_max: int = Field(default=8, ge=1, le=256)

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
 
+from base.kafka_client import client_options
 from base.settings import Settings
 
 log = logging.getLogger("tally.topics")
@@ -52,7 +53,7 @@ def wanted_topics(settings: Settings) -> list[NewTopic]:
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics; returns the names created. Existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings.kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

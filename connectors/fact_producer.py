@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from base.kafka_client import client_options
 from base.settings import Settings
 from base.topics import ensure_topics
 from ledger.codec import encode
@@ -19,7 +20,7 @@ PRODUCER_BATCH_BYTES = 512 * 1024
 
 def fact_producer(settings: Settings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap,
+        **client_options(settings.kafka),
         acks="all",
         enable_idempotence=True,
         linger_ms=20,

@@ -53,3 +53,7 @@ PUSHER_RESYNCS = Counter(
     "Resyncs of a channel's figures from tally:ats (after trimmed changes), by pusher.",
     ["pusher"],
 )
+GATEWAY_FOLLOWER_RESTARTS = Counter(
+    "tally_gateway_decision_follower_restarts_total",
+    "Restarts of a gateway's decision follower after it failed (holds wait meanwhile).",
+)

@@ -31,8 +31,8 @@ _LEDGER_EVENT: TypeAdapter[Fact | HoldEventUnion] = TypeAdapter(LedgerEvent, con
 _COMMAND: TypeAdapter[CommandUnion] = TypeAdapter(Command, config=_CONFIG)
 _POLICY: TypeAdapter[PolicyRecordUnion] = TypeAdapter(PolicyRecord, config=_CONFIG)
 _STATE: TypeAdapter[SkuState] = TypeAdapter(SkuState, config=_CONFIG)
-_DECISIONS_CHUNK: TypeAdapter[Mapping[str, Decision]] = TypeAdapter(
-    Mapping[str, Decision], config=_CONFIG
+_DECISIONS_CHUNK: TypeAdapter[Mapping[str, tuple[Decision, ...]]] = TypeAdapter(
+    Mapping[str, tuple[Decision, ...]], config=_CONFIG
 )
 _RESOLVED_CHUNK: TypeAdapter[Mapping[str, Hold]] = TypeAdapter(Mapping[str, Hold], config=_CONFIG)
 _SEEN_CHUNK: TypeAdapter[frozenset[str]] = TypeAdapter(frozenset[str], config=_CONFIG)
@@ -46,8 +46,9 @@ _POLICY_JSON: Callable[[bytes], PolicyRecordUnion] = _POLICY.validator.validate_
 # The SkuState layout version, the first byte of every encoded state. Bump it whenever
 # SkuState's fields change. 1: the unversioned JSON array (seen ids and counters nested).
 # 2: flat seen ids and counters. 3: decisions and resolved holds as journals, chunks of
-# seen ids numbered (split_state stores sealed chunks apart).
-STATE_FORMAT = 3
+# seen ids numbered (split_state stores sealed chunks apart). 4: holds, resolved holds and
+# decisions keyed by channel and id (ledger.state hold_key, request_key).
+STATE_FORMAT = 4
 _STATE_HEADER = bytes((STATE_FORMAT,))
 _REASONS_MAX = 3
 _UNION_ERRORS = ("union_tag_invalid", "union_tag_not_found")

@@ -89,3 +89,5 @@ class Decision(BaseModel):
     # Raw available units at `location` after the decision (negative = oversold).
     available_after: SignedUnits
     decided_at: Timestamp
+    # The channel whose request this answers (ids are each channel's own); None: an admin's.
+    channel: ChannelId | None = None

@@ -1,7 +1,9 @@
 """decide(state, command, policies) -> the decision and the hold events that record it.
 
 Pure and deterministic: expiry is judged on log time (`command.issued_at`), so a replay of
-the command log gives the same answers. The caller applies the events with
+the command log gives the same answers. Hold ids and request ids are scoped by channel
+(`ledger.state.hold_key`, `answer_of`): a channel reaches only its own holds and its own
+first decisions. The caller applies the events with
 `ledger.fold.evolve` (or takes `Decided.state`, the same result).
 """
 
@@ -25,7 +27,7 @@ from ledger.events import (
 )
 from ledger.fold import fold
 from ledger.policy import ChannelPolicy, PolicyBook
-from ledger.state import Hold, SkuState
+from ledger.state import Hold, SkuState, answer_of
 
 HoldCommand = Reserve | Commit | Release
 
@@ -59,18 +61,19 @@ def decide(state: SkuState, command: HoldCommand | Expire, policies: PolicyBook)
     else:
         event = _resolve(current, command, policies)
     after = fold((event,), current)
-    decision = after.decisions.get(command.request_id)
+    decision = answer_of(after.decisions, command.channel, command.request_id)
     assert decision is not None  # the event just applied stored it
     _check_accepted(current, after, decision, policies)
     return Decided(decision, (*expired, event), after)
 
 
 def first_decision(state: SkuState, command: HoldCommand) -> Decision | None:
-    """The stored answer to a repeated request_id (or, for reserve, a repeated hold_id)."""
-    decision = state.decisions.get(command.request_id)
+    """The stored answer to the asking channel's repeated request_id (or, for reserve, its
+    repeated hold_id)."""
+    decision = answer_of(state.decisions, command.channel, command.request_id)
     if decision is not None or not isinstance(command, Reserve):
         return decision
-    hold = state.find_hold(command.hold_id)
+    hold = state.find_hold(command.channel, command.hold_id)
     return None if hold is None else hold.decision
 
 
@@ -78,13 +81,13 @@ def expiries(state: SkuState, command: HoldCommand | Expire) -> tuple[HoldExpire
     """hold_expired for every pending hold whose expiry is <= the command's log time."""
     now = command.issued_at.astimezone(UTC)  # holds keep UTC: same-tzinfo compares are fast
     due = sorted(
-        (hold.expires_at, hold.hold_id)
+        (hold.expires_at, hold.channel, hold.hold_id)
         for hold in state.holds.values()
         if hold.expires_at is not None and hold.expires_at <= now
     )
     return tuple(
-        HoldExpired(sku=state.sku, hold_id=hold_id, occurred_at=expires_at)
-        for expires_at, hold_id in due
+        HoldExpired(sku=state.sku, hold_id=hold_id, channel=channel, occurred_at=expires_at)
+        for expires_at, channel, hold_id in due
     )
 
 
@@ -148,37 +151,47 @@ def _place(state: SkuState, cmd: Reserve, location: str, policies: PolicyBook) -
 
 
 def _resolve(state: SkuState, cmd: Commit | Release, policies: PolicyBook) -> HoldEventUnion:
-    hold = state.holds.get(cmd.hold_id)
-    if hold is None:
-        done = state.resolved.get(cmd.hold_id)
-        reason = "hold_not_found" if done is None else _RESOLVED_REASON[done.status]
-        location = None if done is None else done.location
+    found = _hold_asked_for(state, cmd)
+    if found is None or found.status != "pending":
+        # Another channel's hold is not this channel's to find: nothing about it is revealed.
+        reason = "hold_not_found" if found is None else _RESOLVED_REASON[found.status]
+        location = None if found is None else found.location
         available = 0 if location is None else location_available(state, location, policies)
         return _reject(cmd, reason, location, available)
-    location = _hold_location(hold)
-    available = location_available(state, location, policies)
-    if cmd.channel is not None and cmd.channel != hold.channel:
-        # Another channel may not resolve this hold; nothing about it is revealed.
-        return _reject(cmd, "channel_mismatch", None, 0)
+    location = _hold_location(found)
     if isinstance(cmd, Commit):
         return HoldCommitted(
             sku=cmd.sku,
             hold_id=cmd.hold_id,
+            channel=found.channel,
             request_id=cmd.request_id,
+            request_channel=cmd.channel,
             occurred_at=cmd.issued_at,
             order_id=cmd.order_id,
-            available_after=available,
+            available_after=location_available(state, location, policies),
         )
     pos = state.position(location)
-    freed = pos._replace(reserved=pos.reserved - hold.qty)
-    after = position_available(freed, policies.safety_units(location))
+    freed = pos._replace(reserved=pos.reserved - found.qty)
     return HoldReleased(
         sku=cmd.sku,
         hold_id=cmd.hold_id,
+        channel=found.channel,
         request_id=cmd.request_id,
+        request_channel=cmd.channel,
         occurred_at=cmd.issued_at,
-        available_after=after,
+        available_after=position_available(freed, policies.safety_units(location)),
     )
+
+
+def _hold_asked_for(state: SkuState, cmd: Commit | Release) -> Hold | None:
+    """The asking channel's hold (pending or resolved). An admin's command names no channel:
+    the hold with that id, when exactly one channel has one (else none is guessed at)."""
+    if cmd.channel is not None:
+        return state.find_hold(cmd.channel, cmd.hold_id)
+    named = state.holds_named(cmd.hold_id)
+    if len({hold.channel for hold in named}) != 1:
+        return None
+    return named[0]  # pending first: a pending hold is resolved once
 
 
 def _hold_location(hold: Hold) -> str:
@@ -195,10 +208,13 @@ def _reject(
         hold_id=cmd.hold_id,
         occurred_at=cmd.issued_at,
         request_id=cmd.request_id,
+        channel=cmd.channel,
         command=cmd.type,
         reason=reason,
         location=location,
-        available_after=available,
+        # A channel's ATS sums its locations (each within the bound), so it can pass what
+        # the wire's SignedUnits holds: reported capped at the bound rather than failing.
+        available_after=min(available, limits.QTY_UNITS_MAX),
     )
 
 

@@ -232,7 +232,9 @@ class HoldCommitted(_HoldEvent):
     """The pending hold became a committed order."""
 
     type: Literal["hold_committed"] = "hold_committed"
+    channel: ChannelId  # the hold's: hold ids are scoped by channel
     request_id: Token
+    request_channel: ChannelId | None  # whose request (the decision's scope); None: admin
     order_id: Token
     available_after: SignedUnits
 
@@ -241,7 +243,9 @@ class HoldReleased(_HoldEvent):
     """The channel gave the pending hold back."""
 
     type: Literal["hold_released"] = "hold_released"
+    channel: ChannelId
     request_id: Token
+    request_channel: ChannelId | None
     available_after: SignedUnits
 
 
@@ -249,6 +253,7 @@ class HoldExpired(_HoldEvent):
     """The pending hold reached its expiry (log time)."""
 
     type: Literal["hold_expired"] = "hold_expired"
+    channel: ChannelId
 
 
 CommandName = Literal["reserve", "commit", "release"]
@@ -263,7 +268,7 @@ RejectReason = Literal[
     "hold_already_released",
     "hold_expired",
     "hold_was_rejected",
-    "channel_mismatch",
+    "channel_mismatch",  # no longer given (ids are scoped by channel); old records decode
 ]
 
 
@@ -272,6 +277,7 @@ class CommandRejected(_HoldEvent):
 
     type: Literal["command_rejected"] = "command_rejected"
     request_id: Token
+    channel: ChannelId | None  # the asking channel (the decision's scope); None: admin
     command: CommandName
     reason: RejectReason
     location: LocationId | None = None

@@ -1,8 +1,11 @@
 """evolve(state, event) -> state, and fold = reduce(evolve). Pure, deterministic, no I/O.
 
-Facts are never rejected: a fact that drives a location's free units below zero is applied
-and reported as an oversell of the size it caused. A fact whose event_id was seen before,
-or a hold event the state already reflects, is a duplicate and changes nothing.
+Facts are never rejected for what they say about stock: a fact that drives a location's
+free units below zero is applied and reported as an oversell of the size it caused. Only
+bounds refuse one (`LimitExceeded`): a per-SKU collection full, or units past
+QTY_UNITS_MAX (`units_in_bounds`), so every figure a decision reports fits the wire. A fact
+whose event_id was seen before, or a hold event the state already reflects, is a duplicate
+and changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ledger.events import (
     Fact,
     HoldCommitted,
     HoldEventUnion,
+    HoldExpired,
     HoldPlaced,
     HoldReleased,
     Received,
@@ -31,6 +35,7 @@ from ledger.events import (
 )
 from ledger.state import (
     EMPTY_POSITION,
+    Answers,
     Hold,
     HoldStatus,
     Incoming,
@@ -38,9 +43,12 @@ from ledger.state import (
     Position,
     SeenIds,
     SkuState,
+    answer_of,
+    hold_key,
     incoming_key,
     journal_put,
     seen_add,
+    with_answer,
 )
 
 AnyEvent = Fact | HoldEventUnion
@@ -67,7 +75,8 @@ def evolve(state: SkuState, event: AnyEvent) -> SkuState:
 
     Raises `LimitExceeded` (an operating error, bad input) when a fact would grow a per-SKU
     collection past its bound in `ledger.limits`: a new location past LOCATIONS_PER_SKU_MAX
-    or a new incoming order past INCOMING_PER_SKU_MAX. Nothing is half-applied: the caller
+    or a new incoming order past INCOMING_PER_SKU_MAX, or a position's units or an incoming
+    order's past QTY_UNITS_MAX (`units_in_bounds`). Nothing is half-applied: the caller
     keeps `state` and reports the fact. Raises `InvariantBroken` for states only a bug can
     produce (an event of another SKU, a negative bucket): crash, do not carry on.
     """
@@ -125,6 +134,10 @@ def evolve(state: SkuState, event: AnyEvent) -> SkuState:
     on_hand, committed, reserved, damaged, inspection = buckets
     if committed < 0 or damaged < 0 or inspection < 0:
         raise InvariantBroken(f"negative bucket in {buckets} after {kind}")
+    free_after = on_hand - committed - reserved - damaged - inspection
+    # Units bounded (see `units_in_bounds`): three compares, on_hand >= -max follows.
+    if free_after < _UNITS_MIN or on_hand > _UNITS_MAX or on_hand - free_after > _UNITS_MAX:
+        raise LimitExceeded(_units_out_of_bounds(kind, location, buckets))
     incoming_step = _INCOMING_STEPS.get(kind)
     if incoming_step is not None:
         change = incoming_step(event, incoming)  # type: ignore[arg-type]
@@ -132,7 +145,6 @@ def evolve(state: SkuState, event: AnyEvent) -> SkuState:
             incoming = _incoming_with(incoming, change)  # may raise LimitExceeded
     positions = {**positions}
     positions[location] = _new(Position, buckets)
-    free_after = on_hand - committed - reserved - damaged - inspection
     if free_after < 0:
         b_on_hand, b_committed, b_reserved, b_damaged, b_inspection = before
         free_before = b_on_hand - b_committed - b_reserved - b_damaged - b_inspection
@@ -205,6 +217,33 @@ def fold(events: Iterable[AnyEvent], state: SkuState) -> SkuState:
 
 
 _SEEN_IDS_FRESH_MAX = limits.SEEN_IDS_FRESH_MAX  # a module global: one lookup, not two
+_UNITS_MAX = limits.QTY_UNITS_MAX
+_UNITS_MIN = -limits.QTY_UNITS_MAX
+
+
+def units_in_bounds(position: Position) -> bool:
+    """Whether a position keeps every figure the ledger reports within +-QTY_UNITS_MAX.
+
+    on_hand, the units held back (committed + reserved + damaged + inspection) and free all
+    stay within the bound, so every available figure fits the wire's SignedUnits. Holds
+    keep it: a hold is placed only on free units, a commit moves reserved to committed, and
+    a release or an expiry only frees units. `evolve` refuses a fact that would break it.
+    """
+    free = position.free_units
+    return (
+        free >= _UNITS_MIN
+        and position.on_hand <= _UNITS_MAX
+        and position.on_hand - free <= _UNITS_MAX
+    )
+
+
+def _units_out_of_bounds(kind: str, location: str, buckets: Buckets) -> str:
+    on_hand, committed, reserved, damaged, inspection = buckets
+    held = committed + reserved + damaged + inspection
+    return (
+        f"qty: {kind} at {location} would leave on_hand {on_hand}, held back {held}, "
+        f"free {on_hand - held}; each must stay within +-{limits.QTY_UNITS_MAX} units"
+    )
 
 
 # --- facts ---------------------------------------------------------------------------------
@@ -332,6 +371,8 @@ def _transfer_out_incoming(e: TransferOut, inc: _Incoming) -> _IncomingChange:
     key = incoming_key("transfer", e.target_location, e.order_id)
     item = inc.get(key)
     qty = e.qty if item is None else item.qty + e.qty
+    if qty > _UNITS_MAX:
+        raise LimitExceeded(f"qty: transfer {e.order_id} would carry {qty} units in transit")
     eta = e.eta if item is None or e.eta is not None else item.eta
     return key, Incoming("transfer", e.order_id, e.target_location, qty, eta, e.location)
 
@@ -357,7 +398,7 @@ _INCOMING_STEPS: dict[str, Callable[[Fact, _Incoming], _IncomingChange]] = {
 
 
 def _placed(state: SkuState, e: HoldPlaced) -> SkuState:
-    if state.find_hold(e.hold_id) is not None:
+    if state.find_hold(e.channel, e.hold_id) is not None:
         return state
     if len(state.holds) >= limits.OPEN_HOLDS_PER_SKU_MAX:
         raise InvariantBroken("hold_placed past OPEN_HOLDS_PER_SKU_MAX (decide checks it)")
@@ -375,15 +416,18 @@ def _placed(state: SkuState, e: HoldPlaced) -> SkuState:
         decision,
     )
     positions = {**state.positions, e.location: after}
-    holds = {**state.holds, e.hold_id: hold}
-    decisions = journal_put(state.decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
+    holds = {**state.holds, hold_key(e.channel, e.hold_id): hold}
+    decisions = with_answer(state.decisions, decision)
     return _with(state, e.occurred_at, positions, holds, state.resolved, decisions)
 
 
-def _resolve(state: SkuState, e: HoldEventUnion, status: HoldStatus) -> SkuState:
-    hold = state.holds.get(e.hold_id)
+def _resolve(
+    state: SkuState, e: HoldCommitted | HoldReleased | HoldExpired, status: HoldStatus
+) -> SkuState:
+    key = hold_key(e.channel, e.hold_id)
+    hold = state.holds.get(key)
     if hold is None:
-        done = state.resolved.get(e.hold_id)
+        done = state.resolved.get(key)
         if done is not None and done.status != status:
             raise InvariantBroken(f"hold {e.hold_id} is {done.status}, event says {status}")
         return state  # already resolved, or evicted long ago
@@ -396,20 +440,20 @@ def _resolve(state: SkuState, e: HoldEventUnion, status: HoldStatus) -> SkuState
         hold.location: before._replace(reserved=reserved, committed=committed),
     }
     _check_position(positions[hold.location])
-    holds = {k: v for k, v in state.holds.items() if k != e.hold_id}
+    holds = {k: v for k, v in state.holds.items() if k != key}
     resolved = journal_put(
-        state.resolved, e.hold_id, hold._replace(status=status), limits.RESOLVED_HOLDS_PER_SKU_MAX
+        state.resolved, key, hold._replace(status=status), limits.RESOLVED_HOLDS_PER_SKU_MAX
     )
     decisions = state.decisions
     if isinstance(e, HoldCommitted | HoldReleased):
         command: Literal["commit", "release"] = "commit" if status == "committed" else "release"
         decision = _decision(e, command, hold.location)
-        decisions = journal_put(decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
+        decisions = with_answer(decisions, decision)
     return _with(state, e.occurred_at, positions, holds, resolved, decisions)
 
 
 def _rejected(state: SkuState, e: CommandRejected) -> SkuState:
-    if state.decisions.has(e.request_id):
+    if answer_of(state.decisions, e.channel, e.request_id) is not None:
         return state
     decision = Decision(
         request_id=e.request_id,
@@ -421,12 +465,16 @@ def _rejected(state: SkuState, e: CommandRejected) -> SkuState:
         location=e.location,
         available_after=e.available_after,
         decided_at=e.occurred_at,
+        channel=e.channel,
     )
-    decisions = journal_put(state.decisions, e.request_id, decision, limits.DECISIONS_PER_SKU_MAX)
+    decisions = with_answer(state.decisions, decision)
     resolved = state.resolved
-    if e.command == "reserve" and state.find_hold(e.hold_id) is None:
-        hold = Hold(e.hold_id, e.request_id, "", e.location, 0, None, "rejected", decision)
-        resolved = journal_put(resolved, e.hold_id, hold, limits.RESOLVED_HOLDS_PER_SKU_MAX)
+    channel = e.channel
+    # A reserve always names its channel; its refused hold_id answers with this decision.
+    if e.command == "reserve" and channel is not None and not state.find_hold(channel, e.hold_id):
+        hold = Hold(e.hold_id, e.request_id, channel, e.location, 0, None, "rejected", decision)
+        key = hold_key(channel, e.hold_id)
+        resolved = journal_put(resolved, key, hold, limits.RESOLVED_HOLDS_PER_SKU_MAX)
     return _with(state, e.occurred_at, state.positions, state.holds, resolved, decisions)
 
 
@@ -444,6 +492,7 @@ def _decision(
         location=location,
         available_after=e.available_after,
         decided_at=e.occurred_at,
+        channel=e.channel if isinstance(e, HoldPlaced) else e.request_channel,
     )
 
 
@@ -453,7 +502,7 @@ def _with(
     positions: Mapping[str, Position],
     holds: Mapping[str, Hold],
     resolved: Journal[Hold],
-    decisions: Journal[Decision],
+    decisions: Journal[Answers],
 ) -> SkuState:
     return state._replace(
         version=state.version + 1,
@@ -467,8 +516,8 @@ def _with(
 
 _HOLD_HANDLERS: dict[str, Callable[[SkuState, HoldEventUnion], SkuState]] = {
     "hold_placed": _placed,  # type: ignore[dict-item]
-    "hold_committed": lambda s, e: _resolve(s, e, "committed"),
-    "hold_released": lambda s, e: _resolve(s, e, "released"),
-    "hold_expired": lambda s, e: _resolve(s, e, "expired"),
+    "hold_committed": lambda s, e: _resolve(s, e, "committed"),  # type: ignore[arg-type]
+    "hold_released": lambda s, e: _resolve(s, e, "released"),  # type: ignore[arg-type]
+    "hold_expired": lambda s, e: _resolve(s, e, "expired"),  # type: ignore[arg-type]
     "command_rejected": _rejected,  # type: ignore[dict-item]
 }

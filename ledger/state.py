@@ -70,6 +70,35 @@ def incoming_key(kind: IncomingKind, location: str, order_id: str) -> str:
     return f"{kind}:{location}:{order_id}"
 
 
+# Hold ids and request ids are each channel's own: two channels may use the same id for
+# two holds (or requests), and one can never reach the other's. A hold's key joins the
+# channel and the id with a space, which neither may contain (ledger.limits ID_PATTERN and
+# TOKEN_PATTERN). Decisions stay keyed by request_id (readers list the requests decided),
+# each entry holding one decision per asking channel (`Decision.channel`; None: an admin).
+_SCOPE = " "
+Answers = tuple[Decision, ...]  # one request_id's decisions, one per asking channel
+
+
+def hold_key(channel: str, hold_id: str) -> str:
+    """The key of `channel`'s hold `hold_id` in `SkuState.holds` and `SkuState.resolved`."""
+    return f"{channel}{_SCOPE}{hold_id}"
+
+
+def answer_of(decisions: Journal[Answers], channel: str | None, request_id: str) -> Decision | None:
+    """`channel`'s decision of `request_id` (None: an admin's request), if kept."""
+    for decision in decisions.get(request_id) or ():
+        if decision.channel == channel:
+            return decision
+    return None
+
+
+def with_answer(decisions: Journal[Answers], decision: Decision) -> Journal[Answers]:
+    """`decisions` with `decision` kept under its request_id, beside other channels'."""
+    earlier = decisions.get(decision.request_id) or ()
+    answers = (*earlier, decision)
+    return journal_put(decisions, decision.request_id, answers, limits.DECISIONS_PER_SKU_MAX)
+
+
 class Journal(NamedTuple, Generic[V]):
     """A bounded, insertion-ordered, persistent map: the SKU's idempotency records.
 
@@ -194,9 +223,9 @@ class SkuState(NamedTuple):
     version: int = 0
     clock: datetime | None = None  # log time of the last applied event
     positions: Mapping[str, Position] = {}
-    holds: Mapping[str, Hold] = {}  # pending only
-    resolved: Journal[Hold] = Journal()  # resolved / rejected holds, bounded
-    decisions: Journal[Decision] = Journal()  # by request_id, bounded
+    holds: Mapping[str, Hold] = {}  # pending only, by hold_key(channel, hold_id)
+    resolved: Journal[Hold] = Journal()  # resolved / rejected holds, bounded, by hold_key
+    decisions: Journal[Answers] = Journal()  # by request_id (see answer_of), bounded
     incoming: Mapping[str, Incoming] = {}
     # seen event_ids (see SeenIds)
     seen_fresh: str = _SEP
@@ -228,9 +257,23 @@ class SkuState(NamedTuple):
     def position(self, location: str) -> Position:
         return self.positions.get(location, EMPTY_POSITION)
 
-    def find_hold(self, hold_id: str) -> Hold | None:
-        hold = self.holds.get(hold_id)
-        return self.resolved.get(hold_id) if hold is None else hold
+    def find_hold(self, channel: str, hold_id: str) -> Hold | None:
+        """`channel`'s hold `hold_id`, pending or resolved."""
+        key = hold_key(channel, hold_id)
+        hold = self.holds.get(key)
+        return self.resolved.get(key) if hold is None else hold
+
+    def holds_named(self, hold_id: str) -> tuple[Hold, ...]:
+        """Every hold with id `hold_id`, of any channel, pending or resolved (an admin's
+        commit or release names no channel)."""
+        pending = [hold for hold in self.holds.values() if hold.hold_id == hold_id]
+        resolved = [
+            hold
+            for chunk in (*self.resolved.sealed, self.resolved.fresh)
+            for hold in chunk.values()
+            if hold.hold_id == hold_id
+        ]
+        return (*pending, *resolved)
 
     def incoming_at(self, location: str) -> tuple[Incoming, ...]:
         return tuple(item for item in self.incoming.values() if item.location == location)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from base.redis_keys import FigureVersion
+from base.topics import partition_for
 from ledger.availability import Figures, changed_figures, figures
 from ledger.codec import decode_command, decode_event
 from ledger.commands import CommandUnion, Commit, Decision, Expire, Release, Reserve
@@ -103,8 +104,14 @@ def process_batch(
     policies: PolicyBook,
     policy_version: int,
     replayed: ReplayTest = _never_replayed,
+    *,
+    partitions: int,
 ) -> BatchOutcome:
     """Decode, fold and decide every message in order; never raises on bad input.
+
+    `partitions`: the source topics' partition count. A SKU's records are folded only from
+    its own partition (`partition_for`, the gateway's murmur2): one from another (a producer
+    with another partitioner) would be a second writer of the SKU, and is dead-lettered.
 
     A changed SKU's figures are those that differ from its stored state, except for a SKU
     with a `replayed` message: all its figures. A run whose writes were lost (a crash, an
@@ -115,7 +122,7 @@ def process_batch(
     outcome = BatchOutcome()
     work: dict[str, _SkuWork] = {}
     for message in messages:
-        item = _process_message(message, work, load_state, policies, outcome)
+        item = _process_message(message, work, load_state, policies, outcome, partitions)
         if item is not None and not item.replayed:
             item.replayed = replayed(message)
     for sku, item in work.items():
@@ -172,6 +179,7 @@ def _process_message(
     load_state: StateLoader,
     policies: PolicyBook,
     outcome: BatchOutcome,
+    partitions: int,
 ) -> _SkuWork | None:
     """The SKU's work item the message went to (None: dead-lettered before reaching one)."""
     if message.value is None:
@@ -194,6 +202,13 @@ def _process_message(
         outcome.dead_letters.append(DeadLetter(reason, "key_mismatch", message))
         return None
     item = work.get(parsed.sku)
+    # The SKU's partition is worked out once per batch (murmur2 costs ~3 us): later records
+    # of the SKU are compared with its work item's, which passed the check.
+    expected = partition_for(parsed.sku, partitions) if item is None else item.partition
+    if message.partition != expected:
+        reason = f"sku {parsed.sku!r} belongs on partition {expected}, not {message.partition}"
+        outcome.dead_letters.append(DeadLetter(reason, "wrong_partition", message))
+        return None
     if item is None:
         item = work[parsed.sku] = _SkuWork(
             load_state(parsed.sku, message.partition), message.partition

@@ -35,6 +35,7 @@ async def handle_batch(worker: Worker, batch: Sequence[faust.EventT[bytes]]) -> 
         worker.policy.book,
         worker.policy.version,
         _replay_test(worker, messages),
+        partitions=worker.settings.topics.partitions,
     )
     async with worker.durable:
         side_sent = await write_durably(worker, events_by_partition, outcome)

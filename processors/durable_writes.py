@@ -10,7 +10,7 @@ from typing import Any
 
 import faust
 
-from base.dead_letters import dead_letter_record
+from base.dead_letters import dead_letter_key, dead_letter_record
 from base.table_layout import state_writes
 from ledger.codec import encode
 from processors import metrics
@@ -65,7 +65,7 @@ def _side_records(worker: Worker, outcome: BatchOutcome) -> list[Record]:
             key=message.key,
             raw=message.value,
         )
-        records.append((topics.dlq, message.key, record))
+        records.append((topics.dlq, dead_letter_key(message.key), record))
     return records
 
 

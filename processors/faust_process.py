@@ -17,6 +17,7 @@ from base.settings import Settings
 from base.topics import ensure_topics_when_reachable
 from processors.faust_repairs import LocalStore, note_start, restart_after_crash
 from processors.gc_tuning import tune_for_worker
+from processors.kafka_auth import faust_broker_options
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -27,7 +28,11 @@ class AppSettings(Protocol):
     @property
     def data_dir(self) -> Path: ...
     @property
+    def web_host(self) -> str: ...
+    @property
     def web_port(self) -> int: ...
+    @property
+    def metrics_host(self) -> str: ...
     @property
     def metrics_port(self) -> int: ...
     @property
@@ -49,7 +54,7 @@ class AppSettings(Protocol):
 def faust_options(settings: Settings, app: AppSettings) -> dict[str, Any]:
     """faust.App settings from ours (pure: nothing connects)."""
     return {
-        "broker": f"kafka://{settings.kafka.bootstrap}",
+        **faust_broker_options(settings.kafka),
         "store": "rocksdb://",
         "processing_guarantee": app.processing_guarantee,
         "topic_partitions": settings.topics.partitions,
@@ -57,7 +62,9 @@ def faust_options(settings: Settings, app: AppSettings) -> dict[str, Any]:
         "topic_allow_declare": True,
         "datadir": str(app.data_dir),
         "web_enabled": True,
-        "web_host": "127.0.0.1",
+        # web_host only names the server in URLs; Faust binds web_bind (0.0.0.0 by default).
+        "web_bind": app.web_host,
+        "web_host": app.web_host,
         "web_port": app.web_port,
         "table_standby_replicas": 0,
         "broker_commit_interval": app.commit_interval_s,
@@ -85,7 +92,7 @@ def run_faust_process(
     store = LocalStore(app_settings.data_dir)
     store.prepare()
     asyncio.run(ensure_topics_when_reachable(settings, app_settings.broker_wait_s))
-    start_http_server(app_settings.metrics_port, addr="127.0.0.1")
+    start_http_server(app_settings.metrics_port, addr=app_settings.metrics_host)
     app = build(settings)
     try:
         faust.Worker(app, loglevel=loglevel, redirect_stdouts=False).execute_from_commandline()

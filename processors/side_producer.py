@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from base.kafka_client import client_options
 from base.settings import Settings
 from processors.faust_repairs import is_spurious
 
@@ -28,7 +29,7 @@ log = logging.getLogger("tally.side_producer")
 
 class SideProducer:
     def __init__(self, settings: Settings) -> None:
-        self._bootstrap = settings.kafka.bootstrap
+        self._kafka = settings.kafka
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
 
@@ -36,7 +37,7 @@ class SideProducer:
         async with self._starting:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self._bootstrap,
+                    **client_options(self._kafka),
                     acks="all",
                     enable_idempotence=True,
                     linger_ms=1,

@@ -21,6 +21,7 @@ from connectors.gateway import spec
 from connectors.gateway.backends import Bus, KafkaBus, Reads, RedisReads
 from connectors.gateway.catalog import Catalog, PolicyCatalog
 from connectors.gateway.errors import install_error_handlers
+from connectors.gateway.health import HealthMonitor
 from connectors.gateway.middleware import BodyLimit, RequestMetrics
 from connectors.gateway.routes import ROUTERS
 from connectors.gateway.state import GatewayState, attach, attached
@@ -36,6 +37,7 @@ def create_app(
 ) -> FastAPI:
     gateway = settings.gateway
     the_reads = reads if reads is not None else RedisReads(settings)
+    the_bus = bus if bus is not None else KafkaBus(settings)
     app = FastAPI(
         title="Tally gateway",
         version="1.0.0",
@@ -46,13 +48,14 @@ def create_app(
         app,
         GatewayState(
             settings=settings,
-            bus=bus if bus is not None else KafkaBus(settings),
+            bus=the_bus,
             reads=the_reads,
             keys=keys if keys is not None else KeyStore(gateway.keys_file, gateway.keys_reload_s),
             limiter=RateLimiter(
                 gateway.requests_per_s_per_key_max, gateway.requests_burst_per_key_max
             ),
             catalog=catalog if catalog is not None else PolicyCatalog(settings, the_reads),
+            health=HealthMonitor(gateway, the_bus, the_reads),
         ),
     )
     for router in ROUTERS:
@@ -74,9 +77,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         await state.reads.start()
         await state.catalog.start()
+        await state.health.start()
         try:
             yield
         finally:
+            await state.health.stop()
             await state.catalog.stop()
             await state.reads.stop()
     finally:

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 
 from base import redis_keys
+from base.kafka_client import client_options
 from base.settings import Settings
 from base.topics import ensure_topics
 from connectors.gateway.replies import DecisionFollower, Waiters
@@ -74,7 +75,7 @@ class KafkaBus:
     async def start(self) -> None:
         await ensure_topics(self._settings)
         producer = AIOKafkaProducer(
-            bootstrap_servers=self._settings.kafka.bootstrap,
+            **client_options(self._settings.kafka),
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
@@ -115,7 +116,7 @@ class KafkaBus:
     async def ping(self) -> None:
         producer = self._started()
         if not self._follower.running:
-            raise ConnectionError("decision follower stopped")
+            raise ConnectionError("decision follower down (restarting)")
         await asyncio.wait_for(
             producer.client.fetch_all_metadata(), self._settings.gateway.health_timeout_s
         )

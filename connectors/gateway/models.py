@@ -116,7 +116,7 @@ class HoldReply(BaseModel):
     @classmethod
     def of(cls, decision: Decision) -> HoldReply:
         return cls(
-            **decision.model_dump(exclude={"available_after"}),
+            **decision.model_dump(exclude={"available_after", "channel"}),
             available=max(0, decision.available_after),
             available_after=decision.available_after,
         )

@@ -15,6 +15,7 @@ from base.settings import Settings
 from connectors.auth import KeyStore, RateLimiter
 from connectors.gateway.backends import Bus, Reads
 from connectors.gateway.catalog import Catalog
+from connectors.gateway.health import HealthMonitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class GatewayState:
     keys: KeyStore
     limiter: RateLimiter
     catalog: Catalog
+    health: HealthMonitor
 
 
 def attach(app: FastAPI, state: GatewayState) -> None:
@@ -55,7 +57,12 @@ def _catalog(state: Annotated[GatewayState, Depends(gateway_state)]) -> Catalog:
     return state.catalog
 
 
+def _health(state: Annotated[GatewayState, Depends(gateway_state)]) -> HealthMonitor:
+    return state.health
+
+
 StateDep = Annotated[GatewayState, Depends(gateway_state)]
+HealthDep = Annotated[HealthMonitor, Depends(_health)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 BusDep = Annotated[Bus, Depends(_bus)]

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
+from base.kafka_client import client_options
 from base.policy_log import PolicyLog
 from base.settings import Settings
 from base.table_layout import is_key_of, is_state_key
@@ -36,7 +37,7 @@ class TopicMissing(Exception):
 async def kafka_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
     """A started read_committed consumer with no group; ServiceDown if Kafka does not answer."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap,
+        **client_options(settings.kafka),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

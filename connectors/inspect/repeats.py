@@ -1,8 +1,9 @@
 """Which of a SKU's records the ledger ignored as repeats, replayed for `tally history`.
 
 The ledger is idempotent per SKU: a fact whose event_id it has seen changes nothing
-(`ledger.fold`), and a command whose request_id it has answered, or a reserve whose hold_id
-it knows, is answered with the first decision again (`ledger.decide.first_decision`).
+(`ledger.fold`), and a command whose request_id its channel has asked before, or a reserve
+whose hold_id its channel knows, is answered with the first decision again
+(`ledger.decide.first_decision`; ids are each channel's own).
 `Repeats` keeps the same bounded memory (`ledger.limits`) over the records in log order, so
 history marks what the worker ignored. Only the records read count: with `--since`, or past
 the topic's retention, a repeat of an older record is not recognised.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from ledger import limits
 from ledger.commands import CommandUnion, Expire, Reserve
 from ledger.events import Fact
-from ledger.state import Journal, SeenIds, journal_put, seen_add
+from ledger.state import Journal, SeenIds, hold_key, journal_put, seen_add
 
 DUPLICATE_EVENT_ID = "duplicate event_id"
 DUPLICATE_REQUEST_ID = "duplicate request_id: answered with its first decision"
@@ -41,15 +42,17 @@ class Repeats:
         """Why the ledger answers `command` with an earlier decision (None: it decides it)."""
         if isinstance(command, Expire):
             return None  # a timer tick: no request_id, and expiring twice changes nothing
-        if self._request_ids.has(command.request_id):
+        request = hold_key(command.channel or "", command.request_id)  # the same scoping
+        if self._request_ids.has(request):
             return DUPLICATE_REQUEST_ID
         if isinstance(command, Reserve):
-            if self._hold_ids.has(command.hold_id):
+            hold = hold_key(command.channel, command.hold_id)
+            if self._hold_ids.has(hold):
                 return DUPLICATE_HOLD_ID
             self._hold_ids = journal_put(
-                self._hold_ids, command.hold_id, True, limits.RESOLVED_HOLDS_PER_SKU_MAX
+                self._hold_ids, hold, True, limits.RESOLVED_HOLDS_PER_SKU_MAX
             )
         self._request_ids = journal_put(
-            self._request_ids, command.request_id, True, limits.DECISIONS_PER_SKU_MAX
+            self._request_ids, request, True, limits.DECISIONS_PER_SKU_MAX
         )
         return None

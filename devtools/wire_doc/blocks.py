@@ -12,7 +12,12 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from base import redis_keys
-from base.dead_letters import RAW_PREVIEW_BYTES_MAX, dead_letter_record
+from base.dead_letters import (
+    DEAD_LETTER_BYTES_MAX,
+    KEY_PREVIEW_BYTES_MAX,
+    RAW_PREVIEW_BYTES_MAX,
+    dead_letter_record,
+)
 from base.settings import RedisSettings, Settings, TopicSettings, WorkerSettings
 from base.table_layout import chunk_key
 from base.topics import changelog_topic, partition_for, wanted_topics
@@ -66,21 +71,30 @@ LOCATION_VERSION_KEY = redis_keys.version_key("loc", "{location}")
 # By dead-letter field, in record order: (type, meaning).
 DEAD_LETTER = {
     "reason": ("string", "Why, in words (an invalid record: the fields and what is wrong)."),
-    "reason_kind": ("string", "`empty`, `invalid`, `key_mismatch` or `limit`."),
+    "reason_kind": ("string", "`empty`, `invalid`, `key_mismatch`, `wrong_partition` or "
+                    "`limit`."),
     "topic": ("string", "Where the refused record is: its topic ..."),
     "partition": ("integer", "... partition ..."),
     "offset": ("integer", "... and offset."),
-    "key": ("string or null", "Its key as text (bytes that are not UTF-8 replaced)."),
+    "key": ("string or null", "Its key as text (bytes that are not UTF-8 replaced), the "
+            f"first {KEY_PREVIEW_BYTES_MAX:,} bytes."),
     "raw": ("string", f"Its value as text, the first {RAW_PREVIEW_BYTES_MAX:,} bytes."),
-    "raw_base64": ("string", "Its whole value, base64."),
-}
+    "raw_base64": ("string", f"Its value's first {RAW_PREVIEW_BYTES_MAX:,} bytes, base64 (all "
+                   "of a value no longer than a record any decoder accepts)."),
+    "raw_bytes": ("integer", "Its value's size in bytes."),
+    "raw_sha256": ("string", "Its whole value's sha256, hex: a letter is bounded "
+                   f"({DEAD_LETTER_BYTES_MAX:,} bytes at most), whatever the record's size."),
+}  # fmt: skip
 # By ledger.limits name: what it bounds.
 BOUNDS = {
     "ID_CHARS_MAX": "characters in any id or token",
     "ID_PATTERN": "an id: `sku`, `location`, `channel`, `target_location`",
     "TOKEN_PATTERN": "a token: `event_id`, `hold_id`, `request_id`, `order_id`, `source`",
     "REASON_CHARS_MAX": "characters in a `reason`",
-    "QTY_UNITS_MAX": "units in any `qty` (`adjusted`: from minus this to this)",
+    "QTY_UNITS_MAX": "units in any `qty` (`adjusted`: from minus this to this); also a "
+    "location's on-hand, its units held back and its free units (minus this to this: a fact "
+    "past it, dead letter `limit`), and a decision's `available_after` (a channel's larger "
+    "ATS is reported as this)",
     "BUFFER_UNITS_MAX": "a channel's `buffer_units`",
     "SAFETY_STOCK_UNITS_MAX": "a location's `safety_stock_units`",
     "HOLD_TTL_S_MIN": "a reserve's `ttl_s`, at least",
@@ -232,9 +246,10 @@ def redis_connection() -> str:
     cap = WorkerSettings().changes_stream_len_max
     return (
         f"The local stack's Redis listens on `{defaults.host}:{defaults.port}` (loopback only) "
-        f"and requires the password `{defaults.password.get_secret_value()}` (database "
-        f"{defaults.db}); set `TALLY_REDIS__PASSWORD` (and `TALLY_REDIS__HOST`, `__PORT`) to "
-        "point every Tally process at another Redis. A change stream keeps about the newest "
+        f"and requires the password `{defaults.secret()}` (database {defaults.db}; used only "
+        "for a Redis on loopback, never as a default elsewhere); set `TALLY_REDIS__PASSWORD` "
+        "(and `TALLY_REDIS__HOST`, `__PORT`) to point every Tally process at another Redis. A "
+        "change stream keeps about the newest "
         f"{cap:,} entries (`TALLY_WORKER__CHANGES_STREAM_LEN_MAX`, trimmed with `MAXLEN ~`)."
     )
 

@@ -34,8 +34,8 @@ FIELDS: dict[str, str] = {
     "eta": "When the units are expected.",
     "issued_at": "The log time, stamped by the gateway (or your producer): holds expire by it, "
     "never by a wall clock.",
-    "request_id": "The request's id. A request_id the SKU has answered gets its first decision "
-    "again (idempotency; window under [Bounds](#bounds)).",
+    "request_id": "The request's id. A request_id the SKU has answered for the same channel "
+    "gets its first decision again (idempotency; window under [Bounds](#bounds)).",
     "hold_id": "The hold.",
     "channel": "The channel.",
     "version": "The record's version: one not newer than the current record of its channel "
@@ -62,8 +62,9 @@ OVERRIDES: dict[str, str] = {
     "`dispose`: out of on_hand.",
     "SupplyExpected.order_id": "The purchase order / ASN (a `received` with it reduces it).",
     "SupplyExpected.eta": "When the supply is expected (incoming units are never available).",
-    "Reserve.hold_id": "The hold to place. A hold_id the SKU knows gets that hold's first "
-    "decision, whatever the request_id.",
+    "Reserve.hold_id": "The hold to place. A hold_id the channel has used on the SKU gets "
+    "that hold's first decision, whatever the request_id (another channel's same id is "
+    "another hold).",
     "Reserve.channel": "The channel asking; it needs a channel policy (else `unknown_channel`).",
     "Reserve.qty": "Units to hold.",
     "Reserve.ttl_s": "The hold's life in seconds from `issued_at`; then it expires.",
@@ -71,11 +72,13 @@ OVERRIDES: dict[str, str] = {
     "location); null: the channel's strategy picks one location that can fill `qty` alone.",
     "Commit.hold_id": "The pending hold to commit.",
     "Commit.order_id": "The order the hold becomes.",
-    "Commit.channel": "The channel asking; when given it must be the hold's (else "
-    "`channel_mismatch`).",
+    "Commit.channel": "The channel asking: hold ids and request ids are each channel's own, "
+    "so it reaches only its own hold `hold_id` (another channel's is `hold_not_found`); null "
+    "(an admin): the SKU's hold `hold_id` when exactly one channel has one.",
     "Release.hold_id": "The pending hold to give back.",
-    "Release.channel": "The channel asking; when given it must be the hold's (else "
-    "`channel_mismatch`).",
+    "Release.channel": "The channel asking: hold ids and request ids are each channel's own, "
+    "so it reaches only its own hold `hold_id` (another channel's is `hold_not_found`); null "
+    "(an admin): the SKU's hold `hold_id` when exactly one channel has one.",
     "Decision.request_id": "The request answered.",
     "Decision.hold_id": "The hold the request named.",
     "Decision.command": "What was asked.",
@@ -85,6 +88,8 @@ OVERRIDES: dict[str, str] = {
     "Decision.available_after": "Raw available units at `location` after the decision "
     "(negative: oversold).",
     "Decision.decided_at": "The log time of the decision (the command's `issued_at`).",
+    "Decision.channel": "The channel whose request this answers (request ids and hold ids are "
+    "each channel's own: match a decision by channel and id); null: an admin's request.",
     "ChannelPolicy.locations": "The locations the channel sells from, in priority order, "
     "each once.",
     "ChannelPolicy.buffer_units": "Units held back from the sum of the locations' available.",

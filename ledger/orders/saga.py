@@ -216,7 +216,9 @@ def _decided(
 ) -> OrderState:
     decision = record.decision
     hold = state.find_hold(decision.hold_id)
-    if hold is None:
+    # Hold ids are each channel's own: another channel's hold of the same id (a channel
+    # may name its holds as it likes) is not this order's.
+    if hold is None or decision.channel != state.channel:
         return state
     after = _hold_answered(state, hold, decision, record.issued_at, out)
     if after is state:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -167,10 +168,18 @@ class Kafka(Service):
             *args,
         ]
 
+    def properties(self) -> str:
+        """The broker's server.properties."""
+        return server_properties(self.settings, self.data_dir)
+
+    def format_args(self) -> list[str]:
+        """StorageTool arguments beyond the cluster id and config (e.g. SCRAM users)."""
+        return []
+
     def prepare(self, echo: Echo) -> None:
         ensure_jars(self.settings, echo)
         self.conf_dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(server_properties(self.settings, self.data_dir))
+        self.config_file.write_text(self.properties())
         if (self.data_dir / "meta.properties").is_file():
             return
         echo(f"kafka: formatting storage in {self.data_dir}")
@@ -181,6 +190,7 @@ class Kafka(Service):
             random_cluster_id(),
             "-c",
             str(self.config_file),
+            *self.format_args(),
         )
         self.files.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.files.log_file.open("a") as log:
@@ -210,34 +220,36 @@ class Kafka(Service):
         )
 
 
-async def round_trip(bootstrap: str, topic: str, timeout_s: float) -> bool:
-    """Produce one unique record and read it back. False on any failure or timeout."""
+async def round_trip(
+    bootstrap: str, topic: str, timeout_s: float, options: dict[str, Any] | None = None
+) -> bool:
+    """Produce one unique record and read it back. False on any failure or timeout.
+    `options`: the clients' connection options (e.g. SASL_SSL), else plain `bootstrap`."""
+    connect = options or {"bootstrap_servers": bootstrap}
     try:
-        return await asyncio.wait_for(_round_trip(bootstrap, topic, timeout_s), timeout_s)
+        return await asyncio.wait_for(_round_trip(connect, topic, timeout_s), timeout_s)
     except Exception:
         return False
 
 
-async def _round_trip(bootstrap: str, topic: str, timeout_s: float) -> bool:
+async def _round_trip(connect: dict[str, Any], topic: str, timeout_s: float) -> bool:
     payload = uuid.uuid4().bytes
     request_timeout_ms = int(timeout_s * 1000)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", request_timeout_ms=request_timeout_ms
-    )
-    await producer.start()
-    try:
+    producer = AIOKafkaProducer(**connect, acks="all", request_timeout_ms=request_timeout_ms)
+    try:  # stopped even when it never started (a broker not up yet): no leaked client
+        await producer.start()
         sent = await producer.send_and_wait(topic, payload, partition=0)
     finally:
         await producer.stop()
     partition = TopicPartition(topic, 0)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **connect,
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=request_timeout_ms,
     )
-    await consumer.start()
     try:
+        await consumer.start()
         consumer.assign([partition])
         consumer.seek(partition, sent.offset)
         record = await consumer.getone(partition)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from connectors.gateway.models import derived_request_id
 from connectors.gateway.replies import TooManyWaiters, Waiters
 from ledger.commands import Decision, HoldCommand, Reserve
 from tests.connectors.test_gateway_fakes import FakeBus, FakeCatalog, FakeReads, Keys, make_keys
+from tests.support.waiting import wait_until
 
 
 def fact(**fields: Any) -> dict[str, Any]:
@@ -315,7 +317,12 @@ async def test_waiters_match_by_request_and_a_repeated_hold_by_hold_id() -> None
             location="L",
             available_after=0,
             decided_at=datetime.now(UTC),
+            channel="web",
         )
+        # Another channel's decision on the same ids answers neither: ids are per channel.
+        assert waiters.dispatch(decision.model_copy(update={"channel": "market"})) == 0
+        assert waiters.dispatch(decision.model_copy(update={"channel": None})) == 0
+        assert not a.done() and not b.done()
         assert waiters.dispatch(decision) == 2
         assert a.result() is decision and b.result() is decision
     assert len(waiters) == 0
@@ -372,12 +379,36 @@ def test_invalid_channel_policy_is_422(gw: Gateway, body: dict[str, Any]) -> Non
     assert gw.bus.produced == []
 
 
-def test_healthz_names_what_is_down(gw: Gateway) -> None:
+@pytest.fixture
+def quick_health(tmp_path: Path) -> Iterator[Gateway]:
+    yield from build(tmp_path, health_interval_s=0.05)
+
+
+def test_healthz_names_what_is_down(quick_health: Gateway) -> None:
+    gw = quick_health
     assert gw.client.get("/healthz").status_code == 200
     gw.reads.down = True
-    response = gw.client.get("/healthz")
-    assert response.status_code == 503
+    response = wait_until(
+        lambda: gw.client.get("/healthz"),
+        lambda r: r.status_code == 503,
+        timeout_s=5,
+        what="the next probe to see Redis down",
+    )
     assert response.json()["kafka"] == "ok" and response.json()["redis"].startswith("unreachable")
+
+
+def test_healthz_is_answered_from_the_last_probe_not_a_broker_call_per_request(
+    gw: Gateway,
+) -> None:
+    # Each call once made a Kafka metadata request: a load balancer polling /healthz hard
+    # put that load on the brokers.
+    pings_before = gw.bus.pings
+    started = time.monotonic()
+    for _ in range(200):
+        assert gw.client.get("/healthz").status_code == 200
+    elapsed_s = time.monotonic() - started
+    probes_due = elapsed_s / Settings().gateway.health_interval_s + 1
+    assert gw.bus.pings - pings_before <= probes_due
 
 
 def test_metrics_use_the_fixed_names_with_route_templates(gw: Gateway) -> None:

@@ -33,6 +33,7 @@ def accept_all(command: HoldCommand) -> Decision:
 class FakeBus:
     decide: Callable[[HoldCommand], Decision] = accept_all
     down: bool = False
+    pings: int = 0
     produced: list[tuple[str, bytes, bytes]] = field(default_factory=list)
     asked: list[HoldCommand] = field(default_factory=list)
 
@@ -54,6 +55,7 @@ class FakeBus:
         return self.decide(command)
 
     async def ping(self) -> None:
+        self.pings += 1
         if self.down:
             raise KafkaConnectionError("down")
 

@@ -6,7 +6,10 @@ deliveries, reserve / commit / release and timer ticks, and checks every invaria
   1. an accepted hold never makes available negative (and a commit never changes it);
   2. a duplicate (event_id, hold_id, request_id) changes nothing;
   3. a hold resolves at most once; a rebuild from the log equals the incremental state;
-  4. published figures are >= 0 and versions only go forward.
+  4. published figures are >= 0 and versions only go forward;
+  5. no reachable state fails validation: with quantities up to QTY_UNITS_MAX, a fact that
+     would carry units past the bound is refused (LimitExceeded) and changes nothing, and
+     every decision on what remains is a valid wire record.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from hypothesis.stateful import (
     rule,
 )
 
+from ledger import limits
 from ledger.availability import changed_figures, figures, location_available
 from ledger.commands import Decision
 from ledger.decide import decide
+from ledger.errors import LimitExceeded
 from ledger.events import FACT_TYPES, Fact, HoldEventUnion
-from ledger.fold import apply_event, fold
+from ledger.fold import apply_event, fold, units_in_bounds
 from ledger.state import SkuState
 from tests.support.ledger_builders import (
     SKU,
@@ -59,6 +64,8 @@ POLICIES = book(
     safety("A", 1),
 )
 BUCKETS = ("on_hand", "committed", "reserved", "damaged", "inspection")
+UNITS_MAX = limits.QTY_UNITS_MAX
+HUGE_UNITS = st.integers(UNITS_MAX // 3, UNITS_MAX)
 
 
 # --- the reference model -------------------------------------------------------------------
@@ -80,6 +87,18 @@ class Reference:
     holds: dict[str, RefHold] = field(default_factory=dict)
     event_ids: set[str] = field(default_factory=set)
     first_answer: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    in_transit: dict[str, int] = field(default_factory=dict)  # target -> units (order "to-1")
+
+    def fact_fits(self, kind: str, loc: str, qty: int, extra: dict[str, Any]) -> bool:
+        """Whether the fact leaves every figure within +-QTY_UNITS_MAX (else it is refused)."""
+        stock = {location: dict(units) for location, units in self.stock.items()}
+        trial = Reference(stock, in_transit=dict(self.in_transit))
+        trial.apply_fact(kind, loc, qty, extra)
+        s = trial.stock[loc]
+        held = s["committed"] + s["reserved"] + s["damaged"] + s["inspection"]
+        in_bounds = s["on_hand"] - held >= -UNITS_MAX and s["on_hand"] <= UNITS_MAX
+        transit_in_bounds = max(trial.in_transit.values(), default=0) <= UNITS_MAX
+        return in_bounds and held <= UNITS_MAX and transit_in_bounds
 
     def available(self, loc: str) -> int:
         s = self.stock[loc]
@@ -98,6 +117,13 @@ class Reference:
             s["on_hand"] += qty
         elif kind in ("sold_in_store", "transfer_out"):
             s["on_hand"] -= qty
+        if kind == "transfer_out":
+            target = extra["target_location"]
+            self.in_transit[target] = self.in_transit.get(target, 0) + qty
+        elif kind == "transfer_in" and loc in self.in_transit:
+            left = self.in_transit.pop(loc) - qty
+            if left > 0:
+                self.in_transit[loc] = left
         elif kind == "shipped":
             s["on_hand"] -= qty
             s["committed"] = max(0, s["committed"] - qty)
@@ -178,6 +204,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.log: list[Fact | HoldEventUnion] = []
         self.facts: list[Fact] = []
         self.hold_ids: list[str] = []
+        self.channels: dict[str, str] = {}  # hold_id -> the channel that asked for it
         self.answers: dict[str, Decision] = {}
         self.now_s = 0.0
 
@@ -188,6 +215,13 @@ class LedgerMachine(RuleBasedStateMachine):
                 self._fact(fact("received", loc, qty), "received", {})
 
     def _fact(self, event: Fact, kind: str, extra: dict[str, Any]) -> None:
+        if not self.ref.fact_fits(kind, event.location, event.qty, extra):
+            try:
+                apply_event(self.state, event)
+            except LimitExceeded:
+                note_event(f"{kind} past the units bound: refused")
+                return
+            raise AssertionError(f"{kind} of {event.qty} should be refused (units bound)")
         applied = apply_event(self.state, event)
         assert applied.outcome == "applied"
         assert applied.state.version == self.state.version + 1
@@ -210,6 +244,15 @@ class LedgerMachine(RuleBasedStateMachine):
         qty = extra.pop("qty", qty)
         self._fact(fact(kind, loc, qty, t=self.now_s, **extra), kind, extra)
 
+    @rule(kind=st.sampled_from(FACT_TYPES), loc=st.sampled_from(LOCATIONS), data=st.data())
+    def a_huge_fact(self, kind: str, loc: str, data: st.DataObject) -> None:
+        qty = data.draw(HUGE_UNITS)
+        extra = fact_fields(kind, loc, qty, data.draw)
+        if kind == "adjusted":
+            extra["qty"] = data.draw(st.sampled_from((-1, 1))) * qty
+        qty = extra.pop("qty", qty)
+        self._fact(fact(kind, loc, qty, t=self.now_s, **extra), kind, extra)
+
     @precondition(lambda self: self.facts)
     @rule(data=st.data())
     def a_duplicate_delivery(self, data: st.DataObject) -> None:
@@ -228,7 +271,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(
         name=st.sampled_from(("web", "market")),
-        qty=st.integers(1, 5),
+        qty=st.integers(1, 5) | HUGE_UNITS,
         loc=st.none() | st.sampled_from(LOCATIONS),
         ttl_s=st.integers(1, 120),
     )
@@ -247,6 +290,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.ref.stock[decision.location]["reserved"] += qty
             self.ref.holds[hold_id] = RefHold(decision.location, qty, self.now_s + ttl_s)
         self.hold_ids.append(hold_id)
+        self.channels[hold_id] = name
         self.answers[hold_id] = decision
 
     @precondition(lambda self: self.hold_ids)
@@ -254,18 +298,26 @@ class LedgerMachine(RuleBasedStateMachine):
     def a_repeated_reserve(self, data: st.DataObject) -> None:
         hold_id = data.draw(st.sampled_from(self.hold_ids))
         before = self.state
-        decided = decide(before, reserve(hold_id, "web", 1, t=self.now_s), POLICIES)
+        owner = self.channels[hold_id]
+        decided = decide(before, reserve(hold_id, owner, 1, t=self.now_s), POLICIES)
         assert decided.decision == self.answers[hold_id]
         assert decided.events == () and decided.state is before
 
     @precondition(lambda self: self.hold_ids)
-    @rule(data=st.data(), to=st.sampled_from(("committed", "released")))
-    def a_resolution(self, data: st.DataObject, to: str) -> None:
+    @rule(
+        data=st.data(),
+        to=st.sampled_from(("committed", "released")),
+        by=st.sampled_from(("admin", "owner", "other")),
+    )
+    def a_resolution(self, data: st.DataObject, to: str, by: str) -> None:
         hold_id = data.draw(st.sampled_from(self.hold_ids))
         self.ref.expire_due(self.now_s)
-        want = self.ref.resolve(hold_id, to)
+        # Hold ids are each channel's own: another channel never finds this hold.
+        want = "rejected" if by == "other" else self.ref.resolve(hold_id, to)
         maker = commit if to == "committed" else release
-        command = maker(hold_id, t=self.now_s)
+        owner = self.channels[hold_id]
+        asker = {"admin": None, "owner": owner, "other": "market" if owner == "web" else "web"}
+        command = maker(hold_id, t=self.now_s).model_copy(update={"channel": asker[by]})
         loc = self.ref.holds[hold_id].location if hold_id in self.ref.holds else None
         was = location_available(self.state, loc, POLICIES) if loc else 0
         decision = self._decide(command)
@@ -293,10 +345,14 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def holds_match_the_reference(self) -> None:
         pending = {h for h, hold in self.ref.holds.items() if hold.status == "pending"}
-        assert set(self.state.holds) == pending
+        assert {hold.hold_id for hold in self.state.holds.values()} == pending
         for hold_id, hold in self.ref.holds.items():
-            found = self.state.find_hold(hold_id)
+            found = self.state.find_hold(self.channels[hold_id], hold_id)
             assert found is not None and found.status == hold.status
+
+    @invariant()
+    def every_position_is_within_the_units_bound(self) -> None:
+        assert all(units_in_bounds(p) for p in self.state.positions.values())
 
     @invariant()
     def published_figures_are_never_negative(self) -> None:

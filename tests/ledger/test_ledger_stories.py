@@ -228,7 +228,55 @@ def test_another_channel_cannot_commit_or_release_a_hold() -> None:
         release("cart-1", t=1).model_copy(update={"channel": "market"}),
     ):
         state, refused = run(state, command, policies)
-        assert (refused.outcome, refused.reason) == ("rejected", "channel_mismatch")
-    assert state.holds["cart-1"].status == "pending"
+        # Hold ids are each channel's own: the web shop's is not the marketplace's to find.
+        assert (refused.outcome, refused.reason) == ("rejected", "hold_not_found")
+    hold = state.find_hold("web", "cart-1")
+    assert hold is not None and hold.status == "pending"
     state, owner = run(state, commit("cart-1", t=2).model_copy(update={"channel": "web"}), policies)
     assert owner.outcome == "accepted"
+
+
+def test_two_channels_may_use_the_same_hold_id_for_two_holds() -> None:
+    """A channel reusing another's hold id once got that hold's first decision back (201)."""
+    policies = book(channel("web", "A"), channel("market", "A"))
+    state, web = run(stocked(A=5), reserve("cart-1", "web", 2), policies)
+    state, market = run(state, reserve("cart-1", "market", 3), policies)
+    assert (web.outcome, market.outcome) == ("accepted", "accepted")
+    assert state.position("A").reserved == 5
+    repeated = reserve("cart-1", "market", 1).model_copy(update={"request_id": "r-again"})
+    state, refused = run(state, repeated, policies)
+    assert refused == market  # the same channel's repeated hold id: its first decision
+    web_commit = commit("cart-1", t=1).model_copy(update={"channel": "web"})
+    state, committed = run(state, web_commit, policies)
+    assert committed.outcome == "accepted"
+    assert state.position("A") == state.position("A")._replace(committed=2, reserved=3)
+    market_hold = state.find_hold("market", "cart-1")
+    assert market_hold is not None and market_hold.status == "pending"
+
+
+def test_another_channels_request_id_cannot_answer_the_owners_request() -> None:
+    """A release under the owner's default commit id once made the owner's commit replay a
+    rejection: request ids are each channel's own too."""
+    policies = book(channel("web", "A"), channel("market", "A"))
+    state, _ = run(stocked(A=3), reserve("cart-1", "web", 2), policies)
+    owners_id = "commit:web:cart-1"
+    spoof = release("cart-1", t=1, request_id=owners_id).model_copy(update={"channel": "market"})
+    state, refused = run(state, spoof, policies)
+    assert refused.outcome == "rejected"
+    owner = commit("cart-1", t=2, request_id=owners_id).model_copy(update={"channel": "web"})
+    state, committed = run(state, owner, policies)
+    assert (committed.command, committed.outcome) == ("commit", "accepted")
+
+
+def test_an_admin_resolves_a_hold_by_id_only_when_one_channel_has_it() -> None:
+    policies = book(channel("web", "A"), channel("market", "A"))
+    state, _ = run(stocked(A=5), reserve("cart-1", "web", 2), policies)
+    state, released = run(state, release("cart-1", t=1), policies)  # an admin: no channel
+    assert released.outcome == "accepted"
+    state, again = run(state, release("cart-1", t=2), policies)
+    assert again.reason == "hold_already_released"
+    state, _ = run(state, reserve("cart-2", "web", 1), policies)
+    state, _ = run(state, reserve("cart-2", "market", 1), policies)
+    state, ambiguous = run(state, commit("cart-2", t=3), policies)
+    assert (ambiguous.outcome, ambiguous.reason) == ("rejected", "hold_not_found")
+    assert state.position("A").reserved == 2

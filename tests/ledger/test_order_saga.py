@@ -90,6 +90,7 @@ def answer(command: Reserve | Commit | Release, accepted: bool, when: float) -> 
             location=getattr(command, "location", None),
             available_after=0,
             decided_at=at(when),
+            channel=command.channel,
         ),
     )
 
@@ -365,3 +366,20 @@ def test_a_replayed_log_reaches_the_same_state_and_old_records_change_nothing() 
     ):
         again = step(first.now, record, RULES)
         assert not again.changed and again.outputs.empty()
+
+
+def test_another_channels_decision_on_an_orders_hold_id_is_not_the_orders() -> None:
+    # A channel may name its own holds `o.<ref>.…`: the ledger keeps them apart from the
+    # order's (ids are per channel), and the router sends their decisions to the order's
+    # log by the id alone; the saga must not take one for its own hold's answer.
+    run = Run()
+    run(place(("A", 2)))
+    run(planned(1, ("east", (("A", 2),))))
+    [reserve] = run.reserves()
+    run(capacity("east", True, 1.1))
+    foreign = answer(reserve.model_copy(update={"channel": "market"}), True, 1.2)
+    run(foreign)
+    hold = run.now.find_hold(reserve.hold_id)
+    assert not run.commits() and hold is not None and hold.status == "asked"
+    run(answer(reserve, True, 1.3))
+    assert [c.hold_id for c in run.commits()] == [reserve.hold_id]

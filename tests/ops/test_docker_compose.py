@@ -1,8 +1,13 @@
-"""docker-compose.yml: the services exist, ports line up, and every TALLY_* variable is a
-real settings field (a typo there would be silently ignored by nobody: Settings forbids it)."""
+"""docker-compose.yml against the code (there is no Docker engine here): the services exist,
+every app command names a module (and attribute) that exists, ports are published on the
+host's loopback only and line up with the settings, every TALLY_* variable is a real settings
+field (a typo there would be silently ignored by nobody: Settings forbids it), and every
+Prometheus target is a compose service listening on that port beyond its own loopback."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,8 @@ from base.settings import (
 )
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+PROMETHEUS_FILE = REPO_ROOT / "ops" / "prometheus" / "prometheus.docker.yml"
+APP_SERVICES = ("worker", "gateway")  # built from this repository's Dockerfile
 DEFAULT_FROM_ENV = re.compile(r"^\$\{(?P<name>\w+):-(?P<default>[^}]*)\}$")
 
 
@@ -115,7 +122,7 @@ def test_redis_password_matches_the_apps() -> None:
         assert _tally_env()[name]["TALLY_REDIS__PASSWORD"] == password
 
 
-@pytest.mark.parametrize("service", ["worker", "gateway"])
+@pytest.mark.parametrize("service", APP_SERVICES)
 def test_every_tally_env_var_lands_in_settings(
     service: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,3 +133,72 @@ def test_every_tally_env_var_lands_in_settings(
     settings = Settings()
     for key, value in env.items():
         assert _as_text(_setting(settings, key)) == value, key
+
+
+def _settings_of(service: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for key, value in _tally_env()[service].items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_every_app_command_names_code_that_exists(service: str) -> None:
+    # The gateway once ran `uvicorn connectors.gateway.app:app`: no such attribute.
+    command = [str(part) for part in _compose()["services"][service]["command"]]
+    if command[:2] == ["python", "-m"]:
+        spec = importlib.util.find_spec(command[2])
+        assert spec is not None, command
+        if spec.submodule_search_locations is not None:  # a package: it needs __main__
+            assert importlib.util.find_spec(f"{command[2]}.__main__") is not None, command
+    elif command[0] == "uvicorn":
+        module, attribute = command[1].split(":")
+        assert hasattr(importlib.import_module(module), attribute), command
+    else:
+        pytest.fail(f"{service}: unrecognised command {command}")
+
+
+def test_every_port_is_published_on_the_hosts_loopback_only() -> None:
+    for name, service in _compose()["services"].items():
+        for mapping in service.get("ports", []):
+            assert str(mapping).startswith("127.0.0.1:"), (name, mapping)
+
+
+def _listeners(settings: Settings) -> dict[str, dict[int, str]]:
+    """service -> {port: bind host} of the app listeners Prometheus may scrape."""
+    return {
+        "worker": {settings.worker.metrics_port: settings.worker.metrics_host},
+        "gateway": {settings.gateway.port: settings.gateway.host},
+    }
+
+
+def test_every_prometheus_target_is_a_service_listening_on_its_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The compose Prometheus once scraped worker:9108 (bound to the container's loopback,
+    # unreachable) and pusher:9109 (no such service).
+    services = _compose()["services"]
+    document = yaml.safe_load(PROMETHEUS_FILE.read_text())
+    targets = [
+        target
+        for job in document["scrape_configs"]
+        for config in job["static_configs"]
+        for target in config["targets"]
+    ]
+    assert targets
+    for target in targets:
+        host, port = target.rsplit(":", 1)
+        assert host in services, f"{target}: compose has no service {host!r}"
+        with monkeypatch.context() as patched:
+            listeners = _listeners(_settings_of(host, patched))[host]
+        assert int(port) in listeners, f"{target}: {host} listens on {sorted(listeners)}"
+        assert listeners[int(port)] == "0.0.0.0", f"{target}: bound to its own loopback"
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_published_app_ports_are_the_ports_the_app_listens_on(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listeners = _listeners(_settings_of(service, monkeypatch))[service]
+    for mapping in _compose()["services"][service].get("ports", []):
+        container_port = int(str(mapping).rsplit(":", 1)[1])
+        assert listeners.get(container_port) == "0.0.0.0", (service, mapping, listeners)

@@ -34,6 +34,7 @@ EVENTS_PER_S = 300
 SKUS = 20
 WAIT_S_MAX = 150.0
 READY_TIMEOUT_S = 60.0
+SYNC_P99_S_MAX = 10.0
 
 
 def prometheus_config(worker_metrics_port: int) -> str:
@@ -165,7 +166,9 @@ def test_prometheus_answers_p99_sync_latency_per_channel_from_the_recording_rule
         )
     )
     p99_s = asyncio.run(_load_until_p99(isolated, prometheus, channel, location))
-    assert p99_s >= 0
+    # A latency is a positive duration (the rule interpolates within the histogram's
+    # buckets), and ~300 facts/s leave an idle worker far from SYNC_P99_S_MAX behind.
+    assert 0 < p99_s <= SYNC_P99_S_MAX
 
     # `tally top` reads the same rule from this Prometheus.
     port = int(prometheus.rsplit(":", 1)[1])
@@ -173,4 +176,5 @@ def test_prometheus_answers_p99_sync_latency_per_channel_from_the_recording_rule
     body = run_json(settings, "top", "--once", "--source", "prometheus")
     assert body["source"] == "prometheus"
     assert channel in body["p99_sync_latency_s"]
-    assert body["events_per_s"] > 0
+    # The recording rule's 1-minute rate of the known load: never above the rate sent.
+    assert 0 < body["events_per_s"] <= EVENTS_PER_S * 1.5, body

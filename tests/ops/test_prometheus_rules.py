@@ -77,11 +77,15 @@ def test_config_scrapes_tally_and_loads_the_rules(config: str) -> None:
     rule_files = [(PROM_DIR / name).resolve() for name in document["rule_files"]]
     assert sorted(rule_files) == sorted(RULE_FILES)
     jobs = {job["job_name"]: job for job in document["scrape_configs"]}
-    assert set(jobs) == {"tally-worker", "tally-gateway", "tally-pusher"}
     ports = {
         name: job["static_configs"][0]["targets"][0].rsplit(":", 1)[1] for name, job in jobs.items()
     }
-    assert ports == {"tally-worker": "9108", "tally-gateway": "8000", "tally-pusher": "9109"}
+    wanted = {"tally-worker": "9108", "tally-gateway": "8000", "tally-pusher": "9109"}
+    if config == "prometheus.docker.yml":
+        # Compose starts no pusher: a target there would never answer
+        # (tests/ops/test_docker_compose.py matches every target with a service).
+        del wanted["tally-pusher"]
+    assert ports == wanted
     assert jobs["tally-gateway"]["metrics_path"] == "/metrics"
     assert document["global"]["scrape_interval"] == "1s"
 

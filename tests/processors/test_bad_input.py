@@ -6,9 +6,11 @@ import asyncio
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from base import redis_keys
 from base.settings import Settings
+from base.topics import partition_for
 from tests.support.isolation import unique
 from tests.support.kafka_io import fact, produce, produce_json, read_all
 from tests.support.waiting import hget, redis_client, wait_for_figure, wait_until
@@ -82,3 +84,56 @@ def test_resent_events_change_nothing(isolated: Settings, worker: WorkerProcess)
         'tally_events_folded_total{outcome="duplicate",type="received"} 2.0'
         in worker.metrics_text()
     )
+
+
+def test_a_record_near_the_broker_limit_is_dead_lettered_and_the_worker_goes_on(
+    isolated: Settings, worker: WorkerProcess
+) -> None:
+    # Its letter once copied the value twice (~1.2 MB, over the producer's request size):
+    # the worker restarted on the batch five times, exited 70, and stayed down on every start.
+    sku, store = unique("SKU"), unique("store")
+    huge = b'{"pad": "' + b"x" * (900 * 1024) + b'"}'
+    good = fact(unique("e"), "received", sku, store, 3)
+    asyncio.run(
+        produce(
+            isolated,
+            isolated.topics.events,
+            [(sku.encode(), huge), (sku.encode(), orjson.dumps(good))],
+        )
+    )
+    wait_for_figure(redis_client(isolated), redis_keys.loc_key(store), sku, "3", timeout_s=60)
+    [letter] = asyncio.run(read_all(isolated, isolated.topics.dlq, idle_ms=500))
+    assert letter["raw_bytes"] == len(huge)
+    assert letter["reason"].startswith("payload:")
+    assert worker.alive(), worker.log_tail()
+
+
+def test_a_record_off_its_skus_partition_is_dead_lettered_and_the_owner_folds_the_rest(
+    isolated: Settings, worker: WorkerProcess
+) -> None:
+    sku, store = unique("SKU"), unique("store")
+    home = partition_for(sku, isolated.topics.partitions)
+    elsewhere = (home + 1) % isolated.topics.partitions
+    stray = fact(unique("e"), "received", sku, store, 50)
+    good = fact(unique("e"), "received", sku, store, 2)
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=isolated.kafka.bootstrap, acks="all")
+        await producer.start()
+        try:
+            topic, key = isolated.topics.events, sku.encode()
+            await producer.send_and_wait(topic, orjson.dumps(stray), key, partition=elsewhere)
+            await producer.send_and_wait(topic, orjson.dumps(good), key, partition=home)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    wait_for_figure(redis_client(isolated), redis_keys.loc_key(store), sku, "2", timeout_s=60)
+    letters = wait_until(
+        lambda: asyncio.run(read_all(isolated, isolated.topics.dlq, idle_ms=500)),
+        lambda found: len(found) >= 1,
+        timeout_s=30,
+        what="the stray record's dead letter",
+    )
+    assert [(d["reason_kind"], d["partition"]) for d in letters] == [("wrong_partition", elsewhere)]
+    assert worker.alive(), worker.log_tail()

@@ -15,11 +15,11 @@ from ledger.codec import encode
 from ledger.fold import fold
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
-from processors.batch import process_batch
 from processors.kpi_counts import KpiCounts
 from processors.kpi_metrics import KpiTracker
 from processors.stranded import StrandedTracker
 from tests.processors.test_batch import empty_loader, message
+from tests.processors.test_batch import run as process_batch
 from tests.support import ledger_builders as t
 
 
