@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from base.settings import OrdersSettings
 from ops.prometheus.names import (
     PROMETHEUS_SERIES,
     RULE_FILES,
@@ -77,11 +78,16 @@ def test_config_scrapes_tally_and_loads_the_rules(config: str) -> None:
     rule_files = [(PROM_DIR / name).resolve() for name in document["rule_files"]]
     assert sorted(rule_files) == sorted(RULE_FILES)
     jobs = {job["job_name"]: job for job in document["scrape_configs"]}
-    assert set(jobs) == {"tally-worker", "tally-gateway", "tally-pusher"}
+    assert set(jobs) == {"tally-worker", "tally-gateway", "tally-pusher", "tally-orders"}
     ports = {
         name: job["static_configs"][0]["targets"][0].rsplit(":", 1)[1] for name, job in jobs.items()
     }
-    assert ports == {"tally-worker": "9108", "tally-gateway": "8000", "tally-pusher": "9109"}
+    assert ports == {
+        "tally-worker": "9108",
+        "tally-gateway": "8000",
+        "tally-pusher": "9109",
+        "tally-orders": str(OrdersSettings().metrics_port),
+    }
     assert jobs["tally-gateway"]["metrics_path"] == "/metrics"
     assert document["global"]["scrape_interval"] == "1s"
 
