@@ -331,7 +331,7 @@ def build_split(totals: Totals, window: Window) -> list[SplitRow]:
 
 SPLIT: Section[SplitRow] = Section(
     name="split_rate",
-    title="split rate (shipments per order at first decision; 1.00: none split)",
+    title="split rate (shipments per order at first decision)",
     series=(ORDERS_SOURCED, SHIPMENTS),
     build=build_split,
     columns=("channel", "orders", "shipments", "shipments per order"),
@@ -361,7 +361,7 @@ def build_pick_rejections(totals: Totals, window: Window) -> list[PickRejectionR
 
 PICK_REJECTIONS: Section[PickRejectionRow] = Section(
     name="pick_rejection_rate",
-    title="pick-rejection rate (units rejected of the units a location was asked to pick)",
+    title="pick-rejection rate (units rejected / units asked to pick)",
     series=(PICK_REQUESTED, PICK_REJECTED),
     build=build_pick_rejections,
     columns=("location", "requested units", "rejected units", "rejection rate"),
@@ -390,7 +390,7 @@ def build_cost(totals: Totals, window: Window) -> list[CostRow]:
 
 COST: Section[CostRow] = Section(
     name="cost_per_order",
-    title="cost per order (handling + shipping at first decision, in cents)",
+    title="cost per order (handling + shipping, cents)",
     series=(ORDERS_SOURCED, COST_CENTS),
     build=build_cost,
     columns=("channel", "orders", "cost (cents)", "cents per order"),
