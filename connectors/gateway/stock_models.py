@@ -4,32 +4,11 @@ TIME --json`'s."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from connectors.as_of import StockAsOf
-
-
-class PositionAsOfReply(BaseModel):
-    location: str
-    on_hand: int
-    committed: int
-    reserved: int
-    damaged: int
-    inspection: int
-    safety: int = Field(description="Units held back at the location (its policy then).")
-    available: int = Field(description="After safety stock; negative when oversold.")
-    incoming: int = Field(description="Supply expected at the location.")
-
-
-class ChannelAsOfReply(BaseModel):
-    channel: str
-    ats: int = Field(description="The channel's available-to-sell then.")
-    stranded_units: int = Field(
-        description="Sellable units outside its pool while it showed 0 (docs/KPIS.md)."
-    )
+from connectors.as_of import ChannelAsOf, PositionAsOf, StockAsOf
 
 
 class StockAsOfReply(BaseModel):
@@ -51,9 +30,14 @@ class StockAsOfReply(BaseModel):
     decisions_differing: list[str] = Field(
         description="Request ids whose replayed decision differs from the recorded one."
     )
-    locations: list[PositionAsOfReply]
-    channels: list[ChannelAsOfReply] = Field(
-        description="Every channel's figure (a channel key: its own channel only)."
+    locations: list[PositionAsOf] = Field(
+        description="Each location's buckets then; `available` is after safety stock, "
+        "negative when oversold."
+    )
+    channels: list[ChannelAsOf] = Field(
+        description="Each channel's available-to-sell then, and its stranded units (sellable "
+        "units outside its pool while it showed 0): every channel for an admin key, its own "
+        "for a channel key."
     )
 
     @classmethod
@@ -71,10 +55,6 @@ class StockAsOfReply(BaseModel):
             notes=report.notes,
             decisions_checked=report.decisions_checked,
             decisions_differing=report.decisions_differing,
-            locations=[PositionAsOfReply(**asdict(row)) for row in report.locations],
-            channels=[
-                ChannelAsOfReply(**asdict(row))
-                for row in report.channels
-                if channel is None or row.channel == channel
-            ],
+            locations=report.locations,
+            channels=[row for row in report.channels if channel is None or row.channel == channel],
         )

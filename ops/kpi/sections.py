@@ -322,10 +322,17 @@ class SplitRow:
 
 
 def build_split(totals: Totals, window: Window) -> list[SplitRow]:
+    return [SplitRow(*row) for row in _per_order_sourced(totals, SHIPMENTS, split_rate)]
+
+
+def _per_order_sourced(
+    totals: Totals, series: Series, kpi: Callable[[float, float], float | None]
+) -> list[tuple[str, float, float, float | None]]:
+    """(channel, orders with a shipment, the series' total, the KPI of the two) per channel."""
     rows = []
     for channel in _labels(totals, ORDERS_SOURCED):
-        orders, shipments = _get(totals, ORDERS_SOURCED, channel), _get(totals, SHIPMENTS, channel)
-        rows.append(SplitRow(channel, orders, shipments, split_rate(shipments, orders)))
+        orders, total = _get(totals, ORDERS_SOURCED, channel), _get(totals, series, channel)
+        rows.append((channel, orders, total, kpi(total, orders)))
     return rows
 
 
@@ -381,11 +388,7 @@ class CostRow:
 
 
 def build_cost(totals: Totals, window: Window) -> list[CostRow]:
-    rows = []
-    for channel in _labels(totals, ORDERS_SOURCED):
-        orders, cost = _get(totals, ORDERS_SOURCED, channel), _get(totals, COST_CENTS, channel)
-        rows.append(CostRow(channel, orders, cost, cost_per_order_cents(cost, orders)))
-    return rows
+    return [CostRow(*row) for row in _per_order_sourced(totals, COST_CENTS, cost_per_order_cents)]
 
 
 COST: Section[CostRow] = Section(
