@@ -10,8 +10,8 @@ WORKDIR /app
 COPY . /app
 RUN pip install . \
     && useradd --create-home --uid 10001 tally \
-    && mkdir -p /data/worker \
-    && chown tally /data/worker
+    && mkdir -p /data/worker /data/orders \
+    && chown tally /data/worker /data/orders
 USER tally
 
 EXPOSE 8000 9108

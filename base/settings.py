@@ -265,6 +265,8 @@ class GatewaySettings(BaseModel):
     # GET /v1/locations/{sku}: location keys found by SCAN (cached), and for how long.
     location_keys_max: int = Field(default=10_000, ge=1, le=1_000_000)
     location_keys_cache_s: float = Field(default=5.0, ge=0, le=3_600)
+    # GET /v1/stock/{sku}?at=: replays from the log running at once (more wait their turn).
+    as_of_concurrent_max: int = Field(default=2, ge=1, le=64)
     # Waiting for Kafka acknowledgements (503 past it) and for /healthz probes.
     produce_timeout_s: float = Field(default=10.0, gt=0, le=120)
     health_timeout_s: float = Field(default=2.0, gt=0, le=60)

@@ -4,8 +4,9 @@
 `tally.events` and `tally.commands` (its records only), the whole `tally.policy`, and the
 SKU's recorded decisions; replays them (`ledger.as_of.replay`, the worker's own fold and
 decide) and returns every location's buckets and every channel's ATS then: what a channel
-saw when it sold. `tally stock SKU --at TIME` prints it; the gateway's
-`GET /v1/stock/{sku}?at=TIME` can return it (it takes any started read_committed consumer).
+saw when it sold. `stock_at(settings, sku, at)` does it on a consumer of its own: `tally
+stock SKU --at TIME` prints it, the gateway's `GET /v1/stock/{sku}?at=TIME` and the
+console's SKU page serve it.
 
 "Up to `at`" is a prefix of each partition: the records before the first one whose Kafka
 timestamp is after `at`. Within a partition the order is the log's; across topics records
@@ -26,8 +27,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import TypeAdapter, ValidationError
 
 from base.redis_keys import FigureVersion
-from base.settings import TopicSettings
+from base.settings import Settings, TopicSettings
 from base.topics import partition_for
+from connectors.inspect.kafka_read import TopicMissing, kafka_consumer
 from connectors.partition_read import read_partitions
 from ledger.as_of import PolicyStep, Replayed, TimelineItem, replay
 from ledger.availability import channel_ats, position_available, stranded_units
@@ -85,6 +87,12 @@ class _Log:
     notes: list[str]
 
 
+async def stock_at(settings: Settings, sku: str, at: datetime) -> StockAsOf:
+    """`stock_as_of` on a read_committed consumer of its own (ServiceDown: Kafka is down)."""
+    async with kafka_consumer(settings) as consumer:
+        return await stock_as_of(consumer, settings.topics, sku, at)
+
+
 async def stock_as_of(
     consumer: AIOKafkaConsumer, topics: TopicSettings, sku: str, at: datetime
 ) -> StockAsOf:
@@ -109,7 +117,7 @@ async def _partitions(
         topic = getattr(topics, kind)
         partitions = cluster.partitions_for_topic(topic)
         if not partitions:
-            raise ValueError(f"{kind}: topic {topic!r} does not exist")
+            raise TopicMissing(f"{kind}: topic {topic!r} does not exist")
         chosen[kind] = TopicPartition(topic, partition_for(sku, len(partitions)))
     return chosen
 

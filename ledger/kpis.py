@@ -1,9 +1,10 @@
 """The KPIs' definitions: which channel a sale belongs to, and each KPI from its counts.
 
-Pure. The worker counts (processors/kpi_metrics.py), Prometheus keeps the counts over time
-(ops/prometheus/rules/kpis.yml), `tally kpi` and the simulator (devtools/sim) turn counts
-into KPIs with these functions, so every reader computes the same figure. docs/KPIS.md
-gives each definition in words.
+Pure. The worker counts (processors/kpi_metrics.py), the order processor counts orders
+(ledger/orders/kpis.py), Prometheus keeps the counts over time (ops/prometheus/rules/
+kpis.yml), `tally kpi` and the simulator (devtools/sim) turn counts into KPIs with these
+functions, so every reader computes the same figure. docs/KPIS.md gives each definition in
+words.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from ledger.policy import PolicyBook
 
 # Targets the retail articles steer by (docs/KPIS.md), and the sync-latency SLO.
 INVENTORY_ACCURACY_TARGET = 0.995  # share of cycle counts that match the ledger
-FILL_RATE_TARGET = 0.98  # the order KPIs' (fill rate), for when they are measured
+FILL_RATE_TARGET = 0.98  # share of ordered units allocated at the order's first decision
+PICK_REJECTION_RATE_MAX = 0.02  # a location rejecting more of its picks is alerted on
 SYNC_SLO_THRESHOLD_S = 1.0  # a figure is "on time" when visible within this ...
 SYNC_SLO_OBJECTIVE = 0.99  # ... for this share of figures, per channel
 OVERSELL_RATE_PER_UNITS = 10_000  # oversold units per this many units sold
@@ -101,3 +103,24 @@ def error_budget_left(
     """
     attained = ratio(on_time, total)
     return None if attained is None else 1 - (1 - attained) / (1 - objective)
+
+
+def fill_rate(units_filled: float, units_ordered: float) -> float | None:
+    """Share of ordered units allocated at their order's first decision."""
+    return ratio(units_filled, units_ordered)
+
+
+def split_rate(shipments: float, orders_sourced: float) -> float | None:
+    """Shipments per order, over the orders that got at least one at their first decision
+    (1.0: no order split)."""
+    return ratio(shipments, orders_sourced)
+
+
+def pick_rejection_rate(rejected_units: float, requested_units: float) -> float | None:
+    """Share of the units a location was asked to pick that it rejected."""
+    return ratio(rejected_units, requested_units)
+
+
+def cost_per_order_cents(cost_cents: float, orders_sourced: float) -> float | None:
+    """Handling and shipping per order (cents), over the orders with a shipment."""
+    return ratio(cost_cents, orders_sourced)

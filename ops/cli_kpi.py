@@ -2,7 +2,8 @@
 
 One table per KPI section (ops/kpi/sections.py): inventory accuracy per location, oversell
 rate per channel, stranded stock with its top SKUs, sync-latency SLO attainment and error
-budget. Exit codes as the other read commands (ops/cli_ledger.py).
+budget; fill rate, split rate and cost per order per channel, pick-rejection rate per
+location. Exit codes as the other read commands (ops/cli_ledger.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from connectors.inspect.top import default_metrics_urls
 from ops import cli_output
 from ops.cli_ledger import JsonOption, parse_since, run_reporting_errors
 from ops.inspect.json_body import json_body
+from ops.kpi.read import order_processor_url
 from ops.kpi.report import KpiReport, kpi
 from ops.kpi.sections import SECTIONS
 
@@ -35,17 +37,24 @@ def kpi_command(
     ] = "auto",
     metrics_url: Annotated[
         list[str] | None,
-        typer.Option("--metrics-url", help="A worker's /metrics URL (repeatable)."),
+        typer.Option(
+            "--metrics-url",
+            help="A worker's or the order processor's /metrics URL (repeatable); default: "
+            "the local worker's, and the order processor's when it answers.",
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Inventory accuracy, oversell rate, stranded stock and the sync SLO (stream-computed)."""
+    """Inventory accuracy, oversell rate, stranded stock, the sync SLO and the order KPIs."""
     if source not in ("auto", "metrics", "prometheus"):
         raise typer.BadParameter("source: auto, metrics or prometheus")
     settings = get_settings()
     since_time = parse_since(since)
     urls = metrics_url or default_metrics_urls(settings)
-    report = run_reporting_errors(lambda: kpi(settings, since_time, source, urls), json_output)
+    optional = [] if metrics_url else [order_processor_url(settings)]
+    report = run_reporting_errors(
+        lambda: kpi(settings, since_time, source, urls, optional), json_output
+    )
     if json_output:
         cli_output.emit_json(json_body(report))
         return

@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from base.settings import Settings, get_settings
-from connectors.as_of import StockAsOf
+from connectors.as_of import StockAsOf, stock_at
 from connectors.inspect.errors import ServiceDown
 from connectors.inspect.explain import Explanation, UnknownChannel, explain
 from connectors.inspect.history import LIMIT_MAX, HistoryPage, history
@@ -40,7 +40,6 @@ from connectors.inspect.top import (
 )
 from ops import cli_output
 from ops.inspect.json_body import json_body
-from ops.inspect.stock_at import stock_at
 from ops.resync import ResyncReport, resync
 
 if TYPE_CHECKING:

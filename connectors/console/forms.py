@@ -36,14 +36,35 @@ def text_values(current: ChannelPolicy | LocationPolicy | None) -> dict[str, str
     return {}
 
 
+CHANNEL_FORM_FIELDS = frozenset({"locations", "buffer_units", "allocation_cap_units"})
+
+
 def channel_request(values: dict[str, str], current: ChannelPolicy | None) -> ChannelPolicyRequest:
-    """Pools, buffer and cap from the form; pickup locations and strategy kept as they are."""
-    return ChannelPolicyRequest(
-        locations=tuple(name for name in _SEPARATORS.split(values.get("locations", "")) if name),
-        buffer_units=_whole(values, "buffer_units") or 0,
-        allocation_cap_units=_whole(values, "allocation_cap_units"),
-        pickup_locations=() if current is None else current.pickup_locations,
-        strategy="priority" if current is None else current.strategy,
+    """Pool, buffer and cap from the form; every other field the request has (pickup
+    locations, strategy, sourcing rules, max shipments, partial fill, shipping bands) kept as
+    it is (a new channel takes the defaults); the version is the clock's."""
+    kept = {} if current is None else current.model_dump(
+        mode="json",
+        include=set(ChannelPolicyRequest.model_fields) - CHANNEL_FORM_FIELDS - {"version"},
+    )  # fmt: skip
+    return ChannelPolicyRequest.model_validate(
+        {
+            **kept,
+            "locations": [n for n in _SEPARATORS.split(values.get("locations", "")) if n],
+            "buffer_units": _whole(values, "buffer_units") or 0,
+            "allocation_cap_units": _whole(values, "allocation_cap_units"),
+        }
+    )
+
+
+def channel_fields_beyond_the_request(current: ChannelPolicy | None) -> dict[str, object]:
+    """The current record's fields no request sets (e.g. `low_stock_units`): a save keeps
+    them, where a PUT, which carries the whole record, resets them."""
+    if current is None:
+        return {}
+    beyond = set(ChannelPolicy.model_fields) - set(ChannelPolicyRequest.model_fields)
+    return current.model_dump(
+        mode="json", include=beyond - {"kind", "channel", "version", "updated_at"}
     )
 
 

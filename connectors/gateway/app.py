@@ -1,6 +1,7 @@
 """The HTTP gateway: `create_app(settings)` -> FastAPI. Stateless; run several side by side.
 
-Ingest (`POST /v1/events`) and holds go to Kafka; availability reads come from Redis.
+Ingest (`POST /v1/events`) and holds go to Kafka; availability reads come from Redis; as-of
+reads (`GET /v1/stock/{sku}?at=`) replay the event log.
 Every request but /healthz and /metrics carries a bearer API key (connectors.auth).
 `create_app` only wires the parts: the state routes depend on (state), the routers by area
 (routes/), the error handlers (errors), the web console (connectors/console, under /console),
@@ -18,7 +19,7 @@ from base.settings import Settings
 from connectors import console
 from connectors.auth import KeyStore, RateLimiter
 from connectors.gateway import spec
-from connectors.gateway.backends import Bus, KafkaBus, Reads, RedisReads
+from connectors.gateway.backends import Bus, History, KafkaBus, KafkaHistory, Reads, RedisReads
 from connectors.gateway.catalog import Catalog, PolicyCatalog
 from connectors.gateway.errors import install_error_handlers
 from connectors.gateway.health import HealthMonitor
@@ -34,6 +35,7 @@ def create_app(
     reads: Reads | None = None,
     keys: KeyStore | None = None,
     catalog: Catalog | None = None,
+    history: History | None = None,
 ) -> FastAPI:
     gateway = settings.gateway
     the_reads = reads if reads is not None else RedisReads(settings)
@@ -56,6 +58,7 @@ def create_app(
             ),
             catalog=catalog if catalog is not None else PolicyCatalog(settings, the_reads),
             health=HealthMonitor(gateway, the_bus, the_reads),
+            history=history if history is not None else KafkaHistory(settings),
         ),
     )
     for router in ROUTERS:

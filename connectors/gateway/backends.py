@@ -1,7 +1,8 @@
-"""What the gateway talks to: Kafka (produce, request/reply) and Redis (the read path).
+"""What the gateway talks to: Kafka (produce, request/reply), Redis (the read path) and the
+event log (as-of reads).
 
-Both sit behind small protocols so unit tests run the app with in-memory fakes; the real
-ones are `KafkaBus` and `RedisReads`.
+Each sits behind a small protocol so unit tests run the app with in-memory fakes; the real
+ones are `KafkaBus`, `RedisReads` and `KafkaHistory`.
 """
 
 from __future__ import annotations
@@ -10,16 +11,22 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import NamedTuple, Protocol, cast
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from base import redis_keys
 from base.kafka_client import client_options
 from base.settings import Settings
 from base.topics import ensure_topics
+from connectors.as_of import StockAsOf, stock_at
+from connectors.gateway.errors import BackendUnavailable
 from connectors.gateway.replies import DecisionFollower, Waiters
+from connectors.inspect.errors import ServiceDown
+from connectors.inspect.kafka_read import TopicMissing
 from ledger.codec import encode
 from ledger.commands import Decision, HoldCommand
 
@@ -61,6 +68,28 @@ class Reads(Protocol):
         """location -> units for `sku`, and whether the location scan was truncated."""
 
     async def ping(self) -> None: ...
+
+
+class History(Protocol):
+    async def stock_as_of(self, sku: str, at: datetime) -> StockAsOf:
+        """The SKU's positions at `at` (tz-aware), rebuilt from the event log;
+        BackendUnavailable when the log cannot be read."""
+
+
+class KafkaHistory:
+    """As-of reads from the log, each on a consumer of its own (connectors/as_of.py), at most
+    `as_of_concurrent_max` at once: a replay reads a partition of each SKU-keyed topic."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._running = asyncio.Semaphore(settings.gateway.as_of_concurrent_max)
+
+    async def stock_as_of(self, sku: str, at: datetime) -> StockAsOf:
+        async with self._running:
+            try:
+                return await stock_at(self._settings, sku, at)
+            except (ServiceDown, TopicMissing, KafkaError) as error:
+                raise BackendUnavailable(f"the event log cannot be read: {error}") from None
 
 
 class KafkaBus:

@@ -1,7 +1,8 @@
 """What every request may need (settings, Kafka, Redis, keys, rate limits), on `app.state`.
 
 `create_app` puts one `GatewayState` on `app.state.gateway`; routes and the auth dependency
-take its parts through FastAPI dependency injection (`SettingsDep`, `BusDep`, `ReadsDep`).
+take its parts through FastAPI dependency injection (`SettingsDep`, `BusDep`, `ReadsDep`,
+`HistoryDep`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import Depends, FastAPI, Request
 
 from base.settings import Settings
 from connectors.auth import KeyStore, RateLimiter
-from connectors.gateway.backends import Bus, Reads
+from connectors.gateway.backends import Bus, History, Reads
 from connectors.gateway.catalog import Catalog
 from connectors.gateway.health import HealthMonitor
 
@@ -27,6 +28,7 @@ class GatewayState:
     limiter: RateLimiter
     catalog: Catalog
     health: HealthMonitor
+    history: History
 
 
 def attach(app: FastAPI, state: GatewayState) -> None:
@@ -53,6 +55,10 @@ def _reads(state: Annotated[GatewayState, Depends(gateway_state)]) -> Reads:
     return state.reads
 
 
+def _history(state: Annotated[GatewayState, Depends(gateway_state)]) -> History:
+    return state.history
+
+
 def _catalog(state: Annotated[GatewayState, Depends(gateway_state)]) -> Catalog:
     return state.catalog
 
@@ -67,3 +73,4 @@ CatalogDep = Annotated[Catalog, Depends(_catalog)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 BusDep = Annotated[Bus, Depends(_bus)]
 ReadsDep = Annotated[Reads, Depends(_reads)]
+HistoryDep = Annotated[History, Depends(_history)]

@@ -2,8 +2,9 @@
 
 Pure: given each order's `place` record and its first adopted `planned` record (which
 carries the stock the planner read), plan it again under `rules` and measure both plans the
-same way: shipments, distance to the shopper and cost by the location's handling and the
-channel's shipping bands. Locations come from the policy book as it is now.
+same way: shipments, distance to the shopper and cost (`shipment_cost_cents`, which the
+`lowest_cost` rule and the cost-per-order KPI use too). Locations come from the policy book
+as it is now.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from ledger.orders.saga import NeedPlan
 from ledger.orders.state import OrderState
 from ledger.policy import PolicyBook
 from ledger.sourcing import PlanRequest, RuleName, plan
-from ledger.sourcing.geo import UNKNOWN_KM, band_cents
-from ledger.sourcing.rules import distance_km
+from ledger.sourcing.geo import UNKNOWN_KM
+from ledger.sourcing.rules import distance_km, shipment_cost_cents
 
 
 @dataclass(frozen=True)
@@ -114,21 +115,18 @@ def _compare(
 def _figures(
     request: PlanRequest, locations: tuple[str, ...], units: Mapping[str, int], filled: bool
 ) -> PlanFigures:
-    km = cost = 0.0
+    km, cost = 0.0, 0
     for location in locations:
         distance = distance_km(request, location) if location in request.sites else UNKNOWN_KM
-        known = 0.0 if distance >= UNKNOWN_KM else distance
-        km += known
-        site = request.sites.get(location)
-        if site is not None:
-            cost += site.handling_per_order_cents + site.handling_per_unit_cents * units[location]
-            cost += band_cents(request.shipping_bands, known)
+        km += 0.0 if distance >= UNKNOWN_KM else distance
+        if location in request.sites:  # a location with no site is not priced
+            cost += shipment_cost_cents(request, location, units[location])
     return PlanFigures(
         locations=tuple(sorted(locations)),
         shipments=len(locations),
         units=sum(units.values()),
         km=round(km, 1),
-        cost_cents=int(cost),
+        cost_cents=cost,
         filled=filled,
     )
 

@@ -60,16 +60,19 @@ def _total_km(candidate: Candidate, request: PlanRequest) -> Score:
     return round(sum(distance_km(request, loc) for loc in candidate.locations))
 
 
+def shipment_cost_cents(request: PlanRequest, location: str, units: int) -> int:
+    """One shipment of `units` from `location`: the location's handling per order and per
+    unit, plus the channel's shipping band by distance (none when the order is handed over
+    where it is picked up; an unknown distance pays the last band)."""
+    site = request.sites[location]
+    handed_over = location == request.pickup_location and not request.destination
+    km = distance_km(request, location)
+    shipping = 0 if handed_over else band_cents(request.shipping_bands, km)
+    return site.handling_per_order_cents + site.handling_per_unit_cents * units + shipping
+
+
 def _cost_cents(candidate: Candidate, request: PlanRequest) -> Score:
-    total = 0
-    for shipment in candidate.shipments:
-        site = request.sites[shipment.location]
-        handed_over = shipment.location == request.pickup_location and not request.destination
-        km = distance_km(request, shipment.location)
-        shipping = 0 if handed_over else band_cents(request.shipping_bands, km)
-        total += site.handling_per_order_cents
-        total += site.handling_per_unit_cents * shipment.units + shipping
-    return total
+    return sum(shipment_cost_cents(request, s.location, s.units) for s in candidate.shipments)
 
 
 def _stock_depth(candidate: Candidate, request: PlanRequest) -> Score:

@@ -1,6 +1,6 @@
-"""Where `tally kpi` gets its counts: the workers' /metrics (totals since they started) or
-Prometheus (each counter's increase over the window, a range query), and the top stranded
-SKUs from Redis (`tally:kpi:stranded:{channel}`)."""
+"""Where `tally kpi` gets its counts: the workers' and the order processor's /metrics (totals
+since they started) or Prometheus (each counter's increase over the window, a range query),
+and the top stranded SKUs from Redis (`tally:kpi:stranded:{channel}`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import httpx
 
 from base.redis_keys import stranded_key
 from base.settings import Settings
+from connectors.inspect.errors import ServiceDown
 from connectors.inspect.published import redis_client
 from connectors.inspect.top import HTTP_TIMEOUT_S, Samples, prometheus_url, query, scrape
 from ops.kpi.sections import Series, StrandedSku, Totals, Window, all_series
@@ -47,17 +48,32 @@ def uptime_window(starts: Iterable[float | None], now_s: float) -> Window:
     return Window(max(0.0, now_s - min(start for start in known if start is not None)))
 
 
-async def from_metrics(urls: Sequence[str]) -> tuple[Totals, Window]:
-    """The workers' counters summed over the endpoints, since the first of them started."""
+def order_processor_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.orders.metrics_port}/metrics"
+
+
+async def from_metrics(
+    urls: Sequence[str], optional_urls: Sequence[str] = ()
+) -> tuple[Totals, Window, list[str]]:
+    """The processes' counters summed over the endpoints, since the first of them started,
+    and the endpoints read: each of `urls` must answer; one of `optional_urls` that does
+    not (an order processor that is not running) is left out."""
     total: Samples = {}
     starts: list[float | None] = []
+    read: list[str] = []
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
-        for url in urls:
-            samples = await scrape(client, [url])
+        for url in [*urls, *optional_urls]:
+            try:
+                samples = await scrape(client, [url])
+            except ServiceDown:
+                if url in urls:
+                    raise
+                continue
+            read.append(url)
             starts.append(process_start(samples))
             for key, value in samples.items():
                 total[key] = total.get(key, 0.0) + value
-    return totals_of(total, all_series()), uptime_window(starts, time.time())
+    return totals_of(total, all_series()), uptime_window(starts, time.time()), read
 
 
 def promql(series: Series, window_s: float) -> str:

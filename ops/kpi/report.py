@@ -46,9 +46,15 @@ def build_report(
 
 
 async def kpi(
-    settings: Settings, since: datetime | None, source: str, metrics_urls: Sequence[str]
+    settings: Settings,
+    since: datetime | None,
+    source: str,
+    metrics_urls: Sequence[str],
+    optional_urls: Sequence[str] = (),
 ) -> KpiReport:
-    """Read the counts from the chosen source, build the sections, add the top stranded SKUs."""
+    """Read the counts from the chosen source, build the sections, add the top stranded SKUs.
+
+    From /metrics: every one of `metrics_urls`, and those of `optional_urls` that answer."""
     use_prometheus = source == "prometheus" or (
         source == "auto" and (since is not None or await prometheus_up(settings))
     )
@@ -64,8 +70,8 @@ async def kpi(
             totals, Window(window_s), "prometheus", [prometheus_url(settings)], since
         )
     else:
-        totals, window = await read.from_metrics(metrics_urls)
-        report = build_report(totals, window, "metrics", list(metrics_urls), None)
+        totals, window, where = await read.from_metrics(metrics_urls, optional_urls)
+        report = build_report(totals, window, "metrics", where, None)
     return await _with_top_stranded(settings, report)
 
 

@@ -4,12 +4,14 @@ Pure: a section turns `Totals` (each series summed by one label, over the window
 with the formulas of `ledger.kpis`. Sources (ops/kpi/read.py) only fill `Totals`, so the
 same rows come from Prometheus or from the workers' /metrics.
 
-Adding a KPI section (the order KPIs: fill rate, split rate, pick-rejection rate per
-location, cost per order, once the order processor exports their counts): define its row
-dataclass, a `build` from `Totals`, its columns and cells, and append a `Section` to
-`SECTIONS`. `tally kpi` reads, prints and emits it as JSON (under its `name`) with no
-other change; its definition goes in docs/KPIS.md, its recording rules in
-ops/prometheus/rules/kpis.yml.
+The worker's counters feed inventory accuracy, oversell rate, stranded stock and the sync
+SLO; the order processor's (processors/orders/metrics.py) fill rate, split rate,
+pick-rejection rate per location and cost per order.
+
+Adding a KPI section: define its row dataclass, a `build` from `Totals`, its columns and
+cells, and append a `Section` to `SECTIONS`. `tally kpi` reads, prints and emits it as JSON
+(under its `name`) with no other change; its definition goes in docs/KPIS.md, its recording
+rules in ops/prometheus/rules/kpis.yml.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from ledger.kpis import (
+    FILL_RATE_TARGET,
     INVENTORY_ACCURACY_TARGET,
     SYNC_SLO_OBJECTIVE,
     UNATTRIBUTED,
+    cost_per_order_cents,
     error_budget_left,
+    fill_rate,
     inventory_accuracy,
     oversell_rate,
+    pick_rejection_rate,
     ratio,
+    split_rate,
 )
 
 R = TypeVar("R")
@@ -258,9 +265,147 @@ SYNC_SLO: Section[SyncSloRow] = Section(
 )  # fmt: skip
 
 
-# The order KPIs (fill rate, split rate, pick-rejection rate, cost per order) are appended
-# here when the order processor exports their counts (see the module docstring).
-SECTIONS: tuple[Section[Any], ...] = (ACCURACY, OVERSELL, STRANDED, SYNC_SLO)
+# --- the order KPIs (the order processor's counters) --------------------------------------
+
+ORDERS_DECIDED = Series("tally_orders_decided_total", "channel")
+UNITS_ORDERED = Series("tally_order_units_ordered_total", "channel")
+UNITS_FILLED = Series("tally_order_units_filled_total", "channel")
+ORDERS_SOURCED = Series("tally_orders_sourced_total", "channel")
+SHIPMENTS = Series("tally_order_shipments_total", "channel")
+COST_CENTS = Series("tally_order_cost_cents_total", "channel")
+PICK_REQUESTED = Series("tally_pick_requested_units_total", "location")
+PICK_REJECTED = Series("tally_pick_rejected_units_total", "location")
+
+
+@dataclass(frozen=True)
+class FillRow:
+    channel: str
+    orders: float  # orders that reached their first decision
+    units_ordered: float
+    units_filled: float  # allocated at the first decision
+    fill_rate: float | None
+    meets_target: bool | None = field(init=False)  # fill_rate >= FILL_RATE_TARGET
+
+    def __post_init__(self) -> None:
+        meets = None if self.fill_rate is None else self.fill_rate >= FILL_RATE_TARGET
+        object.__setattr__(self, "meets_target", meets)
+
+
+def build_fill(totals: Totals, window: Window) -> list[FillRow]:
+    rows = []
+    for channel in _labels(totals, ORDERS_DECIDED):
+        ordered, filled = _get(totals, UNITS_ORDERED, channel), _get(totals, UNITS_FILLED, channel)
+        orders = _get(totals, ORDERS_DECIDED, channel)
+        rows.append(FillRow(channel, orders, ordered, filled, fill_rate(filled, ordered)))
+    return rows
+
+
+FILL: Section[FillRow] = Section(
+    name="fill_rate",
+    title=f"fill rate (target {FILL_RATE_TARGET:.0%} of ordered units allocated at first decision)",
+    series=(ORDERS_DECIDED, UNITS_ORDERED, UNITS_FILLED),
+    build=build_fill,
+    columns=("channel", "orders", "units ordered", "units filled", "fill rate", "target"),
+    cells=lambda row: (
+        row.channel, _num(row.orders), _num(row.units_ordered), _num(row.units_filled),
+        _pct(row.fill_rate), {True: "met", False: "MISSED", None: "-"}[row.meets_target],
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SplitRow:
+    channel: str
+    orders: float  # orders with at least one shipment at their first decision
+    shipments: float
+    shipments_per_order: float | None
+
+
+def build_split(totals: Totals, window: Window) -> list[SplitRow]:
+    return [SplitRow(*row) for row in _per_order_sourced(totals, SHIPMENTS, split_rate)]
+
+
+def _per_order_sourced(
+    totals: Totals, series: Series, kpi: Callable[[float, float], float | None]
+) -> list[tuple[str, float, float, float | None]]:
+    """(channel, orders with a shipment, the series' total, the KPI of the two) per channel."""
+    rows = []
+    for channel in _labels(totals, ORDERS_SOURCED):
+        orders, total = _get(totals, ORDERS_SOURCED, channel), _get(totals, series, channel)
+        rows.append((channel, orders, total, kpi(total, orders)))
+    return rows
+
+
+SPLIT: Section[SplitRow] = Section(
+    name="split_rate",
+    title="split rate (shipments per order at first decision)",
+    series=(ORDERS_SOURCED, SHIPMENTS),
+    build=build_split,
+    columns=("channel", "orders", "shipments", "shipments per order"),
+    cells=lambda row: (
+        row.channel, _num(row.orders), _num(row.shipments), _num(row.shipments_per_order, ".2f")
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PickRejectionRow:
+    location: str
+    requested_units: float  # units it was asked to pick
+    rejected_units: float
+    rejection_rate: float | None
+
+
+def build_pick_rejections(totals: Totals, window: Window) -> list[PickRejectionRow]:
+    rows = []
+    for location in _labels(totals, PICK_REQUESTED, PICK_REJECTED):
+        requested = _get(totals, PICK_REQUESTED, location)
+        rejected = _get(totals, PICK_REJECTED, location)
+        rate = pick_rejection_rate(rejected, requested)
+        rows.append(PickRejectionRow(location, requested, rejected, rate))
+    return rows
+
+
+PICK_REJECTIONS: Section[PickRejectionRow] = Section(
+    name="pick_rejection_rate",
+    title="pick-rejection rate (units rejected / units asked to pick)",
+    series=(PICK_REQUESTED, PICK_REJECTED),
+    build=build_pick_rejections,
+    columns=("location", "requested units", "rejected units", "rejection rate"),
+    cells=lambda row: (
+        row.location, _num(row.requested_units), _num(row.rejected_units),
+        _pct(row.rejection_rate),
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CostRow:
+    channel: str
+    orders: float  # orders with at least one shipment at their first decision
+    cost_cents: float  # their handling and shipping
+    cents_per_order: float | None
+
+
+def build_cost(totals: Totals, window: Window) -> list[CostRow]:
+    return [CostRow(*row) for row in _per_order_sourced(totals, COST_CENTS, cost_per_order_cents)]
+
+
+COST: Section[CostRow] = Section(
+    name="cost_per_order",
+    title="cost per order (handling + shipping, cents)",
+    series=(ORDERS_SOURCED, COST_CENTS),
+    build=build_cost,
+    columns=("channel", "orders", "cost (cents)", "cents per order"),
+    cells=lambda row: (
+        row.channel, _num(row.orders), _num(row.cost_cents), _num(row.cents_per_order, ".1f")
+    ),
+)  # fmt: skip
+
+
+SECTIONS: tuple[Section[Any], ...] = (
+    ACCURACY, OVERSELL, STRANDED, SYNC_SLO, FILL, SPLIT, PICK_REJECTIONS, COST,
+)  # fmt: skip
 
 
 def all_series(sections: tuple[Section[Any], ...] = SECTIONS) -> tuple[Series, ...]:

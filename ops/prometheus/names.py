@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 RULE_FILES = (RULES_DIR / "recording.yml", RULES_DIR / "alerts.yml", RULES_DIR / "kpis.yml")
-METRIC_MODULES = ("processors.metrics", "connectors.metrics")
+METRIC_MODULES = ("processors.metrics", "processors.orders.metrics", "connectors.metrics")
 
 # Series Prometheus writes itself, per scrape target or for alerts.
 PROMETHEUS_SERIES = frozenset(

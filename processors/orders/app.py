@@ -20,6 +20,7 @@ from ledger.codec import encode
 from ledger.orders.codec import decode_order_state
 from ledger.orders.records import Timeout
 from ledger.orders.saga import SagaRules
+from ledger.policy import PolicyBook
 from processors.faust_process import faust_options
 from processors.faust_repairs import FaustRepairs
 from processors.orders import metrics
@@ -110,10 +111,10 @@ def _tasks_and_timers(worker: OrderWorker) -> None:
 
     @app.task
     async def follow_policy() -> None:
-        async def nothing_to_republish(*_: object) -> None:
-            return None
+        async def name_kpi_series(old: PolicyBook, new: PolicyBook) -> None:
+            worker.kpis.follow(new)  # nothing to republish: only the KPI series to create
 
-        await worker.policy.run(on_change=nothing_to_republish)
+        await worker.policy.run(on_change=name_kpi_series)
 
     @app.timer(interval=worker.settings.orders.timeout_check_s)
     async def send_timeouts() -> None:

@@ -26,6 +26,8 @@ class FoldedBatch:
     records: list[tuple[str, str]] = field(default_factory=list)  # (type, applied|ignored)
     bad: list[tuple[int, str]] = field(default_factory=list)  # (partition, reason)
     before: dict[str, OrderState | None] = field(default_factory=dict)  # as loaded
+    # Every change, in log order: (state before the record, after it); the KPIs count these.
+    changes: list[tuple[OrderState | None, OrderState]] = field(default_factory=list)
 
 
 def fold_orders(
@@ -65,6 +67,7 @@ def _fold_one(
     folded.records.append((record.type, "applied" if stepped.changed else "ignored"))
     if not stepped.changed or stepped.state is None:
         return
+    folded.changes.append((current[ref], stepped.state))
     current[ref] = stepped.state
     folded.states[ref] = stepped.state
     folded.partitions[ref] = partition

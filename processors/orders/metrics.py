@@ -30,3 +30,36 @@ ORDER_TIMEOUTS = Counter("tally_order_timeouts_total", "Timeouts sent to waiting
 BAD_RECORDS = Counter(
     "tally_order_bad_records_total", "Order and capacity records that did not decode", ["topic"]
 )
+
+# The order KPIs (ledger/orders/kpis.py says what counts, docs/KPIS.md the definitions):
+# each order once at its first decision, per channel; picks per location.
+ORDERS_DECIDED = Counter(
+    "tally_orders_decided_total", "Orders reaching their first decision", ["channel"]
+)
+ORDER_UNITS_ORDERED = Counter(
+    "tally_order_units_ordered_total", "Units ordered, at each order's first decision", ["channel"]
+)
+ORDER_UNITS_FILLED = Counter(
+    "tally_order_units_filled_total",
+    "Units allocated at each order's first decision",
+    ["channel"],
+)
+ORDERS_SOURCED = Counter(
+    "tally_orders_sourced_total",
+    "Orders with at least one shipment at their first decision",
+    ["channel"],
+)
+ORDER_SHIPMENTS = Counter(
+    "tally_order_shipments_total", "Shipments of orders at their first decision", ["channel"]
+)
+ORDER_COST_CENTS = Counter(
+    "tally_order_cost_cents_total",
+    "Handling and shipping of orders at their first decision, in cents",
+    ["channel"],
+)
+PICK_REQUESTED_UNITS = Counter(
+    "tally_pick_requested_units_total", "Units a location was asked to pick", ["location"]
+)
+PICK_REJECTED_UNITS = Counter(
+    "tally_pick_rejected_units_total", "Units of the shipments a location rejected", ["location"]
+)

@@ -62,6 +62,7 @@ async def handle_order_batch(worker: OrderWorker, batch: Sequence[faust.EventT[b
     await worker.views.publish(list(folded.states.values()))
     await _count_tasks(worker, folded.outputs)
     _count(folded)
+    worker.kpis.count(folded.changes, worker.policy.book)
 
 
 def _side_records(worker: OrderWorker, outputs: Outputs) -> list[Record]:

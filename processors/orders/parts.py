@@ -14,6 +14,7 @@ from base.settings import Settings
 from ledger.orders.saga import SagaRules
 from ledger.orders.state import OrderState
 from processors.faust_repairs import FaustRepairs
+from processors.orders.kpi_metrics import OrderKpiCounter
 from processors.orders.timeouts import TimeoutIndex
 from processors.orders.views import OrderViews
 from processors.side_producer import SideProducer
@@ -36,6 +37,7 @@ class OrderWorker:
     rules: SagaRules
     timeouts: TimeoutIndex
     states: StateCache[OrderState] = field(default_factory=lambda: StateCache(ORDER_CACHE_MAX))
+    kpis: OrderKpiCounter = field(default_factory=OrderKpiCounter)
     # Held from a batch's table writes to their acks; a table scan takes it too.
     durable: asyncio.Lock = field(default_factory=asyncio.Lock)
 

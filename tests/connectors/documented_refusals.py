@@ -6,7 +6,8 @@ Documented in connectors/gateway/spec.py (each answered 422):
 - a fact's `occurred_at` outside the window around the gateway's clock, or a timestamp
   outside the ledger's range; a transfer's `target_location` equal to its `location`;
 - an order listing one SKU in two lines (`uniqueItems` cannot compare one property);
-- a channel policy's shipping bands not ascending, or not ending (only) with an unbounded one.
+- a channel policy's shipping bands not ascending, or not ending (only) with an unbounded one;
+- an as-of read's `at` before the ledger's range or too far after the gateway's clock.
 And one that is schemathesis' own: it sends a `%XX` inside a path value as an escape, so a
 generated `a%C3b` reaches the server as invalid UTF-8, not as the value generated.
 
@@ -40,6 +41,8 @@ CHANNEL_POLICY = "/v1/policy/channels/{channel}"
 EVENTS = "/v1/events"
 VALID_DATA_ANSWERS = (401, 403, 404, 409, 429)
 ORDERS = "/v1/orders"
+STOCK_AS_OF = "/v1/stock/{sku}"
+AT_BOUND = "at: "
 
 Check = Callable[[Any, Any, Any], bool | None]
 
@@ -50,6 +53,14 @@ def _outside_skew_window(sent: str) -> bool:
     earliest = now - timedelta(seconds=limits.OCCURRED_BEFORE_INGEST_S_MAX) + SKEW_SLACK
     latest = now + timedelta(seconds=limits.OCCURRED_AHEAD_OF_INGEST_S_MAX) - SKEW_SLACK
     return not earliest <= occurred_at <= latest
+
+
+def _as_of_outside_bounds(sent: str) -> bool:
+    """An as-of `at` before the ledger's range or past the gateway's clock and the skew."""
+    at = datetime.fromisoformat(sent)
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    latest = datetime.now(UTC) + timedelta(seconds=limits.OCCURRED_AHEAD_OF_INGEST_S_MAX)
+    return not limits.TIMESTAMP_MIN <= at <= latest - SKEW_SLACK
 
 
 def _outside_timestamp_range(sent: str) -> bool:
@@ -120,6 +131,10 @@ def is_documented_refusal(case: Any, error: dict[str, Any]) -> bool:
         return _lines_repeat_a_sku(case.body)
     if case.path == CHANNEL_POLICY and error["reason"].startswith(BANDS):
         return not _bands_in_order(case.body)
+    if case.path == STOCK_AS_OF and error["field"] == "query.at":
+        sent = (case.query or {}).get("at")
+        reason_fits = error["reason"].startswith(AT_BOUND)
+        return reason_fits and isinstance(sent, str) and _as_of_outside_bounds(sent)
     try:
         holder, key = _holder(case.body, case.path, error)
         if error["reason"] == INTEGER_REQUIRED:
@@ -168,6 +183,14 @@ def within_documented_bounds(body: Any, path: str) -> Any:
     return body
 
 
+def query_within_documented_bounds(query: Any, path: str) -> Any:
+    """`query` with an as-of `at` outside its bounds put inside them (now)."""
+    sent = query.get("at") if isinstance(query, dict) else None
+    if path == STOCK_AS_OF and isinstance(sent, str) and _as_of_outside_bounds(sent):
+        return {**query, "at": datetime.now(UTC).isoformat()}
+    return query
+
+
 def _retry_within_bounds(client: TestClient, headers: dict[str, str], case: Any) -> Any:
     """`case` again, within the documented bounds, its path values sent literally.
 
@@ -182,7 +205,7 @@ def _retry_within_bounds(client: TestClient, headers: dict[str, str], case: Any)
     return client.request(
         case.method,
         case.path.format(**literal),
-        params=case.query,
+        params=query_within_documented_bounds(case.query, case.path),
         json=None if _no_body(case.body) else within_documented_bounds(case.body, case.path),
         headers=headers,
     )

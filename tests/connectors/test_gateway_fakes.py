@@ -1,4 +1,5 @@
-"""In-memory stand-ins for Kafka and Redis, and API keys, for gateway unit tests (no tests here)."""
+"""In-memory stand-ins for Kafka, Redis and the event log, and API keys, for gateway unit
+tests (no tests here)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from pathlib import Path
 
 from aiokafka.errors import KafkaConnectionError
 
+from base.redis_keys import FigureVersion
+from connectors.as_of import ChannelAsOf, PositionAsOf, StockAsOf
 from connectors.auth import KeyRecord, KeyStore, new_key, save_keys
 from connectors.gateway.backends import Figure
 from connectors.gateway.catalog import hands_over, normal_code
+from connectors.gateway.errors import BackendUnavailable
 from ledger.commands import Decision, HoldCommand
 from ledger.policy import ChannelPolicy, PolicyBook
 
@@ -91,6 +95,38 @@ class FakeReads:
     async def ping(self) -> None:
         if self.down:
             raise ConnectionError("down")
+
+
+def stock_then(sku: str, at: datetime) -> StockAsOf:
+    """A SKU as of `at`: 5 on hand at store-1 (1 committed), web at 4 and pos at 0."""
+    return StockAsOf(
+        sku=sku,
+        at=at,
+        known=True,
+        version=FigureVersion(12, 3),
+        clock=at,
+        pending_holds=0,
+        records=12,
+        complete=True,
+        notes=[],
+        decisions_checked=2,
+        locations=[PositionAsOf("store-1", 5, 1, 0, 0, 0, 0, 4, 0)],
+        channels=[ChannelAsOf("pos", 0, 4), ChannelAsOf("web", 4, 0)],
+    )
+
+
+@dataclass
+class FakeHistory:
+    """The event log's as-of reads: `stock_then` of every SKU, and the calls made."""
+
+    down: bool = False
+    asked: list[tuple[str, datetime]] = field(default_factory=list)
+
+    async def stock_as_of(self, sku: str, at: datetime) -> StockAsOf:
+        if self.down:
+            raise BackendUnavailable("the event log cannot be read: down")
+        self.asked.append((sku, at))
+        return stock_then(sku, at)
 
 
 @dataclass

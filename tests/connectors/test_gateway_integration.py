@@ -202,3 +202,50 @@ def test_last_unit_storm_over_http_holds_exactly_the_stock(
             f"/v1/holds/{unique('h')}/release", json={"sku": sku}, headers=gateway.headers("web")
         )
         assert unknown.status_code == 404 and unknown.json()["reason"] == "hold_not_found"
+
+
+def test_stock_as_of_a_past_time_is_rebuilt_from_the_log(
+    isolated: Settings, worker: WorkerProcess, gateway: LiveGateway
+) -> None:
+    """Before a hold: 7 on hand, web at 7; after it: 2 reserved, web at 5, the reserve
+    replayed as the worker decided it. A channel key sees its own channel only."""
+    sku, store = unique("SKU"), unique("store")
+    with httpx.Client(base_url=gateway.url, timeout=90) as client:
+        set_channel(gateway, client, "web", store)
+        set_channel(gateway, client, "pos", store)
+        events = {"events": [fact(sku, store, 7)]}
+        assert client.post("/v1/events", json=events, headers=gateway.headers("scanner")).is_success
+        wait_for_figure(redis_client(isolated), redis_keys.ats_key("web"), sku, "7", timeout_s=60)
+        time.sleep(0.05)
+        before_hold = datetime.now(UTC)
+        time.sleep(0.05)
+        hold = {"hold_id": unique("h"), "sku": sku, "channel": "web", "qty": 2, "ttl_s": 600}
+        held = client.post("/v1/holds", json=hold, headers=gateway.headers("web"))
+        assert held.status_code == 201, held.text
+
+        then = client.get(
+            f"/v1/stock/{sku}",
+            params={"at": before_hold.isoformat()},
+            headers=gateway.headers("web"),
+        )
+        assert then.status_code == 200, then.text
+        body = then.json()
+        assert (body["known"], body["complete"], body["pending_holds"]) == (True, True, 0)
+        assert [(r["location"], r["on_hand"], r["reserved"]) for r in body["locations"]] == [
+            (store, 7, 0)
+        ]
+        assert body["channels"] == [{"channel": "web", "ats": 7, "stranded_units": 0}]
+
+        now = wait_until(
+            lambda: client.get(
+                f"/v1/stock/{sku}",
+                params={"at": datetime.now(UTC).isoformat()},
+                headers=gateway.headers("admin"),
+            ).json(),
+            lambda reply: reply.get("decisions_checked") == 1,
+            timeout_s=30,
+            what="the reserve's decision in the log",
+        )
+        assert (now["pending_holds"], now["decisions_differing"]) == (1, [])
+        assert [(r["on_hand"], r["reserved"]) for r in now["locations"]] == [(7, 2)]
+        assert {r["channel"]: r["ats"] for r in now["channels"]} == {"pos": 5, "web": 5}

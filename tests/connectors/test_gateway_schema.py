@@ -2,20 +2,21 @@
 
 All of schemathesis' checks run (no 5xx, status codes, content types, response schemas and
 headers, auth enforced, schema-valid requests accepted, schema-violating ones rejected) in
-the coverage and fuzzing phases. Kafka and Redis are faked (tests/connectors/
+the coverage and fuzzing phases. Kafka, Redis and the event log are faked (tests/connectors/
 test_gateway_fakes.py), so this runs in the default tier with few fuzzed examples per
 operation; the `slow` tier fuzzes many more.
 
 The few refusals of schema-valid requests that the spec documents but JSON Schema cannot
 state (an `occurred_at` outside the window around the gateway's clock, `396.0` for an
-integer, ...) are excused by tests/connectors/documented_refusals.py, and only when the
-same request within those bounds is then accepted; any other disagreement fails.
+integer, an as-of `at` outside its range, ...) are excused by
+tests/connectors/documented_refusals.py, and only when the same request within those
+bounds is then accepted; any other disagreement fails.
 """
 
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,16 @@ from tests.connectors.documented_refusals import (
     INTEGER_REQUIRED,
     documented_positive_acceptance,
     is_documented_refusal,
+    query_within_documented_bounds,
     within_documented_bounds,
 )
-from tests.connectors.test_gateway_fakes import FakeBus, FakeCatalog, FakeReads, make_keys
+from tests.connectors.test_gateway_fakes import (
+    FakeBus,
+    FakeCatalog,
+    FakeHistory,
+    FakeReads,
+    make_keys,
+)
 
 _keys = make_keys(Path(tempfile.mkdtemp(prefix="tally-schema-")) / "keys.json")
 _app = create_app(
@@ -43,6 +51,7 @@ _app = create_app(
     reads=FakeReads(),
     keys=_keys.store,
     catalog=FakeCatalog(permissive=True),
+    history=FakeHistory(),
 )
 REJECTION_STATUSES = ChecksConfig().negative_data_rejection.expected_statuses
 CONFIG = schemathesis.Config.from_dict(
@@ -173,6 +182,38 @@ def test_only_the_documented_refusals_are_excused(
     case: Any, error: dict[str, Any], documented: bool
 ) -> None:
     assert is_documented_refusal(case, error) is documented
+
+
+def _as_of(at: str) -> Any:
+    return schema["/v1/stock/{sku}"]["GET"].Case(path_parameters={"sku": "S"}, query={"at": at})
+
+
+AT_TOO_EARLY = {"field": "query.at", "reason": "at: before 2000-01-01T00:00:00+00:00"}
+AT_TOO_LATE = {"field": "query.at", "reason": "at: more than 300 s after the gateway's clock"}
+
+
+@pytest.mark.parametrize(
+    ("case", "error", "documented"),
+    [
+        (_as_of("1999-12-31T23:59:59Z"), AT_TOO_EARLY, True),
+        (_as_of("2999-01-01T00:00:00"), AT_TOO_LATE, True),
+        (_as_of("2026-01-01T00:00:00Z"), AT_TOO_EARLY, False),  # within the bounds
+        (_as_of("1999-12-31T23:59:59Z"), {"field": "query.at", "reason": "other"}, False),
+        (_as_of("1999-12-31T23:59:59Z"), {"field": "path.sku", "reason": "at: x"}, False),
+    ],
+)
+def test_only_an_as_of_time_out_of_its_bounds_is_excused(
+    case: Any, error: dict[str, Any], documented: bool
+) -> None:
+    assert is_documented_refusal(case, error) is documented
+
+
+def test_an_as_of_time_out_of_its_bounds_is_retried_now() -> None:
+    retried = query_within_documented_bounds({"at": "1999-12-31T23:59:59Z"}, "/v1/stock/{sku}")
+    now = datetime.now(UTC)
+    assert now - timedelta(seconds=5) < datetime.fromisoformat(retried["at"]) <= now
+    kept = {"at": "2026-01-01T00:00:00Z"}
+    assert query_within_documented_bounds(kept, "/v1/stock/{sku}") == kept
 
 
 def test_within_documented_bounds_moves_only_the_values_that_break_them() -> None:

@@ -1,7 +1,8 @@
 """The console in a real headless Chromium against a real worker, order processor and gateway:
 every page loads with no console error and no serious axe-core violation; a posted fact
-reaches an open SKU page within 1 s; the policy preview equals the saved figure; a channel
-key cannot open admin pages; keyboard-only use; a 390-px-wide viewport.
+reaches an open SKU page within 1 s; the SKU page shows the SKU as of a past time; the policy
+preview equals the saved figure and saving keeps every field the form does not edit; a
+channel key cannot open admin pages; keyboard-only use; a 390-px-wide viewport.
 
 `TALLY_SCREENSHOTS=1` also writes docs/console/*.png (kept out of CI's runs).
 """
@@ -22,6 +23,7 @@ from playwright.sync_api import Browser, Locator, Page
 
 from base import redis_keys
 from base.settings import REPO_ROOT
+from connectors.console.routes.policy import current_book
 from tests.console.conftest import ConsoleStack, off_loop, open_page, sign_in
 from tests.processors.test_orders_live import place, send_orders
 from tests.support.isolation import unique
@@ -140,6 +142,7 @@ def test_every_page_loads_clean_and_accessible(
     pages = {
         "lookup": f"/console/?q={seeded.sku}&store={east}",
         "sku": f"/console/sku/{seeded.sku}",
+        "sku-as-of": f"/console/sku/{seeded.sku}?at={utc_now_text()}",
         "order": f"/console/orders/{seeded.channel}/{order_id}",
         "operations": "/console/ops",
         "policy": "/console/policy",
@@ -200,12 +203,52 @@ def test_a_posted_fact_reaches_an_open_sku_page_within_a_second(
     assert watched.errors == []
 
 
+def utc_now_text() -> str:
+    """Now in UTC, as the as-of field (a datetime-local input with seconds) takes it."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_the_sku_page_shows_the_sku_as_of_a_past_time(
+    browser: Browser, console_stack: ConsoleStack
+) -> None:
+    """mid held 3 before 4 more were received; the channel showed 15 then, 19 now."""
+    stack = console_stack
+    seeded = seed(stack)
+    time.sleep(1.0)  # the field has whole seconds: `before` must follow the seeded records
+    before = utc_now_text()
+    time.sleep(1.0)
+    with api(stack) as client:
+        facts = [fact(unique("e"), "received", seeded.sku, seeded.stores["mid"], 4)]
+        assert client.post("/v1/events", json={"events": facts}).status_code == 202
+    redis = redis_client(stack.settings)
+    wait_for_figure(redis, redis_keys.loc_key(seeded.stores["mid"]), seeded.sku, "7")
+    watched = open_page(browser)
+    sign_in(watched, stack, "admin")
+    page = watched.page
+    page.goto(f"{stack.url}/console/sku/{seeded.sku}")
+    page.fill("#at", before)
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(f"**/console/sku/{seeded.sku}?at=*")
+    assert f"as of {before.replace('T', ' ')} UTC" in page.locator("#as-of-summary").inner_text()
+    mid = page.locator(f"#as-of-locations tr[data-location='{seeded.stores['mid']}'] td")
+    assert mid.first.inner_text() == "3"  # on hand then
+    then = page.locator(f"#as-of-channels tr[data-channel='{seeded.channel}'] td").first
+    assert then.inner_text() == "15"
+    assert page.locator(f"[data-figure='ats:{seeded.channel}']").first.inner_text() == "19"
+    assert watched.errors == []
+    refused = page.goto(f"{stack.url}/console/sku/{seeded.sku}?at=1999-12-31T23:59:59")
+    assert refused is not None and refused.status == 422
+    assert page.get_by_role("alert").inner_text() == "at: before 2000-01-01T00:00:00+00:00"
+
+
 def test_the_policy_preview_equals_the_channel_after_saving(
     browser: Browser, console_stack: ConsoleStack
 ) -> None:
     stack = console_stack
     channel = unique("chan")
     seeded = seed(stack, channel)
+    with api(stack) as client:  # the fields the form does not edit, set by the API
+        assert client.put(f"/v1/policy/channels/{channel}", json=channel_body(seeded)).is_success
     watched = open_page(browser)
     sign_in(watched, stack, "admin")
     page = watched.page
@@ -223,7 +266,25 @@ def test_the_policy_preview_equals_the_channel_after_saving(
     page.wait_for_url("**/console/policy?saved=*")
     redis = redis_client(stack.settings)
     wait_for_figure(redis, redis_keys.ats_key(channel), seeded.sku, str(previewed), timeout_s=30)
+    saved = off_loop(asyncio.run, current_book(stack.settings)).channels[channel]
+    assert (saved.buffer_units, saved.allocation_cap_units) == (4, 9)
+    kept = saved.model_dump(mode="json", include=set(channel_body(seeded)) - {"locations"})
+    assert kept == {k: v for k, v in channel_body(seeded).items() if k != "locations"}
     assert watched.errors == []
+
+
+def channel_body(seeded: Seeded) -> dict[str, Any]:
+    """A channel's policy with every field the console's form does not edit away from its
+    default (docs/CONSOLE.md: saving keeps them)."""
+    return {
+        "locations": list(seeded.stores.values()),
+        "pickup_locations": [seeded.stores["east"]],
+        "strategy": "most_available",
+        "sourcing_rules": ["exclude_over_capacity", "lowest_cost", "closest"],
+        "max_shipments": 1,
+        "allow_partial": True,
+        "shipping_bands": [{"up_to_km": 10, "cents": 300}, {"up_to_km": None, "cents": 900}],
+    }
 
 
 def test_a_channel_key_cannot_open_admin_pages(
@@ -302,7 +363,8 @@ def test_a_390_px_wide_phone_is_usable(browser: Browser, console_stack: ConsoleS
     sign_in(watched, stack, "admin")
     page = watched.page
     for path in (f"/console/?q={seeded.sku}&store={seeded.stores['east']}",
-                 f"/console/sku/{seeded.sku}", "/console/ops", "/console/policy",
+                 f"/console/sku/{seeded.sku}", f"/console/sku/{seeded.sku}?at={utc_now_text()}",
+                 "/console/ops", "/console/policy",
                  f"/console/policy/channels/{seeded.channel}"):  # fmt: skip
         page.goto(stack.url + path)
         settle(page)

@@ -28,7 +28,7 @@ from base.settings import (
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 PROMETHEUS_FILE = REPO_ROOT / "ops" / "prometheus" / "prometheus.docker.yml"
-APP_SERVICES = ("worker", "gateway")  # built from this repository's Dockerfile
+APP_SERVICES = ("worker", "orders", "gateway")  # built from this repository's Dockerfile
 DEFAULT_FROM_ENV = re.compile(r"^\$\{(?P<name>\w+):-(?P<default>[^}]*)\}$")
 
 
@@ -167,6 +167,7 @@ def _listeners(settings: Settings) -> dict[str, dict[int, str]]:
     """service -> {port: bind host} of the app listeners Prometheus may scrape."""
     return {
         "worker": {settings.worker.metrics_port: settings.worker.metrics_host},
+        "orders": {settings.orders.metrics_port: settings.orders.metrics_host},
         "gateway": {settings.gateway.port: settings.gateway.host},
     }
 

@@ -157,4 +157,8 @@ def test_dashboard_shows_the_kpis(dashboard: dict[str, Any]) -> None:
         "tally:stranded_sku_minutes:increase1h",
         "tally:sync_slo:error_budget_left_ratio7d",
         "tally:sync_slo:burn_rate1h",
+        "tally:order_fill_rate:ratio1h",
+        "tally:order_split_rate:ratio1h",
+        "tally:order_cost_per_order_cents:ratio1h",
+        "tally:pick_rejection_rate:ratio1d",
     } <= used

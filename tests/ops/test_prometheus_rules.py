@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from base.settings import OrdersSettings
 from ops.prometheus.names import (
     PROMETHEUS_SERIES,
     RULE_FILES,
@@ -80,7 +81,12 @@ def test_config_scrapes_tally_and_loads_the_rules(config: str) -> None:
     ports = {
         name: job["static_configs"][0]["targets"][0].rsplit(":", 1)[1] for name, job in jobs.items()
     }
-    wanted = {"tally-worker": "9108", "tally-gateway": "8000", "tally-pusher": "9109"}
+    wanted = {
+        "tally-worker": "9108",
+        "tally-gateway": "8000",
+        "tally-pusher": "9109",
+        "tally-orders": str(OrdersSettings().metrics_port),
+    }
     if config == "prometheus.docker.yml":
         # Compose starts no pusher: a target there would never answer
         # (tests/ops/test_docker_compose.py matches every target with a service).

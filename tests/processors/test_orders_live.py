@@ -1,4 +1,5 @@
-"""The order processor on the real stack: allocate, split, re-route a pick rejection, cancel."""
+"""The order processor on the real stack: allocate, split, re-route a pick rejection, cancel;
+and the order KPIs it exports for an order filled, one split and one rejected at pick."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import pytest
 
 from base import redis_keys
 from base.settings import Settings
+from connectors.inspect.top import parse_samples
 from ledger.codec import encode
 from ledger.orders.ids import order_ref
 from ledger.orders.records import CancelOrder, OrderLine, PlaceOrder, RejectPick, ShipTo
 from ops.child_worker import ChildOrderProcessor
+from tests.ops.test_cli_ledger import run_json
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, now_iso, produce, produce_json
 from tests.support.waiting import redis_client, wait_for_figure, wait_until
@@ -155,3 +158,102 @@ def test_orders_are_routed_split_rerouted_and_cancelled(
     order_view(isolated, both.ref, "cancelled")
     wait_for_figure(client, redis_keys.loc_key(names["west"]), a, "3")
     wait_for_figure(client, redis_keys.loc_key(names["west"]), b, "1")
+
+
+# --- the order KPIs, counted by the real order processor ------------------------------------
+
+HANDLING = {"east": (150, 40), "west": (200, 10), "north": (100, 0)}  # per order, per unit
+REQUESTED = "tally_pick_requested_units_total"
+REJECTED = "tally_pick_rejected_units_total"
+
+
+def order_metric(process: ChildOrderProcessor, name: str, **labels: str) -> float | None:
+    """A sample of the order processor's /metrics (None: the series does not exist)."""
+    return parse_samples(process.metrics_text()).get((name, tuple(sorted(labels.items()))))
+
+
+def stock_three_locations(
+    settings: Settings, channel: str, names: dict[str, str]
+) -> tuple[str, str]:
+    """A at east (3) and west (5), B at north (3); each location's handling costs."""
+    a, b = unique("A"), unique("B")
+    policy = [
+        location_record(
+            names[k],
+            PLACES[k],
+            handling_cost_per_order_cents=HANDLING[k][0],
+            handling_cost_per_unit_cents=HANDLING[k][1],
+        )
+        for k in PLACES
+    ]
+    asyncio.run(produce_json(settings, settings.topics.policy, policy, "location"))
+    pool = [names["east"], names["west"], names["north"]]
+    channels = [channel_policy(channel, pool)]
+    asyncio.run(produce_json(settings, settings.topics.policy, channels, "channel"))
+    stock = [(a, "east", 3), (a, "west", 5), (b, "north", 3)]
+    facts = [fact(unique("e"), "received", sku, names[loc], qty) for sku, loc, qty in stock]
+    asyncio.run(produce_json(settings, settings.topics.events, facts))
+    client = redis_client(settings)
+    for sku, loc, qty in stock:
+        wait_for_figure(client, redis_keys.loc_key(names[loc]), sku, str(qty))
+    return a, b
+
+
+def test_the_order_kpis_count_an_order_filled_one_split_and_one_rejected_at_pick(
+    isolated: Settings, order_processor: ChildOrderProcessor
+) -> None:
+    channel = unique("web")
+    names = {key: unique(key) for key in PLACES}
+    a, b = stock_three_locations(isolated, channel, names)
+
+    filled = place(channel, "F", {a: 1})  # east: the closest with A
+    split = place(channel, "S", {a: 1, b: 1})  # no location has both: east + north
+    rejected = place(channel, "R", {a: 1})  # east, which cannot pick it: re-routed to west
+    for order, shipments in ((filled, ["east"]), (split, ["east", "north"]), (rejected, ["east"])):
+        send_orders(isolated, order)
+        view = order_view(isolated, order.ref, "allocated")
+        assert sorted(s["location"] for s in view["shipments"]) == [names[k] for k in shipments]
+    send_orders(
+        isolated,
+        RejectPick(
+            ref=rejected.ref, issued_at=datetime.now(UTC), location=names["east"], reason="damaged"
+        ),
+    )
+    wait_until(
+        lambda: order_metric(order_processor, REQUESTED, location=names["west"]),
+        lambda units: units == 1,
+        timeout_s=60,
+        what="the re-routed shipment asked of west",
+    )
+
+    # east: 150 + 40 x 1 + 500 (1 km); north: 100 + 0 + 2,000 (beyond 1,000 km)
+    east, north = 150 + 40 + 500, 100 + 2_000
+    by_channel = {
+        "tally_orders_decided_total": 3,
+        "tally_order_units_ordered_total": 4,
+        "tally_order_units_filled_total": 4,
+        "tally_orders_sourced_total": 3,
+        "tally_order_shipments_total": 4,
+        "tally_order_cost_cents_total": east + (east + north) + east,
+    }
+    for name, value in by_channel.items():
+        assert order_metric(order_processor, name, channel=channel) == value, name
+    picks = {"east": (3, 1), "north": (1, 0), "west": (1, 0)}  # (requested, rejected)
+    for short, (asked, refused) in picks.items():
+        where = names[short]
+        assert order_metric(order_processor, REQUESTED, location=where) == asked, short
+        # every location the policy names has its series, at 0 until it rejects a pick
+        assert order_metric(order_processor, REJECTED, location=where) == refused, short
+
+    url = f"http://127.0.0.1:{isolated.orders.metrics_port}/metrics"
+    body = run_json(isolated, "kpi", "--source", "metrics", "--metrics-url", url)
+    (fill,) = [row for row in body["sections"]["fill_rate"] if row["channel"] == channel]
+    assert (fill["units_ordered"], fill["fill_rate"], fill["meets_target"]) == (4, 1.0, True)
+    (spl,) = [row for row in body["sections"]["split_rate"] if row["channel"] == channel]
+    assert spl["shipments_per_order"] == 4 / 3
+    (cost,) = [row for row in body["sections"]["cost_per_order"] if row["channel"] == channel]
+    assert cost["cents_per_order"] == (3 * east + north) / 3
+    (east_picks,) = [
+        row for row in body["sections"]["pick_rejection_rate"] if row["location"] == names["east"]
+    ]
+    assert east_picks["rejection_rate"] == 1 / 3

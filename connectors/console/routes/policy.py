@@ -16,7 +16,13 @@ from pydantic import ValidationError
 
 from base.settings import Settings
 from connectors.console.access import AdminDep, SameOrigin, Viewer
-from connectors.console.forms import FormError, channel_request, location_request, text_values
+from connectors.console.forms import (
+    FormError,
+    channel_fields_beyond_the_request,
+    channel_request,
+    location_request,
+    text_values,
+)
 from connectors.console.pages import page
 from connectors.console.preview import figure_changes, touched_locations
 from connectors.console.state import ConsoleDep, ConsoleState
@@ -113,7 +119,7 @@ async def _submit(
     book = await current_book(settings)
     current = (book.channels if kind == "channel" else book.locations).get(name)
     try:
-        record = _record(kind, name, values, current)
+        record = form_record(kind, name, values, current)
     except FormError as error:
         return _policy_page(
             request, console, who, kind, name, values, current, 422, error=str(error)
@@ -134,15 +140,20 @@ async def _submit(
     return _policy_page(request, console, who, kind, name, values, current, preview=preview)
 
 
-def _record(
+def form_record(
     kind: str, name: str, values: dict[str, str], current: ChannelPolicy | LocationPolicy | None
 ) -> ChannelPolicy | LocationPolicy:
-    """The whole record the form makes, exactly as PUT would make it; FormError if invalid."""
+    """The whole record the form makes: the current record with the form's fields changed,
+    through the same functions as PUT; FormError if invalid."""
     try:
         if kind == "channel":
             assert current is None or isinstance(current, ChannelPolicy)
             body = channel_request(values, current)
-            return CHANNEL_RECORD.validate_json(orjson.dumps(channel_record_json(name, body)))
+            merged = {
+                **channel_fields_beyond_the_request(current),
+                **channel_record_json(name, body),
+            }
+            return CHANNEL_RECORD.validate_json(orjson.dumps(merged))
         assert current is None or isinstance(current, LocationPolicy)
         spot = location_request(values, current)
         return LOCATION_RECORD.validate_json(orjson.dumps(location_record_json(name, spot)))

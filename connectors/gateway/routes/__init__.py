@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from connectors.gateway.routes import events, holds, operations, orders, policy, reads
+from connectors.gateway.routes import events, holds, operations, orders, policy, reads, stock
 
 ROUTERS: tuple[APIRouter, ...] = (
     events.router,
     holds.router,
     reads.router,
+    stock.router,
     orders.router,
     policy.router,
     operations.router,
