@@ -39,7 +39,7 @@ needs_promtool = pytest.mark.skipif(
 def promtool(*args: str) -> None:
     assert PROMTOOL is not None
     result = subprocess.run(
-        [PROMTOOL, *args], cwd=PROM_DIR, capture_output=True, text=True, timeout=60, check=False
+        [PROMTOOL, *args], cwd=PROM_DIR, capture_output=True, text=True, timeout=300, check=False
     )
     assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}{result.stderr}"
 
