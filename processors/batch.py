@@ -255,8 +255,9 @@ def _decide(
         outcome.holds_expired += sum(1 for event in decided.events if event.type == "hold_expired")
         for event in decided.events:
             if event.type == "hold_committed":
-                hold = before.holds[event.hold_id]
-                outcome.kpis.add_committed_hold(hold.channel, hold.qty)
+                hold = before.find_hold(event.channel, event.hold_id)
+                if hold is not None:  # decide committed it: it was pending before
+                    outcome.kpis.add_committed_hold(hold.channel, hold.qty)
     if decided.decision is not None:
         outcome.decisions.append(decided.decision)
         outcome.hold_decisions[(command.type, decided.decision.outcome)] += 1
