@@ -434,6 +434,8 @@ class ConsoleSettings(BaseModel):
     preview_skus_max: int = Field(default=200, ge=1, le=10_000)
     preview_records_max: int = Field(default=1_000_000, ge=1_000, le=100_000_000)
     dead_letters_shown_max: int = Field(default=50, ge=1, le=1_000)
+    # The stock lookup's barcode table: a CSV `barcode,sku` (none: a barcode is a SKU).
+    barcodes_file: Path | None = None
 
 
 class Settings(BaseSettings):

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from base.settings import Settings
 from connectors.console.access import LoginRequired, NotAllowed
+from connectors.console.barcodes import load_barcodes
 from connectors.console.pages import page
 from connectors.console.routes import ROUTERS
 from connectors.console.session import console_secret
@@ -20,7 +21,8 @@ from connectors.inspect.kafka_read import TopicMissing
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    attach(app, ConsoleState(console_secret(settings.console), templates()))
+    barcodes = load_barcodes(settings.console.barcodes_file)
+    attach(app, ConsoleState(console_secret(settings.console), templates(), barcodes))
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     for router in ROUTERS:
         app.include_router(router)

@@ -16,6 +16,7 @@ HERE = Path(__file__).parent
 class ConsoleState:
     secret: bytes
     templates: Jinja2Templates
+    barcodes: dict[str, str]  # barcode -> SKU (connectors/console/barcodes.py)
 
 
 def attach(app: FastAPI, state: ConsoleState) -> None:

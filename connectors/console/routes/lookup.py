@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from connectors.console.access import Viewer, ViewerDep
+from connectors.console.barcodes import sku_for
 from connectors.console.figures import live_figures, lookup
 from connectors.console.pages import page
 from connectors.console.state import ConsoleDep
@@ -20,12 +21,6 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 _SKU: TypeAdapter[str] = TypeAdapter(Sku)
 QueryText = Annotated[str, Query(max_length=128)]
 
-
-def valid_sku(text: str) -> str | None:
-    try:
-        return _SKU.validate_python(text.strip())
-    except ValidationError:
-        return None
 
 
 @router.get("", include_in_schema=False)
@@ -43,8 +38,12 @@ async def lookup_page(
     q: QueryText = "",
     store: QueryText = "",
 ) -> HTMLResponse:
-    sku = valid_sku(q) if q else None
-    error = "Not a SKU: letters, digits and - _ . : / only." if q and sku is None else None
+    sku = sku_for(q, console.barcodes) if q else None
+    error = (
+        "Not a known barcode nor a SKU (letters, digits and - _ . : / only)."
+        if q and sku is None
+        else None
+    )
     found = None
     stores: list[str] = []
     if sku is not None:
