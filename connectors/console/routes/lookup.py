@@ -22,7 +22,6 @@ _SKU: TypeAdapter[str] = TypeAdapter(Sku)
 QueryText = Annotated[str, Query(max_length=128)]
 
 
-
 @router.get("", include_in_schema=False)
 async def console_root() -> Response:
     return RedirectResponse("/console/", status_code=307)
