@@ -165,9 +165,17 @@ class WorkerSettings(BaseModel):
     # Kafka transactions: a batch's table writes and its offsets commit together (README,
     # Delivery guarantees). at_least_once + idempotent folds is the faster alternative.
     processing_guarantee: Literal["exactly_once", "at_least_once"] = "exactly_once"
-    # stream.take(): at most this many messages, waiting at most this long, per batch.
-    take_batch_max: int = Field(default=500, ge=1, le=10_000)
-    take_within_s: float = Field(default=0.02, gt=0, le=5)
+    # A batch is what has arrived when the worker asks (no fixed wait), at most this many
+    # records and about this many bytes (processors.pipeline).
+    take_batch_max: int = Field(default=2_000, ge=1, le=10_000)
+    take_batch_bytes_max: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    # Batches folded while earlier ones still wait for their changelog acks and Redis.
+    pipeline_depth: int = Field(default=2, ge=1, le=8)
+    # The fetched records waiting for the batch loop, at most (the fetch waits beyond).
+    inbox_records_max: int = Field(default=20_000, ge=100, le=1_000_000)
+    # A changelog partition at least this many records behind at recovery is read in bulk
+    # into the local store before Faust's own (per-record) recovery goes on from there.
+    bulk_restore_records_min: int = Field(default=5_000, ge=1, le=1_000_000_000)
     hold_expiry_tick_s: float = Field(default=0.5, gt=0, le=60)
     # How often Faust commits offsets (and, with exactly_once, the Kafka transaction):
     # decisions become visible to read_committed readers at this pace.

@@ -3,9 +3,11 @@
 One agent consumes `tally.events` and `tally.commands` together (both keyed and
 partitioned by SKU), so every fact and every hold decision for a SKU is applied in one
 place, in log order, at concurrency 1 (faust-streaming #606): no locks, no oversell race.
-Each batch goes through `processors.batch_step`: folded by `processors.batch`, written to
-the positions table once per SKU, and its changed figures pushed to Redis with
-compare-and-set. Faust's own faults are worked around behind `processors.faust_repairs`.
+Records reach the agent in batches straight from the fetch (no fixed wait) and go through
+`processors.pipeline`: folded by `processors.batch`, written to the positions table once per
+SKU, and its changed figures pushed to Redis with compare-and-set, the next batch folded
+while the last one's round trips are under way. Faust's own faults are worked around
+behind `processors.faust_repairs`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from base.topics import POSITIONS_TABLE
 from ledger.policy import PolicyBook
 from processors import metrics
 from processors.batch import TopicKind
-from processors.batch_step import handle_batch
 from processors.expiry import ExpiryIndex
 from processors.faust_process import faust_options
 from processors.faust_repairs import FaustRepairs
@@ -29,6 +30,7 @@ from processors.hold_expiry import expire_due_holds
 from processors.kpi_metrics import KpiTracker
 from processors.lag import report_consumer_lag
 from processors.parts import Worker
+from processors.pipeline import BatchPipeline
 from processors.publisher import RedisPublisher, policy_low_stock
 from processors.republish import republish_after_rebalance, republish_policy_change
 from processors.side_producer import SideProducer
@@ -69,6 +71,11 @@ def build_worker(settings: Settings) -> Worker:
     )
     kinds: dict[str, TopicKind] = {topics.events: "events", topics.commands: "commands"}
     worker = _worker(settings, app, kinds, positions)
+    worker.repairs.restore_in_bulk(
+        settings.kafka.bootstrap,
+        read_committed=worker_settings.processing_guarantee == "exactly_once",
+        records_min=worker_settings.bulk_restore_records_min,
+    )
     _add_fold_agent(worker, source)
     _add_tasks_and_timers(worker)
     _connect_rebalance_signals(worker)
@@ -110,18 +117,13 @@ def _count_invalid_policy(error: object) -> None:
 
 
 def _add_fold_agent(worker: Worker, source: faust.TopicT) -> None:
-    worker_settings = worker.settings.worker
-
     @worker.app.agent(source, concurrency=1)
-    async def fold(stream: Any) -> None:  # faust.Stream; StreamT lacks take_events
-        # The policy wait is inside the loop: waiting before iterating lost the records Faust
+    async def fold(stream: Any) -> None:  # faust.Stream: subscribes, its records come batched
+        inbox = worker.repairs.deliver_in_batches(stream, worker.settings.worker.inbox_records_max)
+        # The policy wait is inside the loop: waiting before taking lost the records Faust
         # delivered in the meantime (the first batch started past the committed offset and
         # the partition's commits stalled for good).
-        async for batch in stream.take_events(
-            worker_settings.take_batch_max, within=worker_settings.take_within_s
-        ):
-            await worker.policy.ready.wait()
-            await worker.repairs.run_batch(handle_batch(worker, batch))
+        await BatchPipeline(worker, inbox).run()
 
 
 def _add_tasks_and_timers(worker: Worker) -> None:

@@ -1,31 +1,45 @@
 """One batch through the worker: kept in partition order, folded, written durably, published.
 
-The fold is `processors.batch` (free of Faust); the table and side records are written by
-`processors.durable_writes`; only then do the changed figures go to Redis.
+In two steps, so the pipeline (`processors.pipeline`) can fold the next batch while this
+one's round trips are under way: `start_batch` folds (`processors.batch`, free of Faust)
+and sends the table and side writes (`processors.durable_writes`); `finish_batch` waits for
+their acks, only then publishes the changed figures to Redis, and acknowledges the records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import faust
 from faust.types import TP
 
 from base.table_layout import read_state
 from ledger.state import SkuState
 from processors import metrics
 from processors.batch import BatchOutcome, RawMessage, TopicKind, process_batch
-from processors.durable_writes import EventsByPartition, write_durably
+from processors.durable_writes import EventsByPartition, WritesInFlight, send_durably
 from processors.parts import Worker
 
 
-async def handle_batch(worker: Worker, batch: Sequence[faust.EventT[bytes]]) -> None:
-    """Fold one batch, make its states durable, then publish its changed figures."""
+@dataclass
+class BatchInFlight:
+    """A folded batch whose writes are sent: what finishing it needs."""
+
+    records: Sequence[Any]  # in partition order: acknowledged once the batch is finished
+    outcome: BatchOutcome
+    writes: WritesInFlight
+
+
+async def start_batch(worker: Worker, batch: Sequence[Any]) -> BatchInFlight | None:
+    """Fold one batch and send its durable writes (None: nothing in it to process).
+
+    `batch` holds faust events, or records delivered in a batch (both carry `.message`).
+    """
     batch = await worker.repairs.in_partition_order(batch)
     if not batch:
-        return
-    messages = [_raw_message(event, worker.kinds) for event in batch]
+        return None
+    messages = [_raw_message(event.message, worker.kinds) for event in batch]
     worker.repairs.note_processed(batch)
     metrics.BATCH_SIZE.observe(len(messages))
     events_by_partition = {event.message.partition: event for event in batch}
@@ -37,14 +51,27 @@ async def handle_batch(worker: Worker, batch: Sequence[faust.EventT[bytes]]) -> 
         _replay_test(worker, messages),
         partitions=worker.settings.topics.partitions,
     )
-    async with worker.durable:
-        side_sent = await write_durably(worker, events_by_partition, outcome)
+    await worker.durable.admit_writes()
+    return BatchInFlight(batch, outcome, send_durably(worker, events_by_partition, outcome))
+
+
+async def finish_batch(
+    worker: Worker, flight: BatchInFlight, previous: Awaitable[None] | None = None
+) -> None:
+    """Once its writes are durable (and the `previous` batch finished): publish the batch's
+    changed figures, count it, and acknowledge its records, in batch order."""
+    await flight.writes.changelog_acked()
+    await worker.durable.writes_durable()
+    if previous is not None:
+        await previous
+    outcome = flight.outcome
     # Only now to Redis: a figure is published only once the state it comes from is durable.
     # Published before (fault seed 42), a crash between the two left Redis *ahead* of the
     # changelog; the replay folded from the older stored state, found the final figure equal
     # to that state's, and published nothing, so the crashed run's number stayed for good.
     await worker.pending.publish(worker.publisher, outcome.figures)
-    await side_sent  # a failed send fails the batch, before its offsets can commit
+    await flight.writes.side_sent  # a failed send fails the batch, before its offsets commit
+    worker.repairs.acknowledge(flight.records)
     _count(outcome)
     book = worker.policy.book
     worker.kpis.count(outcome.kpis, book)
@@ -83,8 +110,8 @@ def _replay_test(worker: Worker, messages: Sequence[RawMessage]) -> Callable[[Ra
     return replayed
 
 
-def _raw_message(event: faust.EventT[bytes], kinds: dict[str, TopicKind]) -> RawMessage:
-    message = event.message
+def _raw_message(message: Any, kinds: dict[str, TopicKind]) -> RawMessage:
+    """A faust `Message` as the fold sees it."""
     return RawMessage(
         topic_kind=kinds[message.topic],
         topic=message.topic,

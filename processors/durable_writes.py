@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
-
-import faust
 
 from base.dead_letters import dead_letter_key, dead_letter_record
 from base.table_layout import state_writes
@@ -21,28 +20,42 @@ from processors.side_producer import Record
 
 log = logging.getLogger("tally.worker")
 
-EventsByPartition = dict[int, faust.EventT[bytes]]  # a batch's event of each partition
+# a batch's record of each partition (a faust event, or a record delivered in a batch)
+EventsByPartition = dict[int, Any]
 
 
-async def write_durably(
+@dataclass
+class WritesInFlight:
+    """A batch's durable writes, sent: the changelog acks and the side records' sending."""
+
+    changelog_sent: list[asyncio.Future[Any]]
+    side_sent: asyncio.Future[None]
+
+    async def changelog_acked(self) -> None:
+        """Until Kafka acknowledged every changelog record (a failure cancels the side send).
+
+        Faust's exactly-once commit does not flush its send buffer first: a changelog record
+        still buffered would land in the partition's *next* transaction, which stays open
+        (blocking read_committed readers) until more traffic comes, or aborts on timeout and
+        loses the update. The batch's offsets are acknowledged only after this, so every
+        record is in the transaction committed with its offsets, or an earlier one.
+        """
+        try:
+            await asyncio.gather(*self.changelog_sent)
+        except BaseException:
+            self.side_sent.cancel()
+            raise
+
+
+def send_durably(
     worker: Worker, events_by_partition: EventsByPartition, outcome: BatchOutcome
-) -> asyncio.Future[None]:
-    """The batch's table writes, acknowledged by Kafka; returns the sending of its decisions
-    and dead letters, which goes on beside the acks and the Redis publish (it is not what
-    makes the table durable)."""
+) -> WritesInFlight:
+    """Write the batch's table (store and changelog) and start sending its decisions and
+    dead letters, which go on beside the acks and the Redis publish (they are not what
+    makes the table durable). Nothing is awaited here."""
     changelog_sent = _write_table(worker, events_by_partition, outcome)
     side_sent = asyncio.ensure_future(worker.side_producer.send_all(_side_records(worker, outcome)))
-    # Faust's exactly-once commit does not flush its send buffer first: a changelog record
-    # still buffered would land in the partition's *next* transaction, which stays open
-    # (blocking read_committed readers) until more traffic comes, or aborts on timeout and
-    # loses the update. Waiting for every record's ack here puts it in this batch's
-    # transaction, committed with these offsets.
-    try:
-        await asyncio.gather(*changelog_sent)
-    except BaseException:
-        side_sent.cancel()
-        raise
-    return side_sent
+    return WritesInFlight(changelog_sent, side_sent)
 
 
 def _side_records(worker: Worker, outcome: BatchOutcome) -> list[Record]:

@@ -14,6 +14,7 @@ from base.policy_follower import PolicyFollower
 from base.settings import Settings
 from ledger.state import SkuState
 from processors.batch import TopicKind
+from processors.durable_gate import DurableGate
 from processors.expiry import ExpiryIndex
 from processors.faust_repairs import FaustRepairs
 from processors.kpi_metrics import KpiTracker
@@ -44,9 +45,9 @@ class Worker:
     # records before it may have been processed by a run whose writes were lost
     replay_ends: dict[tuple[str, int], int] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)  # held until done
-    # Held by a batch from its table writes to their changelog acks: whoever reads the table
-    # to publish takes it too, so nothing reaches Redis before it is durable.
-    durable: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Batches pass it from their table writes to their changelog acks: whoever reads the
+    # table to publish enters it (`async with`), so nothing reaches Redis before it is durable.
+    durable: DurableGate = field(default_factory=DurableGate)
 
     def run_in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)

@@ -45,6 +45,10 @@ REDIS_READ_CHUNK = 10_000
 PROBE_MODULE = "devtools.bench.kafka_probe"
 PROBE_READY_S = 60.0  # until the probe has assigned its partitions and printed `ready`
 PROBE_STOP_TIMEOUT_S = 30.0  # it writes its latencies on SIGTERM
+# The restore starts with the worker's bulk read (processors.faust_repairs.fast_restore) or,
+# without one, Faust's own; it ends when Faust's recovery completes (after its own reading).
+RESTORE_BEGIN_MARKERS = ("bulk restore: reading", "Restoring state from changelog topics")
+RESTORE_END_MARKER = "Recovery complete"
 _LOG_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[,.]\d{3})")
 
 
@@ -591,8 +595,9 @@ async def recovery(ctx: Context) -> dict[str, Any]:
         "method": (
             "changelog records written directly (encode_state, one location each, keyed and "
             "partitioned as the worker's own changelog writes), then a worker with an empty "
-            "data dir; restore span from Faust's 'Restoring state from changelog topics' to "
-            "'Done reading from changelog topics' log lines"
+            "data dir; restore span from the first of the worker's 'bulk restore: reading' and "
+            "Faust's 'Restoring state from changelog topics' log lines to Faust's next "
+            "'Recovery complete'"
         ),
     }
     cold = await asyncio.to_thread(_timed_start, ctx, settings, "recovery-cold", True)
@@ -629,9 +634,10 @@ def _timed_start(ctx: Context, settings: Settings, name: str, fresh: bool) -> di
     worker = _new_worker(ctx, settings, name)
     try:
         ready = _wait_log(worker, "Worker ready", ctx.config.recovery_timeout_s)
-        begun = _log_times(worker.log_path, "Restoring state from changelog topics")
-        done = _log_times(worker.log_path, "Done reading from changelog topics")
-        restore = done[-1] - begun[0] if begun and done else 0.0
+        begun = sorted(t for m in RESTORE_BEGIN_MARKERS for t in _log_times(worker.log_path, m))
+        ends = _log_times(worker.log_path, RESTORE_END_MARKER)
+        done = [t for t in ends if begun and t >= begun[0]]
+        restore = done[0] - begun[0] if done else 0.0
         return {"ready_s": ready - spawned, "restore_s": restore}
     finally:
         worker.stop()

@@ -18,6 +18,11 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   partition's commits. Fills in the lost acks, or restarts to replay.
 - `starvation_watch`: fault runs' `phase-a-stall` (seeds 37 full, 5 small): an assigned
   partition with records waiting delivers none. Nudges it (seek, resume), then restarts.
+- `batch_delivery`: Faust delivers records one at a time (a few tasks, an Event, a queue and a
+  stream step each, then a fixed `take_events` window): the fetch loop hands each fetched
+  chunk of the source topics to the agent in one step instead; Faust keeps the offsets.
+- `fast_restore`: Faust restores a changelog one record at a time (~10k records/s): partitions
+  far behind are read in bulk into RocksDB first, and Faust's recovery starts at their end.
 - `batch_exit`: `take_events` acks a batch when its loop body exits, even by an exception
   or a cancellation. A batch runs whole; a failed one restarts the worker before any commit.
 - `restart`: the in-place, bounded process restart those repairs end in (`os.execv`).

@@ -13,9 +13,11 @@ import faust
 from faust.types import TP
 
 from processors.faust_repairs import (
+    batch_delivery,
     batch_exit,
     changelog_highwater,
     current_event,
+    fast_restore,
     ordering,
     rewind,
     transaction_watch,
@@ -64,6 +66,24 @@ class FaustRepairs:
         self._in_order.reset()
         self._commit_watch.reset()
         self._starvation_watch.reset()
+
+    def restore_in_bulk(self, bootstrap: str, *, read_committed: bool, records_min: int) -> None:
+        """Have recovery read changelog partitions far behind in bulk (`fast_restore`)."""
+        fast_restore.install(
+            self._app, fast_restore.RestoreSettings(bootstrap, read_committed, records_min)
+        )
+
+    def deliver_in_batches(self, stream: Any, records_max: int) -> batch_delivery.BatchInbox:
+        """Subscribe the agent's `stream` (a faust Stream, never iterated then) and have its
+        records fetched into an inbox, in batches (`batch_delivery`). Before the app starts."""
+        stream.channel.__aiter__()  # what iterating it would do: the conductor subscribes
+        return batch_delivery.open_inbox(self._app, self._source_topics, records_max)
+
+    def acknowledge(self, records: Sequence[batch_delivery.Delivered]) -> None:
+        """Tell Faust these records are done: their offsets may commit."""
+        ack = self._app.consumer.ack
+        for record in records:
+            ack(record.message)
 
     async def run_batch(self, batch: Coroutine[Any, Any, None]) -> None:
         """Run one batch whole, or restart the worker to replay it (never a half batch acked)."""
