@@ -28,9 +28,16 @@ class ChildProcess:
     """One child running `module`; `settings` (when given) reach it as `TALLY_*` variables."""
 
     def __init__(
-        self, module: str, args: Sequence[str], settings: Settings | None, log_path: Path
+        self,
+        module: str,
+        args: Sequence[str],
+        settings: Settings | None,
+        log_path: Path,
+        *,
+        tree: Path = REPO_ROOT,  # the checkout the module is run from (the bench's before)
     ) -> None:
         self.module = module
+        self.tree = tree
         self.args = list(args)
         self.settings = settings
         self.log_path = log_path
@@ -45,7 +52,7 @@ class ChildProcess:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", self.module, *self.args],
-                cwd=REPO_ROOT,
+                cwd=self.tree,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

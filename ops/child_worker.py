@@ -11,7 +11,7 @@ from typing import Self
 
 import httpx
 
-from base.settings import Settings
+from base.settings import REPO_ROOT, Settings
 from ops.child_process import ChildProcess
 from ops.stack.procs import StackError, port_in_use
 
@@ -24,11 +24,18 @@ class ChildWorker(ChildProcess):
     """One worker with the given settings; its output goes to `log_path`.
 
     `module` swaps in another worker module with the same command line (the bench's
-    `--worker-module`).
+    `--worker-module`), `tree` another checkout to run it from (the bench's `--worker-tree`).
     """
 
-    def __init__(self, settings: Settings, log_path: Path, module: str = WORKER_MODULE) -> None:
-        super().__init__(module, [], settings, log_path)
+    def __init__(
+        self,
+        settings: Settings,
+        log_path: Path,
+        module: str = WORKER_MODULE,
+        *,
+        tree: Path = REPO_ROOT,
+    ) -> None:
+        super().__init__(module, [], settings, log_path, tree=tree)
         self.settings: Settings = settings  # never None for a worker (narrows the base type)
         self.name = "worker"
 

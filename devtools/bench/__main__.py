@@ -4,10 +4,12 @@
     .venv/bin/python -m devtools.bench --mode smoke --out-dir /tmp/b   # seconds, tiny load
 
 Stages (`--stages`, default all): throughput (full pipeline with exactly_once and
-at_least_once vs the raw floor), latency (sync latency at shares of the measured maximum
-vs Kafka's own produce->consume), holds (hot-SKU holds vs PostgreSQL), recovery
-(changelog restore and warm restart). Runs on the local stack (Kafka + Redis) with topics,
-app ids, channels and locations of its own, and removes them at the end (`--keep` not).
+at_least_once vs the raw floor), latency (sync latency at a trickle and at shares of the
+measured maximum vs Kafka's own produce->consume), holds (hot-SKU holds vs PostgreSQL),
+recovery (changelog restore and warm restart), scale (one worker vs two). Runs on the local
+stack (Kafka + Redis) with topics, app ids, channels and locations of its own, and removes
+them at the end (`--keep` not). `--worker-tree` runs the worker from another checkout, for
+the before side of a before/after (alternate the runs: the machine is shared).
 Writes bench.json (raw numbers, command, machine, date, commit) and latency.png to
 `--out-dir`; `--doc PATH` also renders the Markdown report there.
 """
@@ -27,7 +29,7 @@ from typing import Any
 import orjson
 
 from base.settings import REPO_ROOT, Settings, get_settings
-from devtools.bench import report, stages
+from devtools.bench import report, scale, stages
 from devtools.bench.config import PRESETS, STAGES, BenchConfig
 from devtools.bench.env import (
     Namespace,
@@ -66,13 +68,18 @@ def parse(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namespace]:
     parser.add_argument("--holds-timeout-s", type=float)
     parser.add_argument("--drain-timeout-s", type=float)
     parser.add_argument("--worker-module", help="worker module to run (default processors.worker)")
+    parser.add_argument("--worker-tree", help="run the worker from this checkout (a before run)")
+    parser.add_argument("--trickle-rate", type=float)
+    parser.add_argument("--flame-s", type=float, help="py-spy SVG of the worker at 50%% load")
+    parser.add_argument("--scale-records", type=int)
     parser.add_argument("--profile-s", type=float, help="py-spy the draining workers this long")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--doc", type=Path, help="also write the Markdown report here")
+    parser.add_argument("--before", type=Path, help="a before run's JSON, compared in the doc")
     parser.add_argument("--keep", action="store_true", help="keep topics/keys/dirs for a look")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {
-        k: v for k, v in vars(args).items() if k not in ("mode", "out_dir", "doc", "keep")
+        k: v for k, v in vars(args).items() if k not in ("mode", "out_dir", "doc", "keep", "before")
     }
     for name in ("stages", "load_levels"):
         if overrides.get(name) is not None:
@@ -83,9 +90,13 @@ def parse(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namespace]:
 
 
 async def run(
-    config: BenchConfig, base: Settings, work_dir: Path, namespace: Namespace
+    config: BenchConfig,
+    base: Settings,
+    work_dir: Path,
+    namespace: Namespace,
+    out_dir: Path | None = None,
 ) -> dict[str, Any]:
-    ctx = stages.Context(config, base, namespace, work_dir, _echo)
+    ctx = stages.Context(config, base, namespace, work_dir, _echo, out_dir)
     ctx.skus = sku_names(namespace.prefix, config.skus)
     started = time.monotonic()
     load_before = load_average()
@@ -103,6 +114,8 @@ async def run(
             ctx.worker = None
         if "recovery" in config.stages:
             ctx.results["recovery"] = await stages.recovery(ctx)
+        if "scale" in config.stages:
+            ctx.results["scale"] = await scale.scale(ctx)
     finally:
         if ctx.worker is not None:
             ctx.worker.stop()
@@ -140,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     work_dir = Path(tempfile.mkdtemp(prefix="tally-bench-"))
     namespace = Namespace.new(config.locations)
     try:
-        results = asyncio.run(run(config, base, work_dir, namespace))
+        results = asyncio.run(run(config, base, work_dir, namespace, args.out_dir))
     finally:
         if not args.keep:
             stages.cleanup_dir(work_dir)
@@ -155,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if "latency" in out:
         report.plot(out, png_path)
     if args.doc is not None:
-        args.doc.write_text(report.markdown(out, json_path, png_path))
+        before = orjson.loads(args.before.read_bytes()) if args.before else None
+        args.doc.write_text(report.markdown(out, json_path, png_path, before))
     _echo(f"bench: {json_path}" + (f", {args.doc}" if args.doc else ""))
     for target in out["targets"]:
         _echo(f"target {'MET ' if target['met'] else 'MISS'} {target['name']}: {target['value']}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 Mode = Literal["full", "smoke"]
-STAGES = ("throughput", "latency", "recovery", "holds")
+STAGES = ("throughput", "latency", "recovery", "holds", "scale")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ class BenchConfig:
     # 2/3. Latency: seconds of paced load at each share of the measured maximum rate.
     load_levels: tuple[float, ...] = (0.25, 0.5, 0.8)
     level_duration_s: float = 20.0
+    # A trickle measured before the shares (records/s): a lone record's latency, no backlog.
+    trickle_rate: float = 100.0
+    # py-spy flame graph (SVG) of the worker during the 50 % level, seconds; 0 = off.
+    flame_s: float = 10.0
     # Offered rates never go above this (the Python producer's own ceiling, roughly).
     offered_rate_max: float = 30_000.0
     settle_timeout_s: float = 120.0
@@ -41,8 +45,12 @@ class BenchConfig:
     hold_stock_units: int = 5_000
     holds_timeout_s: float = 120.0
     hold_ttl_s: int = 600
-    # The worker under test (a module run with -m); the stock one by default.
+    # 6. Scale: records drained by one worker, then (fresh topics) by two on this machine.
+    scale_records: int = 120_000
+    # The worker under test (a module run with -m); the stock one by default; `worker_tree`
+    # runs it from another checkout (the code before a change), "" = this one.
     worker_module: str = "processors.worker"
+    worker_tree: str = ""
     # Profiling the worker while it drains (py-spy), seconds; 0 = off.
     profile_s: float = 0.0
 
@@ -64,5 +72,7 @@ SMOKE = BenchConfig(
     hold_clients=8,
     hold_stock_units=120,
     holds_timeout_s=30.0,
+    flame_s=0.0,
+    scale_records=2_000,
 )
 PRESETS: dict[str, BenchConfig] = {"full": FULL, "smoke": SMOKE}

@@ -155,6 +155,11 @@ def worker_progress(metrics_port: int) -> float:
     return sums.get("tally_events_folded_total", 0.0) + sums.get("tally_hold_decisions_total", 0.0)
 
 
+def worker_cpu_s(metrics_text: str) -> float:
+    """The worker process's CPU seconds so far (prometheus_client's process collector)."""
+    return metric_sums(metrics_text).get("process_cpu_seconds_total", 0.0)
+
+
 def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 

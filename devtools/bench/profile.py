@@ -1,4 +1,5 @@
-"""Profile a running worker with py-spy while it drains, and summarise where the time goes.
+"""Profile a running worker with py-spy while it drains, and summarise where the time goes
+(or draw it: a flame graph SVG).
 
 `py-spy record --format raw` writes collapsed stacks (`frame;frame;... count`); the summary
 is the share of samples per function, inclusive (anywhere on the stack) and self (on top),
@@ -18,6 +19,43 @@ TOP_FUNCTIONS = 25
 SAMPLE_RATE_HZ = 200
 
 
+def _py_spy() -> str | None:
+    beside = Path(sys.executable).parent / "py-spy"  # the venv's, when not on PATH
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+@dataclass
+class FlameGraph:
+    """`py-spy record --format flamegraph` of a running process, to an SVG."""
+
+    process: subprocess.Popen[bytes] | None
+    out: Path
+
+    @classmethod
+    def start(cls, pid: int, duration_s: float, out: Path) -> FlameGraph:
+        spy = _py_spy()
+        if spy is None:
+            return cls(None, out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration_s))),
+             "--rate", str(SAMPLE_RATE_HZ), "--format", "flamegraph", "--nonblocking",
+             "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        return cls(process, out)
+
+    def finish(self) -> Path | None:
+        """The SVG, once py-spy wrote it (None: py-spy missing or failed)."""
+        if self.process is None:
+            return None
+        try:
+            self.process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        return self.out if self.out.exists() else None
+
+
 @dataclass
 class ProfileRun:
     process: subprocess.Popen[bytes] | None
@@ -26,8 +64,7 @@ class ProfileRun:
     @classmethod
     def start(cls, pid: int, duration_s: float, work_dir: Path, name: str) -> ProfileRun:
         out = work_dir / f"profile-{name}.txt"
-        beside = Path(sys.executable).parent / "py-spy"  # the venv's, when not on PATH
-        spy = str(beside) if beside.exists() else shutil.which("py-spy")
+        spy = _py_spy()
         if spy is None:
             return cls(None, out)
         process = subprocess.Popen(

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
-from base.settings import Settings
+from base.settings import REPO_ROOT, Settings
 from base.topics import changelog_topic, ensure_topics
 from devtools.bench import floor, holds, kafka_io, pg
 from devtools.bench.config import BenchConfig
@@ -28,10 +28,11 @@ from devtools.bench.env import (
     metric_sums,
     reset_redis,
     with_worker,
+    worker_cpu_s,
     worker_progress,
 )
 from devtools.bench.gen import Item, Workload, stamp
-from devtools.bench.profile import ProfileRun
+from devtools.bench.profile import FlameGraph, ProfileRun
 from devtools.bench.stats import percentiles, steady_rate
 from ledger.codec import decode_state, encode_state
 from ledger.state import Position, SkuState
@@ -59,6 +60,7 @@ class Context:
     namespace: Namespace
     work_dir: Path  # worker data dirs, logs, probe output (removed at the end)
     echo: Echo
+    out_dir: Path | None = None  # where the run's files that outlive it go (the flame graph)
     main: Settings | None = None  # the topics/app of the throughput + latency + holds worker
     worker: ChildWorker | None = None  # the default-guarantee worker kept between stages
     max_rate: float = 0.0
@@ -87,7 +89,7 @@ def _policy_records(namespace: Namespace) -> list[tuple[str, bytes, bytes]]:
     ]
 
 
-async def _prepare_topics(settings: Settings, namespace: Namespace) -> None:
+async def prepare_topics(settings: Settings, namespace: Namespace) -> None:
     await ensure_topics(settings)
     policy = [(settings.topics.policy, k, v) for _t, k, v in _policy_records(namespace)]
     await kafka_io.preload(settings, policy)
@@ -97,7 +99,7 @@ def _web_channel(namespace: Namespace) -> str:
     return next(iter(namespace.channels))
 
 
-def _workload(ctx: Context, seed_offset: int, source: str) -> Workload:
+def workload(ctx: Context, seed_offset: int, source: str) -> Workload:
     return Workload(
         seed=ctx.config.seed + seed_offset,
         skus=ctx.skus,
@@ -111,10 +113,11 @@ def _workload(ctx: Context, seed_offset: int, source: str) -> Workload:
 
 def _new_worker(ctx: Context, settings: Settings, name: str) -> ChildWorker:
     log = ctx.work_dir / f"{name}.log"
-    return ChildWorker(settings, log, ctx.config.worker_module).start()
+    tree = Path(ctx.config.worker_tree) if ctx.config.worker_tree else REPO_ROOT
+    return ChildWorker(settings, log, ctx.config.worker_module, tree=tree).start()
 
 
-def _start_worker(ctx: Context, settings: Settings, name: str) -> ChildWorker:
+def start_worker(ctx: Context, settings: Settings, name: str) -> ChildWorker:
     worker = _new_worker(ctx, settings, name)
     worker.wait_metrics_up()
     return worker
@@ -122,8 +125,9 @@ def _start_worker(ctx: Context, settings: Settings, name: str) -> ChildWorker:
 
 def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) -> dict[str, Any]:
     """Start a worker on the preloaded topics; time it from its first record to the last."""
-    worker = _start_worker(ctx, settings, name)
+    worker = start_worker(ctx, settings, name)
     samples: list[tuple[float, float]] = []
+    cpu_first: float | None = None
     profile: ProfileRun | None = None
     deadline = time.monotonic() + ctx.config.drain_timeout_s
     try:
@@ -131,6 +135,8 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
             done = worker_progress(settings.worker.metrics_port)
             now = time.monotonic()
             if done > 0:
+                if not samples:
+                    cpu_first = worker_cpu_s(worker.metrics_text())
                 samples.append((now, done))
                 if profile is None and ctx.config.profile_s > 0:
                     profile = ProfileRun.start(worker.pid, ctx.config.profile_s, ctx.work_dir, name)
@@ -147,7 +153,12 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
         raise
     first, last = samples[0], samples[-1]
     span = last[0] - first[0]
+    cpu_s = worker_cpu_s(worker.metrics_text()) - (cpu_first or 0.0)
+    timed = last[1] - first[1]
     result: dict[str, Any] = {
+        # the worker process's CPU time (all threads) per record, from the first sample on:
+        # what the machine's other load changes least
+        "cpu_us_per_record": round(cpu_s / timed * 1e6, 1) if timed > 0 else None,
         "records": expected,
         "drain_s": round(span, 3),
         # from the first progress sample (records already done then are not timed)
@@ -180,15 +191,15 @@ async def throughput(ctx: Context) -> dict[str, Any]:
     config, namespace = ctx.config, ctx.namespace
     main = namespace.settings(ctx.base, "main", ctx.work_dir, config.partitions)
     ctx.main = main
-    await _prepare_topics(main, namespace)
-    workload = _workload(ctx, 0, "preload")
+    await prepare_topics(main, namespace)
+    preloaded = workload(ctx, 0, "preload")
     topics = {"events": main.topics.events, "commands": main.topics.commands}
     ctx.echo(f"throughput: preloading {config.events:,} records (seed {config.seed}) ...")
     started = time.monotonic()
     counts = {"events": 0, "commands": 0}
 
     def records() -> Any:
-        for item in workload.items(config.events):
+        for item in preloaded.items(config.events):
             counts[item.kind] += 1
             yield topics[item.kind], item.key, stamp(item)
 
@@ -340,20 +351,33 @@ class _LatencyRig:
     probe_topic: str
 
 
-async def _latency_level(ctx: Context, rig: _LatencyRig, index: int, load: float) -> dict[str, Any]:
-    """One offered rate through Tally, then the same records through the plain probe."""
+async def _latency_level(
+    ctx: Context, rig: _LatencyRig, index: int, load: float, trickle: bool = False
+) -> dict[str, Any]:
+    """One offered rate through Tally, then the same records through the plain probe.
+
+    `load` is a share of the measured maximum, or with `trickle` the config's trickle rate.
+    """
     config, main, worker = ctx.config, rig.main, rig.worker
     port = main.worker.metrics_port
-    rate = min(config.offered_rate_max, load * ctx.max_rate)
+    if trickle:
+        rate = config.trickle_rate
+        load = rate / ctx.max_rate if ctx.max_rate else 0.0
+        tag = "TRICKLE"
+    else:
+        rate = min(config.offered_rate_max, load * ctx.max_rate)
+        tag = f"L{round(load * 100):03d}"
     count = max(1, int(rate * config.level_duration_s))
-    tag = f"L{round(load * 100):03d}"
-    items = list(_workload(ctx, 100 + index, f"lat-{tag}").items(count))
+    items = list(workload(ctx, 100 + index, f"lat-{tag}").items(count))
     done_before = worker_progress(port)
     hist_before = _histogram_buckets(worker.metrics_text())
     since_ms = await _redis_time_ms(rig.redis)
-    ctx.echo(f"latency: {load:.0%} of max = {rate:,.0f} records/s for {config.level_duration_s}s")
+    ctx.echo(f"latency: {tag} {load:.1%} of max = {rate:,.0f}/s for {config.level_duration_s}s")
     topics = {"events": main.topics.events, "commands": main.topics.commands}
+    flame = _maybe_flame(ctx, worker, load)
     tally_run = await kafka_io.paced(rig.producer, topics, items, rate, config.level_duration_s)
+    if flame is not None:
+        await asyncio.to_thread(flame.finish)
     await asyncio.to_thread(_wait_progress, ctx, worker, port, done_before + tally_run.sent)
     await asyncio.sleep(0.2)  # the last batch's Redis write follows its counters
     tally_ms = percentiles(await _stream_latencies(rig.redis, ctx.namespace, since_ms))
@@ -370,6 +394,7 @@ async def _latency_level(ctx: Context, rig: _LatencyRig, index: int, load: float
     )
     return {
         "load": load,
+        "trickle": trickle,
         "offered_rate": round(rate, 1),
         "achieved_rate": round(tally_run.achieved_rate, 1),
         "records": tally_run.sent,
@@ -378,6 +403,14 @@ async def _latency_level(ctx: Context, rig: _LatencyRig, index: int, load: float
         "kafka_achieved_rate": round(kafka_run.achieved_rate, 1),
         "tag": tag,
     }
+
+
+def _maybe_flame(ctx: Context, worker: ChildWorker, load: float) -> FlameGraph | None:
+    """A py-spy flame graph of the worker during the 50 % level, into the results folder."""
+    if ctx.config.flame_s <= 0 or ctx.out_dir is None or abs(load - 0.5) > 1e-9:
+        return None
+    path = ctx.out_dir / "flame-50.svg"
+    return FlameGraph.start(worker.pid, ctx.config.flame_s, path)
 
 
 def _add_kafka_latencies(ctx: Context, levels: list[dict[str, Any]], probe_out: Path) -> None:
@@ -392,7 +425,7 @@ def _add_kafka_latencies(ctx: Context, levels: list[dict[str, Any]], probe_out: 
 
 
 def _latency_summary(ctx: Context, levels: list[dict[str, Any]]) -> dict[str, Any]:
-    half = next((lv for lv in levels if abs(lv["load"] - 0.5) < 1e-9), None)
+    half = next((lv for lv in levels if not lv["trickle"] and abs(lv["load"] - 0.5) < 1e-9), None)
     out: dict[str, Any] = {
         "max_rate_basis": round(ctx.max_rate, 1),
         "processing_guarantee": ctx.base.worker.processing_guarantee,
@@ -419,6 +452,8 @@ async def latency(ctx: Context) -> dict[str, Any]:
     await producer.start()
     levels: list[dict[str, Any]] = []
     try:
+        if ctx.config.trickle_rate > 0:
+            levels.append(await _latency_level(ctx, rig, 99, 0.0, trickle=True))
         for index, load in enumerate(ctx.config.load_levels):
             levels.append(await _latency_level(ctx, rig, index, load))
     finally:
@@ -438,9 +473,9 @@ async def _ensure_worker(ctx: Context) -> tuple[Settings, ChildWorker]:
         main = with_worker(
             main, app_id=f"{main.worker.app_id}-kept", data_dir=ctx.work_dir / "data-kept"
         )
-        await _prepare_topics(main, ctx.namespace)
+        await prepare_topics(main, ctx.namespace)
         ctx.main = main
-        ctx.worker = await asyncio.to_thread(_start_worker, ctx, main, "holds")
+        ctx.worker = await asyncio.to_thread(start_worker, ctx, main, "holds")
     return ctx.main, ctx.worker
 
 
@@ -547,7 +582,7 @@ def _log_times(log: Path, marker: str) -> list[float]:
     return times
 
 
-def _wait_log(worker: ChildWorker, marker: str, timeout_s: float) -> float:
+def wait_log(worker: ChildWorker, marker: str, timeout_s: float) -> float:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = _log_times(worker.log_path, marker) if worker.log_path.exists() else []
@@ -566,7 +601,7 @@ def _dir_bytes(path: Path) -> int:
 async def recovery(ctx: Context) -> dict[str, Any]:
     config, namespace = ctx.config, ctx.namespace
     settings = namespace.settings(ctx.base, "recovery", ctx.work_dir, config.partitions)
-    await _prepare_topics(settings, namespace)
+    await prepare_topics(settings, namespace)
     changelog = changelog_topic(settings)
     await create_topics(
         settings,
@@ -633,7 +668,7 @@ def _timed_start(ctx: Context, settings: Settings, name: str, fresh: bool) -> di
     spawned = time.time()
     worker = _new_worker(ctx, settings, name)
     try:
-        ready = _wait_log(worker, "Worker ready", ctx.config.recovery_timeout_s)
+        ready = wait_log(worker, "Worker ready", ctx.config.recovery_timeout_s)
         begun = sorted(t for m in RESTORE_BEGIN_MARKERS for t in _log_times(worker.log_path, m))
         ends = _log_times(worker.log_path, RESTORE_END_MARKER)
         done = [t for t in ends if begun and t >= begun[0]]
