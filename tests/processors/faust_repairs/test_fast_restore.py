@@ -1,0 +1,157 @@
+"""The bulk restore on the real broker: the restored store equals the fold of the changelog.
+
+A changelog with overwrites, tombstones and an aborted transaction is restored into RocksDB
+(as Faust's store lays it out: one database per partition, raw keys and values); every key
+ends at its last committed value, deleted keys and aborted writes are absent, and the
+persisted offset is the partition's last offset, where Faust's own recovery goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faust.types import TP
+from rocksdict import Options, Rdict
+
+from base.settings import Settings
+from processors.faust_repairs.fast_restore import RestoreSettings, restore
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 2
+KEYS = 300
+WRITES = 2_000
+OFFSET_KEY = b"__faust\0offset__"
+
+
+class RocksStore:
+    """The parts of Faust's RocksDB store the restore uses."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dbs: dict[int, Rdict] = {}
+
+    def _db_for_partition(self, partition: int) -> Rdict:
+        if partition not in self.dbs:
+            path = str(self.root / f"positions-{partition}.db")
+            self.dbs[partition] = Rdict(path, options=Options(raw_mode=True))
+        return self.dbs[partition]
+
+    def set_persisted_offset(self, tp: TP, offset: int) -> None:
+        self._db_for_partition(tp.partition).put(OFFSET_KEY, str(offset).encode())
+
+    def contents(self, partition: int) -> dict[bytes, bytes]:
+        db = self._db_for_partition(partition)
+        return {k: v for k, v in db.items() if k != OFFSET_KEY}
+
+
+def writes(partition: int) -> list[tuple[bytes, bytes | None]]:
+    """Overwrites of KEYS keys, every 7th write a tombstone."""
+    out: list[tuple[bytes, bytes | None]] = []
+    for i in range(WRITES):
+        key = f"p{partition}-sku-{i % KEYS}".encode()
+        out.append((key, None if i % 7 == 0 else f"state-{i}".encode()))
+    return out
+
+
+def fold(records: list[tuple[bytes, bytes | None]]) -> dict[bytes, bytes]:
+    table: dict[bytes, bytes] = {}
+    for key, value in records:
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+    return table
+
+
+async def write_changelog(settings: Settings, topic: str) -> dict[int, int]:
+    """The changelog (plain writes, an aborted transaction, one more write); each partition's
+    end."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    try:
+        config = {"cleanup.policy": "compact"}
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1, topic_configs=config)])
+    finally:
+        await admin.close()
+    plain = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    aborting = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap, transactional_id=f"{topic}-aborted"
+    )
+    await plain.start()
+    await aborting.start()
+    try:
+        for partition in range(PARTITIONS):
+            sent = [
+                await plain.send(topic, v, key=k, partition=partition) for k, v in writes(partition)
+            ]
+            await asyncio.gather(*sent)
+        await aborting.begin_transaction()
+        for partition in range(PARTITIONS):
+            await aborting.send(
+                topic, b"ABORTED", key=f"p{partition}-sku-1".encode(), partition=partition
+            )
+        await aborting.abort_transaction()
+        for partition in range(PARTITIONS):
+            await plain.send_and_wait(topic, b"final", key=b"last", partition=partition)
+        return await log_ends(settings, topic)
+    finally:
+        await plain.stop()
+        await aborting.stop()
+
+
+async def log_ends(settings: Settings, topic: str) -> dict[int, int]:
+    """Each partition's end as a read_committed reader sees it (past the abort marker)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+def restore_settings(settings: Settings, records_min: int = 1) -> RestoreSettings:
+    return RestoreSettings(settings.kafka.bootstrap, read_committed=True, records_min=records_min)
+
+
+def test_the_restored_store_equals_the_fold_of_the_committed_changelog(
+    live_stack: Settings, tmp_path: Path
+) -> None:
+    topic = f"t{uuid.uuid4().hex[:10]}-positions-changelog"
+    ends = asyncio.run(write_changelog(live_stack, topic))
+    store = RocksStore(tmp_path)
+    stores: dict[TP, Any] = {TP(topic, p): store for p in range(PARTITIONS)}
+
+    done = asyncio.run(restore(restore_settings(live_stack), stores, dict.fromkeys(stores)))
+
+    for partition in range(PARTITIONS):
+        expected = fold([*writes(partition), (b"last", b"final")])
+        assert store.contents(partition) == expected
+        assert done[TP(topic, partition)] == ends[partition] - 1
+        persisted = store._db_for_partition(partition).get(OFFSET_KEY)
+        assert persisted == str(ends[partition] - 1).encode()
+
+
+def test_partitions_fewer_records_behind_than_the_bound_are_left_to_faust(
+    live_stack: Settings, tmp_path: Path
+) -> None:
+    topic = f"t{uuid.uuid4().hex[:10]}-positions-changelog"
+    ends = asyncio.run(write_changelog(live_stack, topic))
+    store = RocksStore(tmp_path)
+    stores: dict[TP, Any] = {TP(topic, p): store for p in range(PARTITIONS)}
+    nearly_done = {tp: ends[tp.partition] - 10 for tp in stores}
+
+    done = asyncio.run(restore(restore_settings(live_stack, records_min=100), stores, nearly_done))
+
+    assert done == {}
+    assert all(not store.contents(p) for p in range(PARTITIONS))
