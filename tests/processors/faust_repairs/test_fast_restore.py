@@ -48,7 +48,8 @@ class RocksStore:
 
     def contents(self, partition: int) -> dict[bytes, bytes]:
         db = self._db_for_partition(partition)
-        return {bytes(k): bytes(v) for k, v in db.items() if k != OFFSET_KEY}
+        raw: dict[Any, Any] = dict(db.items())  # raw mode: bytes both ways
+        return {k: v for k, v in raw.items() if k != OFFSET_KEY}
 
 
 def writes(partition: int) -> list[tuple[bytes, bytes | None]]:
