@@ -46,7 +46,7 @@ class BenchConfig:
     holds_timeout_s: float = 120.0
     hold_ttl_s: int = 600
     # 6. Scale: records drained by one worker, then (fresh topics) by two on this machine.
-    scale_records: int = 120_000
+    scale_records: int = 60_000
     # The worker under test (a module run with -m); the stock one by default; `worker_tree`
     # runs it from another checkout (the code before a change), "" = this one.
     worker_module: str = "processors.worker"

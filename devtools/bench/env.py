@@ -25,6 +25,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from base.settings import REPO_ROOT, Settings, TopicSettings
 
+PROGRESS_READ_ATTEMPTS = 3
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -149,8 +151,16 @@ def worker_progress(metrics_port: int) -> float:
     """Records the worker finished: facts folded + hold decisions (its own counters)."""
     # urllib, not httpx.get: a fresh httpx client builds an SSL context per call, which cost
     # the polling harness a third of a core (seen in py-spy) on a 2-core machine.
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5.0) as r:
-        text = r.read().decode()
+    for attempt in range(PROGRESS_READ_ATTEMPTS):
+        try:
+            url = f"http://127.0.0.1:{metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5.0) as r:
+                text = r.read().decode()
+            break
+        except OSError:  # a reset under heavy load (seen at load average 12): ask again
+            if attempt == PROGRESS_READ_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2)
     sums = metric_sums(text)
     return sums.get("tally_events_folded_total", 0.0) + sums.get("tally_hold_decisions_total", 0.0)
 

@@ -176,6 +176,19 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
     return result
 
 
+def _batch_delta(before: str, after: str) -> dict[str, float]:
+    """How the worker batched between two metric scrapes (a latency level)."""
+    old, new = _batch_shape(before), _batch_shape(after)
+    batches = new["batches"] - old["batches"]
+    records = (
+        new["batches"] * new["mean_batch_records"] - old["batches"] * old["mean_batch_records"]
+    )
+    return {
+        "batches": batches,
+        "mean_batch_records": round(records / batches, 1) if batches else 0.0,
+    }
+
+
 def _batch_shape(metrics_text: str) -> dict[str, float]:
     """How the worker batched the drain: mean records per batch, and the batch count."""
     sums = metric_sums(metrics_text)
@@ -370,7 +383,8 @@ async def _latency_level(
     count = max(1, int(rate * config.level_duration_s))
     items = list(workload(ctx, 100 + index, f"lat-{tag}").items(count))
     done_before = worker_progress(port)
-    hist_before = _histogram_buckets(worker.metrics_text())
+    metrics_before = worker.metrics_text()
+    hist_before = _histogram_buckets(metrics_before)
     since_ms = await _redis_time_ms(rig.redis)
     ctx.echo(f"latency: {tag} {load:.1%} of max = {rate:,.0f}/s for {config.level_duration_s}s")
     topics = {"events": main.topics.events, "commands": main.topics.commands}
@@ -381,7 +395,9 @@ async def _latency_level(
     await asyncio.to_thread(_wait_progress, ctx, worker, port, done_before + tally_run.sent)
     await asyncio.sleep(0.2)  # the last batch's Redis write follows its counters
     tally_ms = percentiles(await _stream_latencies(rig.redis, ctx.namespace, since_ms))
-    hist_p99 = _histogram_p99_ms(hist_before, _histogram_buckets(worker.metrics_text()))
+    metrics_after = worker.metrics_text()
+    hist_p99 = _histogram_p99_ms(hist_before, _histogram_buckets(metrics_after))
+    batches = _batch_delta(metrics_before, metrics_after)
     probe_items = [Item("events", it.key, {**it.body, "source": tag}) for it in items]
     kafka_run = await kafka_io.paced(
         rig.producer, {"events": rig.probe_topic, "commands": rig.probe_topic}, probe_items,
@@ -400,6 +416,7 @@ async def _latency_level(
         "records": tally_run.sent,
         "tally_sync_ms": tally_ms,
         "worker_histogram_p99_ms_le": hist_p99,
+        **batches,
         "kafka_achieved_rate": round(kafka_run.achieved_rate, 1),
         "tag": tag,
     }
