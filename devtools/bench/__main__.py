@@ -133,6 +133,8 @@ def assemble(config: BenchConfig, results: dict[str, Any], argv: Sequence[str]) 
         "seed": config.seed,
         "date": now_iso(),
         "commit": git_commit(),
+        # the worker's own checkout when it ran from another one (a before run)
+        "worker_commit": git_commit(Path(config.worker_tree)) if config.worker_tree else None,
         "machine": machine(),
         "load_average": {
             "before": [round(x, 2) for x in load["before"]],

@@ -92,7 +92,8 @@ def section(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         "",
         "## Before / after",
         "",
-        f"Before: commit `{before['commit']}`, {before['date']}, load average "
+        f"Before: worker at commit `{before.get('worker_commit') or before['commit']}` "
+        f"(`{before['config'].get('worker_tree') or '.'}`), {before['date']}, load average "
         f"{before['load_average']['before']} -> {before['load_average']['after']}. After: "
         f"commit `{after['commit']}`, {after['date']}, load average "
         f"{after['load_average']['before']} -> {after['load_average']['after']}. Same harness, "

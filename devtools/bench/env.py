@@ -196,11 +196,12 @@ def machine() -> dict[str, Any]:
     }
 
 
-def git_commit() -> str:
+def git_commit(tree: Path = REPO_ROOT) -> str:
+    """The checkout's commit (12 hex digits), "-dirty" when its code differs from it."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=REPO_ROOT,
+            cwd=tree,
             capture_output=True,
             text=True,
             check=True,
@@ -208,7 +209,7 @@ def git_commit() -> str:
         )
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", "devtools/bench", "processors", "ledger"],
-            cwd=REPO_ROOT,
+            cwd=tree,
             capture_output=True,
             text=True,
             timeout=10,
