@@ -40,7 +40,8 @@ class SideProducer:
                     **client_options(self._kafka),
                     acks="all",
                     enable_idempotence=True,
-                    linger_ms=1,
+                    # no wait: a batch's decisions are queued in one go and batched anyway
+                    linger_ms=0,
                 )
                 await producer.start()
                 self._producer = producer
