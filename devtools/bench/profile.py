@@ -19,9 +19,25 @@ TOP_FUNCTIONS = 25
 SAMPLE_RATE_HZ = 200
 
 
-def _py_spy() -> str | None:
+def _record(pid: int, duration_s: float, fmt: str, out: Path) -> subprocess.Popen[bytes] | None:
+    """`py-spy record` of `pid` in the background (None: py-spy is not installed)."""
     beside = Path(sys.executable).parent / "py-spy"  # the venv's, when not on PATH
-    return str(beside) if beside.exists() else shutil.which("py-spy")
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
+    if spy is None:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration_s))),
+         "--rate", str(SAMPLE_RATE_HZ), "--format", fmt, "--nonblocking", "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _wait(process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @dataclass
@@ -33,26 +49,13 @@ class FlameGraph:
 
     @classmethod
     def start(cls, pid: int, duration_s: float, out: Path) -> FlameGraph:
-        spy = _py_spy()
-        if spy is None:
-            return cls(None, out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration_s))),
-             "--rate", str(SAMPLE_RATE_HZ), "--format", "flamegraph", "--nonblocking",
-             "--output", str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        return cls(process, out)
+        return cls(_record(pid, duration_s, "flamegraph", out), out)
 
     def finish(self) -> Path | None:
         """The SVG, once py-spy wrote it (None: py-spy missing or failed)."""
         if self.process is None:
             return None
-        try:
-            self.process.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        _wait(self.process)
         return self.out if self.out.exists() else None
 
 
@@ -64,24 +67,12 @@ class ProfileRun:
     @classmethod
     def start(cls, pid: int, duration_s: float, work_dir: Path, name: str) -> ProfileRun:
         out = work_dir / f"profile-{name}.txt"
-        spy = _py_spy()
-        if spy is None:
-            return cls(None, out)
-        process = subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration_s))),
-             "--rate", str(SAMPLE_RATE_HZ), "--format", "raw", "--nonblocking",
-             "--output", str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        return cls(process, out)
+        return cls(_record(pid, duration_s, "raw", out), out)
 
     def finish(self) -> dict[str, Any]:
         if self.process is None:
             return {"error": "py-spy not installed"}
-        try:
-            self.process.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        _wait(self.process)
         if not self.out.exists():
             return {"error": "py-spy wrote no profile"}
         return summarise(self.out.read_text())

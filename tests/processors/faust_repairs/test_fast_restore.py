@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,34 +126,45 @@ def restore_settings(settings: Settings, records_min: int = 1) -> RestoreSetting
     return RestoreSettings(settings.kafka.bootstrap, read_committed=True, records_min=records_min)
 
 
-def test_the_restored_store_equals_the_fold_of_the_committed_changelog(
-    live_stack: Settings, tmp_path: Path
-) -> None:
+@dataclass
+class Changelog:
+    topic: str
+    ends: dict[int, int]  # partition -> log end
+    store: RocksStore
+    stores: dict[TP, Any]
+
+
+@pytest.fixture
+def changelog(live_stack: Settings, tmp_path: Path) -> Changelog:
+    """A written changelog of its own, and an empty store for each of its partitions."""
     topic = f"t{uuid.uuid4().hex[:10]}-positions-changelog"
     ends = asyncio.run(write_changelog(live_stack, topic))
     store = RocksStore(tmp_path)
-    stores: dict[TP, Any] = {TP(topic, p): store for p in range(PARTITIONS)}
+    return Changelog(topic, ends, store, {TP(topic, p): store for p in range(PARTITIONS)})
+
+
+def test_the_restored_store_equals_the_fold_of_the_committed_changelog(
+    live_stack: Settings, changelog: Changelog
+) -> None:
+    stores, store = changelog.stores, changelog.store
 
     done = asyncio.run(restore(restore_settings(live_stack), stores, dict.fromkeys(stores)))
 
     for partition in range(PARTITIONS):
         expected = fold([*writes(partition), (b"last", b"final")])
         assert store.contents(partition) == expected
-        assert done[TP(topic, partition)] == ends[partition] - 1
+        assert done[TP(changelog.topic, partition)] == changelog.ends[partition] - 1
         persisted = store._db_for_partition(partition).get(OFFSET_KEY)
-        assert persisted == str(ends[partition] - 1).encode()
+        assert persisted == str(changelog.ends[partition] - 1).encode()
 
 
 def test_partitions_fewer_records_behind_than_the_bound_are_left_to_faust(
-    live_stack: Settings, tmp_path: Path
+    live_stack: Settings, changelog: Changelog
 ) -> None:
-    topic = f"t{uuid.uuid4().hex[:10]}-positions-changelog"
-    ends = asyncio.run(write_changelog(live_stack, topic))
-    store = RocksStore(tmp_path)
-    stores: dict[TP, Any] = {TP(topic, p): store for p in range(PARTITIONS)}
-    nearly_done = {tp: ends[tp.partition] - 10 for tp in stores}
+    nearly_done = {tp: changelog.ends[tp.partition] - 10 for tp in changelog.stores}
+    settings = restore_settings(live_stack, records_min=100)
 
-    done = asyncio.run(restore(restore_settings(live_stack, records_min=100), stores, nearly_done))
+    done = asyncio.run(restore(settings, changelog.stores, nearly_done))
 
     assert done == {}
-    assert all(not store.contents(p) for p in range(PARTITIONS))
+    assert all(not changelog.store.contents(p) for p in range(PARTITIONS))
