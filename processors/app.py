@@ -17,6 +17,7 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
+from base.kafka_client import client_options
 from base.policy_follower import PolicyFollower
 from base.settings import Settings
 from base.topics import POSITIONS_TABLE
@@ -72,7 +73,7 @@ def build_worker(settings: Settings) -> Worker:
     kinds: dict[str, TopicKind] = {topics.events: "events", topics.commands: "commands"}
     worker = _worker(settings, app, kinds, positions)
     worker.repairs.restore_in_bulk(
-        settings.kafka.bootstrap,
+        client_options(settings.kafka),
         read_committed=worker_settings.processing_guarantee == "exactly_once",
         records_min=worker_settings.bulk_restore_records_min,
     )

@@ -38,7 +38,7 @@ IDLE_S_MAX = 10.0  # no record for this long: leave the rest to Faust
 
 @dataclass(frozen=True)
 class RestoreSettings:
-    bootstrap: str
+    client_options: Mapping[str, Any]  # how this process connects (base.kafka_client)
     read_committed: bool  # exactly-once: skip aborted writes, as Faust's consumer does
     records_min: int  # a partition fewer records behind is left to Faust
 
@@ -84,7 +84,7 @@ async def restore(
 
 def _consumer(settings: RestoreSettings) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
+        **settings.client_options,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

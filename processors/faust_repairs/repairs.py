@@ -6,7 +6,7 @@ is the only holder of Faust's consumer internals the repairs read or patch.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Coroutine, Sequence
+from collections.abc import Collection, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 import faust
@@ -67,10 +67,13 @@ class FaustRepairs:
         self._commit_watch.reset()
         self._starvation_watch.reset()
 
-    def restore_in_bulk(self, bootstrap: str, *, read_committed: bool, records_min: int) -> None:
-        """Have recovery read changelog partitions far behind in bulk (`fast_restore`)."""
+    def restore_in_bulk(
+        self, client_options: Mapping[str, Any], *, read_committed: bool, records_min: int
+    ) -> None:
+        """Have recovery read changelog partitions far behind in bulk (`fast_restore`);
+        `client_options` connect its consumer (base.kafka_client)."""
         fast_restore.install(
-            self._app, fast_restore.RestoreSettings(bootstrap, read_committed, records_min)
+            self._app, fast_restore.RestoreSettings(client_options, read_committed, records_min)
         )
 
     def deliver_in_batches(self, stream: Any, records_max: int) -> batch_delivery.BatchInbox:

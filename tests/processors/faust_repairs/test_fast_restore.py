@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faust.types import TP
 from rocksdict import Options, Rdict
 
+from base.kafka_client import client_options
 from base.settings import Settings
 from processors.faust_repairs.fast_restore import RestoreSettings, restore
 
@@ -75,16 +76,16 @@ def fold(records: list[tuple[bytes, bytes | None]]) -> dict[bytes, bytes]:
 async def write_changelog(settings: Settings, topic: str) -> dict[int, int]:
     """The changelog (plain writes, an aborted transaction, one more write); each partition's
     end."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings.kafka))
     await admin.start()
     try:
         config = {"cleanup.policy": "compact"}
         await admin.create_topics([NewTopic(topic, PARTITIONS, 1, topic_configs=config)])
     finally:
         await admin.close()
-    plain = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
+    plain = AIOKafkaProducer(**client_options(settings.kafka), acks="all")
     aborting = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap, transactional_id=f"{topic}-aborted"
+        **client_options(settings.kafka), transactional_id=f"{topic}-aborted"
     )
     await plain.start()
     await aborting.start()
@@ -110,9 +111,7 @@ async def write_changelog(settings: Settings, topic: str) -> dict[int, int]:
 
 async def log_ends(settings: Settings, topic: str) -> dict[int, int]:
     """Each partition's end as a read_committed reader sees it (past the abort marker)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap, isolation_level="read_committed"
-    )
+    consumer = AIOKafkaConsumer(**client_options(settings.kafka), isolation_level="read_committed")
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
@@ -123,7 +122,8 @@ async def log_ends(settings: Settings, topic: str) -> dict[int, int]:
 
 
 def restore_settings(settings: Settings, records_min: int = 1) -> RestoreSettings:
-    return RestoreSettings(settings.kafka.bootstrap, read_committed=True, records_min=records_min)
+    options = client_options(settings.kafka)
+    return RestoreSettings(options, read_committed=True, records_min=records_min)
 
 
 @dataclass
