@@ -28,7 +28,9 @@ def _get(*path: str | int) -> Getter:
 
 
 def _level(load: float | None, key: str) -> Getter:
-    """A latency figure of the trickle (None) or of the level at `load`."""
+    """A latency figure (or "offered": its rate) of the trickle (None) or the level at `load`.
+
+    The shares are of each run's own maximum: compare latencies at similar offered rates."""
 
     def get(out: dict[str, Any]) -> float | None:
         for lv in out.get("latency", {}).get("levels", []):
@@ -36,7 +38,7 @@ def _level(load: float | None, key: str) -> Getter:
             if (load is None and trickle) or (
                 load is not None and not trickle and abs(lv["load"] - load) < 1e-9
             ):
-                return float(lv["tally_sync_ms"][key])
+                return float(lv["offered_rate"] if key == "offered" else lv["tally_sync_ms"][key])
         return None
 
     return get
@@ -63,6 +65,9 @@ FIGURES: list[tuple[str, Getter]] = [
     ("at_least_once / floor (same run)", _throughput_ratio("at_least_once")),
     ("at_least_once, worker CPU us/record",
      _get("throughput", "at_least_once", "cpu_us_per_record")),
+    ("offered at 25 %, records/s", _level(0.25, "offered")),
+    ("offered at 50 %, records/s", _level(0.5, "offered")),
+    ("offered at 80 %, records/s", _level(0.8, "offered")),
     ("sync p50 at a trickle, ms", _level(None, "p50")),
     ("sync p99 at a trickle, ms", _level(None, "p99")),
     ("sync p50 at 25 %, ms", _level(0.25, "p50")),
