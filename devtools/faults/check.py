@@ -233,6 +233,27 @@ def missing_acked(log: Log, acked_event_ids: set[str], acked_requests: set[str])
     return wrong
 
 
+Buckets = dict[str, dict[str, dict[str, int]]]  # sku -> location -> bucket -> units
+HoldViews = dict[str, dict[str, tuple[str, int, str | None, str]]]
+
+
+def live_tables(table: Mapping[str, SkuState]) -> tuple[Buckets, HoldViews]:
+    """The committed table as plain dicts for the independent judge: every location's
+    buckets, and every hold the SKU knows (pending and resolved) as (status, units,
+    location, channel)."""
+    positions: Buckets = {}
+    holds: HoldViews = {}
+    for sku, state in table.items():
+        positions[sku] = {loc: p._asdict() for loc, p in state.positions.items()}
+        known = {h.hold_id: h for h in state.holds.values()}
+        for hold_id in state.resolved.ids():
+            resolved = state.resolved.get(hold_id)
+            if resolved is not None:
+                known[hold_id] = resolved
+        holds[sku] = {h: (x.status, x.qty, x.location, x.channel) for h, x in known.items()}
+    return positions, holds
+
+
 def _field(record: LogRecord, name: str) -> Any:
     try:
         value = orjson.loads(record.value or b"null")
