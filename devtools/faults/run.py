@@ -31,7 +31,7 @@ from base.settings import PusherSettings, Settings, TopicSettings
 from base.topics import ensure_topics
 from connectors.inspect.errors import ServiceDown
 from connectors.inspect.kafka_read import TopicMissing, read_table
-from devtools.faults import check
+from devtools.faults import check, judge_check
 from devtools.faults.plan import FAULT_KINDS, Fault, Plan, Size, build_plan
 from devtools.faults.procs import (
     SESSION_TIMEOUT_S,
@@ -352,8 +352,23 @@ class Run:
         wrong += decisions
         wrong += check.redis_divergences(self._redis, ref)
         wrong += check.pushed_divergences(self._redis, self.plan.web, self.receiver.snapshot())
+        wrong += await self._judged(the_log.table)
         self.report.pushed_deliveries = self.receiver.deliveries
         self.report.pushed_backwards = self.receiver.backwards
+        return wrong
+
+    async def _judged(self, table: dict[str, Any]) -> list[str]:
+        """The independent judge's comparisons (devtools/faults/judge.py): written from
+        the docs, it reads the topics itself and shares no code with the ledger."""
+        topics = self.settings.topics
+        names = judge_check.Topics(topics.events, topics.commands, topics.decisions, topics.policy)
+        verdict, decisions = await judge_check.judge_run(
+            self.settings.kafka.bootstrap, names, self.policy_change_offset, self.phase_b_requests
+        )
+        positions, holds = check.live_tables(table)
+        wrong = judge_check.decision_divergences(verdict, decisions, self.client_requests)
+        wrong += judge_check.redis_divergences(self._redis, verdict, verdict.judge.skus)
+        wrong += judge_check.table_divergences(verdict, positions, holds)
         return wrong
 
     # --- Kafka ----------------------------------------------------------------------------
@@ -469,41 +484,6 @@ class Run:
             await self._producer.stop()
         self.receiver.stop()
         self._redis.close()
-
-
-# Known bugs (reported, not yet fixed in processors/): a report matching one is labelled so
-# a run's summary separates them from new divergences. See docs/RELIABILITY.md.
-KNOWN_BUGS = {
-    "consistency-crash-loop": "a worker restarted after kill -9 / a rebalance crash-loops in "
-    "Faust recovery: ConsistencyError, persisted changelog offset > highwater (-1)",
-    "table-behind-log": "after kill -9 and a SIGSTOP rebalance the committed table stays behind "
-    "the events log (events consumed, their changelog writes never committed)",
-    "records-not-delivered": "a worker found a hole in the records Faust's stream delivered after "
-    "a rebalance or recovery (its log says 'commit stalled on ... hole True'; faust-streaming "
-    "#596 family); it restarts to replay, and the hole can recur",
-}
-# What a worker logs when it detects that Faust never delivered some records.
-NOT_DELIVERED_MARKER = "records never delivered on"
-
-
-def known_bug(report: SeedReport, workdir: Path | None = None) -> str | None:
-    """The KNOWN_BUGS key a failed report matches, if any (`workdir`: the seed's files)."""
-    if workdir is not None and any(
-        NOT_DELIVERED_MARKER in log.read_text(errors="replace") for log in workdir.rglob("*.log")
-    ):
-        return "records-not-delivered"
-    if report.error and "ConsistencyError" in report.error:
-        return "consistency-crash-loop"
-    behind = [d for d in report.divergences if d.startswith("table ") and "'version': (" in d]
-    if behind and all(_live_version_behind(d) for d in behind):
-        return "table-behind-log"
-    return None
-
-
-def _live_version_behind(divergence: str) -> bool:
-    live, _, rest = divergence.partition("'version': (")[2].partition(", ")
-    reference = rest.partition(")")[0]
-    return live.isdigit() and reference.isdigit() and int(live) < int(reference)
 
 
 def _wait_ports_free(service: Service, timeout_s: float) -> None:

@@ -1,5 +1,5 @@
 """The fault runner's comparison has teeth: a lost event, a wrong decision and a lost
-figure are each reported; a known-bug signature is labelled, anything else is not."""
+figure are each reported."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import orjson
 
 from devtools.faults import check
-from devtools.faults.run import SeedReport, known_bug
 from ledger.codec import encode
 from ledger.fold import apply_event
 from ledger.state import SkuState
@@ -55,11 +54,3 @@ def test_a_wrong_or_missing_decision_is_a_divergence() -> None:
     log.decisions = [record(0, orjson.dumps(lie))]
     wrong, read = check.decision_divergences(log, ref, {"r-1"})
     assert read == 1 and "outcome" in wrong[0]
-
-
-def test_known_bug_labels() -> None:
-    behind = "table S: fields ['version'] differ (live, reference) {'version': (12, 22)}"
-    assert known_bug(SeedReport(1, "small", divergences=[behind])) == "table-behind-log"
-    crash = "CrashLoop: 12 unexpected exits, last worker-0: ConsistencyError(...)"
-    assert known_bug(SeedReport(1, "small", error=crash)) == "consistency-crash-loop"
-    assert known_bug(SeedReport(1, "small", divergences=["decision r: differ"])) is None
