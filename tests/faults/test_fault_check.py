@@ -3,11 +3,16 @@ figure are each reported."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import orjson
 
+from connectors.pushers import signing, webhook
+from connectors.pushers.changes import figure_change
 from devtools.faults import check
+from devtools.faults.procs import WebhookReceiver
+from devtools.faults.run import WEBHOOK_SECRET
 from ledger.codec import encode
 from ledger.fold import apply_event
 from ledger.state import SkuState
@@ -54,3 +59,26 @@ def test_a_wrong_or_missing_decision_is_a_divergence() -> None:
     log.decisions = [record(0, orjson.dumps(lie))]
     wrong, read = check.decision_divergences(log, ref, {"r-1"})
     assert read == 1 and "outcome" in wrong[0]
+
+
+def test_the_runners_webhook_receiver_reads_every_payload_the_pusher_sends() -> None:
+    """The pusher's Standard Webhooks envelope, its batch and the bare v1 figure: a receiver
+    reading only the bare figure saw nothing once the envelope became the default."""
+    receiver = WebhookReceiver(WEBHOOK_SECRET).start()
+    try:
+        _deliver_each_payload_kind(receiver)
+    finally:
+        receiver.stop()
+    assert receiver.snapshot() == {"A": 3, "B": 5, "C": 0}
+    assert receiver.deliveries == 3
+
+
+def _deliver_each_payload_kind(receiver: WebhookReceiver) -> None:
+    key = signing.secret_key(WEBHOOK_SECRET)
+    a, b, c = (figure_change(*f) for f in (("A", "3", "4-1"), ("B", "5", "2-1"), ("C", "0", "7-1")))
+    assert a is not None and b is not None and c is not None
+    for payload, changes in (("standard", [a]), ("standard", [b, c]), ("v1", [a])):
+        content = webhook.body("web", changes, payload=payload)
+        msg_id = webhook.message_id("web", changes)
+        headers = signing.headers(key, msg_id, int(time.time()), content)
+        assert receiver._receive({k.lower(): v for k, v in headers.items()}, content) == 200
