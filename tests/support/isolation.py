@@ -46,3 +46,24 @@ def isolated_settings(base: Settings, tmp_path: Path, *, partitions: int = 4) ->
 def unique(prefix: str) -> str:
     """A SKU / id no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def free_cluster_ports(brokers: int) -> int:
+    """A first port P such that P .. P + 2*brokers - 1 are free: a cluster's nodes listen on
+    P + 2(n-1) and their controllers on P + 1 + 2(n-1) (KafkaSettings.node_ports)."""
+    for _ in range(50):
+        first = free_port()
+        if first + 2 * brokers > 65535:
+            continue
+        if all(_bindable(port) for port in range(first, first + 2 * brokers)):
+            return first
+    raise RuntimeError(f"no block of {2 * brokers} free ports found")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
