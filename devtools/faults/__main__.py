@@ -1,7 +1,9 @@
-"""`python -m devtools.faults --seeds N [--start S] [--size small|full] [--report PATH]`.
+"""`python -m devtools.faults --seeds N [--start S] [--size small|full] [--brokers 1|3]
+[--report PATH]`.
 
-Brings up (or reuses) the fault stack: its own stack home and ports, never the shared one.
-Prints one line per seed and writes a JSON report; exits 1 when any seed diverged.
+Brings up (or reuses) the fault stack: its own stack home and ports, never the shared one,
+one broker or a cluster; stops it at the end (`--keep-stack` leaves it running). Prints one
+line per seed and writes a JSON report; exits 1 when any seed did not converge.
 """
 
 from __future__ import annotations
@@ -17,14 +19,9 @@ import typer
 
 from base.settings import Settings, get_settings
 from devtools.faults.plan import FAULT_KINDS, SIZES
-from devtools.faults.run import (
-    DEFAULT_PORTS,
-    INTERRUPTED,
-    SeedReport,
-    fault_stack_settings,
-    run_seed,
-)
-from ops.stack import down, ensure_up
+from devtools.faults.run import INTERRUPTED, SeedReport, run_seed
+from devtools.faults.stack import DEFAULT_PORTS, fault_stack_settings, up
+from ops.stack import down
 
 app = typer.Typer(add_completion=False)
 
@@ -44,6 +41,9 @@ def summary(reports: list[SeedReport], command: str) -> dict[str, object]:
         "faults_total": sum(faults.values()),
         "facts_sent": sum(r.facts_sent for r in reports),
         "commands_sent": sum(r.commands_sent for r in reports),
+        "facts_over_http": sum(r.facts_over_http for r in reports),
+        "commands_over_http": sum(r.commands_over_http for r in reports),
+        "answers_checked": sum(r.answers_checked for r in reports),
         "decisions_checked": sum(r.decisions_in_log for r in reports),
         "unexpected_exits": sum(len(r.unexpected_exits) for r in reports),
         "seconds": round(sum(r.seconds for r in reports), 1),
@@ -65,6 +65,7 @@ def main(
     kafka_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["kafka"],
     controller_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["controller"],
     redis_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["redis"],
+    brokers: Annotated[int, typer.Option(help="1, or 3: a KRaft cluster.", min=1, max=9)] = 1,
     keep_stack: Annotated[
         bool, typer.Option("--keep-stack", help="Leave the fault stack running at the end.")
     ] = False,
@@ -73,9 +74,13 @@ def main(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     if size not in SIZES:
         raise typer.BadParameter("small or full", param_hint="--size")
-    stack = fault_stack_settings(get_settings(), home, kafka_port, controller_port, redis_port)
-    ensure_up(stack)
+    stack = fault_stack_settings(
+        get_settings(), home, kafka_port, controller_port, redis_port, brokers=brokers
+    )
+    up(stack, typer.echo)
     command = f"python -m devtools.faults --seeds {seeds} --start {start} --size {size}"
+    if brokers > 1:
+        command += f" --brokers {brokers}"
     try:
         reports = run_seeds(range(start, start + seeds), size, stack, report, command)
     finally:

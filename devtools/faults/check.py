@@ -16,7 +16,7 @@ book, and the reference decides it with that book.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -179,6 +179,26 @@ def decision_divergences(
     for request in sorted(set(requests_sent) - set(seen)):
         wrong.append(f"decision {request}: none on the decisions topic")
     return wrong, len(log.decisions)
+
+
+def answer_divergences(
+    ref: Reference, answers: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[str]:
+    """Every answer a client got over HTTP equals the reference decision of its request."""
+    wrong = []
+    for request, replies in sorted(answers.items()):
+        expected = ref.decisions.get(request)
+        want = None if expected is None else orjson.loads(expected.model_dump_json())
+        for got in replies:
+            if want is None:
+                wrong.append(f"answer {request}: no such command in the reference")
+                continue
+            differ = {
+                f: (got.get(f), want.get(f)) for f in DECISION_FIELDS if got.get(f) != want.get(f)
+            }
+            if differ:
+                wrong.append(f"answer {request}: (client got, reference) differ {differ}")
+    return wrong
 
 
 def redis_divergences(client: redis.Redis, ref: Reference) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -180,17 +180,21 @@ def decision_differences(
     return differ
 
 
-def answer_divergences(verdict: Verdict, answers: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Every answer a client got over HTTP is the judge's first decision of its request."""
+def answer_divergences(
+    verdict: Verdict, answers: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[str]:
+    """Every answer a client got over HTTP (each retry's too) is the judge's first decision
+    of its request."""
     wrong = []
-    for request, got in sorted(answers.items()):
+    for request, replies in sorted(answers.items()):
         want = verdict.decisions.get(request)
-        if want is None:
-            wrong.append(f"judge: answer {request}: no such command in the log")
-            continue
-        differ = decision_differences(got, want)
-        if differ:
-            wrong.append(f"judge: answer {request}: (client got, judge) differ {differ}")
+        for got in replies:
+            if want is None:
+                wrong.append(f"judge: answer {request}: no such command in the log")
+                continue
+            differ = decision_differences(got, want)
+            if differ:
+                wrong.append(f"judge: answer {request}: (client got, judge) differ {differ}")
     return wrong
 
 

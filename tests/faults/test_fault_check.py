@@ -11,8 +11,7 @@ import orjson
 from connectors.pushers import signing, webhook
 from connectors.pushers.changes import figure_change
 from devtools.faults import check
-from devtools.faults.procs import WebhookReceiver
-from devtools.faults.run import WEBHOOK_SECRET
+from devtools.faults.procs import WEBHOOK_SECRET, WebhookReceiver
 from ledger.codec import encode
 from ledger.fold import apply_event
 from ledger.state import SkuState

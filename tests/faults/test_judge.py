@@ -251,7 +251,7 @@ def test_a_wrong_or_missing_decision_is_reported() -> None:
     wrong = judge_check.decision_divergences(verdict, [_raw(0, lie)], {"r1", "r2"})
     assert "available_after" in wrong[0]
     assert wrong[1:] == ["judge: decision r2: none on the decisions topic"]
-    answers = {"r1": dict(decisions[0], outcome="rejected")}
+    answers = {"r1": [decisions[0], dict(decisions[0], outcome="rejected")]}
     assert "outcome" in judge_check.answer_divergences(verdict, answers)[0]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from base.settings import Settings, TopicSettings
@@ -51,13 +52,17 @@ def unique(prefix: str) -> str:
 def free_cluster_ports(brokers: int) -> int:
     """A first port P such that P .. P + 2*brokers - 1 are free: a cluster's nodes listen on
     P + 2(n-1) and their controllers on P + 1 + 2(n-1) (KafkaSettings.node_ports)."""
+    return free_ports(lambda first: list(range(first, first + 2 * brokers)))
+
+
+def free_ports(needed: Callable[[int], list[int]]) -> int:
+    """A first port P such that every port of `needed(P)` is free."""
     for _ in range(50):
         first = free_port()
-        if first + 2 * brokers > 65535:
-            continue
-        if all(_bindable(port) for port in range(first, first + 2 * brokers)):
+        wanted = needed(first)
+        if max(wanted) <= 65535 and all(_bindable(port) for port in wanted):
             return first
-    raise RuntimeError(f"no block of {2 * brokers} free ports found")
+    raise RuntimeError("no free ports found for a stack")
 
 
 def _bindable(port: int) -> bool:
