@@ -81,15 +81,16 @@ class Gateway:
         """POST /v1/events (202 once Kafka acknowledged every fact)."""
         await self._post("/v1/events", {"events": facts}, self._keys["scanner"])
 
-    async def send_command(self, command: dict[str, Any], hold_channel: str) -> None:
+    async def send_command(self, command: dict[str, Any]) -> None:
         """A reserve, commit or release as the gateway routes take it, with the key of the
-        hold's channel; its answer is kept by request_id."""
+        command's channel (a commit's or release's: the hold's); its answer is kept by
+        request_id."""
         kind, hold = command["type"], command["hold_id"]
         body = {k: v for k, v in command.items() if k not in ("type", "issued_at")}
         if kind == "reserve":
             path, key = "/v1/holds", self._keys[command["channel"]]
         else:
-            path, key = f"/v1/holds/{hold}/{kind}", self._keys[hold_channel]
+            path, key = f"/v1/holds/{hold}/{kind}", self._keys[command["channel"]]
             body = {k: v for k, v in body.items() if k in ("sku", "order_id", "request_id")}
         answer = await self._post(path, body, key)
         self.answers[command["request_id"]].append(answer)

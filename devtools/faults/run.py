@@ -66,6 +66,7 @@ class Run:
         self.plan = plan
         self.workdir = workdir
         name = f"{plan.prefix}-{uuid.uuid4().hex[:6]}"
+        self.name = name  # every topic of the run (the worker's own too) carries it
         topics = TopicSettings.named(name, stack_settings.topics.partitions)
         worker = stack_settings.worker.model_copy(update={"app_id": f"tally-{name}"})
         self.settings = stack_settings.model_copy(update={"topics": topics, "worker": worker})
@@ -169,6 +170,10 @@ class Run:
             self.phase_b_requests.add(request)
         self.client_requests.add(request)
         stamped = {k: v for k, v in command.items() if v is not None}
+        if command["type"] != "reserve":
+            # The hold's channel asks, as the gateway puts a channel key's channel on it: a
+            # request is the same request whichever way it is sent (and re-sent).
+            stamped["channel"] = self.plan.hold_channels.get(command["hold_id"], self.plan.web)
         stamped["issued_at"] = datetime.now(UTC).isoformat()
         return stamped
 
@@ -206,8 +211,7 @@ class Run:
     async def _send_commands(self, commands: Sequence[dict[str, Any]], *, over_http: bool) -> None:
         if over_http:
             for command in commands:  # one at a time, each waiting for its answer
-                channel = self.plan.hold_channels.get(command["hold_id"], self.plan.web)
-                await self.gateway.send_command(command, channel)
+                await self.gateway.send_command(command)
             self.report.commands_over_http += len(commands)
         else:
             raw = [orjson.dumps(c) for c in commands]
@@ -354,9 +358,11 @@ def run_seed(seed: int, size: Size, stack_settings: Settings, workdir: Path) -> 
     """Run one seed on the fault stack (already up); its files go under `workdir`."""
     plan = build_plan(seed, size, stack_settings.topics.partitions, stack_settings.kafka.brokers)
     workdir.mkdir(parents=True, exist_ok=True)
-    report = asyncio.run(Run(plan, stack_settings, workdir).execute())
-    if report.ok:
+    run = Run(plan, stack_settings, workdir)
+    report = asyncio.run(run.execute())
+    if report.ok:  # a failed seed keeps its logs and its topics, to be looked into
         shutil.rmtree(workdir, ignore_errors=True)
+        asyncio.run(stack.delete_topics(stack_settings, run.name))
     return report
 
 

@@ -10,10 +10,14 @@ on kafka.port + RELAY_OFFSET + 2(n-1).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from base.settings import Settings
 from devtools.faults.relay import Relay
@@ -22,6 +26,8 @@ from ops.stack.kafka import Kafka
 from ops.stack.procs import Echo, kill_hard, locked, port_in_use
 from ops.stack.redis import Redis
 from ops.stack.service import Service
+
+log = logging.getLogger("tally.faults")
 
 LISTENER_OFFSET = 100
 RELAY_OFFSET = 200
@@ -161,6 +167,21 @@ def wait_ports_free(service: Service, timeout_s: float) -> None:
                     f"{service.name}: port {port} still in use {timeout_s:g}s after stop"
                 )
             time.sleep(PORT_FREE_POLL_S)
+
+
+async def delete_topics(settings: Settings, name: str) -> None:
+    """Delete a finished run's topics (`{name}.events`, `tally-{name}-...`): a broker
+    holding every earlier run's partitions recovers ever slower after a kill -9."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    try:
+        ours = [t for t in await admin.list_topics() if name in t]
+        if ours:
+            await admin.delete_topics(ours)
+    except KafkaError as error:  # cleaning up is best effort
+        log.warning("could not delete the topics of %s: %s", name, error)
+    finally:
+        await admin.close()
 
 
 @contextmanager
