@@ -79,6 +79,11 @@ def up(
         typer.echo("up: everything was already running; nothing to do")
     if settings.kafka.brokers > 1:
         cli_cluster.announce(settings, _echo)
+    else:
+        typer.echo(
+            "up: one broker, one copy of every topic (a dev stack; "
+            "`tally up --brokers 3` runs a cluster)"
+        )
 
 
 @app.command()
