@@ -111,8 +111,8 @@ class Workload:
         rng = self.rng
         sku, channel = rng.choice(SKUS), rng.choice(CHANNELS)
         known = [h for h in self.holds if h[1] == sku]
-        if known and rng.random() < 0.1:  # a known hold_id again, under a new request_id
-            hold_id = rng.choice(known)[0]
+        if known and rng.random() < 0.1:  # a known hold again (its channel's), new request_id
+            hold_id, _, channel = rng.choice(known)
         else:
             hold_id = f"h{self.n}"
             self.holds.append((hold_id, sku, channel))
