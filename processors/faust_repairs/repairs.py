@@ -17,6 +17,7 @@ from processors.faust_repairs import (
     changelog_highwater,
     current_event,
     ordering,
+    recovery_offsets,
     rewind,
     transaction_watch,
 )
@@ -55,6 +56,7 @@ class FaustRepairs:
     def install() -> None:
         """Patch Faust's classes, once per process (idempotent), before the app is built."""
         changelog_highwater.install()  # exactly-once recovery must see the changelog's end
+        recovery_offsets.install()  # ... and start where the local store really is
         transaction_watch.install()  # transaction failures Faust only logs, as metrics
 
     def on_partitions_assigned(self) -> None:
