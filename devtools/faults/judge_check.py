@@ -148,20 +148,35 @@ def decision_divergences(
     wrong, seen = [], set()
     for raw in records:
         got = _json(raw)
-        request = got.get("request_id")
-        seen.add(request)
-        want = verdict.decisions.get(str(request))
-        if want is None:
-            wrong.append(f"judge: decision {request}: no such command in the log")
-            continue
-        differ = decision_differences(got, want)
-        if differ:
-            wrong.append(f"judge: decision {request}: (live, judge) differ {differ}")
+        seen.add(got.get("request_id"))
+        wrong += _against_first(verdict, str(got.get("request_id")), got, "decision", "live")
     wrong += [
         f"judge: decision {r}: none on the decisions topic"
         for r in sorted(set(requests_sent) - seen)
     ]
     return wrong
+
+
+def answer_divergences(
+    verdict: Verdict, answers: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[str]:
+    """Every answer a client got over HTTP (each retry's too) is the judge's first decision
+    of its request."""
+    wrong = []
+    for request, replies in sorted(answers.items()):
+        for got in replies:
+            wrong += _against_first(verdict, request, got, "answer", "client got")
+    return wrong
+
+
+def _against_first(
+    verdict: Verdict, request: str, got: Mapping[str, Any], what: str, whose: str
+) -> list[str]:
+    want = verdict.decisions.get(request)
+    if want is None:
+        return [f"judge: {what} {request}: no such command in the log"]
+    differ = decision_differences(got, want)
+    return [f"judge: {what} {request}: ({whose}, judge) differ {differ}"] if differ else []
 
 
 def decision_differences(
@@ -178,24 +193,6 @@ def decision_differences(
         if not same:
             differ[name] = (a, b)
     return differ
-
-
-def answer_divergences(
-    verdict: Verdict, answers: Mapping[str, Sequence[Mapping[str, Any]]]
-) -> list[str]:
-    """Every answer a client got over HTTP (each retry's too) is the judge's first decision
-    of its request."""
-    wrong = []
-    for request, replies in sorted(answers.items()):
-        want = verdict.decisions.get(request)
-        for got in replies:
-            if want is None:
-                wrong.append(f"judge: answer {request}: no such command in the log")
-                continue
-            differ = decision_differences(got, want)
-            if differ:
-                wrong.append(f"judge: answer {request}: (client got, judge) differ {differ}")
-    return wrong
 
 
 def redis_divergences(client: redis.Redis, verdict: Verdict, skus: Iterable[str]) -> list[str]:
