@@ -23,7 +23,7 @@ from base.settings import Settings
 from devtools.faults.relay import Relay
 from ops.stack.control import start_services, stop_services
 from ops.stack.kafka import Kafka
-from ops.stack.procs import Echo, kill_hard, locked, port_in_use
+from ops.stack.procs import Echo, kill_hard, locked, our_pid, port_in_use
 from ops.stack.redis import Redis
 from ops.stack.service import Service
 
@@ -113,6 +113,9 @@ def up(settings: Settings, echo: Echo) -> None:
         for service in services(settings):
             if isinstance(service, FaultKafka) and not service.has_relay_listener():
                 stop_services(settings, (service.name,), echo)
+        for service in services(settings):
+            if our_pid(service.files) is None:  # a stack just stopped may hold its ports
+                wait_ports_free(service, PORT_FREE_TIMEOUT_S)
         start_services(settings, services(settings), echo)
 
 
