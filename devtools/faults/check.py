@@ -41,7 +41,9 @@ from ledger.fold import evolve
 from ledger.policy import PolicyBook, apply_policy
 from ledger.state import SkuState
 
-DECISION_FIELDS = ("hold_id", "sku", "command", "outcome", "reason", "location", "available_after")
+DECISION_FIELDS = (
+    "hold_id", "sku", "command", "outcome", "reason", "location", "available_after", "channel",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -254,23 +256,20 @@ def missing_acked(log: Log, acked_event_ids: set[str], acked_requests: set[str])
 
 
 Buckets = dict[str, dict[str, dict[str, int]]]  # sku -> location -> bucket -> units
-HoldViews = dict[str, dict[str, tuple[str, int, str | None, str]]]
+HoldViews = dict[str, dict[tuple[str, str], tuple[str, int, str | None]]]
 
 
 def live_tables(table: Mapping[str, SkuState]) -> tuple[Buckets, HoldViews]:
     """The committed table as plain dicts for the independent judge: every location's
-    buckets, and every hold the SKU knows (pending and resolved) as (status, units,
-    location, channel)."""
+    buckets, and every hold the SKU knows (pending and resolved), by (channel, hold_id), as
+    (status, units, location)."""
     positions: Buckets = {}
     holds: HoldViews = {}
     for sku, state in table.items():
         positions[sku] = {loc: p._asdict() for loc, p in state.positions.items()}
-        known = {h.hold_id: h for h in state.holds.values()}
-        for hold_id in state.resolved.ids():
-            resolved = state.resolved.get(hold_id)
-            if resolved is not None:
-                known[hold_id] = resolved
-        holds[sku] = {h: (x.status, x.qty, x.location, x.channel) for h, x in known.items()}
+        known = list(state.holds.values())
+        known += [h for key in state.resolved.ids() if (h := state.resolved.get(key))]
+        holds[sku] = {(h.channel, h.hold_id): (h.status, h.qty, h.location) for h in known}
     return positions, holds
 
 

@@ -85,14 +85,20 @@ class Hold:
     first: dict[str, Any]  # the hold's first decision
 
 
+# Hold ids and request ids are each channel's own (WIRE.md): a hold is known by its channel
+# and id, a request by its asking channel (None: an admin) and id.
+HoldRef = tuple[str, str]
+RequestRef = tuple[str | None, str]
+
+
 @dataclass
 class Sku:
     """One SKU as the judge sees it."""
 
     positions: dict[str, dict[str, int]] = field(default_factory=dict)
-    holds: dict[str, Hold] = field(default_factory=dict)
+    holds: dict[HoldRef, Hold] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
-    answered: dict[str, dict[str, Any]] = field(default_factory=dict)  # request_id -> first
+    answered: dict[RequestRef, dict[str, Any]] = field(default_factory=dict)  # the first
 
     def bucket(self, location: str) -> dict[str, int]:
         return self.positions.setdefault(location, dict.fromkeys(BUCKETS, 0))
@@ -116,6 +122,15 @@ def ats(sku: Sku, channel: Channel, policy: Policy) -> int:
     if channel.allocation_cap_units is not None:
         total = min(total, channel.allocation_cap_units)
     return max(0, total)
+
+
+def _asked_for(sku: Sku, channel: str | None, hold_id: str) -> Hold | None:
+    """The asking channel's hold `hold_id`; for an admin (no channel) the one hold with that
+    id when exactly one channel has one."""
+    if channel is not None:
+        return sku.holds.get((channel, hold_id))
+    named = [hold for (_, held), hold in sku.holds.items() if held == hold_id]
+    return named[0] if len(named) == 1 else None
 
 
 def _place(
@@ -165,6 +180,7 @@ def _decision(
         "location": location,
         "available_after": units,
         "decided_at": record["issued_at"],
+        "channel": record.get("channel"),  # the asking channel's (None: an admin's)
     }
 
 
@@ -244,16 +260,18 @@ class Judge:
             decision = self._reserve(sku, record, policy, now)
         else:
             decision = self._resolve(sku, record, policy)
-        sku.answered[record["request_id"]] = decision
+        sku.answered[(record.get("channel"), record["request_id"])] = decision
         return decision
 
     @staticmethod
     def _repeated(sku: Sku, record: dict[str, Any]) -> dict[str, Any] | None:
-        """The first decision of a repeated request_id, or of a reserve's known hold_id
-        (that hold's first decision as it was written, whatever the new request_id)."""
-        first = sku.answered.get(record["request_id"])
-        if first is None and record["type"] == "reserve" and record["hold_id"] in sku.holds:
-            first = sku.holds[record["hold_id"]].first
+        """The first decision of the asking channel's repeated request_id, or of a reserve
+        naming the channel's known hold_id (that hold's first decision as it was written,
+        whatever the new request_id)."""
+        first = sku.answered.get((record.get("channel"), record["request_id"]))
+        if first is None and record["type"] == "reserve":
+            known = sku.holds.get((record["channel"], record["hold_id"]))
+            first = None if known is None else known.first
         return first
 
     @staticmethod
@@ -277,18 +295,14 @@ class Judge:
             sku.bucket(location)["reserved"] += record["qty"]
             units = available(sku, location, policy)
         hold.first = _decision(record, location, reason, units)
-        sku.holds[record["hold_id"]] = hold
+        sku.holds[(record["channel"], record["hold_id"])] = hold
         return hold.first
 
     @staticmethod
     def _resolve(sku: Sku, record: dict[str, Any], policy: Policy) -> dict[str, Any]:
-        hold = sku.holds.get(record["hold_id"])
-        if hold is None:
+        hold = _asked_for(sku, record.get("channel"), record["hold_id"])
+        if hold is None:  # none, another channel's, or an admin's ambiguous id
             return _decision(record, None, "hold_not_found", 0)
-        asked_channel = record.get("channel")
-        if asked_channel is not None and asked_channel != hold.channel:
-            # Another channel's hold: answered without revealing anything about it.
-            return _decision(record, None, "channel_mismatch", 0)
         units = 0 if hold.location is None else available(sku, hold.location, policy)
         if hold.status != "pending":
             return _decision(record, hold.location, RESOLVED_REASON[hold.status], units)
@@ -312,10 +326,10 @@ class Judge:
             "loc": {loc: max(0, available(sku, loc, policy)) for loc in sku.positions},
         }
 
-    def holds(self, name: str) -> dict[str, tuple[str, int, str | None, str]]:
-        """hold_id -> (status, qty, location, channel) of every hold the SKU knows."""
+    def holds(self, name: str) -> dict[HoldRef, tuple[str, int, str | None]]:
+        """(channel, hold_id) -> (status, qty, location) of every hold the SKU knows."""
         sku = self.skus.get(name, Sku())
-        return {h: (x.status, x.qty, x.location, x.channel) for h, x in sku.holds.items()}
+        return {ref: (x.status, x.qty, x.location) for ref, x in sku.holds.items()}
 
     def positions(self, name: str) -> dict[str, dict[str, int]]:
         sku = self.skus.get(name, Sku())

@@ -29,6 +29,7 @@ ATS_KEY = "tally:ats:{}"
 LOC_KEY = "tally:loc:{}"
 DECISION_FIELDS = (
     "hold_id", "sku", "command", "outcome", "reason", "location", "available_after", "decided_at",
+    "channel",
 )  # fmt: skip
 READ_TIMEOUT_S = 30.0
 
@@ -214,7 +215,7 @@ def redis_divergences(client: redis.Redis, verdict: Verdict, skus: Iterable[str]
 def table_divergences(
     verdict: Verdict,
     live_positions: Mapping[str, Mapping[str, Mapping[str, int]]],
-    live_holds: Mapping[str, Mapping[str, tuple[str, int, str | None, str]]],
+    live_holds: Mapping[str, Mapping[HoldRef, HoldView]],
 ) -> list[str]:
     """The committed table's buckets and holds, SKU by SKU, equal the judge's."""
     wrong = []
@@ -237,9 +238,10 @@ def table_divergences(
     return wrong
 
 
-HoldView = tuple[str, int, str | None, str]  # status, units, location, channel
+HoldRef = tuple[str, str]  # channel, hold_id
+HoldView = tuple[str, int, str | None]  # status, units, location
 
 
-def _comparable(holds: Mapping[str, HoldView]) -> dict[str, tuple[Any, ...]]:
+def _comparable(holds: Mapping[HoldRef, HoldView]) -> dict[HoldRef, tuple[Any, ...]]:
     """A rejected hold holds nothing: only its status is compared."""
     return {h: (view[0],) if view[0] == "rejected" else view for h, view in holds.items()}

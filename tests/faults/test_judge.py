@@ -56,7 +56,9 @@ def _policy(rng: random.Random, version: int) -> list[dict[str, Any]]:
 
 
 class Workload:
-    """Facts and hold commands interleaved on the same SKUs, with repeats and expiry ticks."""
+    """Facts and hold commands interleaved on the same SKUs, with repeats and expiry ticks;
+    hold ids and request ids reused within and across channels, commits and releases by the
+    hold's channel, by another and by an admin (no channel)."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -82,6 +84,9 @@ class Workload:
 
     def _fact(self) -> dict[str, Any]:
         record = self.facts.next_fact()
+        if self.rng.random() < 0.2:  # restocking, so that holds are often accepted
+            record = dict(record, type="received", qty=self.rng.randint(10, 30))
+            record = {k: v for k, v in record.items() if k not in ("reason", "disposition")}
         if self.rng.random() < 0.05:
             record = dict(record, event_id="j-dup-1")  # a reused event_id: a duplicate
         return record
@@ -103,22 +108,31 @@ class Workload:
         }  # fmt: skip
         if command["type"] == "commit":
             command["order_id"] = f"o{self.n}"
-        if rng.random() < 0.3:
+        asking = rng.random()
+        if asking < 0.4:
             command["channel"] = channel  # as the gateway sends it for a channel's key
+        elif asking < 0.55:
+            command["channel"] = rng.choice(CHANNELS[:3])  # perhaps another channel's hold
+        if rng.random() < 0.05 and self.sent:  # another request's id, perhaps another channel's
+            command["request_id"] = rng.choice(self.sent)["request_id"]
         return self._stamp(command)
 
     def _reserve(self) -> dict[str, Any]:
         rng = self.rng
         sku, channel = rng.choice(SKUS), rng.choice(CHANNELS)
         known = [h for h in self.holds if h[1] == sku]
-        if known and rng.random() < 0.1:  # a known hold again (its channel's), new request_id
+        reuse = rng.random()
+        if known and reuse < 0.1:  # a known hold again (its channel's), new request_id
             hold_id, _, channel = rng.choice(known)
+        elif known and reuse < 0.15:  # a known hold id, perhaps another channel's: its own
+            hold_id = rng.choice(known)[0]
+            self.holds.append((hold_id, sku, channel))
         else:
             hold_id = f"h{self.n}"
             self.holds.append((hold_id, sku, channel))
         command = {
             "type": "reserve", "request_id": f"r{self.n}", "hold_id": hold_id, "sku": sku,
-            "channel": channel, "qty": rng.randint(1, 8), "ttl_s": rng.randint(1, 10),
+            "channel": channel, "qty": rng.randint(1, 8), "ttl_s": rng.randint(1, 60),
         }  # fmt: skip
         if rng.random() < 0.3:
             command["location"] = rng.choice(LOCATIONS)
@@ -240,7 +254,7 @@ def test_the_judge_replays_a_small_run_as_the_docs_say() -> None:
         "on_hand": 5, "committed": 2, "reserved": 0, "damaged": 0, "inspection": 0,
     }  # fmt: skip
     assert verdict.judge.figures("S", verdict.policy) == {"ats": {"web": 2}, "loc": {"A": 3}}
-    assert verdict.judge.holds("S") == {"h1": ("committed", 2, "A", "web")}
+    assert verdict.judge.holds("S") == {("web", "h1"): ("committed", 2, "A")}
 
 
 def test_a_wrong_or_missing_decision_is_reported() -> None:
@@ -287,10 +301,10 @@ def test_a_wrong_or_missing_figure_is_reported() -> None:
 def test_a_wrong_bucket_or_hold_in_the_table_is_reported() -> None:
     verdict, _ = _a_run()
     bucket = {"on_hand": 5, "committed": 2, "reserved": 0, "damaged": 0, "inspection": 0}
-    holds = {"S": {"h1": ("committed", 2, "A", "web")}}
+    holds = {"S": {("web", "h1"): ("committed", 2, "A")}}
     assert judge_check.table_divergences(verdict, {"S": {"A": bucket}}, holds) == []
     behind = {"S": {"A": dict(bucket, committed=0, reserved=2)}}
-    pending = {"S": {"h1": ("pending", 2, "A", "web")}}
+    pending = {"S": {("web", "h1"): ("pending", 2, "A")}}
     wrong = judge_check.table_divergences(verdict, behind, pending)
     assert len(wrong) == 2
     assert "buckets" in wrong[0] and "holds" in wrong[1]
