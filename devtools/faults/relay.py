@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from dataclasses import dataclass, field
+
+log = logging.getLogger("tally.faults")
 
 CHUNK_BYTES = 65_536
 HOST = "127.0.0.1"
@@ -42,10 +45,16 @@ class Relay:
         return self
 
     def stop(self) -> None:
-        self._call(self._stop())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        """Close every connection and the listener; never raises (a run's teardown)."""
+        if self._thread.is_alive():
+            try:
+                self._call(self._stop())
+            except (TimeoutError, RuntimeError) as error:  # a loop stuck or gone: let it be
+                log.warning("relay %d: stopping: %r", self.listen_port, error)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.close()
 
     def delay(self, seconds: float) -> None:
         """Hold every chunk this long before passing it on (both ways)."""
