@@ -44,6 +44,7 @@ from ledger.state import SkuState
 DECISION_FIELDS = (
     "hold_id", "sku", "command", "outcome", "reason", "location", "available_after", "channel",
 )  # fmt: skip
+ANSWER_FIELDS = tuple(f for f in DECISION_FIELDS if f != "channel")  # HTTP: no channel
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def answer_divergences(
                 wrong.append(f"answer {request}: no such command in the reference")
                 continue
             differ = {
-                f: (got.get(f), want.get(f)) for f in DECISION_FIELDS if got.get(f) != want.get(f)
+                f: (got.get(f), want.get(f)) for f in ANSWER_FIELDS if got.get(f) != want.get(f)
             }
             if differ:
                 wrong.append(f"answer {request}: (client got, reference) differ {differ}")

@@ -31,6 +31,8 @@ DECISION_FIELDS = (
     "hold_id", "sku", "command", "outcome", "reason", "location", "available_after", "decided_at",
     "channel",
 )  # fmt: skip
+# An HTTP answer carries the decision without `channel` (the asking key's own).
+ANSWER_FIELDS = tuple(f for f in DECISION_FIELDS if f != "channel")
 READ_TIMEOUT_S = 30.0
 
 
@@ -166,26 +168,31 @@ def answer_divergences(
     wrong = []
     for request, replies in sorted(answers.items()):
         for got in replies:
-            wrong += _against_first(verdict, request, got, "answer", "client got")
+            wrong += _against_first(verdict, request, got, "answer", "client got", ANSWER_FIELDS)
     return wrong
 
 
 def _against_first(
-    verdict: Verdict, request: str, got: Mapping[str, Any], what: str, whose: str
+    verdict: Verdict,
+    request: str,
+    got: Mapping[str, Any],
+    what: str,
+    whose: str,
+    fields: tuple[str, ...] = DECISION_FIELDS,
 ) -> list[str]:
     want = verdict.decisions.get(request)
     if want is None:
         return [f"judge: {what} {request}: no such command in the log"]
-    differ = decision_differences(got, want)
+    differ = decision_differences(got, want, fields)
     return [f"judge: {what} {request}: ({whose}, judge) differ {differ}"] if differ else []
 
 
 def decision_differences(
-    got: Mapping[str, Any], want: Mapping[str, Any]
+    got: Mapping[str, Any], want: Mapping[str, Any], fields: tuple[str, ...] = DECISION_FIELDS
 ) -> dict[str, tuple[Any, Any]]:
     """The fields that differ; `decided_at` compared as an instant (`Z` is `+00:00`)."""
     differ = {}
-    for name in DECISION_FIELDS:
+    for name in fields:
         a, b = got.get(name), want.get(name)
         if name == "decided_at" and isinstance(a, str) and isinstance(b, str):
             same = datetime.fromisoformat(a) == datetime.fromisoformat(b)
