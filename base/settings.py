@@ -12,7 +12,7 @@ import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -49,6 +49,11 @@ class KafkaSettings(BaseModel):
     sasl_password: SecretStr = SecretStr("")
     # The CA that signed the brokers' certificates (PEM); empty: the system's CAs.
     ssl_cafile: Path | None = None
+    # Brokers of the local stack (`tally up --brokers 3`: a KRaft cluster on loopback, every
+    # node broker and controller). Node n listens on port + PORT_STEP*(n-1) and
+    # controller_port + PORT_STEP*(n-1); every client bootstraps from all of them.
+    brokers: int = Field(default=1, ge=1, le=9)
+    PORT_STEP: ClassVar[int] = 2
 
     @model_validator(mode="after")
     def _credentials_for_sasl(self) -> KafkaSettings:
@@ -61,9 +66,23 @@ class KafkaSettings(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _ports_distinct(self) -> KafkaSettings:
+        ports = [port for pair in self.node_ports() for port in pair]
+        if len(set(ports)) != len(ports) or max(ports) > 65535:
+            raise ValueError(f"kafka: the brokers' ports {ports} overlap or pass 65535")
+        return self
+
+    def node_ports(self) -> list[tuple[int, int]]:
+        """(client port, controller port) of each node, node 1 first."""
+        step = self.PORT_STEP
+        return [
+            (self.port + step * n, self.controller_port + step * n) for n in range(self.brokers)
+        ]
+
     @property
     def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
+        return ",".join(f"{self.host}:{port}" for port, _ in self.node_ports())
 
 
 # The local dev stack's Redis password (`tally up` binds that Redis to loopback only). It is
@@ -137,6 +156,11 @@ class TopicSettings(BaseModel):
     orders: str = "tally.orders"
     capacity: str = "tally.capacity"
     partitions: int = Field(default=4, ge=1, le=256)
+    # Copies of every partition, and how many must have a write before it is acknowledged
+    # (acks=all). None: 3 and 2 on a cluster of 3 or more brokers, else 1 and 1 (the
+    # single-broker dev stack keeps one copy). `replication_for(settings)` resolves them.
+    replication_factor: int | None = Field(default=None, ge=1, le=9)
+    min_insync_replicas: int | None = Field(default=None, ge=1, le=9)
 
     @classmethod
     def named(cls, prefix: str, partitions: int) -> TopicSettings:
@@ -151,6 +175,12 @@ class TopicSettings(BaseModel):
             capacity=f"{prefix}.capacity",
             partitions=partitions,
         )
+
+    def replication(self, brokers: int) -> tuple[int, int]:
+        """(replication factor, min in-sync replicas) on a cluster of `brokers`."""
+        factor = self.replication_factor or min(3, brokers)
+        insync = self.min_insync_replicas or (2 if factor >= 3 else 1)
+        return factor, min(insync, factor)
 
 
 class WorkerSettings(BaseModel):
@@ -479,6 +509,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         section = getattr(settings, section_name)
         for field_name in type(section).model_fields:
             value = getattr(section, field_name)
+            if value is None:  # unset: the child takes the default ("None" is no value)
+                continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             elif isinstance(value, tuple):  # complex values are read back as JSON

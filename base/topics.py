@@ -33,21 +33,36 @@ def partition_for(key: str, partitions: int) -> int:
     return partition
 
 
+# The logs the state is folded from (facts, hold commands, policy, orders, capacity asks):
+# never deleted by age, so a rebuild from the log is exact. The policy log is compacted
+# instead (the newest record per channel and location is kept for good).
+FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+def changelog_configs(settings: Settings) -> dict[str, str]:
+    """A Faust table's changelog (compacted by Faust): how many copies must hold a write."""
+    return {"min.insync.replicas": str(settings.topics.replication(settings.kafka.brokers)[1])}
+
+
 def wanted_topics(settings: Settings) -> list[NewTopic]:
+    """Every wire topic with its partitions, copies and configs (docs/WIRE.md)."""
     topics = settings.topics
-    keyed_by_sku = {"cleanup.policy": "delete"}
+    factor, insync = topics.replication(settings.kafka.brokers)
+    copies = {"min.insync.replicas": str(insync)}
+    source = {"cleanup.policy": "delete", **FOREVER, **copies}
+    derived = {"cleanup.policy": "delete", **copies}  # outputs: the broker's retention
     return [
-        NewTopic(topics.events, topics.partitions, 1, topic_configs=keyed_by_sku),
-        NewTopic(topics.commands, topics.partitions, 1, topic_configs=keyed_by_sku),
-        NewTopic(topics.decisions, topics.partitions, 1, topic_configs=keyed_by_sku),
+        NewTopic(topics.events, topics.partitions, factor, topic_configs=source),
+        NewTopic(topics.commands, topics.partitions, factor, topic_configs=source),
+        NewTopic(topics.decisions, topics.partitions, factor, topic_configs=derived),
         # One partition: its offsets are the global policy version; compacted, so the latest
         # record per channel/location is kept forever.
-        NewTopic(topics.policy, 1, 1, topic_configs={"cleanup.policy": "compact"}),
-        NewTopic(topics.dlq, 1, 1, topic_configs={"cleanup.policy": "delete"}),
+        NewTopic(topics.policy, 1, factor, topic_configs={"cleanup.policy": "compact", **copies}),
+        NewTopic(topics.dlq, 1, factor, topic_configs=derived),
         # An order's own log (key: the order ref) and the locations' capacity asks (key: the
         # location): each has one owner at a time, like a SKU's partition.
-        NewTopic(topics.orders, topics.partitions, 1, topic_configs={"cleanup.policy": "delete"}),
-        NewTopic(topics.capacity, topics.partitions, 1, topic_configs={"cleanup.policy": "delete"}),
+        NewTopic(topics.orders, topics.partitions, factor, topic_configs=source),
+        NewTopic(topics.capacity, topics.partitions, factor, topic_configs=source),
     ]
 
 

@@ -18,11 +18,12 @@ from connectors.auth import keys_app
 from connectors.bulk_import import import_command
 from connectors.edi.cli import edi_app
 from connectors.pushers.cli import push_app
-from ops import cli_ledger, cli_orders, cli_output, cli_policy
+from ops import cli_cluster, cli_ledger, cli_orders, cli_output, cli_policy
 from ops.cli_kpi import kpi_command
 from ops.stack import ServiceStatus, StackError, ensure_up
 from ops.stack import down as stack_down
 from ops.stack import status as stack_status
+from ops.stack.kafka import recorded_brokers
 
 app = typer.Typer(help="Tally: the real-time inventory ledger.", no_args_is_help=True)
 
@@ -51,15 +52,38 @@ def up(
     with_prometheus: Annotated[
         bool, typer.Option("--with-prometheus", help="Also run Prometheus.")
     ] = False,
+    brokers: Annotated[
+        int | None,
+        typer.Option(
+            "--brokers",
+            min=1,
+            max=9,
+            help="Kafka brokers: 3 starts a KRaft cluster on loopback ports "
+            "(default: TALLY_KAFKA__BROKERS, 1).",
+        ),
+    ] = None,
 ) -> None:
     """Start the local stack (Kafka in KRaft mode, Redis; Prometheus on request)."""
     _quiet_clients()
+    settings = get_settings()
+    if brokers is None and "brokers" not in settings.kafka.model_fields_set:
+        brokers = recorded_brokers(settings.stack.home)  # the size this home was made with
+    if brokers is not None:
+        kafka = settings.kafka.model_copy(update={"brokers": brokers})
+        settings = settings.model_copy(update={"kafka": kafka})
     with _stack_errors():
-        result = ensure_up(get_settings(), prometheus=with_prometheus, echo=_echo)
+        result = ensure_up(settings, prometheus=with_prometheus, echo=_echo)
     if result.started:
         typer.echo(f"up: started {', '.join(result.started)}")
     else:
         typer.echo("up: everything was already running; nothing to do")
+    if settings.kafka.brokers > 1:
+        cli_cluster.announce(settings, _echo)
+    else:
+        typer.echo(
+            "up: one broker, one copy of every topic (a dev stack; "
+            "`tally up --brokers 3` runs a cluster)"
+        )
 
 
 @app.command()

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from base.kafka_client import client_options
 from base.policy_follower import PolicyFollower
 from base.settings import Settings
-from base.topics import POSITIONS_TABLE
+from base.topics import POSITIONS_TABLE, changelog_configs
 from ledger.policy import PolicyBook
 from processors import metrics
 from processors.batch import TopicKind
@@ -69,6 +69,7 @@ def build_worker(settings: Settings) -> Worker:
         partitions=topics.partitions,
         key_type=bytes,  # raw bytes both ways: ledger.codec owns the value's format
         value_type=bytes,
+        extra_topic_configs=changelog_configs(settings),
     )
     kinds: dict[str, TopicKind] = {topics.events: "events", topics.commands: "commands"}
     worker = _worker(settings, app, kinds, positions)

@@ -58,7 +58,8 @@ def faust_options(settings: Settings, app: AppSettings) -> dict[str, Any]:
         "store": "rocksdb://",
         "processing_guarantee": app.processing_guarantee,
         "topic_partitions": settings.topics.partitions,
-        "topic_replication_factor": 1,
+        # A cluster's copies (the changelogs are the tables' durable state; docs/OPERATING.md).
+        "topic_replication_factor": settings.topics.replication(settings.kafka.brokers)[0],
         "topic_allow_declare": True,
         "datadir": str(app.data_dir),
         "web_enabled": True,

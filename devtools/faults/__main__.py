@@ -1,7 +1,9 @@
-"""`python -m devtools.faults --seeds N [--start S] [--size small|full] [--report PATH]`.
+"""`python -m devtools.faults --seeds N [--start S] [--size small|full] [--brokers 1|3]
+[--report PATH]`.
 
-Brings up (or reuses) the fault stack: its own stack home and ports, never the shared one.
-Prints one line per seed and writes a JSON report; exits 1 when any seed diverged.
+Brings up (or reuses) the fault stack: its own stack home and ports, never the shared one,
+one broker or a cluster; stops it at the end (`--keep-stack` leaves it running). Prints one
+line per seed and writes a JSON report; exits 1 when any seed did not converge.
 """
 
 from __future__ import annotations
@@ -9,24 +11,17 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from base.settings import get_settings
+from base.settings import Settings, get_settings
 from devtools.faults.plan import FAULT_KINDS, SIZES
-from devtools.faults.run import (
-    DEFAULT_PORTS,
-    INTERRUPTED,
-    SeedReport,
-    fault_stack_settings,
-    known_bug,
-    run_seed,
-)
-from ops.stack import ensure_up
+from devtools.faults.run import INTERRUPTED, SeedReport, run_seed
+from devtools.faults.stack import DEFAULT_PORTS, fault_stack_settings, up
+from ops.stack import down
 
 app = typer.Typer(add_completion=False)
 
@@ -42,11 +37,13 @@ def summary(reports: list[SeedReport], command: str) -> dict[str, object]:
         "seeds_ok": sum(r.ok for r in reports),
         "seeds_diverged": sum(bool(r.divergences) for r in reports),
         "seeds_errored": sum(r.error is not None for r in reports),
-        "failures_by_known_bug": dict(Counter(known_bug(r) or "new" for r in reports if not r.ok)),
         "faults_injected": faults,
         "faults_total": sum(faults.values()),
         "facts_sent": sum(r.facts_sent for r in reports),
         "commands_sent": sum(r.commands_sent for r in reports),
+        "facts_over_http": sum(r.facts_over_http for r in reports),
+        "commands_over_http": sum(r.commands_over_http for r in reports),
+        "answers_checked": sum(r.answers_checked for r in reports),
         "decisions_checked": sum(r.decisions_in_log for r in reports),
         "unexpected_exits": sum(len(r.unexpected_exits) for r in reports),
         "seconds": round(sum(r.seconds for r in reports), 1),
@@ -68,35 +65,53 @@ def main(
     kafka_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["kafka"],
     controller_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["controller"],
     redis_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["redis"],
+    brokers: Annotated[int, typer.Option(help="1, or 3: a KRaft cluster.", min=1, max=9)] = 1,
+    keep_stack: Annotated[
+        bool, typer.Option("--keep-stack", help="Leave the fault stack running at the end.")
+    ] = False,
 ) -> None:
-    """Run seeds start .. start+seeds-1 and compare each with its reference."""
+    """Run seeds start .. start+seeds-1 and compare each with both judges."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     if size not in SIZES:
         raise typer.BadParameter("small or full", param_hint="--size")
-    stack = fault_stack_settings(get_settings(), home, kafka_port, controller_port, redis_port)
-    ensure_up(stack)
+    stack = fault_stack_settings(
+        get_settings(), home, kafka_port, controller_port, redis_port, brokers=brokers
+    )
+    up(stack, typer.echo)
     command = f"python -m devtools.faults --seeds {seeds} --start {start} --size {size}"
-    reports: list[SeedReport] = []
-    runs = home.parent / "runs"
-    for seed in range(start, start + seeds):
-        reports.append(run_seed(seed, SIZES[size], stack, runs / f"seed-{seed}-{int(time.time())}"))
-        typer.echo(reports[-1].line())
-        for divergence in reports[-1].divergences[:10]:
-            typer.echo(f"    {divergence}")
-        if reports[-1].error:
-            typer.echo(f"    error: {reports[-1].error[:2_000]}")
-        if not reports[-1].ok:
-            typer.echo(f"    known bug: {known_bug(reports[-1]) or 'no (new)'}")
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(json.dumps(summary(reports, command), indent=2) + "\n")
-        if reports[-1].error == INTERRUPTED:
-            break
+    if brokers > 1:
+        command += f" --brokers {brokers}"
+    try:
+        reports = run_seeds(range(start, start + seeds), size, stack, report, command)
+    finally:
+        if not keep_stack:  # the stack is the runner's own: stop it (its data stays)
+            down(stack)
     total = summary(reports, command)
     typer.echo(
         f"seeds {total['seeds_run']}, ok {total['seeds_ok']}, diverged {total['seeds_diverged']},"
         f" errored {total['seeds_errored']}, faults {total['faults_injected']}; report: {report}"
     )
     raise typer.Exit(0 if total["seeds_ok"] == total["seeds_run"] else 1)
+
+
+def run_seeds(
+    seeds: range, size: str, stack: Settings, report: Path, command: str
+) -> list[SeedReport]:
+    """One line per seed; the JSON report rewritten after each."""
+    reports: list[SeedReport] = []
+    runs = stack.stack.home.parent / "runs"
+    for seed in seeds:
+        reports.append(run_seed(seed, SIZES[size], stack, runs / f"seed-{seed}-{int(time.time())}"))
+        typer.echo(reports[-1].line())
+        for divergence in reports[-1].divergences[:10]:
+            typer.echo(f"    {divergence}")
+        if reports[-1].error:
+            typer.echo(f"    error: {reports[-1].error[:2_000]}")
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(summary(reports, command), indent=2) + "\n")
+        if reports[-1].error == INTERRUPTED:
+            break
+    return reports
 
 
 if __name__ == "__main__":

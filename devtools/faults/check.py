@@ -16,7 +16,7 @@ book, and the reference decides it with that book.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -41,7 +41,10 @@ from ledger.fold import evolve
 from ledger.policy import PolicyBook, apply_policy
 from ledger.state import SkuState
 
-DECISION_FIELDS = ("hold_id", "sku", "command", "outcome", "reason", "location", "available_after")
+DECISION_FIELDS = (
+    "hold_id", "sku", "command", "outcome", "reason", "location", "available_after", "channel",
+)  # fmt: skip
+ANSWER_FIELDS = tuple(f for f in DECISION_FIELDS if f != "channel")  # HTTP: no channel
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,26 @@ def decision_divergences(
     return wrong, len(log.decisions)
 
 
+def answer_divergences(
+    ref: Reference, answers: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[str]:
+    """Every answer a client got over HTTP equals the reference decision of its request."""
+    wrong = []
+    for request, replies in sorted(answers.items()):
+        expected = ref.decisions.get(request)
+        want = None if expected is None else orjson.loads(expected.model_dump_json())
+        for got in replies:
+            if want is None:
+                wrong.append(f"answer {request}: no such command in the reference")
+                continue
+            differ = {
+                f: (got.get(f), want.get(f)) for f in ANSWER_FIELDS if got.get(f) != want.get(f)
+            }
+            if differ:
+                wrong.append(f"answer {request}: (client got, reference) differ {differ}")
+    return wrong
+
+
 def redis_divergences(client: redis.Redis, ref: Reference) -> list[str]:
     """Every published figure equals figures(reference state, final book); none negative."""
     wrong = []
@@ -231,6 +254,24 @@ def missing_acked(log: Log, acked_event_ids: set[str], acked_requests: set[str])
     wrong = [f"acked event {e} not in the log" for e in sorted(acked_event_ids - in_log)]
     wrong += [f"acked command {r} not in the log" for r in sorted(acked_requests - in_log_requests)]
     return wrong
+
+
+Buckets = dict[str, dict[str, dict[str, int]]]  # sku -> location -> bucket -> units
+HoldViews = dict[str, dict[tuple[str, str], tuple[str, int, str | None]]]
+
+
+def live_tables(table: Mapping[str, SkuState]) -> tuple[Buckets, HoldViews]:
+    """The committed table as plain dicts for the independent judge: every location's
+    buckets, and every hold the SKU knows (pending and resolved), by (channel, hold_id), as
+    (status, units, location)."""
+    positions: Buckets = {}
+    holds: HoldViews = {}
+    for sku, state in table.items():
+        positions[sku] = {loc: p._asdict() for loc, p in state.positions.items()}
+        known = list(state.holds.values())
+        known += [h for key in state.resolved.ids() if (h := state.resolved.get(key))]
+        holds[sku] = {(h.channel, h.hold_id): (h.status, h.qty, h.location) for h in known}
+    return positions, holds
 
 
 def _field(record: LogRecord, name: str) -> Any:

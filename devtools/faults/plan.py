@@ -9,7 +9,7 @@ between replays; the log assigns them, and the reference reads them back from th
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
@@ -20,10 +20,16 @@ FaultKind = Literal[
     "kill9",
     "sigstop",
     "kafka_restart",
+    "kafka_kill",
     "redis_restart",
+    "redis_kill",
     "redis_flush",
     "pusher_kill",
+    "gateway_kill",
     "client_resend",
+    "net_delay",
+    "net_stall",
+    "net_drop",
 ]
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 # Relative weights when drawing a fault: the expensive ones (a stall past the session
@@ -31,11 +37,17 @@ FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 FAULT_WEIGHTS: dict[FaultKind, int] = {
     "kill9": 4,
     "sigstop": 2,
-    "kafka_restart": 2,
-    "redis_restart": 2,
+    "kafka_restart": 1,
+    "kafka_kill": 2,
+    "redis_restart": 1,
+    "redis_kill": 2,
     "redis_flush": 2,
-    "pusher_kill": 3,
-    "client_resend": 3,
+    "pusher_kill": 2,
+    "gateway_kill": 2,
+    "client_resend": 2,
+    "net_delay": 2,
+    "net_stall": 2,
+    "net_drop": 2,
 }
 WORKERS = 2
 LOCATIONS = 3
@@ -45,6 +57,11 @@ HOLD_QTY_UNITS_MAX = 4
 HOLD_TTL_S_MIN, HOLD_TTL_S_MAX = 1, 6
 SIGSTOP_EXTRA_S_MIN, SIGSTOP_EXTRA_S_MAX = 2.0, 5.0  # beyond the session timeout
 RESTART_DELAY_S_MAX = 2.0
+BROKER_DOWN_S_MAX = 8.0  # kafka_kill: how long the broker stays dead
+NET_DELAY_S_MIN, NET_DELAY_S_MAX = 0.05, 0.4  # net_delay: per chunk, each way
+NET_FAULT_S_MIN, NET_FAULT_S_MAX = 2.0, 14.0  # net_delay / net_stall: how long
+GATEWAY_KILL_AFTER_S_MAX = 0.5  # gateway_kill: how far into the step's requests
+GATEWAY_SHARE = 0.4  # of the steps whose facts (and, apart, commands) go over HTTP
 
 
 @dataclass(frozen=True)
@@ -62,8 +79,8 @@ class Size:
 
 
 SIZES: dict[str, Size] = {
-    "small": Size("small", 16, 6, 3, 12, 4, 1, 3),
-    "full": Size("full", 30, 10, 4, 20, 6, 2, 5),
+    "small": Size("small", 16, 6, 3, 12, 4, 2, 4),
+    "full": Size("full", 30, 10, 4, 20, 6, 3, 6),
 }
 
 
@@ -71,12 +88,19 @@ SIZES: dict[str, Size] = {
 class Fault:
     kind: FaultKind
     step: int
-    worker: int = 0  # kill9 / sigstop: which worker
-    seconds: float = 0.0  # sigstop: beyond the session timeout; others: restart delay
+    worker: int = 0  # kill9 / sigstop: which worker; kafka_*: which broker (wrapped)
+    # sigstop: beyond the session timeout; net_delay / net_stall: how long; kafka_kill:
+    # how long the broker stays dead; others: restart delay
+    seconds: float = 0.0
     resend_step: int = 0  # client_resend: which earlier step's records are sent again
+    delay_s: float = 0.0  # net_delay: per chunk; gateway_kill: into the step's requests
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "seconds": round(self.seconds, 2)}
+        return {
+            **asdict(self),
+            "seconds": round(self.seconds, 2),
+            "delay_s": round(self.delay_s, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,8 @@ class Step:
     # Commands without `issued_at` (stamped when sent, as the gateway does).
     commands: tuple[dict[str, Any], ...]
     faults: tuple[Fault, ...] = ()
+    facts_over_http: bool = False  # through the gateway, else straight to Kafka
+    commands_over_http: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,6 +130,8 @@ class Plan:
     steps: tuple[Step, ...]
     phase_b_from: int  # the policy change sits before this step
     faults: tuple[Fault, ...] = field(default=())
+    hold_channels: dict[str, str] = field(default_factory=dict)  # hold_id -> its channel
+    brokers: int = 1
 
     def fault_counts(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
@@ -112,7 +140,7 @@ class Plan:
         return counts
 
 
-def build_plan(seed: int, size: Size, partitions: int) -> Plan:
+def build_plan(seed: int, size: Size, partitions: int, brokers: int = 1) -> Plan:
     rng = random.Random(seed)
     prefix = f"f{seed}"
     locations = tuple(f"{prefix}-L{n}" for n in range(LOCATIONS))
@@ -146,10 +174,18 @@ def build_plan(seed: int, size: Size, partitions: int) -> Plan:
         )
         for _ in range(size.steps)
     ]
-    faults = _faults(rng, size)
+    faults = _faults(rng, size, brokers)
     for fault in faults:
         step = steps[fault.step]
-        steps[fault.step] = Step(step.facts, step.commands, (*step.faults, fault))
+        steps[fault.step] = replace(step, faults=(*step.faults, fault))
+    steps = [
+        replace(
+            step,
+            facts_over_http=rng.random() < GATEWAY_SHARE,
+            commands_over_http=rng.random() < GATEWAY_SHARE,
+        )
+        for step in steps
+    ]
     return Plan(
         seed=seed,
         size=size,
@@ -166,6 +202,8 @@ def build_plan(seed: int, size: Size, partitions: int) -> Plan:
         steps=tuple(steps),
         phase_b_from=size.steps // 2,
         faults=faults,
+        hold_channels=commands.hold_channels,
+        brokers=brokers,
     )
 
 
@@ -185,28 +223,41 @@ def _canaries(prefix: str, partitions: int) -> tuple[str, ...]:
     return tuple(found[p] for p in sorted(found))
 
 
-def _faults(rng: random.Random, size: Size) -> tuple[Fault, ...]:
+def _faults(rng: random.Random, size: Size, brokers: int) -> tuple[Fault, ...]:
+    """The seed's faults at distinct steps; on a cluster, at least one broker kill -9."""
     count = rng.randint(size.faults_min, size.faults_max)
     kinds = list(FAULT_WEIGHTS)
     weights = list(FAULT_WEIGHTS.values())
     at_steps = sorted(rng.sample(range(1, size.steps), count))
-    faults = []
-    for step in at_steps:
-        kind = rng.choices(kinds, weights=weights)[0]
-        if kind == "sigstop":
-            seconds = rng.uniform(SIGSTOP_EXTRA_S_MIN, SIGSTOP_EXTRA_S_MAX)
-        else:
-            seconds = rng.uniform(0.0, RESTART_DELAY_S_MAX)
-        faults.append(
-            Fault(
-                kind=kind,
-                step=step,
-                worker=rng.randrange(WORKERS),
-                seconds=seconds,
-                resend_step=rng.randrange(step + 1),
-            )
-        )
+    faults = [_fault(rng, rng.choices(kinds, weights=weights)[0], step) for step in at_steps]
+    if brokers > 1 and not any(f.kind == "kafka_kill" for f in faults):
+        middle = len(faults) // 2
+        faults[middle] = _fault(rng, "kafka_kill", faults[middle].step)
     return tuple(faults)
+
+
+def _fault(rng: random.Random, kind: FaultKind, step: int) -> Fault:
+    if kind == "sigstop":
+        seconds = rng.uniform(SIGSTOP_EXTRA_S_MIN, SIGSTOP_EXTRA_S_MAX)
+    elif kind in ("net_delay", "net_stall"):
+        seconds = rng.uniform(NET_FAULT_S_MIN, NET_FAULT_S_MAX)
+    elif kind == "kafka_kill":
+        seconds = rng.uniform(0.0, BROKER_DOWN_S_MAX)
+    else:
+        seconds = rng.uniform(0.0, RESTART_DELAY_S_MAX)
+    delay_s = 0.0
+    if kind == "net_delay":
+        delay_s = rng.uniform(NET_DELAY_S_MIN, NET_DELAY_S_MAX)
+    elif kind == "gateway_kill":
+        delay_s = rng.uniform(0.0, GATEWAY_KILL_AFTER_S_MAX)
+    return Fault(
+        kind=kind,
+        step=step,
+        worker=rng.randrange(WORKERS),
+        seconds=seconds,
+        resend_step=rng.randrange(step + 1),
+        delay_s=delay_s,
+    )
 
 
 class _Commands:
@@ -228,6 +279,7 @@ class _Commands:
         self._web, self._pos = web, pos
         self._locations = locations
         self._holds: list[tuple[str, str]] = []  # (hold_id, sku)
+        self.hold_channels: dict[str, str] = {}  # hold_id -> the channel that placed it
         self._sent: list[dict[str, Any]] = []
         self._serial = 0
 
@@ -262,6 +314,7 @@ class _Commands:
         elif rng.random() < 0.2:
             location = rng.choice(self._locations)
         self._holds.append((hold_id, sku))
+        self.hold_channels[hold_id] = channel
         return {
             "type": "reserve",
             "request_id": f"{self._prefix}-r{n}",

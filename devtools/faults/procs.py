@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import SecretStr
 
 from base.redis_keys import FigureVersion
-from base.settings import Settings
+from base.settings import PusherSettings, Settings
 from connectors.pushers import signing
 from ops.child_process import ChildProcess
 from ops.child_worker import ChildWorker
 
 WEBHOOK_PATH = "/hooks/tally"
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+WORKERS = 2
 # Faust reads these from the environment: a stall longer than the session timeout makes the
 # group drop the stalled member and rebalance (Faust's default is 60 s; the run uses less so a
 # stall fits in a test). The heartbeat must stay well below it.
@@ -175,6 +179,48 @@ class Supervisor:
                 self.pusher.stop(PUSHER_STOP_TIMEOUT_S)
             for worker in self.workers:
                 worker.stop()
+
+
+def supervisor(
+    worker_settings: Settings, channel: str, webhook_url: str, workdir: Path
+) -> Supervisor:
+    """Two workers (own data dirs and ports) and the channel's webhook pusher."""
+    workers = [
+        worker_settings.model_copy(
+            update={
+                "worker": worker_settings.worker.model_copy(
+                    update={
+                        "data_dir": workdir / f"worker-{index}",
+                        "web_port": _free_port(),
+                        "metrics_port": _free_port(),
+                    }
+                )
+            }
+        )
+        for index in range(WORKERS)
+    ]
+    pusher = PusherSettings(
+        metrics_port=_free_port(),
+        consumer="faults-1",
+        read_block_ms=200,
+        coalesce_window_s=0.02,
+        http_timeout_s=5.0,
+        attempts_max=20,
+        backoff_base_s=0.05,
+        backoff_max_s=1.0,
+        webhook_url=webhook_url,
+        webhook_secret=SecretStr(WEBHOOK_SECRET),
+        webhook_figures_per_request_max=20,
+    )
+    pusher_settings = worker_settings.model_copy(update={"pusher": pusher})
+    return Supervisor(workers, pusher_settings, channel, workdir)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class WebhookReceiver:

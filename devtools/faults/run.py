@@ -1,8 +1,11 @@
 """Run one seed: start the processes, play the plan with its faults, heal, then compare the
-table, the decisions, Redis and the pushed figures with the reference fold of the log.
+table, the decisions, the answers clients got, Redis and the pushed figures with both
+judges: the ledger's own fold of the log (`check`) and the independent one (`judge`).
 
-Everything runs on the fault stack (`fault_stack_settings`): its own stack home and ports,
-never the shared stack, because a run restarts Kafka and Redis and flushes Redis.
+Everything runs on the fault stack (devtools/faults/stack.py): its own stack home and
+ports, never the shared stack, because a run kills and restarts Kafka and Redis.
+Part of the workload goes through the HTTP gateway (devtools/faults/gateway.py), the rest
+straight to Kafka; the workers reach the brokers through relays the run can disturb.
 """
 
 from __future__ import annotations
@@ -11,146 +14,85 @@ import asyncio
 import logging
 import shutil
 import signal
-import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import redis
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from pydantic import SecretStr
 
 from base import redis_keys
-from base.settings import PusherSettings, Settings, TopicSettings
+from base.settings import Settings, TopicSettings
 from base.topics import ensure_topics
 from connectors.inspect.errors import ServiceDown
 from connectors.inspect.kafka_read import TopicMissing, read_table
-from devtools.faults import check
-from devtools.faults.plan import FAULT_KINDS, Fault, Plan, Size, build_plan
+from devtools.faults import check, judge_check, stack
+from devtools.faults.gateway import Gateway
+from devtools.faults.inject import Injector
+from devtools.faults.plan import FAULT_KINDS, Plan, Size, build_plan
 from devtools.faults.procs import (
-    SESSION_TIMEOUT_S,
+    WEBHOOK_SECRET,
     CrashLoop,
     Supervisor,
     WebhookReceiver,
     faust_env,
+    supervisor,
 )
-from ops.resync import resync
-from ops.stack.control import start_services, stop_services
-from ops.stack.kafka import Kafka
-from ops.stack.procs import locked, port_in_use
-from ops.stack.redis import Redis
-from ops.stack.service import Service
+from devtools.faults.producer import Producer
+from devtools.faults.relay import Relay
+from devtools.faults.report import SeedReport
 
 log = logging.getLogger("tally.faults")
 
 INTERRUPTED = "interrupted (SIGTERM)"
-WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
 STEP_PAUSE_S = 0.25
 READY_TIMEOUT_S = 180.0
 QUIESCE_TIMEOUT_S = 180.0
 CONVERGE_TIMEOUT_S = 150.0
-PRODUCE_ATTEMPTS_MAX = 60
-PRODUCE_RETRY_PAUSE_S = 1.0
 POLL_S = 1.0
-PORT_FREE_TIMEOUT_S = 30.0  # a stopped service's port, before it is started again
-PORT_FREE_POLL_S = 0.1
 # What a probe may meet while the system is still starting or a fault is healing.
 NOT_YET = (TopicMissing, ServiceDown, KafkaError, redis.RedisError, OSError, TimeoutError)
-DEFAULT_PORTS = {"kafka": 29092, "controller": 29093, "redis": 26379}
-
-
-def fault_stack_settings(
-    base: Settings,
-    home: Path,
-    kafka_port: int = DEFAULT_PORTS["kafka"],
-    controller_port: int = DEFAULT_PORTS["controller"],
-    redis_port: int = DEFAULT_PORTS["redis"],
-) -> Settings:
-    """`base` moved to its own stack home and ports; the jar cache is shared by symlink."""
-    home.mkdir(parents=True, exist_ok=True)
-    shared_cache = base.stack.home.resolve() / "cache"
-    if shared_cache.is_dir() and not (home / "cache").exists():
-        (home / "cache").symlink_to(shared_cache, target_is_directory=True)
-    return base.model_copy(
-        update={
-            "stack": base.stack.model_copy(update={"home": home}),
-            "kafka": base.kafka.model_copy(
-                update={"port": kafka_port, "controller_port": controller_port, "heap_mb": 512}
-            ),
-            "redis": base.redis.model_copy(update={"port": redis_port}),
-        }
-    )
-
-
-@dataclass
-class SeedReport:
-    seed: int
-    size: str
-    ok: bool = False
-    seconds: float = 0.0
-    faults: dict[str, int] = field(default_factory=dict)
-    fault_schedule: list[dict[str, Any]] = field(default_factory=list)
-    facts_sent: int = 0
-    commands_sent: int = 0
-    events_in_log: int = 0
-    commands_in_log: int = 0
-    decisions_in_log: int = 0
-    pushed_deliveries: int = 0
-    pushed_backwards: int = 0
-    unexpected_exits: list[dict[str, Any]] = field(default_factory=list)
-    divergences: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    def line(self) -> str:
-        faults = ",".join(f"{k}={v}" for k, v in self.faults.items() if v)
-        status = "ok" if self.ok else "DIVERGED" if self.divergences else "ERROR"
-        exits = len(self.unexpected_exits)
-        return (
-            f"seed {self.seed} [{self.size}] {status} {self.seconds:.0f}s faults: {faults or '-'}"
-            f" facts={self.facts_sent} commands={self.commands_sent}"
-            f" decisions={self.decisions_in_log} pushed={self.pushed_deliveries}"
-            f" exits={exits} divergences={len(self.divergences)}"
-        )
 
 
 class Run:
     """One seed's run; `execute()` returns its report."""
 
-    def __init__(self, plan: Plan, stack: Settings, workdir: Path) -> None:
+    def __init__(self, plan: Plan, stack_settings: Settings, workdir: Path) -> None:
         self.plan = plan
-        self.stack = stack
         self.workdir = workdir
-        nonce = uuid.uuid4().hex[:6]
-        name = f"{plan.prefix}-{nonce}"
-        topics = TopicSettings.named(name, stack.topics.partitions)
-        self.settings = stack.model_copy(
-            update={
-                "topics": topics,
-                "worker": stack.worker.model_copy(update={"app_id": f"tally-{name}"}),
-            }
-        )
+        name = f"{plan.prefix}-{uuid.uuid4().hex[:6]}"
+        self.name = name  # every topic of the run (the worker's own too) carries it
+        topics = TopicSettings.named(name, stack_settings.topics.partitions)
+        worker = stack_settings.worker.model_copy(update={"app_id": f"tally-{name}"})
+        self.settings = stack_settings.model_copy(update={"topics": topics, "worker": worker})
         self.receiver = WebhookReceiver(WEBHOOK_SECRET)
-        self.report = SeedReport(seed=plan.seed, size=plan.size.name)
-        self.report.faults = plan.fault_counts()
-        self.report.fault_schedule = [f.as_dict() for f in plan.faults]
+        self.report = SeedReport(
+            seed=plan.seed,
+            size=plan.size.name,
+            brokers=plan.brokers,
+            faults=plan.fault_counts(),
+            fault_schedule=[f.as_dict() for f in plan.faults],
+        )
         self.acked_events: set[str] = set()
         self.acked_requests: set[str] = set()
         self.client_requests: set[str] = set()
         self.phase_b_requests: set[str] = set()
         self.sent_by_step: dict[int, tuple[list[bytes], list[bytes]]] = {}
         self.policy_change_offset = 0
+        self.producer = Producer(self.settings.kafka.bootstrap)
+        self.gateway = Gateway(self.settings, workdir, (plan.web, plan.pos))
+        self.relays: list[Relay] = stack.relays(self.settings)
         self.supervisor: Supervisor | None = None
-        self._producer: AIOKafkaProducer | None = None
+        self.injector: Injector | None = None
         self._redis = redis.Redis.from_url(
             self.settings.redis.url, decode_responses=True, socket_timeout=10
         )
-        self._background: list[asyncio.Task[None]] = []
+        self._watch: asyncio.Task[None] | None = None
         self._fatal: CrashLoop | None = None
 
     # --- the run ------------------------------------------------------------------------
@@ -177,40 +119,50 @@ class Run:
 
     async def _run(self) -> None:
         plan = self.plan
-        self._redis.flushall()
-        await ensure_topics(self.settings)
-        self.receiver.start()
-        await self._start_producer()
-        offsets = await self._send_json(self.settings.topics.policy, plan.policy_before, "kind")
-        del offsets
-        self.supervisor = self._supervisor()
-        await asyncio.to_thread(self.supervisor.start)
-        self._background.append(asyncio.create_task(self._supervise()))
-        await self._send_facts(list(plan.setup_facts))
+        await self._start()
+        await self._send_facts(list(plan.setup_facts), over_http=False)
         await self._until(self._setup_committed, READY_TIMEOUT_S, "setup facts committed")
         for index in range(len(plan.steps)):
             if index == plan.phase_b_from:
-                await self._heal()
+                await self._injected().heal()
                 await self._until(self._phase_a_committed, QUIESCE_TIMEOUT_S, "phase A committed")
                 await self._change_policy()
             await self._step(index)
             await asyncio.sleep(STEP_PAUSE_S)
-        await self._heal()
+        await self._injected().heal()
         await self._converge()
+
+    async def _start(self) -> None:
+        await asyncio.to_thread(self._redis.flushall)
+        await ensure_topics(self.settings)
+        self.receiver.start()
+        for relay in self.relays:
+            relay.start()
+        await self.producer.start()
+        await self.producer.send_policy(self.settings.topics.policy, self.plan.policy_before)
+        await asyncio.to_thread(self.gateway.start)
+        self.supervisor = supervisor(
+            stack.worker_settings(self.settings), self.plan.web, self.receiver.url, self.workdir
+        )
+        await asyncio.to_thread(self.supervisor.start)
+        self.injector = Injector(
+            self.settings, self.supervisor, self.gateway, self.relays, self._redis, self._resend
+        )
+        self._watch = asyncio.create_task(self._supervise())
 
     async def _step(self, index: int) -> None:
         step = self.plan.steps[index]
         self._raise_fatal()
         for fault in step.faults:
-            await self._inject(fault)
+            await self._injected().inject(fault)
         facts = list(step.facts)
         commands = [self._stamp(c, index) for c in step.commands]
         self.sent_by_step[index] = (
             [orjson.dumps(f) for f in facts],
             [orjson.dumps(c) for c in commands],
         )
-        await self._send_facts(facts)
-        await self._send_commands(commands)
+        await self._send_facts(facts, over_http=step.facts_over_http)
+        await self._send_commands(commands, over_http=step.commands_over_http)
 
     def _stamp(self, command: dict[str, Any], index: int) -> dict[str, Any]:
         request = command["request_id"]
@@ -218,58 +170,18 @@ class Run:
             self.phase_b_requests.add(request)
         self.client_requests.add(request)
         stamped = {k: v for k, v in command.items() if v is not None}
+        if command["type"] != "reserve":
+            # The hold's channel asks, as the gateway puts a channel key's channel on it: a
+            # request is the same request whichever way it is sent (and re-sent).
+            stamped["channel"] = self.plan.hold_channels.get(command["hold_id"], self.plan.web)
         stamped["issued_at"] = datetime.now(UTC).isoformat()
         return stamped
 
-    # --- faults -------------------------------------------------------------------------
-
-    async def _inject(self, fault: Fault) -> None:
-        log.info("seed %d step %d: %s", self.plan.seed, fault.step, fault.as_dict())
-        supervisor = self._sup()
-        if fault.kind == "kill9":
-            await asyncio.to_thread(supervisor.kill_worker, fault.worker)
-            await asyncio.sleep(fault.seconds)
-            await asyncio.to_thread(supervisor.restart_worker, fault.worker)
-        elif fault.kind == "sigstop":
-            if fault.worker not in supervisor.stopped:
-                await asyncio.to_thread(supervisor.sigstop, fault.worker)
-                stall_s = SESSION_TIMEOUT_S + fault.seconds
-                self._background.append(asyncio.create_task(self._resume(fault.worker, stall_s)))
-        elif fault.kind == "kafka_restart":
-            await asyncio.to_thread(self._restart, Kafka(self.settings), fault.seconds)
-        elif fault.kind == "redis_restart":
-            await asyncio.to_thread(self._restart, Redis(self.settings), fault.seconds)
-        elif fault.kind == "redis_flush":
-            self._redis.flushall()
-            await resync(self.settings)  # what an operator does after losing Redis
-        elif fault.kind == "pusher_kill":
-            await asyncio.to_thread(supervisor.kill_pusher)
-            await asyncio.sleep(fault.seconds)
-            await asyncio.to_thread(supervisor.start_pusher)
-        elif fault.kind == "client_resend":
-            facts, commands = self.sent_by_step.get(fault.resend_step, ([], []))
-            await self._send_raw(self.settings.topics.events, facts, "sku")
-            await self._send_raw(self.settings.topics.commands, commands, "sku")
-
-    async def _resume(self, worker: int, after_s: float) -> None:
-        await asyncio.sleep(after_s)
-        await asyncio.to_thread(self._sup().sigcont, worker)
-
-    def _restart(self, service: Service, down_s: float) -> None:
-        home = self.settings.stack.home.resolve()
-        with locked(home / "run" / "stack.lock"):
-            stop_services(self.settings, (service.name,), log.info)
-        _wait_ports_free(service, PORT_FREE_TIMEOUT_S)
-        time.sleep(down_s)
-        with locked(home / "run" / "stack.lock"):
-            start_services(self.settings, [service], log.info)
-
-    async def _heal(self) -> None:
-        """End every fault still in effect: resume stalled workers, restart what died."""
-        supervisor = self._sup()
-        for index in list(supervisor.stopped):
-            await asyncio.to_thread(supervisor.sigcont, index)
-        await asyncio.to_thread(supervisor.check)
+    async def _resend(self, step: int) -> None:
+        """client_resend: an earlier step's records again, byte for byte, to Kafka."""
+        facts, commands = self.sent_by_step.get(step, ([], []))
+        await self.producer.send_keyed(self.settings.topics.events, facts, "sku")
+        await self.producer.send_keyed(self.settings.topics.commands, commands, "sku")
 
     async def _supervise(self) -> None:
         while True:
@@ -283,6 +195,29 @@ class Run:
     def _raise_fatal(self) -> None:
         if self._fatal is not None:
             raise self._fatal
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def _send_facts(self, facts: Sequence[dict[str, Any]], *, over_http: bool) -> None:
+        if over_http and facts:
+            await self.gateway.post_facts(list(facts))
+            self.report.facts_over_http += len(facts)
+        else:
+            raw = [orjson.dumps(f) for f in facts]
+            await self.producer.send_keyed(self.settings.topics.events, raw, "sku")
+        self.acked_events |= {f["event_id"] for f in facts}
+        self.report.facts_sent += len(facts)
+
+    async def _send_commands(self, commands: Sequence[dict[str, Any]], *, over_http: bool) -> None:
+        if over_http:
+            for command in commands:  # one at a time, each waiting for its answer
+                await self.gateway.send_command(command)
+            self.report.commands_over_http += len(commands)
+        else:
+            raw = [orjson.dumps(c) for c in commands]
+            await self.producer.send_keyed(self.settings.topics.commands, raw, "sku")
+        self.acked_requests |= {c["request_id"] for c in commands}
+        self.report.commands_sent += len(commands)
 
     # --- phases -------------------------------------------------------------------------
 
@@ -301,7 +236,9 @@ class Run:
         return self.client_requests <= decided
 
     async def _change_policy(self) -> None:
-        offsets = await self._send_json(self.settings.topics.policy, self.plan.policy_after, "kind")
+        offsets = await self.producer.send_policy(
+            self.settings.topics.policy, self.plan.policy_after
+        )
         self.policy_change_offset = min(offsets)
         version = max(offsets) + 1
         await self._until(
@@ -337,6 +274,7 @@ class Run:
         self.report.divergences = divergences
 
     async def _compare(self) -> list[str]:
+        """Both judges, each comparison they make; empty when everything agrees."""
         the_log = await check.read_log(self.settings)
         if any(state.holds for state in the_log.table.values()):
             return ["holds still pending in the table"]
@@ -350,101 +288,39 @@ class Run:
             the_log, ref, self.client_requests
         )
         wrong += decisions
+        wrong += check.answer_divergences(ref, self.gateway.answers)
         wrong += check.redis_divergences(self._redis, ref)
         wrong += check.pushed_divergences(self._redis, self.plan.web, self.receiver.snapshot())
+        wrong += await self._judged(the_log.table)
         self.report.pushed_deliveries = self.receiver.deliveries
         self.report.pushed_backwards = self.receiver.backwards
         return wrong
 
-    # --- Kafka ----------------------------------------------------------------------------
-
-    async def _start_producer(self) -> None:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka.bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            request_timeout_ms=10_000,
+    async def _judged(self, table: dict[str, Any]) -> list[str]:
+        """The independent judge's comparisons (devtools/faults/judge.py): written from
+        the docs, it reads the topics itself and shares no code with the ledger."""
+        topics = self.settings.topics
+        names = judge_check.Topics(topics.events, topics.commands, topics.decisions, topics.policy)
+        verdict, decisions = await judge_check.judge_run(
+            self.settings.kafka.bootstrap, names, self.policy_change_offset, self.phase_b_requests
         )
-        await producer.start()
-        self._producer = producer
-
-    async def _send_facts(self, facts: Sequence[dict[str, Any]]) -> None:
-        await self._send_raw(self.settings.topics.events, [orjson.dumps(f) for f in facts], "sku")
-        self.acked_events |= {f["event_id"] for f in facts}
-        self.report.facts_sent += len(facts)
-
-    async def _send_commands(self, commands: Sequence[dict[str, Any]]) -> None:
-        raw = [orjson.dumps(c) for c in commands]
-        await self._send_raw(self.settings.topics.commands, raw, "sku")
-        self.acked_requests |= {c["request_id"] for c in commands}
-        self.report.commands_sent += len(commands)
-
-    async def _send_json(
-        self, topic: str, records: Sequence[dict[str, Any]], key_field: str
-    ) -> list[int]:
-        raw = [orjson.dumps(r) for r in records]
-        keys = [f"{r['kind']}:{r.get('channel') or r.get('location')}" for r in records]
-        return await self._send(topic, [(k.encode(), v) for k, v in zip(keys, raw, strict=True)])
-
-    async def _send_raw(self, topic: str, values: Sequence[bytes], key_field: str) -> None:
-        records = [(str(orjson.loads(v)[key_field]).encode(), v) for v in values]
-        await self._send(topic, records)
-
-    async def _send(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> list[int]:
-        """Send in order and wait for every ack; a failed batch is re-sent whole (a client
-        retry: duplicates are harmless, the ids make them so). Returns the offsets."""
-        for attempt in range(PRODUCE_ATTEMPTS_MAX):
-            producer = self._producer
-            assert producer is not None
-            try:
-                futures = [await producer.send(topic, v, key=k) for k, v in records]
-                results = await asyncio.wait_for(asyncio.gather(*futures), 30)
-                return [r.offset for r in results]
-            except (KafkaError, TimeoutError) as error:
-                log.info("produce attempt %d failed (%s); retrying", attempt + 1, error)
-                await asyncio.sleep(PRODUCE_RETRY_PAUSE_S)
-                if attempt % 5 == 4:  # a producer stuck after a broker restart: a fresh one
-                    await producer.stop()
-                    await self._start_producer()
-        raise RuntimeError(f"could not produce to {topic} in {PRODUCE_ATTEMPTS_MAX} attempts")
+        positions, holds = check.live_tables(table)
+        self.report.answers_checked = sum(len(a) for a in self.gateway.answers.values())
+        wrong = judge_check.decision_divergences(verdict, decisions, self.client_requests)
+        wrong += judge_check.answer_divergences(verdict, self.gateway.answers)
+        wrong += judge_check.redis_divergences(self._redis, verdict, verdict.judge.skus)
+        wrong += judge_check.table_divergences(verdict, positions, holds)
+        return wrong
 
     # --- plumbing -------------------------------------------------------------------------
-
-    def _supervisor(self) -> Supervisor:
-        workers = []
-        for index in range(2):
-            workers.append(
-                self.settings.model_copy(
-                    update={
-                        "worker": self.settings.worker.model_copy(
-                            update={
-                                "data_dir": self.workdir / f"worker-{index}",
-                                "web_port": _free_port(),
-                                "metrics_port": _free_port(),
-                            }
-                        )
-                    }
-                )
-            )
-        pusher = PusherSettings(
-            metrics_port=_free_port(),
-            consumer="faults-1",
-            read_block_ms=200,
-            coalesce_window_s=0.02,
-            http_timeout_s=5.0,
-            attempts_max=20,
-            backoff_base_s=0.05,
-            backoff_max_s=1.0,
-            webhook_url=self.receiver.url,
-            webhook_secret=SecretStr(WEBHOOK_SECRET),
-            webhook_figures_per_request_max=20,
-        )
-        pusher_settings = self.settings.model_copy(update={"pusher": pusher})
-        return Supervisor(workers, pusher_settings, self.plan.web, self.workdir)
 
     def _sup(self) -> Supervisor:
         assert self.supervisor is not None
         return self.supervisor
+
+    def _injected(self) -> Injector:
+        assert self.injector is not None
+        return self.injector
 
     async def _until(self, probe: Callable[[], Any], timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
@@ -459,82 +335,35 @@ class Run:
         raise TimeoutError(f"{what}: not within {timeout_s:g}s")
 
     async def _teardown(self) -> None:
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._watch is not None:
+            self._watch.cancel()
+        if self.injector is not None:
+            self.injector.cancel()
+            await asyncio.gather(*self.injector.background, return_exceptions=True)
+            await self.injector.heal_stack()
         if self.supervisor is not None:
             self.report.unexpected_exits = [e.as_dict() for e in self.supervisor.exits]
             await asyncio.to_thread(self.supervisor.stop)
-        if self._producer is not None:
-            await self._producer.stop()
+        await asyncio.to_thread(self.gateway.stop)
+        self.report.http_statuses = dict(self.gateway.statuses)
+        self.report.relay_drops = sum(relay.dropped for relay in self.relays)
+        for relay in self.relays:
+            relay.stop()
+        await self.producer.stop()
         self.receiver.stop()
         self._redis.close()
 
 
-# Known bugs (reported, not yet fixed in processors/): a report matching one is labelled so
-# a run's summary separates them from new divergences. See docs/RELIABILITY.md.
-KNOWN_BUGS = {
-    "consistency-crash-loop": "a worker restarted after kill -9 / a rebalance crash-loops in "
-    "Faust recovery: ConsistencyError, persisted changelog offset > highwater (-1)",
-    "table-behind-log": "after kill -9 and a SIGSTOP rebalance the committed table stays behind "
-    "the events log (events consumed, their changelog writes never committed)",
-    "records-not-delivered": "a worker found a hole in the records Faust's stream delivered after "
-    "a rebalance or recovery (its log says 'commit stalled on ... hole True'; faust-streaming "
-    "#596 family); it restarts to replay, and the hole can recur",
-}
-# What a worker logs when it detects that Faust never delivered some records.
-NOT_DELIVERED_MARKER = "records never delivered on"
-
-
-def known_bug(report: SeedReport, workdir: Path | None = None) -> str | None:
-    """The KNOWN_BUGS key a failed report matches, if any (`workdir`: the seed's files)."""
-    if workdir is not None and any(
-        NOT_DELIVERED_MARKER in log.read_text(errors="replace") for log in workdir.rglob("*.log")
-    ):
-        return "records-not-delivered"
-    if report.error and "ConsistencyError" in report.error:
-        return "consistency-crash-loop"
-    behind = [d for d in report.divergences if d.startswith("table ") and "'version': (" in d]
-    if behind and all(_live_version_behind(d) for d in behind):
-        return "table-behind-log"
-    return None
-
-
-def _live_version_behind(divergence: str) -> bool:
-    live, _, rest = divergence.partition("'version': (")[2].partition(", ")
-    reference = rest.partition(")")[0]
-    return live.isdigit() and reference.isdigit() and int(live) < int(reference)
-
-
-def _wait_ports_free(service: Service, timeout_s: float) -> None:
-    """Until nothing listens on the stopped service's ports any more: starting it again on a
-    port still held failed the run ("redis: port ... already in use", "exited before it was
-    ready") when the seeded down time was short."""
-    deadline = time.monotonic() + timeout_s
-    for host, port, _ in service.ports:
-        while port_in_use(host, port):
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"{service.name}: port {port} still in use {timeout_s:g}s after stop"
-                )
-            time.sleep(PORT_FREE_POLL_S)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def run_seed(seed: int, size: Size, stack: Settings, workdir: Path) -> SeedReport:
+def run_seed(seed: int, size: Size, stack_settings: Settings, workdir: Path) -> SeedReport:
     """Run one seed on the fault stack (already up); its files go under `workdir`."""
-    plan = build_plan(seed, size, stack.topics.partitions)
+    plan = build_plan(seed, size, stack_settings.topics.partitions, stack_settings.kafka.brokers)
     workdir.mkdir(parents=True, exist_ok=True)
-    report = asyncio.run(Run(plan, stack, workdir).execute())
-    if report.ok:
+    run = Run(plan, stack_settings, workdir)
+    report = asyncio.run(run.execute())
+    if report.ok:  # a failed seed keeps its logs and its topics, to be looked into
         shutil.rmtree(workdir, ignore_errors=True)
+        asyncio.run(stack.delete_topics(stack_settings, run.name))
     return report
 
 
-__all__ = ["FAULT_KINDS", "SeedReport", "fault_stack_settings", "run_seed"]
+__all__ = ["FAULT_KINDS", "SeedReport", "run_seed"]

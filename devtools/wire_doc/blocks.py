@@ -200,7 +200,8 @@ def dead_letter() -> str:
 def topics() -> str:
     settings = Settings()
     names = {getattr(settings.topics, field): field for field in TOPICS}
-    if set(TopicSettings.model_fields) - {"partitions"} != set(TOPICS):
+    shape = {"partitions", "replication_factor", "min_insync_replicas"}
+    if set(TopicSettings.model_fields) - shape != set(TOPICS):
         raise KeyError("devtools/wire_doc/blocks.py: TOPICS != the topics of TopicSettings")
     rows = []
     for topic in wanted_topics(settings):
@@ -209,8 +210,12 @@ def topics() -> str:
         if topic.num_partitions == settings.topics.partitions:
             partitions = f"`TALLY_TOPICS__PARTITIONS` (default {partitions})"
         cleanup = topic.topic_configs["cleanup.policy"]
-        rows.append((f"`{topic.name}`", partitions, cleanup, key, value, writers))
-    return table(("topic", "partitions", "cleanup", "key", "value", "written by"), rows)
+        kept = "forever" if topic.topic_configs.get("retention.ms") == "-1" else "broker default"
+        if cleanup == "compact":
+            kept = "newest per key, forever"
+        rows.append((f"`{topic.name}`", partitions, cleanup, kept, key, value, writers))
+    headers = ("topic", "partitions", "cleanup", "kept", "key", "value", "written by")
+    return table(headers, rows)
 
 
 def partition_examples() -> str:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from base.settings import Settings
-from ops.stack.kafka import Kafka
+from ops.stack.kafka import Kafka, cluster_size_file, nodes, recorded_brokers
 from ops.stack.procs import (
     POLL_INTERVAL_S,
     Echo,
@@ -21,6 +21,7 @@ from ops.stack.procs import (
     port_in_use,
     spawn,
     terminate,
+    terminate_together,
 )
 from ops.stack.prometheus import Prometheus
 from ops.stack.redis import Redis
@@ -28,7 +29,6 @@ from ops.stack.service import Service
 
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 5.0
-SERVICE_NAMES = ("kafka", "redis", "prometheus")
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,20 @@ def _log_echo(message: str) -> None:
 
 
 def services(settings: Settings, prometheus: bool = True) -> list[Service]:
-    chosen: list[Service] = [Kafka(settings), Redis(settings)]
+    chosen: list[Service] = [*nodes(settings), Redis(settings)]
     if prometheus:
         chosen.append(Prometheus(settings))
     return chosen
+
+
+def whole_stack(settings: Settings) -> Settings:
+    """`settings` widened to every Kafka node this stack home holds, so `down` and `status`
+    see a cluster's nodes even when TALLY_KAFKA__BROKERS was not exported."""
+    brokers = max(settings.kafka.brokers, recorded_brokers(settings.stack.home) or 1)
+    if brokers == settings.kafka.brokers:
+        return settings
+    kafka = settings.kafka.model_copy(update={"brokers": brokers})
+    return settings.model_copy(update={"kafka": kafka})
 
 
 def ensure_up(
@@ -145,24 +155,32 @@ def _wait_ready(settings: Settings, service: Service, started_at: float, echo: E
 def down(settings: Settings, wipe: bool = False, echo: Echo = _log_echo) -> tuple[str, ...]:
     """Stop every service of the stack that is ours. Data stays unless wipe is set."""
     home = settings.stack.home.resolve()
+    settings = whole_stack(settings)
     with locked(home / "run" / "stack.lock"):
-        stopped = stop_services(settings, SERVICE_NAMES, echo)
+        stopped = stop_services(settings, tuple(s.name for s in services(settings)), echo)
         if wipe:
             for service in services(settings):
                 for data_dir in service.data_dirs():
                     if data_dir.exists():
                         echo(f"{service.name}: deleting {data_dir}")
                         shutil.rmtree(data_dir)
+            cluster_size_file(home).unlink(missing_ok=True)  # the next `up` may pick a size
     return stopped
 
 
 def stop_services(settings: Settings, names: tuple[str, ...], echo: Echo) -> tuple[str, ...]:
-    """Stop the named services (if ours and running), in reverse start order."""
+    """Stop the named services (if ours and running), in reverse start order; a cluster's
+    Kafka nodes together, last."""
+    chosen = [service for service in reversed(services(settings)) if service.name in names]
+    brokers = [service.files for service in chosen if isinstance(service, Kafka)]
     stopped = [
         service.name
-        for service in reversed(services(settings))
-        if service.name in names and terminate(service.files, settings.stack.stop_timeout_s, echo)
+        for service in chosen
+        if not isinstance(service, Kafka)
+        and terminate(service.files, settings.stack.stop_timeout_s, echo)
     ]
+    timeout_s = settings.stack.stop_timeout_s
+    stopped += [files.name for files in terminate_together(brokers, timeout_s, echo)]
     return tuple(stopped)
 
 
@@ -176,7 +194,7 @@ def stop_started(settings: Settings, started: StartedServices, echo: Echo = _log
 def status(settings: Settings) -> list[ServiceStatus]:
     """Each service: running (ours, alive), pid, ports, ready. Changes nothing on disk."""
     report = []
-    for service in services(settings):
+    for service in services(whole_stack(settings)):
         pid = peek_pid(service.files)
         report.append(
             ServiceStatus(

@@ -169,22 +169,42 @@ def spawn(files: ProcFiles, argv: list[str], cwd: Path, env: dict[str, str] | No
 
 def terminate(files: ProcFiles, stop_timeout_s: float, echo: Echo) -> bool:
     """SIGTERM our process group, wait, then SIGKILL. Returns True if something was stopped."""
+    return bool(terminate_together([files], stop_timeout_s, echo))
+
+
+def terminate_together(many: list[ProcFiles], stop_timeout_s: float, echo: Echo) -> list[ProcFiles]:
+    """`terminate` for several processes at once: SIGTERM to all, then wait for all (the
+    nodes of a Kafka cluster: stopped one by one, the last ones wait for a quorum that is
+    already gone). Returns the ones that were stopped."""
+    running = [(files, pid) for files in many if (pid := our_pid(files)) is not None]
+    for files, pid in running:
+        echo(f"{files.name}: stopping pid {pid}")
+        _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + stop_timeout_s
+    while any(is_alive(pid) for _, pid in running) and time.monotonic() < deadline:
+        time.sleep(POLL_INTERVAL_S)
+    for files, pid in running:
+        if is_alive(pid):
+            echo(f"{files.name}: still running after {stop_timeout_s:g}s, sending SIGKILL")
+            _signal_group(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5.0
+            while is_alive(pid) and time.monotonic() < deadline:
+                time.sleep(POLL_INTERVAL_S)
+        files.pid_file.unlink(missing_ok=True)
+    return [files for files, _ in running]
+
+
+def kill_hard(files: ProcFiles) -> int | None:
+    """kill -9 our process group (a crash: no shutdown, no flush); the pid it killed."""
     pid = our_pid(files)
     if pid is None:
-        return False
-    echo(f"{files.name}: stopping pid {pid}")
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + stop_timeout_s
+        return None
+    _signal_group(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
     while is_alive(pid) and time.monotonic() < deadline:
         time.sleep(POLL_INTERVAL_S)
-    if is_alive(pid):
-        echo(f"{files.name}: still running after {stop_timeout_s:g}s, sending SIGKILL")
-        _signal_group(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5.0
-        while is_alive(pid) and time.monotonic() < deadline:
-            time.sleep(POLL_INTERVAL_S)
     files.pid_file.unlink(missing_ok=True)
-    return True
+    return pid
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -7,6 +7,10 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
 - `changelog_highwater`: under exactly-once Faust answers a changelog's highwater from
   aiokafka's last stable offset, unknown until the partition's first fetch, so recovery
   restored nothing at a partition's new owner (two-worker rebalance test). Asks the broker.
+- `recovery_offsets`: Faust's exactly-once aborted-transaction detection, trusting a consumer
+  position left over from a recovery a rebalance cut short, moved a changelog partition's
+  recovery offset to the highwater: its new owner restored nothing (fault seed 12 on a
+  cluster: table behind the log). Each recovery starts from the local store's offset.
 - `transaction_watch`: Faust only logs failed begin/commit/abort transaction steps and
   fenced producers; they are counted as metrics.
 - `rewind`: aiokafka's `seek_to_committed` skips partitions never committed, so records

@@ -19,6 +19,7 @@ from processors.faust_repairs import (
     current_event,
     fast_restore,
     ordering,
+    recovery_offsets,
     rewind,
     transaction_watch,
 )
@@ -57,6 +58,7 @@ class FaustRepairs:
     def install() -> None:
         """Patch Faust's classes, once per process (idempotent), before the app is built."""
         changelog_highwater.install()  # exactly-once recovery must see the changelog's end
+        recovery_offsets.install()  # ... and start where the local store really is
         transaction_watch.install()  # transaction failures Faust only logs, as metrics
 
     def on_partitions_assigned(self) -> None:

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from base.policy_follower import PolicyFollower
 from base.settings import Settings
+from base.topics import changelog_configs
 from ledger.codec import encode
 from ledger.orders.codec import decode_order_state
 from ledger.orders.records import Timeout
@@ -55,7 +56,12 @@ def build_order_app(settings: Settings) -> OrderWorker:
 
     def table(name: str) -> Any:
         return app.Table(
-            name, default=None, partitions=topics.partitions, key_type=bytes, value_type=bytes
+            name,
+            default=None,
+            partitions=topics.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            extra_topic_configs=changelog_configs(settings),
         )
 
     worker = _worker(settings, app, table(ORDERS_TABLE), table(CAPACITY_TABLE))

@@ -1,14 +1,17 @@
 """The fault runner's comparison has teeth: a lost event, a wrong decision and a lost
-figure are each reported; a known-bug signature is labelled, anything else is not."""
+figure are each reported."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import orjson
 
+from connectors.pushers import signing, webhook
+from connectors.pushers.changes import figure_change
 from devtools.faults import check
-from devtools.faults.run import SeedReport, known_bug
+from devtools.faults.procs import WEBHOOK_SECRET, WebhookReceiver
 from ledger.codec import encode
 from ledger.fold import apply_event
 from ledger.state import SkuState
@@ -57,9 +60,24 @@ def test_a_wrong_or_missing_decision_is_a_divergence() -> None:
     assert read == 1 and "outcome" in wrong[0]
 
 
-def test_known_bug_labels() -> None:
-    behind = "table S: fields ['version'] differ (live, reference) {'version': (12, 22)}"
-    assert known_bug(SeedReport(1, "small", divergences=[behind])) == "table-behind-log"
-    crash = "CrashLoop: 12 unexpected exits, last worker-0: ConsistencyError(...)"
-    assert known_bug(SeedReport(1, "small", error=crash)) == "consistency-crash-loop"
-    assert known_bug(SeedReport(1, "small", divergences=["decision r: differ"])) is None
+def test_the_runners_webhook_receiver_reads_every_payload_the_pusher_sends() -> None:
+    """The pusher's Standard Webhooks envelope, its batch and the bare v1 figure: a receiver
+    reading only the bare figure saw nothing once the envelope became the default."""
+    receiver = WebhookReceiver(WEBHOOK_SECRET).start()
+    try:
+        _deliver_each_payload_kind(receiver)
+    finally:
+        receiver.stop()
+    assert receiver.snapshot() == {"A": 3, "B": 5, "C": 0}
+    assert receiver.deliveries == 3
+
+
+def _deliver_each_payload_kind(receiver: WebhookReceiver) -> None:
+    key = signing.secret_key(WEBHOOK_SECRET)
+    a, b, c = (figure_change(*f) for f in (("A", "3", "4-1"), ("B", "5", "2-1"), ("C", "0", "7-1")))
+    assert a is not None and b is not None and c is not None
+    for payload, changes in (("standard", [a]), ("standard", [b, c]), ("v1", [a])):
+        content = webhook.body("web", changes, payload=payload)
+        msg_id = webhook.message_id("web", changes)
+        headers = signing.headers(key, msg_id, int(time.time()), content)
+        assert receiver._receive({k.lower(): v for k, v in headers.items()}, content) == 200
