@@ -58,7 +58,11 @@ async def _build_offsets(
     settings: RestoreSettings | None = getattr(self.app, _SETTINGS, None)
     if settings is not None and title == "active" and tps:
         stores = {tp: self.tp_to_table[tp].data for tp in tps if tp in self.tp_to_table}
-        done = await restore(settings, stores, {tp: destination[tp] for tp in stores})
+        # The store's own offsets, never Faust's in-memory counter: exactly-once's
+        # aborted-transaction detection may have moved that past records the store never
+        # got (recovery_offsets); a bulk read from there would skip them for good.
+        persisted = {tp: self.tp_to_table[tp].persisted_offset(tp) for tp in stores}
+        done = await restore(settings, stores, persisted)
         for tp, offset in done.items():
             destination[tp] = offset
     await getattr(Recovery, _FAUST_BUILD_OFFSETS)(self, consumer, tps, destination, title)
