@@ -26,7 +26,14 @@ from ledger.fields import (
     TtlSeconds,
     Version,
 )
-from ledger.policy import DEFAULT_BANDS, ChannelLocations, ShippingBandRecord, Strategy
+from ledger.policy import (
+    DEFAULT_BANDS,
+    DELIVERY_DAYS,
+    ChannelLocations,
+    ShippingBandRecord,
+    Strategy,
+    Weekday,
+)
 from ledger.sourcing import DEFAULT_RULES, RuleName
 
 REQUEST_CONFIG = ConfigDict(frozen=True, strict=True, extra="forbid")
@@ -170,6 +177,13 @@ class ChannelPolicyRequest(BaseModel):
     # Ascending `up_to_km`, the last one null (any distance): checked by the ledger (422).
     shipping_bands: list[ShippingBandRecord] = Field(
         default=list(DEFAULT_BANDS), min_length=1, max_length=limits.SHIPPING_BANDS_MAX
+    )
+    # Days the channel's carriers deliver: promise dates skip the others (docs/PROMISE.md).
+    delivery_days: list[Weekday] = Field(
+        default=list(DELIVERY_DAYS),
+        min_length=1,
+        max_length=7,
+        json_schema_extra={"uniqueItems": True},
     )
     # Newer versions win in the ledger; default: the gateway's clock in microseconds.
     version: Version | None = Field(default=None, strict=True)

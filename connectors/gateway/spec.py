@@ -133,7 +133,7 @@ def _state_validator_bounds(components: dict[str, Any]) -> None:
     """The bounds the ledger checks in validators (ledger.events, ledger.policy)."""
     components["Adjusted"]["properties"]["qty"]["not"] = {"const": 0}
     for name in ("ChannelPolicyRequest", "ChannelPolicy"):
-        for field in ("locations", "pickup_locations", "sourcing_rules"):
+        for field in ("locations", "pickup_locations", "sourcing_rules", "delivery_days"):
             components[name]["properties"][field]["uniqueItems"] = True
     for name in ("ChannelPolicyRequest", "ChannelPolicy"):
         bands = components[name]["properties"]["shipping_bands"]

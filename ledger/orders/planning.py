@@ -121,7 +121,7 @@ def _site(
 def _bands(channel: ChannelPolicy | None) -> tuple[ShippingBand, ...]:
     if channel is None:
         return DEFAULT_SHIPPING_BANDS
-    return tuple(ShippingBand(b.up_to_km, b.cents) for b in channel.shipping_bands)
+    return tuple(ShippingBand(b.up_to_km, b.cents, b.transit()) for b in channel.shipping_bands)
 
 
 def _record(

@@ -64,17 +64,18 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class ShippingBand:
-    """Shipping cost per shipment up to `up_to_km` (None: any distance)."""
+    """Shipping cost and transit days per shipment up to `up_to_km` (None: any distance)."""
 
     up_to_km: int | None
     cents: int
+    transit_days: int = 0
 
 
 DEFAULT_SHIPPING_BANDS: tuple[ShippingBand, ...] = (
-    ShippingBand(50, 500),
-    ShippingBand(300, 800),
-    ShippingBand(1_000, 1_200),
-    ShippingBand(None, 2_000),
+    ShippingBand(50, 500, 1),
+    ShippingBand(300, 800, 2),
+    ShippingBand(1_000, 1_200, 3),
+    ShippingBand(None, 2_000, 5),
 )
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.policy import LocationPolicy
+from ledger.policy import ChannelPolicy, LocationPolicy, ShippingBandRecord
 from ledger.promise.calendar import (
     Calendar,
     counts_from,
@@ -163,3 +163,19 @@ def test_delivery_is_never_before_shipping(transit: int) -> None:
         delivered = delivery_day(shipped, transit, MON_SAT)
         assert delivered >= shipped + timedelta(days=transit)
         assert delivered.weekday() != 6
+
+
+def test_a_band_without_transit_days_takes_them_from_its_distance() -> None:
+    bands = [ShippingBandRecord(up_to_km=km, cents=100) for km in (40, 250, 900, None)]
+    assert [band.transit() for band in bands] == [1, 2, 3, 5]
+    assert ShippingBandRecord(up_to_km=40, cents=100, transit_days=0).transit() == 0
+
+
+def test_a_channel_delivers_monday_to_saturday_unless_it_says() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    policy = ChannelPolicy(channel="web", locations=("dc",), version=1, updated_at=now)
+    assert policy.delivery_days == ("mon", "tue", "wed", "thu", "fri", "sat")
+    with pytest.raises(ValueError, match="delivery_days: listed twice"):
+        ChannelPolicy(
+            channel="web", locations=(), delivery_days=("mon", "mon"), version=1, updated_at=now
+        )
