@@ -39,6 +39,8 @@ PAYLOAD_BYTES_MAX = 4096
 LOCATIONS_PER_SKU_MAX = 1024
 OPEN_HOLDS_PER_SKU_MAX = 1024
 INCOMING_PER_SKU_MAX = 1024
+# Holds waiting on incoming supply (backorders), over all of a SKU's incoming entries.
+BACKORDERS_PER_SKU_MAX = 1024
 # Resolved (committed / released / expired / rejected) holds kept so a late second
 # resolution is a typed rejection and a repeated hold_id returns its first decision.
 # Both are journals (ledger.state.Journal): they keep at least MAX - JOURNAL_FRESH_MAX

@@ -12,8 +12,8 @@ FastAPI cannot derive these:
 
 Bounds JSON Schema cannot state are documented in descriptions (and answered 422): a fact's
 `occurred_at` must lie in a window around the gateway's clock and timestamps within the
-ledger's range (`ledger.limits`), a transfer's `target_location` must differ from its
-`location`, and integers must be written as JSON integers (JSON Schema counts `396.0` an
+ledger's range (`ledger.limits`), an `eta` not before the fact's `occurred_at`, a
+transfer's `target_location` must differ from its `location`, and integers must be written as JSON integers (JSON Schema counts `396.0` an
 integer; the ledger's models are strict and refuse it).
 """
 
@@ -48,7 +48,8 @@ OCCURRED_AT_NOTE = (
 FACT_NOTES = {
     "occurred_at": OCCURRED_AT_NOTE,
     "ingested_at": "Ignored: the gateway stamps its own clock.",
-    "eta": f"Within {_TIMESTAMP_RANGE}; otherwise the batch is refused with 422.",
+    "eta": f"Within {_TIMESTAMP_RANGE} and not before `occurred_at` (an ETA in the past); "
+    "otherwise the batch is refused with 422.",
     "target_location": "Must differ from `location`; otherwise the batch is refused with 422.",
 }
 # The models FastAPI puts in the spec with float bounds (the fact models come exact).

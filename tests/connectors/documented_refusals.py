@@ -4,7 +4,7 @@ cannot state, and a schemathesis check that excuses those and nothing else (no t
 Documented in connectors/gateway/spec.py (each answered 422):
 - an integer written with a fraction (`396.0`: JSON Schema counts it an integer);
 - a fact's `occurred_at` outside the window around the gateway's clock, or a timestamp
-  outside the ledger's range; a transfer's `target_location` equal to its `location`;
+  outside the ledger's range; an `eta` before the fact's `occurred_at`; a transfer's `target_location` equal to its `location`;
 - an order listing one SKU in two lines (`uniqueItems` cannot compare one property);
 - a channel policy's shipping bands not ascending, or not ending (only) with an unbounded one;
 - an as-of read's `at` before the ledger's range or too far after the gateway's clock.
@@ -35,6 +35,7 @@ INTEGER_REQUIRED = "Input should be a valid integer"
 OUT_OF_RANGE = ("Input should be greater than or equal to", "Input should be less than or equal to")
 SKEWED = "more than"
 TARGET_IS_LOCATION = "must differ from location"
+ETA_IN_THE_PAST = "before occurred_at"
 SKU_TWICE = "lines: a sku is listed twice"
 BANDS = "shipping_bands:"
 CHANNEL_POLICY = "/v1/policy/channels/{channel}"
@@ -67,6 +68,14 @@ def _outside_timestamp_range(sent: str) -> bool:
     return not limits.TIMESTAMP_MIN <= datetime.fromisoformat(sent) <= limits.TIMESTAMP_MAX
 
 
+def _eta_before_occurred_at(fact: dict[str, Any]) -> bool:
+    try:
+        eta = datetime.fromisoformat(fact["eta"])
+        return eta < datetime.fromisoformat(fact["occurred_at"])
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 def _path_value_sent_otherwise(case: Any, error: dict[str, Any]) -> bool:
     location, _, name = error["field"].partition(".")
     value = (case.path_parameters or {}).get(name) if location == "path" else None
@@ -92,6 +101,8 @@ def _fact_refusal_documented(fact: dict[str, Any], field: str, reason: str) -> b
     if field == "occurred_at":
         return reason.startswith((*OUT_OF_RANGE, SKEWED)) and _outside_skew_window(sent)
     if field == "eta":
+        if reason.startswith(ETA_IN_THE_PAST):
+            return _eta_before_occurred_at(fact)
         return reason.startswith(OUT_OF_RANGE) and _outside_timestamp_range(sent)
     if field == "target_location":
         return reason == TARGET_IS_LOCATION and sent == fact["location"]
@@ -163,8 +174,10 @@ def _within_fact_bounds(fact: Any) -> Any:
     now = datetime.now(UTC).isoformat()
     if isinstance(fact.get("occurred_at"), str) and _outside_skew_window(fact["occurred_at"]):
         fact = {**fact, "occurred_at": now}
-    if isinstance(fact.get("eta"), str) and _outside_timestamp_range(fact["eta"]):
-        fact = {**fact, "eta": now}
+    if isinstance(fact.get("eta"), str) and (
+        _outside_timestamp_range(fact["eta"]) or _eta_before_occurred_at(fact)
+    ):
+        fact = {**fact, "eta": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
     if "target_location" in fact and fact["target_location"] == fact.get("location"):
         fact = {**fact, "target_location": "x" if fact["location"] != "x" else "y"}
     return fact
