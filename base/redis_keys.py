@@ -9,7 +9,11 @@ Stock events: tally:stock-events:{channel}
                                     back_in_stock or low_stock (processors/publisher.py)
 Signals:   tally:sku-changes:{sku}  pub/sub channel: the SKU's figure version "S-P", once per
                                     publish call that changed any of its figures (not stored)
-Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location}
+By date:   tally:atp:{channel}      hash  sku -> the SKU's availability by date in the channel
+                                    (JSON `{"first", "last", "steps": [[day, units], ...]}`,
+                                    docs/PROMISE.md); written only for SKUs with supply
+                                    incoming (or just gone: steps [] = today's figure)
+Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location} / tally:ver:atp:{channel}
                                     hash  sku -> "{sku_version}-{policy_version}:{published_ms}"
 Orders:    tally:order:{ref}        string: the order's view (JSON), written only if newer
            tally:order-changes:{channel}  stream of {order_id, ref, status, version}
@@ -27,10 +31,11 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-FigureKind = Literal["ats", "loc"]
+FigureKind = Literal["ats", "loc", "atp"]
 
 ATS_PREFIX = "tally:ats:"
 LOC_PREFIX = "tally:loc:"
+ATP_PREFIX = "tally:atp:"
 CHANGES_PREFIX = "tally:changes:"
 STOCK_EVENTS_PREFIX = "tally:stock-events:"
 VERSION_PREFIX = "tally:ver:"
@@ -43,6 +48,11 @@ def ats_key(channel: str) -> str:
 
 def loc_key(location: str) -> str:
     return f"{LOC_PREFIX}{location}"
+
+
+def atp_key(channel: str) -> str:
+    """A channel's availability by date per SKU (the worker's horizon, docs/PROMISE.md)."""
+    return f"{ATP_PREFIX}{channel}"
 
 
 def changes_key(channel: str) -> str:

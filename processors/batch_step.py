@@ -36,6 +36,7 @@ async def handle_batch(worker: Worker, batch: Sequence[faust.EventT[bytes]]) -> 
         worker.policy.version,
         _replay_test(worker, messages),
         partitions=worker.settings.topics.partitions,
+        horizon_days=worker.settings.worker.atp_horizon_days,
     )
     async with worker.durable:
         side_sent = await write_durably(worker, events_by_partition, outcome)

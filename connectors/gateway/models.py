@@ -8,7 +8,7 @@ exactly what the ledger would; the gateway adds only what it stamps (`issued_at`
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -135,6 +135,10 @@ class Availability(BaseModel):
     available: int = Field(ge=0)
     # "S-P" (SKU version - policy version) of the published figure; null if never published.
     version: str | None
+    # Only with ?by=: the day asked about, and the last day the SKU's published horizon
+    # covers (absent: nothing is expected, the figure is today's on every day).
+    by: date | None = None
+    through: date | None = None
 
 
 class AvailabilityBatch(BaseModel):

@@ -16,17 +16,17 @@ steps where it changes. With nothing expected, every day is today's figure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from ledger.availability import position_available
 from ledger.policy import ChannelPolicy, PolicyBook
 from ledger.promise.supply import promisable
-from ledger.state import EMPTY_POSITION, Position, SkuState
+from ledger.state import EMPTY_POSITION, Incoming, SkuState
 
 DAY = timedelta(days=1)
+_UTC_ZONE = ZoneInfo("UTC")
 Steps = tuple[tuple[date, int], ...]
 
 
@@ -49,22 +49,32 @@ class Horizon(NamedTuple):
 
 
 def expects_supply(state: SkuState) -> bool:
-    """Whether the SKU has anything incoming (or waiting on it): its horizon is not flat."""
-    return bool(state.incoming)
+    """Whether anything incoming has a date, or anything waits on supply: the SKU's horizon
+    may not be flat (a transfer without an ETA counts on no day)."""
+    return any(item.eta is not None or item.backorders for item in state.incoming.values())
 
 
 def location_by_day(
     state: SkuState, location: str, policies: PolicyBook, now: datetime, days: list[date]
 ) -> list[int]:
     """ATP at `location` on each of `days` (ascending; may be negative when oversold)."""
+    items = [item for item in state.incoming.values() if item.location == location]
+    return _location_units(state, location, items, policies, now, days)
+
+
+def _location_units(
+    state: SkuState,
+    location: str,
+    items: list[Incoming],
+    policies: PolicyBook,
+    now: datetime,
+    days: list[date],
+) -> list[int]:
     record = policies.locations.get(location)
-    zone = ZoneInfo(record.time_zone if record is not None else "UTC")
+    zone = ZoneInfo(record.time_zone) if record is not None else _UTC_ZONE
     today = now.astimezone(zone).date()
-    free_now = state.positions.get(location, EMPTY_POSITION).free_units
     arriving: dict[date, int] = {}
-    for item in state.incoming.values():
-        if item.location != location:
-            continue
+    for item in items:
         net = item.qty - item.promised
         if item.eta is not None and promisable(item, now):
             day = max(today, item.eta.astimezone(zone).date())
@@ -72,50 +82,82 @@ def location_by_day(
             day, net = today, min(0, net)
         arriving[day] = arriving.get(day, 0) + net
     safety = policies.safety_units(location)
-    beyond = _available(free_now + sum(arriving.values()), safety)
+    free = state.positions.get(location, EMPTY_POSITION).free_units
+    pending = sorted(arriving.items())
+    total = free + sum(arriving.values())
+    beyond = total if total < 0 else max(0, total - safety)
     units: list[int] = []
+    index = 0
     for day in days:
-        cumulative = free_now + sum(n for d, n in arriving.items() if d <= day)
-        units.append(_available(cumulative, safety))
-    for index in range(len(units) - 1, -1, -1):  # a later shortfall is spoken for already
-        beyond = min(beyond, units[index])
-        units[index] = beyond
+        while index < len(pending) and pending[index][0] <= day:
+            free += pending[index][1]
+            index += 1
+        units.append(free if free < 0 else max(0, free - safety))  # as position_available
+    for back in range(len(units) - 1, -1, -1):  # a later shortfall is spoken for already
+        beyond = min(beyond, units[back])
+        units[back] = beyond
     return units
-
-
-def _available(free: int, safety: int) -> int:
-    return position_available(Position(on_hand=free), safety)
 
 
 def channel_horizon(
     state: SkuState, channel: ChannelPolicy, policies: PolicyBook, now: datetime, days: int
 ) -> Horizon:
-    first = now.date()
-    dates = [first + DAY * offset for offset in range(days)]
-    last = dates[-1]
+    return horizons(state, policies, now, days, (channel.channel,))[channel.channel]
+
+
+def horizons(
+    state: SkuState,
+    policies: PolicyBook,
+    now: datetime,
+    days: int,
+    channels: Iterable[str] | None = None,
+) -> dict[str, Horizon]:
+    """The horizons of `channels` (default: every channel whose pool has this SKU): each
+    location's days computed once, however many channels share it."""
+    dates = [now.date() + DAY * offset for offset in range(days)]
+    first, last = dates[0], dates[-1]
+    touched, incoming = _touched(state)
+    names = channels if channels is not None else _channels_touching(touched, policies)
     if not expects_supply(state):
-        return Horizon(first, last, ())
-    totals = [-channel.buffer_units] * days
-    for location in channel.locations:
-        if location in state.positions or state.incoming_at(location):
-            for index, units in enumerate(location_by_day(state, location, policies, now, dates)):
-                totals[index] += units
-    cap = channel.allocation_cap_units
+        return {name: Horizon(first, last, ()) for name in names}
+    by_location: dict[str, list[int]] = {}
+    found: dict[str, Horizon] = {}
+    for name in names:
+        policy = policies.channels[name]
+        totals = [-policy.buffer_units] * days
+        for location in policy.locations:
+            if location not in touched:
+                continue
+            units = by_location.get(location)
+            if units is None:
+                items = incoming.get(location, [])
+                units = _location_units(state, location, items, policies, now, dates)
+                by_location[location] = units
+            totals = [total + add for total, add in zip(totals, units, strict=True)]
+        found[name] = Horizon(first, last, _steps(dates, totals, policy.allocation_cap_units))
+    return found
+
+
+def _touched(state: SkuState) -> tuple[set[str], dict[str, list[Incoming]]]:
+    """Locations the SKU has a position or incoming at, and the incoming per location."""
+    incoming: dict[str, list[Incoming]] = {}
+    for item in state.incoming.values():
+        incoming.setdefault(item.location, []).append(item)
+    return set(state.positions) | set(incoming), incoming
+
+
+def _channels_touching(touched: set[str], policies: PolicyBook) -> list[str]:
+    return [
+        name
+        for name, policy in policies.channels.items()
+        if not touched.isdisjoint(policy.locations)
+    ]
+
+
+def _steps(dates: list[date], totals: list[int], cap: int | None) -> Steps:
     steps: list[tuple[date, int]] = []
     for day, total in zip(dates, totals, strict=True):
         units = max(0, total if cap is None else min(cap, total))
         if not steps or steps[-1][1] != units:
             steps.append((day, units))
-    return Horizon(first, last, tuple(steps))
-
-
-def horizons(
-    state: SkuState, policies: PolicyBook, now: datetime, days: int
-) -> Mapping[str, Horizon]:
-    """Every channel's horizon of this SKU (channels with nothing of it: none)."""
-    touched = set(state.positions) | {item.location for item in state.incoming.values()}
-    return {
-        name: channel_horizon(state, policy, policies, now, days)
-        for name, policy in policies.channels.items()
-        if not touched.isdisjoint(policy.locations)
-    }
+    return tuple(steps)
