@@ -16,7 +16,10 @@ By date:   tally:atp:{channel}      hash  sku -> the SKU's availability by date 
 Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location} / tally:ver:atp:{channel}
                                     hash  sku -> "{sku_version}-{policy_version}:{published_ms}"
 Orders:    tally:order:{ref}        string: the order's view (JSON), written only if newer
-           tally:order-changes:{channel}  stream of {order_id, ref, status, version}
+           tally:order-changes:{channel}  stream of {order_id, ref, status, version, event,
+                                          promised[, promised_before]}; event is `changed`,
+                                          or `promise_changed` when an allocated order's
+                                          promise moved (docs/PROMISE.md)
            tally:capacity:{location}      hash  local day (YYYY-MM-DD) -> orders taken
            tally:count-tasks:{location}   hash  sku -> why its count is suspect (JSON)
 KPIs:      tally:kpi:stranded:{channel}

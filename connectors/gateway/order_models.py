@@ -121,6 +121,10 @@ class OrderView(BaseModel):
     unfilled: list[dict[str, Any]]
     rejections: list[dict[str, Any]]
     plans: list[dict[str, Any]]
+    # The promise (docs/PROMISE.md): the latest delivery day of the order's shipments (a
+    # pickup: when it is ready), as announced, and the one before it if it moved.
+    promised: str | None = None
+    promised_before: str | None = None
     version: int
     placed_at: str
     updated_at: str

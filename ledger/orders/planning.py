@@ -1,9 +1,11 @@
 """A saga's `NeedPlan` -> the `planned` record: the planner's inputs from the policy book and
-the stock and capacity the order processor read, and its output as a record of the log."""
+the stock and capacity the order processor read, and its output as a record of the log, each
+shipment with its promise dates (ledger.promise.dates)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +20,7 @@ from ledger.orders.records import (
 from ledger.orders.saga import NeedPlan
 from ledger.orders.state import OrderState
 from ledger.policy import ChannelPolicy, LocationPolicy, PolicyBook
+from ledger.promise.dates import ShipmentDates, shipment_dates
 from ledger.sourcing import Line, Plan, PlanRequest, Shipment, ShippingBand, Site, plan
 from ledger.sourcing.model import DEFAULT_SHIPPING_BANDS
 
@@ -49,9 +52,9 @@ def planned_record(
     at: datetime,
 ) -> Planned:
     """Plan `need` against `stock` (as read at `at`) and write it down as the log's record."""
-    request = plan_request(need, state, book, stock, capacity_taken)
+    request = plan_request(need, state, book, stock, capacity_taken, at)
     result = plan(request)
-    return _record(need, book, request, result, at)
+    return _record(need, state, book, request, result, at)
 
 
 def plan_request(
@@ -60,16 +63,25 @@ def plan_request(
     book: PolicyBook,
     stock: Stock,
     capacity_taken: Mapping[str, int],
+    at: datetime | None = None,
 ) -> PlanRequest:
+    """The planner's request; with `at` (when the plan is made), each site knows the day its
+    shipment would reach the shopper (`earliest_delivery`)."""
     channel = book.channels.get(state.channel)
     locations = candidate_locations(book, state, need)
+    pickup, destination = route(state)
     sites = {
         loc: _site(loc, index, channel, book.locations.get(loc), capacity_taken.get(loc, 0))
         for index, loc in enumerate(locations)
     }
-    delivery = state.delivery
-    pickup = delivery.location if isinstance(delivery, PickUp) else None
-    destination = None if isinstance(delivery, PickUp) else (delivery.latitude, delivery.longitude)
+    if at is not None:
+        sites = {
+            loc: replace(
+                site,
+                arrives_on=shipment_dates(book, channel, loc, at, destination, pickup).arrives_on,
+            )
+            for loc, site in sites.items()
+        }
     return PlanRequest(
         lines=tuple(Line(line.sku, line.qty) for line in need.lines),
         stock={sku: dict(by_location) for sku, by_location in stock.items()},
@@ -85,6 +97,14 @@ def plan_request(
         ),
         excluded=frozenset(need.excluded),
     )
+
+
+def route(state: OrderState) -> tuple[str | None, tuple[float, float] | None]:
+    """Where the order goes: (its pickup location, or None; its point, or None)."""
+    delivery = state.delivery
+    if isinstance(delivery, PickUp):
+        return delivery.location, None
+    return None, (delivery.latitude, delivery.longitude)
 
 
 def _fixed(need: NeedPlan, location: str) -> bool:
@@ -118,6 +138,17 @@ def _site(
     )
 
 
+def _planned_shipment(shipment: Shipment, day: date, dates: ShipmentDates) -> PlannedShipment:
+    return PlannedShipment(
+        location=shipment.location,
+        lines=tuple(OrderLine(sku=li.sku, qty=li.qty) for li in shipment.lines),
+        capacity_day=day,
+        ship_on=dates.ship_on,
+        deliver_on=dates.deliver_on,
+        ready_at=dates.ready_at,
+    )
+
+
 def _bands(channel: ChannelPolicy | None) -> tuple[ShippingBand, ...]:
     if channel is None:
         return DEFAULT_SHIPPING_BANDS
@@ -125,17 +156,24 @@ def _bands(channel: ChannelPolicy | None) -> tuple[ShippingBand, ...]:
 
 
 def _record(
-    need: NeedPlan, book: PolicyBook, request: PlanRequest, result: Plan, at: datetime
+    need: NeedPlan,
+    state: OrderState,
+    book: PolicyBook,
+    request: PlanRequest,
+    result: Plan,
+    at: datetime,
 ) -> Planned:
+    channel = book.channels.get(state.channel)
+    pickup, destination = route(state)
     return Planned(
         ref=need.ref,
         issued_at=at,
         plan_seq=need.plan_seq,
         shipments=tuple(
-            PlannedShipment(
-                location=shipment.location,
-                lines=tuple(OrderLine(sku=li.sku, qty=li.qty) for li in shipment.lines),
-                capacity_day=local_day(book.locations.get(shipment.location), at),
+            _planned_shipment(
+                shipment,
+                local_day(book.locations.get(shipment.location), at),
+                shipment_dates(book, channel, shipment.location, at, destination, pickup),
             )
             for shipment in result.shipments
         ),

@@ -141,6 +141,11 @@ class PlannedShipment(BaseModel):
     location: LocationId
     lines: tuple[OrderLine, ...]
     capacity_day: date  # the location's local day the order takes capacity on
+    # The promise (docs/PROMISE.md): the day it ships, the day it is delivered (to the
+    # shopper, or to the pickup store), when a pickup is ready. Null in records older than it.
+    ship_on: date | None = None
+    deliver_on: date | None = None
+    ready_at: Timestamp | None = None
 
 
 class Planned(_OrderRecord):

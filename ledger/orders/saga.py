@@ -43,6 +43,7 @@ from ledger.orders.state import (
     HoldStatus,
     OrderState,
     PickRejection,
+    ShipmentPromise,
     replace_holds,
     stamp,
 )
@@ -118,7 +119,26 @@ def step(state: OrderState | None, record: OrderRecordUnion, rules: SagaRules) -
     after = _apply(state, record, rules, out)
     if after is state:
         return Stepped(state, out, False)
-    return Stepped(after, out, True)
+    return Stepped(_announce(after), out, True)
+
+
+def _announce(state: OrderState) -> OrderState:
+    """An allocated order's promise, kept as announced; a change to it after that is a
+    changed promise (`promised_before`, `promise_version`: the channel's stream says so)."""
+    if state.status not in ("allocated", "partially_allocated"):
+        return state
+    current = state.promise()
+    if current == state.promised:
+        return state
+    if state.promised is None:
+        return state.model_copy(update={"promised": current})
+    return state.model_copy(
+        update={
+            "promised": current,
+            "promised_before": state.promised,
+            "promise_version": state.version,
+        }
+    )
 
 
 def _apply(
@@ -195,6 +215,12 @@ def _adopt(state: OrderState, plan: Planned, rules: SagaRules, out: Outputs) -> 
                 _capacity_ask("take", state, slot.location, slot.day, plan.issued_at)
             )
             holding_slot.add(shipment.location)
+    promises = {
+        shipment.location: ShipmentPromise(
+            ship_on=shipment.ship_on, deliver_on=shipment.deliver_on, ready_at=shipment.ready_at
+        )
+        for shipment in plan.shipments
+    }
     adopted = stamp(
         state,
         plan.issued_at,
@@ -204,6 +230,7 @@ def _adopt(state: OrderState, plan: Planned, rules: SagaRules, out: Outputs) -> 
         holds=(*state.holds, *new_holds),
         capacity=tuple(slots),
         plans=(*state.plans, AdoptedPlan.of(plan))[-PLANS_KEPT_MAX:],
+        promises={**state.promises, **promises},
     )
     return _advance(adopted, plan.issued_at, rules, out)
 

@@ -77,6 +77,14 @@ class PickRejection(_Value):
     at: Timestamp
 
 
+class ShipmentPromise(_Value):
+    """What the order promises for one shipment (ledger.promise.dates; docs/PROMISE.md)."""
+
+    ship_on: date | None
+    deliver_on: date | None
+    ready_at: Timestamp | None
+
+
 class AdoptedPlan(_Value):
     """An adopted plan as `tally explain-order` shows it (stock_seen stays in the log)."""
 
@@ -125,6 +133,12 @@ class OrderState(_Value):
     rejections: tuple[PickRejection, ...] = ()
     shipments: dict[LocationId, ShipmentStatus] = {}
     plans: tuple[AdoptedPlan, ...] = ()
+    promises: dict[LocationId, ShipmentPromise] = {}  # per shipment, from its latest plan
+    # The order's promise as announced once it was allocated (a day, or a pickup's ready
+    # time), the one before it, and the version at which it last changed (0: never).
+    promised: str | None = None
+    promised_before: str | None = None
+    promise_version: int = 0
     facts_sent: int = 0  # facts emitted so far: the next one's id sequence
     timeouts: int = 0  # consecutive timeouts at this version
     version: int = 1  # records applied that changed the order (the Redis view's CAS version)
@@ -174,6 +188,24 @@ class OrderState(_Value):
     @property
     def rounds_used(self) -> int:
         return self.plan_seq - self.pass_first_plan + 1
+
+    def holding_locations(self) -> list[str]:
+        """Locations holding units of the order, in the order their holds were asked."""
+        kept = [h.location for h in self.holds if h.status in HOLDING]
+        return [loc for loc in dict.fromkeys(kept) if self.shipments.get(loc) != "rejected"]
+
+    def promise(self) -> str | None:
+        """When the whole order reaches the shopper: the latest delivery day of its
+        shipments, or for a pickup the latest ready time (None: a shipment has no date)."""
+        latest: list[str] = []
+        pickup = self.delivery.mode == "pickup"
+        for location in self.holding_locations():
+            dates = self.promises.get(location)
+            moment = None if dates is None else (dates.ready_at if pickup else dates.deliver_on)
+            if moment is None:
+                return None
+            latest.append(moment.isoformat())
+        return max(latest) if latest else None
 
 
 def replace_holds(holds: Iterable[HoldLine], changed: dict[str, HoldLine]) -> tuple[HoldLine, ...]:

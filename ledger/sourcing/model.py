@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 RuleName = Literal[
@@ -15,6 +16,7 @@ RuleName = Literal[
     "lowest_cost",
     "most_stock",
     "location_priority",
+    "earliest_delivery",
 ]
 RULE_NAMES: tuple[RuleName, ...] = (
     "pickup_location_only",
@@ -25,6 +27,7 @@ RULE_NAMES: tuple[RuleName, ...] = (
     "lowest_cost",
     "most_stock",
     "location_priority",
+    "earliest_delivery",
 )
 FILTER_RULES: frozenset[RuleName] = frozenset({"pickup_location_only", "exclude_over_capacity"})
 DEFAULT_RULES: tuple[RuleName, ...] = (
@@ -60,6 +63,9 @@ class Site:
     capacity_left: int | None = None  # orders it may still take today; None: unlimited
     handling_per_order_cents: int = 0
     handling_per_unit_cents: int = 0
+    # The day an order's shipment from here reaches the shopper (delivered, or ready to
+    # collect), from stock now (`earliest_delivery`); None: unknown, ranks last.
+    arrives_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,17 @@ def _stock_depth(candidate: Candidate, request: PlanRequest) -> Score:
     return -depth
 
 
+_NO_DATE = 10**7  # past any date's ordinal (date.max is 3,652,059)
+
+
+def _latest_arrival(candidate: Candidate, request: PlanRequest) -> Score:
+    """When the whole order has arrived (its last shipment), then the sum of the days (day
+    ordinals): the earliest complete delivery wins."""
+    days = [request.sites[loc].arrives_on for loc in candidate.locations]
+    ordinals = [_NO_DATE if day is None else day.toordinal() for day in days]
+    return (max(ordinals), sum(ordinals))
+
+
 def _priorities(candidate: Candidate, request: PlanRequest) -> Score:
     return tuple(sorted(request.sites[loc].priority for loc in candidate.locations))
 
@@ -99,4 +110,5 @@ SCORERS: dict[RuleName, Scorer] = {
     "lowest_cost": _cost_cents,
     "most_stock": _stock_depth,
     "location_priority": _priorities,
+    "earliest_delivery": _latest_arrival,
 }
