@@ -14,9 +14,9 @@ Bounds JSON Schema cannot state are documented in descriptions (and answered 422
 `occurred_at` must lie in a window around the gateway's clock and timestamps within the
 ledger's range (`ledger.limits`), an `eta` not before the fact's `occurred_at`, a
 transfer's `target_location` must differ from its `location`, an availability `by` date
-within the horizon (yesterday to `atp_horizon_days` ahead), and integers must be written as
-JSON integers (JSON Schema counts `396.0` an integer; the ledger's models are strict and
-refuse it).
+within the horizon (yesterday to `atp_horizon_days` ahead), one of a promise's `to` and
+`pickup`, and integers must be written as JSON integers (JSON Schema counts `396.0` an
+integer; the ledger's models are strict and refuse it).
 """
 
 from __future__ import annotations

@@ -120,9 +120,7 @@ def _site(
 ) -> Site:
     sells = channel is not None and location in channel.locations
     hands_over = channel is not None and location in channel.pickup_locations
-    ships = record is None or record.may("ship")
-    if record is not None and record.location_type == "store" and record.may("ship_from_store"):
-        ships = True
+    ships = ships_from(record)
     limit = None if record is None else record.daily_order_capacity
     coordinates = None if record is None else record.coordinates
     return Site(
@@ -147,6 +145,13 @@ def _planned_shipment(shipment: Shipment, day: date, dates: ShipmentDates) -> Pl
         deliver_on=dates.deliver_on,
         ready_at=dates.ready_at,
     )
+
+
+def ships_from(record: LocationPolicy | None) -> bool:
+    """Whether a location may ship orders (no record: it may; a store with either)."""
+    if record is None or record.may("ship"):
+        return True
+    return record.location_type == "store" and record.may("ship_from_store")
 
 
 def _bands(channel: ChannelPolicy | None) -> tuple[ShippingBand, ...]:

@@ -8,6 +8,7 @@ Documented in connectors/gateway/spec.py (each answered 422):
   `target_location` equal to its `location`;
 - an order listing one SKU in two lines (`uniqueItems` cannot compare one property);
 - an availability `by` date before yesterday or past the horizon (relative to today);
+- a promise query with both or neither of `to` and `pickup`;
 - a channel policy's shipping bands not ascending, or not ending (only) with an unbounded one;
 - an as-of read's `at` before the ledger's range or too far after the gateway's clock.
 And one that is schemathesis' own: it sends a `%XX` inside a path value as an escape, so a
@@ -31,6 +32,7 @@ from schemathesis.checks import positive_data_acceptance
 from schemathesis.openapi.checks import RejectedPositiveData
 
 from base.settings import WorkerSettings
+from connectors.gateway.routes.promise import ONE_OF
 from ledger import limits
 
 SKEW_SLACK = timedelta(seconds=5)  # between the server's clock read and this check's
@@ -48,6 +50,7 @@ ORDERS = "/v1/orders"
 STOCK_AS_OF = "/v1/stock/{sku}"
 AT_BOUND = "at: "
 AVAILABILITY_ONE = "/v1/availability/{channel}/{sku}"
+PROMISE = "/v1/promise"
 
 Check = Callable[[Any, Any, Any], bool | None]
 
@@ -157,6 +160,9 @@ def is_documented_refusal(case: Any, error: dict[str, Any]) -> bool:
         return True
     if _by_outside_horizon(case, error):
         return True
+    if case.path == PROMISE and error["field"] == "query.to" and error["reason"] == ONE_OF:
+        query = case.query or {}
+        return ("to" in query) == ("pickup" in query)
     if case.path == ORDERS and error["reason"].startswith(SKU_TWICE):
         return _lines_repeat_a_sku(case.body)
     if case.path == CHANNEL_POLICY and error["reason"].startswith(BANDS):
@@ -223,6 +229,8 @@ def query_within_documented_bounds(query: Any, path: str) -> Any:
         return {**query, "at": datetime.now(UTC).isoformat()}
     if path == AVAILABILITY_ONE and isinstance(query, dict) and "by" in query:
         return {**query, "by": datetime.now(UTC).date().isoformat()}
+    if path == PROMISE and isinstance(query, dict):
+        return {**{k: v for k, v in query.items() if k != "pickup"}, "to": "10001"}
     return query
 
 

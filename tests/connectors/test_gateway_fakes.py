@@ -202,3 +202,6 @@ class FakeCatalog:
         if self.permissive:
             return (40.71, -74.0)
         return self.postal_codes.get(normal_code(postal_code))
+
+    def policy_book(self) -> PolicyBook:
+        return self.book

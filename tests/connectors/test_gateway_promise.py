@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from base.horizons import horizon_json
+from ledger.policy import ChannelPolicy, LocationPolicy, PolicyBook, apply_policy
 from ledger.promise.atp import Horizon
 from tests.connectors.test_gateway import Gateway, build
 
@@ -87,3 +88,107 @@ def test_a_date_that_is_not_one_is_refused(gw: Gateway) -> None:
     reply = gw.get("/v1/availability/web/SKU-1", "web", params={"by": "2026-02-30"})
     assert reply.status_code == 422
     assert reply.json()["errors"][0]["field"] == "query.by"
+
+
+# --- GET /v1/promise -------------------------------------------------------------------------
+
+NOW = datetime.now(UTC)
+NY = "America/New_York"
+
+
+def promise_gateway(tmp_path: Path) -> Iterator[Gateway]:
+    for gateway in build(tmp_path):
+        catalog = gateway.client.app.state.gateway.catalog  # type: ignore[attr-defined]
+        catalog.book = the_book()
+        catalog.postal_codes = {"10001": (40.7506, -73.9972)}
+        gateway.reads.loc_units = {"dc": {"TEE": 8}, "store": {"TEE": 2}, "far": {"TEE": 9}}
+        yield gateway
+
+
+def the_book() -> PolicyBook:
+    records: list[ChannelPolicy | LocationPolicy] = [
+        ChannelPolicy(
+            channel="web",
+            locations=("dc", "store", "far"),
+            pickup_locations=("store",),
+            version=1,
+            updated_at=NOW,
+        ),
+        LocationPolicy(location="dc", latitude=40.73, longitude=-74.17, time_zone=NY,
+                       version=1, updated_at=NOW),
+        LocationPolicy(location="store", latitude=40.72, longitude=-74.0, time_zone=NY,
+                       capabilities=("ship", "pickup"), processing_minutes=60,
+                       version=1, updated_at=NOW),
+        LocationPolicy(location="far", latitude=41.88, longitude=-87.63, time_zone=NY,
+                       version=1, updated_at=NOW),
+    ]  # fmt: skip
+    book = PolicyBook()
+    for record in records:
+        book = apply_policy(book, record)
+    return book
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Iterator[Gateway]:
+    yield from promise_gateway(tmp_path)
+
+
+def test_a_promise_lists_the_locations_that_have_it_earliest_first(shop: Gateway) -> None:
+    reply = shop.get("/v1/promise", "web", params={"sku": "TEE", "qty": 2, "to": "10001"})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert [o["location"] for o in body["options"]] == ["store", "dc", "far"]
+    near, _, far = body["options"]
+    assert near["distance_km"] == 3 and far["distance_km"] > 1_000
+    assert date.fromisoformat(far["deliver_on"]) > date.fromisoformat(near["deliver_on"])
+    assert body["earliest"] == near and body["back_in_stock_on"] is None
+    three = shop.get("/v1/promise", "web", params={"sku": "TEE", "qty": 3, "to": "10001"})
+    assert [o["location"] for o in three.json()["options"]] == ["dc", "far"]
+
+
+def test_a_pickup_promise_has_a_ready_time(shop: Gateway) -> None:
+    reply = shop.get("/v1/promise", "web", params={"sku": "TEE", "qty": 2, "pickup": "store"})
+    (option,) = reply.json()["options"]  # the default rules: the pickup store only
+    assert option["location"] == "store" and option["deliver_on"] is None
+    ready = datetime.fromisoformat(option["ready_at"])
+    assert ready >= NOW + timedelta(minutes=59)
+
+
+def test_a_sold_out_sku_says_when_it_is_back(shop: Gateway) -> None:
+    horizon = Horizon(day(0), day(14), ((day(0), 0), (day(3), 1), (day(5), 10)))
+    shop.reads.horizons[("web", "CAP")] = horizon_json(horizon)
+    body = shop.get("/v1/promise", "web", params={"sku": "CAP", "qty": 4, "to": "10001"}).json()
+    assert (body["options"], body["earliest"]) == ([], None)
+    assert body["back_in_stock_on"] == day(5).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "reason"),
+    [
+        ({"sku": "TEE"}, "query.to", "give one of `to` (a postal code) or `pickup` (a location)"),
+        (
+            {"sku": "TEE", "to": "10001", "pickup": "store"},
+            "query.to",
+            "give one of `to` (a postal code) or `pickup` (a location)",
+        ),
+        ({"sku": "TEE", "to": "99999"}, "query.to", "unknown postal code"),
+        (
+            {"sku": "TEE", "pickup": "dc"},
+            "query.pickup",
+            "channel 'web' does not hand over orders at 'dc'",
+        ),
+    ],
+)
+def test_a_promise_that_cannot_be_answered_says_why(
+    shop: Gateway, params: dict[str, str], field: str, reason: str
+) -> None:
+    reply = shop.get("/v1/promise", "web", params=params)
+    assert reply.status_code == 422
+    assert reply.json()["errors"] == [{"index": None, "field": field, "reason": reason}]
+
+
+def test_a_promise_is_bounded(shop: Gateway) -> None:
+    too_many = shop.get("/v1/promise", "web", params={"sku": "TEE", "qty": 10_001, "to": "1"})
+    assert too_many.status_code == 422
+    other = shop.get("/v1/promise", "web", params={"sku": "TEE", "to": "1", "channel": "pos"})
+    assert other.status_code == 403

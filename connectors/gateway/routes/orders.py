@@ -65,7 +65,7 @@ ChannelQuery = Annotated[
 ORDER_RESPONSES: dict[int | str, dict[str, Any]] = ERROR_RESPONSES
 
 
-def _channel_of(who: KeyRecord, channel: str | None) -> str:
+def channel_of(who: KeyRecord, channel: str | None) -> str:
     """The order's channel: the channel key's own, or `?channel=` (checked against the key)."""
     chosen = channel if channel is not None else who.channel
     if chosen is None:
@@ -91,7 +91,7 @@ async def place_order(
     catalog: CatalogDep,
     channel: ChannelQuery = None,
 ) -> OrderAccepted | JSONResponse:
-    name = _channel_of(who, channel)
+    name = channel_of(who, channel)
     if who.channel is None and not who.is_admin:
         raise HTTPException(403, "a channel or admin key places orders")
     policy = catalog.channel(name)
@@ -189,7 +189,7 @@ async def _view(reads: Reads, ref: str, order_id: str) -> dict[str, Any]:
 async def get_order(
     order_id: TokenPath, who: Principal, reads: ReadsDep, channel: ChannelQuery = None
 ) -> dict[str, Any]:
-    name = _channel_of(who, channel)
+    name = channel_of(who, channel)
     return await _view(reads, order_ref(name, order_id), order_id)
 
 
@@ -209,7 +209,7 @@ async def cancel_order(
     reads: ReadsDep,
     channel: ChannelQuery = None,
 ) -> StepAccepted:
-    name = _channel_of(who, channel)
+    name = channel_of(who, channel)
     ref = order_ref(name, order_id)
     view = await _view(reads, ref, order_id)
     if view["status"] == "completed":
@@ -242,7 +242,7 @@ class ShipmentReports:
         who = self.who
         if not (who.is_admin or who.may_post_at(location)):
             raise HTTPException(403, f"this key may not report for location {location!r}")
-        ref = order_ref(_channel_of(who, self.channel), order_id)
+        ref = order_ref(channel_of(who, self.channel), order_id)
         view = await _view(self.reads, ref, order_id)
         statuses = {s["location"]: s["status"] for s in view["shipments"]}
         if statuses.get(location) not in waiting_in:
