@@ -13,7 +13,10 @@ By date:   tally:atp:{channel}      hash  sku -> the SKU's availability by date 
                                     (JSON `{"first", "last", "steps": [[day, units], ...]}`,
                                     docs/PROMISE.md); written only for SKUs with supply
                                     incoming (or just gone: steps [] = today's figure)
+           tally:supply:{location}  hash  sku -> supply a backorder may wait on there (JSON
+                                    `[[eta, units not yet promised], ...]`, base.horizons)
 Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location} / tally:ver:atp:{channel}
+           / tally:ver:supply:{location}
                                     hash  sku -> "{sku_version}-{policy_version}:{published_ms}"
 Orders:    tally:order:{ref}        string: the order's view (JSON), written only if newer
            tally:order-changes:{channel}  stream of {order_id, ref, status, version, event,
@@ -34,11 +37,12 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-FigureKind = Literal["ats", "loc", "atp"]
+FigureKind = Literal["ats", "loc", "atp", "supply"]
 
 ATS_PREFIX = "tally:ats:"
 LOC_PREFIX = "tally:loc:"
 ATP_PREFIX = "tally:atp:"
+SUPPLY_PREFIX = "tally:supply:"
 CHANGES_PREFIX = "tally:changes:"
 STOCK_EVENTS_PREFIX = "tally:stock-events:"
 VERSION_PREFIX = "tally:ver:"
@@ -56,6 +60,11 @@ def loc_key(location: str) -> str:
 def atp_key(channel: str) -> str:
     """A channel's availability by date per SKU (the worker's horizon, docs/PROMISE.md)."""
     return f"{ATP_PREFIX}{channel}"
+
+
+def supply_key(location: str) -> str:
+    """Supply a backorder may still wait on at a location, per SKU (docs/PROMISE.md)."""
+    return f"{SUPPLY_PREFIX}{location}"
 
 
 def changes_key(channel: str) -> str:

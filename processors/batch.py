@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Literal
 
-from base.horizons import horizon_json
 from base.redis_keys import FigureVersion
 from base.topics import partition_for
 from ledger.availability import Figures, changed_figures, figures
@@ -24,10 +22,11 @@ from ledger.errors import DecodeError, LimitExceeded
 from ledger.events import Fact
 from ledger.fold import apply_event
 from ledger.kpis import SALE_TYPES
+from ledger.orders.records import SupplyNotice
 from ledger.policy import PolicyBook
-from ledger.promise.atp import Horizon, expects_supply, horizons
 from ledger.state import SkuState
 from processors.kpi_counts import KpiCounts
+from processors.promise_outputs import horizon_figures, supply_figures, supply_notices
 from processors.publisher import Figure
 
 TopicKind = Literal["events", "commands"]
@@ -67,6 +66,8 @@ class BatchOutcome:
     decisions: list[Decision] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    # To orders whose holds wait on supply that moved (tally.orders, key: the order's ref).
+    notices: list[SupplyNotice] = field(default_factory=list)
     events_folded: Counter[tuple[str, str]] = field(default_factory=Counter)
     hold_decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
     holds_expired: int = 0
@@ -149,54 +150,11 @@ def process_batch(
         outcome.figures += horizon_figures(
             before, item.state, policies, policy_version, item.earliest_stamp_ms, horizon_days
         )
+        outcome.figures += supply_figures(
+            before, item.state, policy_version, item.earliest_stamp_ms
+        )
+        outcome.notices += supply_notices(before, item.state)
     return outcome
-
-
-def horizon_figures(
-    before: SkuState | None,
-    after: SkuState,
-    policies: PolicyBook,
-    policy_version: int,
-    ingested_ms: int,
-    days: int,
-) -> list[Figure]:
-    """The availability-by-date figures of a changed SKU: of each channel whose pool has a
-    location whose stock or supply moved since `before` (every channel with the SKU without
-    one, or on a new day). Only a SKU with dated supply incoming, now or before, has any:
-    the rest keep the flat horizon that says "today's figure" (base.horizons), so the
-    batch pays nothing for them. Not diffed against `before`'s horizons (that would double
-    the cost); the publisher's compare-and-set keeps Redis right."""
-    if not expects_supply(after) and (before is None or not expects_supply(before)):
-        return []
-    now = after.clock or datetime.now(UTC)
-    channels = _moved_channels(before, after, policies, now)
-    new = horizons(after, policies, now, days, channels)
-    version = FigureVersion(after.version, policy_version)
-    return [
-        Figure("atp", channel, after.sku, _first_units(h), version, ingested_ms, horizon_json(h))
-        for channel, h in new.items()
-    ]
-
-
-def _moved_channels(
-    before: SkuState | None, after: SkuState, policies: PolicyBook, now: datetime
-) -> list[str] | None:
-    """Channels whose pool has a location whose position or incoming changed (None: every
-    channel with the SKU, for a replay or a new day)."""
-    if before is None or before.clock is None or before.clock.date() != now.date():
-        return None
-    moved = {loc for loc, pos in after.positions.items() if before.positions.get(loc) != pos}
-    for key, item in after.incoming.items():
-        if before.incoming.get(key) != item:
-            moved.add(item.location)
-    moved.update(
-        item.location for key, item in before.incoming.items() if key not in after.incoming
-    )
-    return [name for name, p in policies.channels.items() if not moved.isdisjoint(p.locations)]
-
-
-def _first_units(horizon: Horizon) -> int:
-    return horizon.steps[0][1] if horizon.steps else 0
 
 
 def figures_between(

@@ -10,7 +10,8 @@ from ledger.availability import Figures, figures, policy_changed_figures
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from processors import metrics
-from processors.batch import figures_from, horizon_figures
+from processors.batch import figures_from
+from processors.promise_outputs import horizon_figures, supply_figures
 from processors.parts import Worker
 from processors.publisher import Figure
 
@@ -51,6 +52,7 @@ async def _republish(worker: Worker, figures_of: Callable[[SkuState], Figures]) 
         batch += figures_from(state, figures_of(state), worker.policy.version, ingested_ms=0)
         # every horizon of a SKU with supply incoming: the policy may move any of them
         batch += horizon_figures(None, state, book, worker.policy.version, 0, days)
+        batch += supply_figures(None, state, worker.policy.version, 0)
         worker.kpis.stranded.observe(state, book)
         sku_count += 1
         if len(batch) >= REPUBLISH_CHUNK_FIGURES:

@@ -37,3 +37,18 @@ def supply_for(state: SkuState, location: str, units: int, now: datetime) -> str
         and item.unpromised >= units
     ]
     return min(fits)[1] if fits else None
+
+
+def open_supply(state: SkuState, location: str, now: datetime) -> tuple[tuple[datetime, int], ...]:
+    """What a backorder at `location` could still wait on: (ETA, units not yet promised) of
+    each promisable supply with some, earliest first (what the order processor plans with)."""
+    return tuple(
+        sorted(
+            (item.eta, item.unpromised)
+            for item in state.incoming.values()
+            if item.eta is not None
+            and item.location == location
+            and item.unpromised > 0
+            and promisable(item, now)
+        )
+    )
