@@ -111,6 +111,11 @@ def hold_id_of(key: str) -> str:
     return key.partition(_SCOPE)[2]
 
 
+def channel_of_key(key: str) -> str:
+    """The channel of a `hold_key`."""
+    return key.partition(_SCOPE)[0]
+
+
 def answer_of(decisions: Journal[Answers], channel: str | None, request_id: str) -> Decision | None:
     """`channel`'s decision of `request_id` (None: an admin's request), if kept."""
     for decision in decisions.get(request_id) or ():

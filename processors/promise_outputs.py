@@ -16,7 +16,7 @@ from ledger.policy import PolicyBook
 from ledger.promise.atp import Horizon, expects_supply, horizons
 from ledger.promise.backorders import changed_waiting
 from ledger.promise.supply import open_supply
-from ledger.state import SkuState
+from ledger.state import SkuState, channel_of_key, hold_id_of
 from processors.publisher import Figure
 
 
@@ -100,7 +100,8 @@ def supply_notices(before: SkuState | None, after: SkuState) -> list[SupplyNotic
         return []
     at = after.clock or datetime.now(UTC)
     notices = []
-    for hold_id, wait in changed_waiting(before, after).items():
+    for key, wait in changed_waiting(before, after).items():
+        channel, hold_id = channel_of_key(key), hold_id_of(key)
         ref = ref_of_hold(hold_id)
         if ref is None:
             continue  # a channel's own backorder hold: nobody to tell
@@ -109,6 +110,7 @@ def supply_notices(before: SkuState | None, after: SkuState) -> list[SupplyNotic
                 ref=ref,
                 issued_at=at,
                 hold_id=hold_id,
+                channel=channel,
                 sku=after.sku,
                 location=wait.location,
                 supply_order=wait.supply_order,

@@ -11,8 +11,8 @@ from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from processors import metrics
 from processors.batch import figures_from
-from processors.promise_outputs import horizon_figures, supply_figures
 from processors.parts import Worker
+from processors.promise_outputs import horizon_figures, supply_figures
 from processors.publisher import Figure
 
 log = logging.getLogger("tally.worker")

@@ -3,6 +3,7 @@ ledger's field types so the edge refuses exactly what the order log would."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
@@ -60,6 +61,8 @@ class OrderRequest(BaseModel):
     # Defaults: the channel policy's `max_shipments` and `allow_partial`.
     max_shipments: int | None = Field(default=None, ge=1, le=limits.ORDER_SHIPMENTS_MAX)
     allow_partial: bool | None = None
+    # Units no location has now may wait on supply expected there (docs/PROMISE.md).
+    allow_backorder: bool = False
 
     @model_validator(mode="after")
     def _distinct_skus(self) -> OrderRequest:
@@ -98,6 +101,16 @@ class ShipmentEventRequest(BaseModel):
     model_config = REQUEST_CONFIG
 
     location: LocationId
+
+
+class DeliveredRequest(BaseModel):
+    """The shipment from `location` reached the shopper (a pickup: was collected)."""
+
+    model_config = REQUEST_CONFIG
+
+    location: LocationId
+    # The shopper's day it arrived (default: the gateway's UTC day).
+    delivered_on: date | None = None
 
 
 class StepAccepted(BaseModel):

@@ -9,7 +9,10 @@ from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from ledger.orders.promise_steps import NeedDates
 from ledger.orders.records import (
+    Dated,
+    DatedShipment,
     OrderLine,
     PickUp,
     Planned,
@@ -22,9 +25,10 @@ from ledger.orders.state import OrderState
 from ledger.policy import ChannelPolicy, LocationPolicy, PolicyBook
 from ledger.promise.dates import ShipmentDates, shipment_dates
 from ledger.sourcing import Line, Plan, PlanRequest, Shipment, ShippingBand, Site, plan
-from ledger.sourcing.model import DEFAULT_SHIPPING_BANDS
+from ledger.sourcing.model import DEFAULT_SHIPPING_BANDS, Supply
 
 Stock = Mapping[str, Mapping[str, int]]  # sku -> location -> available units
+SupplySeen = Mapping[str, Mapping[str, Supply]]  # sku -> location -> (eta, units) open
 
 
 def candidate_locations(book: PolicyBook, state: OrderState, need: NeedPlan) -> list[str]:
@@ -50,9 +54,11 @@ def planned_record(
     stock: Stock,
     capacity_taken: Mapping[str, int],
     at: datetime,
+    supply: SupplySeen | None = None,
 ) -> Planned:
-    """Plan `need` against `stock` (as read at `at`) and write it down as the log's record."""
-    request = plan_request(need, state, book, stock, capacity_taken, at)
+    """Plan `need` against `stock` (as read at `at`; and the open `supply` for an order that
+    may wait on it) and write it down as the log's record."""
+    request = plan_request(need, state, book, stock, capacity_taken, at, supply)
     result = plan(request)
     return _record(need, state, book, request, result, at)
 
@@ -64,9 +70,10 @@ def plan_request(
     stock: Stock,
     capacity_taken: Mapping[str, int],
     at: datetime | None = None,
+    supply: SupplySeen | None = None,
 ) -> PlanRequest:
     """The planner's request; with `at` (when the plan is made), each site knows the day its
-    shipment would reach the shopper (`earliest_delivery`)."""
+    shipment would reach the shopper (`earliest_delivery`), from stock or from each supply."""
     channel = book.channels.get(state.channel)
     locations = candidate_locations(book, state, need)
     pickup, destination = route(state)
@@ -74,12 +81,10 @@ def plan_request(
         loc: _site(loc, index, channel, book.locations.get(loc), capacity_taken.get(loc, 0))
         for index, loc in enumerate(locations)
     }
+    open_supply = supply if state.allow_backorder and supply is not None else {}
     if at is not None:
         sites = {
-            loc: replace(
-                site,
-                arrives_on=shipment_dates(book, channel, loc, at, destination, pickup).arrives_on,
-            )
+            loc: _dated_site(site, book, channel, at, route(state), open_supply)
             for loc, site in sites.items()
         }
     return PlanRequest(
@@ -96,7 +101,28 @@ def plan_request(
             Shipment(loc, tuple(Line(li.sku, li.qty) for li in lines)) for loc, lines in need.fixed
         ),
         excluded=frozenset(need.excluded),
+        allow_backorder=state.allow_backorder,
+        supply=open_supply,
     )
+
+
+def _dated_site(
+    site: Site,
+    book: PolicyBook,
+    channel: ChannelPolicy | None,
+    at: datetime,
+    where: tuple[str | None, tuple[float, float] | None],
+    supply: SupplySeen,
+) -> Site:
+    pickup, destination = where
+    loc = site.location
+    etas = sorted({eta for by_loc in supply.values() for eta, _ in by_loc.get(loc, ())})
+    arrivals = tuple(
+        (eta, shipment_dates(book, channel, loc, max(at, eta), destination, pickup).arrives_on)
+        for eta in etas
+    )
+    arrives_on = shipment_dates(book, channel, loc, at, destination, pickup).arrives_on
+    return replace(site, arrives_on=arrives_on, arrivals=arrivals)
 
 
 def route(state: OrderState) -> tuple[str | None, tuple[float, float] | None]:
@@ -136,6 +162,11 @@ def _site(
     )
 
 
+def _start(at: datetime, shipment: Shipment) -> datetime:
+    """When a shipment's units are all there: now, or the ETA of the supply it waits on."""
+    return at if shipment.waits_until is None else max(at, shipment.waits_until)
+
+
 def _planned_shipment(shipment: Shipment, day: date, dates: ShipmentDates) -> PlannedShipment:
     return PlannedShipment(
         location=shipment.location,
@@ -144,6 +175,7 @@ def _planned_shipment(shipment: Shipment, day: date, dates: ShipmentDates) -> Pl
         ship_on=dates.ship_on,
         deliver_on=dates.deliver_on,
         ready_at=dates.ready_at,
+        waits_until=shipment.waits_until,
     )
 
 
@@ -178,7 +210,9 @@ def _record(
             _planned_shipment(
                 shipment,
                 local_day(book.locations.get(shipment.location), at),
-                shipment_dates(book, channel, shipment.location, at, destination, pickup),
+                shipment_dates(
+                    book, channel, shipment.location, _start(at, shipment), destination, pickup
+                ),
             )
             for shipment in result.shipments
         ),
@@ -202,3 +236,23 @@ def _record(
             for sku, by_location in request.stock.items()
         },
     )
+
+
+def dated_record(need: NeedDates, state: OrderState, book: PolicyBook, at: datetime) -> Dated:
+    """The dates the saga asked for at `at`: each shipment counted from the ETA its units
+    wait on (from `at` if that has passed), with the calendars of `book`."""
+    channel = book.channels.get(state.channel)
+    pickup, destination = route(state)
+    shipments = []
+    for location, eta in need.shipments:
+        dates = shipment_dates(book, channel, location, max(at, eta), destination, pickup)
+        shipments.append(
+            DatedShipment(
+                location=location,
+                ship_on=dates.ship_on,
+                deliver_on=dates.deliver_on,
+                ready_at=dates.ready_at,
+                waits_until=eta,
+            )
+        )
+    return Dated(ref=need.ref, issued_at=at, step=need.step, shipments=tuple(shipments))

@@ -197,6 +197,7 @@ class SupplyNotice(_OrderRecord):
 
     type: Literal["supply"] = "supply"
     hold_id: Token
+    channel: ChannelId  # the hold's (hold ids are each channel's own)
     sku: Sku
     location: LocationId
     supply_order: Token
@@ -213,6 +214,7 @@ class DatedShipment(BaseModel):
     ship_on: date
     deliver_on: date | None
     ready_at: Timestamp | None
+    waits_until: Timestamp | None  # the supply ETA the dates count from
 
 
 class Dated(_OrderRecord):
@@ -225,12 +227,13 @@ class Dated(_OrderRecord):
 
 
 class MarkDelivered(_OrderRecord):
-    """The shipment from `location` reached the shopper (or a pickup was collected) at
-    `delivered_at`: scored against its promise."""
+    """The shipment from `location` reached the shopper (a pickup: was collected) on
+    `delivered_on`, the shopper's day as the carrier or store reports it: scored against
+    the promise."""
 
     type: Literal["delivered"] = "delivered"
     location: LocationId
-    delivered_at: Timestamp
+    delivered_on: date
 
 
 class Timeout(_OrderRecord):

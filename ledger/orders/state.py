@@ -61,6 +61,12 @@ class HoldLine(_Value):
     plan_seq: int
     status: HoldStatus = "asked"
     release_attempts: int = 0
+    # A backorder: units still waiting on supply, its ETA, whether the supply still covers
+    # them, and the SKU version of the last supply notice taken (older ones are ignored).
+    waiting: int = 0
+    eta: Timestamp | None = None
+    covered: bool = True
+    notice_version: int = -1
 
 
 class CapacitySlot(_Value):
@@ -83,6 +89,7 @@ class ShipmentPromise(_Value):
     ship_on: date | None
     deliver_on: date | None
     ready_at: Timestamp | None
+    waits_until: Timestamp | None = None  # the supply ETA the dates count from
 
 
 class AdoptedPlan(_Value):
@@ -121,6 +128,7 @@ class OrderState(_Value):
     allow_partial: bool
     digest: Token
     placed_at: Timestamp
+    allow_backorder: bool = False
     status: OrderStatus = "placed"
     phase: Phase = "await_plan"
     plan_seq: int = 0  # the last adopted plan
@@ -139,6 +147,8 @@ class OrderState(_Value):
     promised: str | None = None
     promised_before: str | None = None
     promise_version: int = 0
+    dates_asked: int = 0  # the version at which new dates were last asked for (`dated`)
+    delivered: dict[LocationId, date] = {}  # shipments reported delivered (or collected)
     facts_sent: int = 0  # facts emitted so far: the next one's id sequence
     timeouts: int = 0  # consecutive timeouts at this version
     version: int = 1  # records applied that changed the order (the Redis view's CAS version)
@@ -155,6 +165,7 @@ class OrderState(_Value):
             delivery=record.delivery,
             max_shipments=record.max_shipments,
             allow_partial=record.allow_partial,
+            allow_backorder=record.allow_backorder,
             digest=record.digest,
             placed_at=record.issued_at,
             updated_at=record.issued_at,
@@ -193,6 +204,34 @@ class OrderState(_Value):
         """Locations holding units of the order, in the order their holds were asked."""
         kept = [h.location for h in self.holds if h.status in HOLDING]
         return [loc for loc in dict.fromkeys(kept) if self.shipments.get(loc) != "rejected"]
+
+    def waits_until(self, location: str) -> datetime | None:
+        """The latest ETA the order's units at `location` still wait on (None: none wait)."""
+        etas = [
+            h.eta
+            for h in self.holds
+            if h.location == location and h.status in HOLDING and h.waiting > 0 and h.eta
+        ]
+        return max(etas) if etas else None
+
+    def stale_dates(self) -> list[str]:
+        """Holding locations whose units wait on a supply ETA their dates did not count from."""
+        stale = []
+        for location in self.holding_locations():
+            waits = self.waits_until(location)
+            promise = self.promises.get(location)
+            if waits is not None and (promise is None or promise.waits_until != waits):
+                stale.append(location)
+        return stale
+
+    def promised_day(self, location: str) -> date | None:
+        """The day the shipment at `location` was promised to reach the shopper."""
+        promise = self.promises.get(location)
+        if promise is None:
+            return None
+        if self.delivery.mode == "pickup" and promise.ready_at is not None:
+            return promise.ready_at.date()
+        return promise.deliver_on
 
     def promise(self) -> str | None:
         """When the whole order reaches the shopper: the latest delivery day of its

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 RuleName = Literal[
@@ -44,6 +44,9 @@ CANDIDATES_MAX = 10_000
 RANKED_SHOWN_MAX = 5  # candidates listed per rule in the explanation
 
 
+Supply = tuple[tuple[datetime, int], ...]  # (eta, units not yet promised), earliest first
+
+
 @dataclass(frozen=True, slots=True)
 class Line:
     sku: str
@@ -66,6 +69,8 @@ class Site:
     # The day an order's shipment from here reaches the shopper (delivered, or ready to
     # collect), from stock now (`earliest_delivery`); None: unknown, ranks last.
     arrives_on: date | None = None
+    # The same when it waits on supply due at an ETA: (eta, day), for each ETA in `supply`.
+    arrivals: tuple[tuple[datetime, date], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,7 @@ DEFAULT_SHIPPING_BANDS: tuple[ShippingBand, ...] = (
 class Shipment:
     location: str
     lines: tuple[Line, ...]
+    waits_until: datetime | None = None  # the ETA of the supply some of its units wait on
 
     @property
     def units(self) -> int:
@@ -114,6 +120,10 @@ class PlanRequest:
     shipping_bands: tuple[ShippingBand, ...] = DEFAULT_SHIPPING_BANDS
     fixed: tuple[Shipment, ...] = ()
     excluded: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    # Backorders (docs/PROMISE.md): what stock cannot fill may wait on supply, per sku and
+    # location: (eta, units not yet promised), earliest first.
+    allow_backorder: bool = False
+    supply: Mapping[str, Mapping[str, Supply]] = field(default_factory=dict)
     locations_considered_max: int = LOCATIONS_CONSIDERED_MAX
     candidates_max: int = CANDIDATES_MAX
 

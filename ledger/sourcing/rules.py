@@ -89,9 +89,16 @@ _NO_DATE = 10**7  # past any date's ordinal (date.max is 3,652,059)
 
 def _latest_arrival(candidate: Candidate, request: PlanRequest) -> Score:
     """When the whole order has arrived (its last shipment), then the sum of the days (day
-    ordinals): the earliest complete delivery wins."""
-    days = [request.sites[loc].arrives_on for loc in candidate.locations]
-    ordinals = [_NO_DATE if day is None else day.toordinal() for day in days]
+    ordinals): the earliest complete delivery wins. A shipment waiting on supply arrives as
+    its site says it would from that supply's ETA."""
+    waits = {s.location: s.waits_until for s in candidate.shipments if s.waits_until}
+    ordinals = []
+    for location in candidate.locations:
+        site = request.sites[location]
+        day = site.arrives_on
+        if location in waits:
+            day = dict(site.arrivals).get(waits[location])
+        ordinals.append(_NO_DATE if day is None else day.toordinal())
     return (max(ordinals), sum(ordinals))
 
 

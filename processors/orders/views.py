@@ -72,7 +72,7 @@ def _shipments(state: OrderState) -> list[dict[str, Any]]:
     return [
         {
             "location": location,
-            "status": state.shipments.get(location, "allocating"),
+            "status": _shipment_status(state, location),
             "lines": lines,
             **_dates(state, location),
         }
@@ -80,14 +80,27 @@ def _shipments(state: OrderState) -> list[dict[str, Any]]:
     ]
 
 
+def _shipment_status(state: OrderState, location: str) -> str:
+    """As the saga keeps it; `backordered` while units wait on supply (not shippable),
+    `delivered` once reported."""
+    status = state.shipments.get(location, "allocating")
+    if status == "shipped" and location in state.delivered:
+        return "delivered"
+    if status in ("allocated", "picked") and state.waits_until(location) is not None:
+        return "backordered"
+    return status
+
+
 def _dates(state: OrderState, location: str) -> dict[str, str | None]:
     promise = state.promises.get(location)
     if promise is None:
         return {}
+    waits = state.waits_until(location)
     return {
         "ship_on": None if promise.ship_on is None else promise.ship_on.isoformat(),
         "deliver_on": None if promise.deliver_on is None else promise.deliver_on.isoformat(),
         "ready_at": None if promise.ready_at is None else promise.ready_at.isoformat(),
+        "waits_until": None if waits is None else waits.isoformat(),
     }
 
 
