@@ -26,7 +26,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, TypeAdapter
 
-from connectors.gateway import models, order_models
+from connectors.gateway import models, order_models, promise_models
 from connectors.gateway.state import attached
 from ledger import limits
 from ledger.fields import Sku
@@ -68,6 +68,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     order_models.OrderRequest,
     order_models.LocationPolicyRequest,
     LocationPolicy,
+    promise_models.PromiseReply,
 )
 _NUMBER_KEYWORDS = frozenset(
     ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
