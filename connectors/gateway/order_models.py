@@ -109,8 +109,9 @@ class DeliveredRequest(BaseModel):
     model_config = REQUEST_CONFIG
 
     location: LocationId
-    # The shopper's day it arrived (default: the gateway's UTC day).
-    delivered_on: date | None = None
+    # The shopper's day it arrived (default: the gateway's UTC day). Not strict: the body is
+    # validated parsed, where a JSON date is a string.
+    delivered_on: date | None = Field(default=None, strict=False)
 
 
 class StepAccepted(BaseModel):

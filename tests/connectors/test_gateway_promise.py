@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from base.horizons import horizon_json
+from ledger.orders.ids import order_ref
 from ledger.policy import ChannelPolicy, LocationPolicy, PolicyBook, apply_policy
 from ledger.promise.atp import Horizon
 from tests.connectors.test_gateway import Gateway, build
@@ -192,3 +194,27 @@ def test_a_promise_is_bounded(shop: Gateway) -> None:
     assert too_many.status_code == 422
     other = shop.get("/v1/promise", "web", params={"sku": "TEE", "to": "1", "channel": "pos"})
     assert other.status_code == 403
+
+
+def test_a_delivery_is_reported_with_its_day(gw: Gateway) -> None:
+    ref = order_ref("web", "1001")
+    shipment = {"location": "dc", "status": "shipped"}
+    gw.reads.order_views[ref] = orjson.dumps(
+        {"status": "completed", "shipments": [shipment]}
+    ).decode()
+    body = {"location": "dc", "delivered_on": "2026-12-08"}
+    path = "/v1/orders/1001/delivered?channel=web"
+    reply = gw.post(path, "admin", json=body)
+    assert reply.status_code == 202, reply.text
+    (_, key, value) = gw.bus.produced[-1]
+    record = orjson.loads(value)
+    assert (key, record["type"], record["delivered_on"]) == (
+        ref.encode(),
+        "delivered",
+        "2026-12-08",
+    )
+    shipment["status"] = "allocated"
+    gw.reads.order_views[ref] = orjson.dumps(
+        {"status": "allocated", "shipments": [shipment]}
+    ).decode()
+    assert gw.post(path, "admin", json=body).status_code == 409
