@@ -79,6 +79,8 @@ ORDER_LINE_UNITS_MAX = 10_000
 ORDER_SHIPMENTS_MAX = 5
 ORDER_ROUNDS_MAX = 3  # plans per allocation pass: the first, then re-plans after refusals
 ORDER_REROUTES_MAX = 5  # passes after pick rejections
+# A delivery is reported within this many days of its day (older: a typo, not a late scan).
+DELIVERY_REPORT_DAYS_MAX = 90
 # One tally.orders record: a plan carries its explanation and the stock it saw (non-zero
 # figures of its SKUs: at most ORDER_LINES_MAX x LOCATIONS_PER_CHANNEL_MAX).
 ORDER_RECORD_BYTES_MAX = 512 * 1024

@@ -3,16 +3,22 @@ ledger's field types so the edge refuses exactly what the order log would."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.config import JsonDict
 
 from ledger import limits
 from ledger.fields import LocationId, Reason, Token, Version
-from ledger.orders.records import Latitude, Longitude, OrderLine, PickRejectReason
+from ledger.orders.records import (
+    Latitude,
+    Longitude,
+    OrderLine,
+    PickRejectReason,
+    delivery_day_refused,
+)
 from ledger.policy import Capability, Cents, LocalTime, LocationType, Weekday
 
 REQUEST_CONFIG = ConfigDict(frozen=True, strict=True, extra="forbid")
@@ -112,6 +118,14 @@ class DeliveredRequest(BaseModel):
     # The shopper's day it arrived (default: the gateway's UTC day). Not strict: the body is
     # validated parsed, where a JSON date is a string.
     delivered_on: date | None = Field(default=None, strict=False)
+
+    @field_validator("delivered_on")
+    @classmethod
+    def _a_day_that_can_be(cls, day: date | None) -> date | None:
+        refused = None if day is None else delivery_day_refused(day, datetime.now(UTC).date())
+        if refused is not None:
+            raise ValueError(refused)
+        return day
 
 
 class StepAccepted(BaseModel):

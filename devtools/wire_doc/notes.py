@@ -197,7 +197,9 @@ OVERRIDES: dict[str, str] = {
     "Dated.shipments": "The new dates: `{location, ship_on, deliver_on, ready_at, waits_until}`.",
     "MarkDelivered.location": "The shipment's location.",
     "MarkDelivered.delivered_on": "The shopper's day it arrived (or was collected): scored "
-    "against the promised day.",
+    "against the promised day; from 90 days (`DELIVERY_REPORT_DAYS_MAX`) before the UTC day "
+    "of `issued_at` to the day after it (else skipped, counted in "
+    "`tally_order_bad_records_total`).",
     "ChannelPolicy.delivery_days": "Days the channel's carriers deliver (promise dates skip "
     "the others), each once; default Monday to Saturday.",
 }

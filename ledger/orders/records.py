@@ -8,7 +8,7 @@ steps; `supply` is the per-SKU worker's word on a hold waiting on supply. All ar
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -234,6 +234,29 @@ class MarkDelivered(_OrderRecord):
     type: Literal["delivered"] = "delivered"
     location: LocationId
     delivered_on: date
+
+    @model_validator(mode="after")
+    def _a_day_that_can_be(self) -> MarkDelivered:
+        refused = delivery_day_refused(self.delivered_on, self.issued_at.astimezone(UTC).date())
+        if refused is not None:
+            raise ValueError(f"delivered_on: {refused}")
+        return self
+
+
+def delivery_day_refused(day: date, reported_on: date) -> str | None:
+    """Why a delivery day reported on UTC day `reported_on` cannot be (None: it can): in the
+    future (the shopper's day runs at most one day ahead of UTC's), or older than a report
+    can be late (`limits.DELIVERY_REPORT_DAYS_MAX`): scored, either would skew on-time."""
+    latest = reported_on + timedelta(days=1)
+    earliest = reported_on - timedelta(days=limits.DELIVERY_REPORT_DAYS_MAX)
+    if day > latest:
+        return f"after {latest.isoformat()}: a delivery day in the future"
+    if day < earliest:
+        return (
+            f"before {earliest.isoformat()}: reported more than "
+            f"{limits.DELIVERY_REPORT_DAYS_MAX} days after the delivery"
+        )
+    return None
 
 
 class Timeout(_OrderRecord):

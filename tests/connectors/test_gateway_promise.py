@@ -202,7 +202,7 @@ def test_a_delivery_is_reported_with_its_day(gw: Gateway) -> None:
     gw.reads.order_views[ref] = orjson.dumps(
         {"status": "completed", "shipments": [shipment]}
     ).decode()
-    body = {"location": "dc", "delivered_on": "2026-12-08"}
+    body = {"location": "dc", "delivered_on": day(-1).isoformat()}  # reported the day after
     path = "/v1/orders/1001/delivered?channel=web"
     reply = gw.post(path, "admin", json=body)
     assert reply.status_code == 202, reply.text
@@ -211,10 +211,43 @@ def test_a_delivery_is_reported_with_its_day(gw: Gateway) -> None:
     assert (key, record["type"], record["delivered_on"]) == (
         ref.encode(),
         "delivered",
-        "2026-12-08",
+        day(-1).isoformat(),
     )
     shipment["status"] = "allocated"
     gw.reads.order_views[ref] = orjson.dumps(
         {"status": "allocated", "shipments": [shipment]}
     ).decode()
     assert gw.post(path, "admin", json=body).status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("offset", "reason"),
+    [
+        (2, f"after {day(1).isoformat()}: a delivery day in the future"),
+        (-91, f"before {day(-90).isoformat()}: reported more than 90 days after the delivery"),
+    ],
+)
+def test_a_delivery_day_that_cannot_be_is_refused_by_name(
+    gw: Gateway, offset: int, reason: str
+) -> None:
+    body = {"location": "dc", "delivered_on": day(offset).isoformat()}
+    reply = gw.post("/v1/orders/1001/delivered?channel=web", "admin", json=body)
+    assert reply.status_code == 422
+    assert reply.json()["errors"] == [
+        {"index": None, "field": "body.delivered_on", "reason": reason}
+    ]
+    assert gw.bus.produced == []
+
+
+def test_a_location_in_an_unknown_time_zone_is_refused_by_name(gw: Gateway) -> None:
+    body = {"time_zone": "Mars/Base", "cutoff_local": "14:00"}
+    reply = gw.put("/v1/policy/locations/dc", "admin", json=body)
+    assert reply.status_code == 422
+    assert reply.json()["errors"] == [
+        {
+            "index": None,
+            "field": "time_zone",
+            "reason": "time_zone: unknown IANA time zone 'Mars/Base'",
+        }
+    ]
+    assert gw.bus.produced == []

@@ -151,9 +151,10 @@ def test_a_delivery_is_scored_against_the_promise() -> None:
     reserve = allocated_on_supply(run)
     run(notice(4, 9, hold_id=reserve.hold_id, waiting=0))
     run(MarkShipped(ref=REF, issued_at=at(5), location="dc-newark"))
+    # reported on the day it arrived (a report must not be dated before its delivery day)
     late = run(
         MarkDelivered(
-            ref=REF, issued_at=at(6), location="dc-newark", delivered_on=date(2026, 12, 10)
+            ref=REF, issued_at=LATE, location="dc-newark", delivered_on=date(2026, 12, 10)
         )
     )
     (score,) = late.outputs.delivered
@@ -166,7 +167,7 @@ def test_a_delivery_is_scored_against_the_promise() -> None:
     assert order_view(run.now)["shipments"][0]["status"] == "delivered"
     again = run(
         MarkDelivered(
-            ref=REF, issued_at=at(7), location="dc-newark", delivered_on=date(2026, 12, 8)
+            ref=REF, issued_at=LATE, location="dc-newark", delivered_on=date(2026, 12, 8)
         )
     )
     assert not again.changed  # kept once
