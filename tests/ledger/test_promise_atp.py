@@ -89,6 +89,13 @@ def test_a_receipt_arriving_moves_units_from_incoming_to_today() -> None:
     assert location_available(arrived, "DC", WEB) == 12
 
 
+def test_a_receipt_arriving_in_part_keeps_the_rest_expected_on_its_day() -> None:
+    state = fold([expected(10, 3)], SkuState.empty(SKU))
+    part = fold([fact("received", "DC", 6, order_id="PO-1")], state)
+    assert part.incoming["supply:DC:PO-1"].qty == 4
+    assert horizon(part).steps == ((day(0), 6), (day(3), 10))
+
+
 def test_a_late_receipt_moves_its_step_and_keeps_its_units() -> None:
     state = fold([expected(10, 3)], SkuState.empty(SKU))
     late = fold([expected(10, 6, t=60)], state)
