@@ -144,7 +144,8 @@ BOUNDS = {
     "ORDER_SHIPMENTS_MAX": "shipments of one order (`max_shipments`)",
     "ORDER_ROUNDS_MAX": "plans per allocation pass: the first, then re-plans after refusals",
     "ORDER_REROUTES_MAX": "re-routes of one order after pick rejections",
-    "DELIVERY_REPORT_DAYS_MAX": "days a delivery's `delivered_on` may be before the day it is reported",
+    "DELIVERY_REPORT_DAYS_MAX": "days a delivery's `delivered_on` may be before the day it "
+    "is reported",
     "ORDER_RECORD_BYTES_MAX": "bytes in one `tally.orders` record (a plan carries its "
     "explanation and the stock it saw)",
     "ORDER_STATE_BYTES_MAX": "bytes of one order's (or capacity day's) stored state",

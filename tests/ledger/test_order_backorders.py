@@ -166,9 +166,7 @@ def test_a_delivery_is_scored_against_the_promise() -> None:
     )
     assert order_view(run.now)["shipments"][0]["status"] == "delivered"
     again = run(
-        MarkDelivered(
-            ref=REF, issued_at=LATE, location="dc-newark", delivered_on=date(2026, 12, 8)
-        )
+        MarkDelivered(ref=REF, issued_at=LATE, location="dc-newark", delivered_on=date(2026, 12, 8))
     )
     assert not again.changed  # kept once
 
