@@ -9,10 +9,20 @@ Stock events: tally:stock-events:{channel}
                                     back_in_stock or low_stock (processors/publisher.py)
 Signals:   tally:sku-changes:{sku}  pub/sub channel: the SKU's figure version "S-P", once per
                                     publish call that changed any of its figures (not stored)
-Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location}
+By date:   tally:atp:{channel}      hash  sku -> the SKU's availability by date in the channel
+                                    (JSON `{"first", "last", "steps": [[day, units], ...]}`,
+                                    docs/PROMISE.md); written only for SKUs with supply
+                                    incoming (or just gone: steps [] = today's figure)
+           tally:supply:{location}  hash  sku -> supply a backorder may wait on there (JSON
+                                    `[[eta, units not yet promised], ...]`, base.horizons)
+Versions:  tally:ver:ats:{channel} / tally:ver:loc:{location} / tally:ver:atp:{channel}
+           / tally:ver:supply:{location}
                                     hash  sku -> "{sku_version}-{policy_version}:{published_ms}"
 Orders:    tally:order:{ref}        string: the order's view (JSON), written only if newer
-           tally:order-changes:{channel}  stream of {order_id, ref, status, version}
+           tally:order-changes:{channel}  stream of {order_id, ref, status, version, event,
+                                          promised[, promised_before]}; event is `changed`,
+                                          or `promise_changed` when an allocated order's
+                                          promise moved (docs/PROMISE.md)
            tally:capacity:{location}      hash  local day (YYYY-MM-DD) -> orders taken
            tally:count-tasks:{location}   hash  sku -> why its count is suspect (JSON)
 KPIs:      tally:kpi:stranded:{channel}
@@ -27,10 +37,12 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-FigureKind = Literal["ats", "loc"]
+FigureKind = Literal["ats", "loc", "atp", "supply"]
 
 ATS_PREFIX = "tally:ats:"
 LOC_PREFIX = "tally:loc:"
+ATP_PREFIX = "tally:atp:"
+SUPPLY_PREFIX = "tally:supply:"
 CHANGES_PREFIX = "tally:changes:"
 STOCK_EVENTS_PREFIX = "tally:stock-events:"
 VERSION_PREFIX = "tally:ver:"
@@ -43,6 +55,16 @@ def ats_key(channel: str) -> str:
 
 def loc_key(location: str) -> str:
     return f"{LOC_PREFIX}{location}"
+
+
+def atp_key(channel: str) -> str:
+    """A channel's availability by date per SKU (the worker's horizon, docs/PROMISE.md)."""
+    return f"{ATP_PREFIX}{channel}"
+
+
+def supply_key(location: str) -> str:
+    """Supply a backorder may still wait on at a location, per SKU (docs/PROMISE.md)."""
+    return f"{SUPPLY_PREFIX}{location}"
 
 
 def changes_key(channel: str) -> str:

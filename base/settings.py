@@ -243,6 +243,9 @@ class WorkerSettings(BaseModel):
     # gauges (past it, new pairs are not counted), and the top SKUs kept per channel in Redis.
     stranded_tracked_max: int = Field(default=200_000, ge=0, le=10_000_000)
     stranded_top_skus: int = Field(default=1_000, ge=1, le=100_000)
+    # Days of availability by date published per SKU with supply incoming (docs/PROMISE.md);
+    # the gateway answers `?by=` up to this many days ahead.
+    atp_horizon_days: int = Field(default=15, ge=1, le=60)
 
 
 class OrdersSettings(BaseModel):

@@ -47,8 +47,9 @@ _POLICY_JSON: Callable[[bytes], PolicyRecordUnion] = _POLICY.validator.validate_
 # SkuState's fields change. 1: the unversioned JSON array (seen ids and counters nested).
 # 2: flat seen ids and counters. 3: decisions and resolved holds as journals, chunks of
 # seen ids numbered (split_state stores sealed chunks apart). 4: holds, resolved holds and
-# decisions keyed by channel and id (ledger.state hold_key, request_key).
-STATE_FORMAT = 4
+# decisions keyed by channel and id (ledger.state hold_key, request_key). 5: holds may wait
+# on incoming supply (Hold.supply, Incoming.backorders: backorders, docs/PROMISE.md).
+STATE_FORMAT = 5
 _STATE_HEADER = bytes((STATE_FORMAT,))
 _REASONS_MAX = 3
 _UNION_ERRORS = ("union_tag_invalid", "union_tag_not_found")

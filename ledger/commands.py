@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ledger.events import CommandName, RejectReason
 from ledger.fields import (
     WIRE_CONFIG,
     ChannelId,
+    CountUnits,
     LocationId,
     PositiveUnits,
     SignedUnits,
@@ -38,6 +39,15 @@ class Reserve(_Command):
     qty: PositiveUnits
     ttl_s: TtlSeconds
     location: LocationId | None = None
+    # Units not available at `location` now may wait on supply expected there (the earliest
+    # ETA with room): a backorder (docs/PROMISE.md). Needs `location`.
+    backorder: bool = False
+
+    @model_validator(mode="after")
+    def _backorder_at_a_location(self) -> Reserve:
+        if self.backorder and self.location is None:
+            raise ValueError("backorder: needs a location")
+        return self
 
 
 class Commit(_Command):
@@ -91,3 +101,6 @@ class Decision(BaseModel):
     decided_at: Timestamp
     # The channel whose request this answers (ids are each channel's own); None: an admin's.
     channel: ChannelId | None = None
+    # A backorder hold: units of it waiting on supply, and that supply's ETA.
+    waiting: CountUnits = 0
+    eta: Timestamp | None = None

@@ -27,6 +27,7 @@ from ledger.events import (
 )
 from ledger.fold import fold
 from ledger.policy import ChannelPolicy, PolicyBook
+from ledger.promise.supply import supply_for
 from ledger.state import Hold, SkuState, answer_of
 
 HoldCommand = Reserve | Commit | Release
@@ -116,9 +117,31 @@ def _reserve_at(
     if not sells and location not in channel.pickup_locations:
         return _reject(cmd, "location_not_eligible", location, 0)
     available = location_available(state, location, policies)
+    if cmd.backorder:
+        return _reserve_backorder(state, cmd, channel, location, policies)
     if available < cmd.qty or (sells and channel_ats(state, channel, policies) < cmd.qty):
         return _reject(cmd, "insufficient_stock", location, available)
     return _place(state, cmd, location, policies)
+
+
+def _reserve_backorder(
+    state: SkuState, cmd: Reserve, channel: ChannelPolicy, location: str, policies: PolicyBook
+) -> HoldEventUnion:
+    """What the location has now is reserved; the rest waits on the earliest supply there
+    with room (never more than a supply's units not yet promised)."""
+    available = location_available(state, location, policies)
+    now_units = max(0, min(cmd.qty, available))
+    if location in channel.locations:
+        now_units = min(now_units, channel_ats(state, channel, policies))
+    waiting = cmd.qty - now_units
+    if waiting == 0:
+        return _place(state, cmd, location, policies)
+    # An oversold location's deficit takes the first units that come: the supply must cover it.
+    deficit = max(0, -available)
+    supply = supply_for(state, location, waiting + deficit, cmd.issued_at)
+    if supply is None:
+        return _reject(cmd, "insufficient_supply", location, available)
+    return _place(state, cmd, location, policies, supply, waiting)
 
 
 def _choose(state: SkuState, qty: int, channel: ChannelPolicy, policies: PolicyBook) -> str | None:
@@ -136,7 +159,14 @@ def _choose(state: SkuState, qty: int, channel: ChannelPolicy, policies: PolicyB
     return next(loc for units, loc in fits if units == most)  # ties: priority order
 
 
-def _place(state: SkuState, cmd: Reserve, location: str, policies: PolicyBook) -> HoldPlaced:
+def _place(
+    state: SkuState,
+    cmd: Reserve,
+    location: str,
+    policies: PolicyBook,
+    supply: str | None = None,
+    waiting: int = 0,
+) -> HoldPlaced:
     return HoldPlaced(
         sku=cmd.sku,
         hold_id=cmd.hold_id,
@@ -146,7 +176,9 @@ def _place(state: SkuState, cmd: Reserve, location: str, policies: PolicyBook) -
         location=location,
         qty=cmd.qty,
         expires_at=cmd.issued_at + timedelta(seconds=cmd.ttl_s),
-        available_after=location_available(state, location, policies) - cmd.qty,
+        available_after=location_available(state, location, policies) - (cmd.qty - waiting),
+        supply=supply,
+        waiting=waiting,
     )
 
 
@@ -171,7 +203,7 @@ def _resolve(state: SkuState, cmd: Commit | Release, policies: PolicyBook) -> Ho
             available_after=location_available(state, location, policies),
         )
     pos = state.position(location)
-    freed = pos._replace(reserved=pos.reserved - found.qty)
+    freed = pos._replace(reserved=pos.reserved - found.qty + state.waiting_units(found))
     return HoldReleased(
         sku=cmd.sku,
         hold_id=cmd.hold_id,
@@ -225,9 +257,15 @@ def _check_accepted(
     moves reserved to committed and leaves available as it was."""
     if decision.outcome != "accepted" or decision.location is None:
         return
+    hold = None if decision.channel is None else after.find_hold(decision.channel, decision.hold_id)
+    supply = None if hold is None or hold.supply is None else after.incoming.get(hold.supply)
+    if supply is not None and supply.unpromised < 0 and decision.command == "reserve":
+        raise InvariantBroken(f"accepted backorder: {supply.order_id} promised past its units")
     now = location_available(after, decision.location, policies)
     was = location_available(before, decision.location, policies)
-    broken = (decision.command == "reserve" and now < 0) or (
+    # A backorder taking nothing here leaves an oversold location as it was.
+    waits_only = hold is not None and decision.waiting == hold.qty and decision.waiting > 0
+    broken = (decision.command == "reserve" and now < 0 and not (waits_only and now == was)) or (
         decision.command == "commit" and now != was
     )
     if broken:

@@ -59,6 +59,12 @@ class _Fact(BaseModel):
         return self.occurred_at if self.ingested_at is None else self.ingested_at
 
 
+def _eta_not_past(eta: datetime | None, occurred_at: datetime) -> None:
+    """An ETA before the fact itself is a past date: refused (dead-lettered), not promised."""
+    if eta is not None and eta < occurred_at:
+        raise ValueError("eta: before occurred_at (an ETA in the past)")
+
+
 class Received(_Fact):
     """Units arrived at a location (a receipt; `order_id` matches a `supply_expected`)."""
 
@@ -121,6 +127,7 @@ class TransferOut(_Fact):
     def _target_differs(self) -> TransferOut:
         if self.target_location == self.location:
             raise ValueError("target_location: must differ from location")
+        _eta_not_past(self.eta, self.occurred_at)
         return self
 
 
@@ -158,14 +165,33 @@ class OrderCancelled(_Fact):
 
     type: Literal["order_cancelled"] = "order_cancelled"
     order_id: Token
+    # A backorder hold given back: its units still waiting on supply are released there
+    # first, only the rest from `committed` (docs/PROMISE.md).
+    hold_id: Token | None = None
 
 
 class SupplyExpected(_Fact):
-    """A purchase order / ASN: incoming at `location` by `eta`; never available."""
+    """A purchase order / ASN: incoming at `location` by `eta`; never available.
+
+    Sent again with the same `order_id`, it replaces the expected units and ETA (a late
+    receipt: a later `eta`); what was promised against it stays promised.
+    """
 
     type: Literal["supply_expected"] = "supply_expected"
     order_id: Token
     eta: Timestamp
+
+    @model_validator(mode="after")
+    def _eta_ahead(self) -> SupplyExpected:
+        _eta_not_past(self.eta, self.occurred_at)
+        return self
+
+
+class SupplyCancelled(_Fact):
+    """`qty` units of purchase order `order_id` will not come (a short or cancelled supply)."""
+
+    type: Literal["supply_cancelled"] = "supply_cancelled"
+    order_id: Token
 
 
 Fact = (
@@ -182,6 +208,7 @@ Fact = (
     | OrderPlaced
     | OrderCancelled
     | SupplyExpected
+    | SupplyCancelled
 )
 Event = Annotated[Fact, Field(discriminator="type")]
 FACT_TYPES: tuple[str, ...] = (
@@ -198,6 +225,7 @@ FACT_TYPES: tuple[str, ...] = (
     "order_placed",
     "order_cancelled",
     "supply_expected",
+    "supply_cancelled",
 )
 
 
@@ -226,6 +254,10 @@ class HoldPlaced(_HoldEvent):
     qty: PositiveUnits
     expires_at: Timestamp
     available_after: SignedUnits
+    # A backorder: `waiting` of the units wait on this incoming entry (`ledger.state`
+    # incoming_key); the rest are reserved at the location.
+    supply: str | None = Field(default=None, max_length=200)
+    waiting: CountUnits = 0
 
 
 class HoldCommitted(_HoldEvent):
@@ -269,6 +301,7 @@ RejectReason = Literal[
     "hold_expired",
     "hold_was_rejected",
     "channel_mismatch",  # no longer given (ids are scoped by channel); old records decode
+    "insufficient_supply",
 ]
 
 

@@ -27,8 +27,10 @@ from ledger.events import (
     HoldExpired,
     HoldPlaced,
     HoldReleased,
+    OrderCancelled,
     Received,
     ReturnGraded,
+    SupplyCancelled,
     SupplyExpected,
     TransferIn,
     TransferOut,
@@ -44,6 +46,7 @@ from ledger.state import (
     SeenIds,
     SkuState,
     answer_of,
+    hold_id_of,
     hold_key,
     incoming_key,
     journal_put,
@@ -130,19 +133,19 @@ def evolve(state: SkuState, event: AnyEvent) -> SkuState:
         # own key object when an existing key's value is replaced.
         location = intern(location)
         before = EMPTY_POSITION
-    buckets = step(before, fields["qty"], event)  # type: ignore[arg-type]
+    incoming_step = _INCOMING_STEPS.get(kind)
+    if incoming_step is None:
+        buckets = step(before, fields["qty"], event)  # type: ignore[arg-type]
+    else:
+        fact: Fact = event  # type: ignore[assignment]  # a position step: a fact
+        buckets, incoming = _with_incoming(incoming_step, before, step, fact, incoming, holds)
     on_hand, committed, reserved, damaged, inspection = buckets
-    if committed < 0 or damaged < 0 or inspection < 0:
+    if committed < 0 or reserved < 0 or damaged < 0 or inspection < 0:
         raise InvariantBroken(f"negative bucket in {buckets} after {kind}")
     free_after = on_hand - committed - reserved - damaged - inspection
     # Units bounded (see `units_in_bounds`): three compares, on_hand >= -max follows.
     if free_after < _UNITS_MIN or on_hand > _UNITS_MAX or on_hand - free_after > _UNITS_MAX:
         raise LimitExceeded(_units_out_of_bounds(kind, location, buckets))
-    incoming_step = _INCOMING_STEPS.get(kind)
-    if incoming_step is not None:
-        change = incoming_step(event, incoming)  # type: ignore[arg-type]
-        if change is not None:
-            incoming = _incoming_with(incoming, change)  # may raise LimitExceeded
     positions = {**positions}
     positions[location] = _new(Position, buckets)
     if free_after < 0:
@@ -248,13 +251,52 @@ def _units_out_of_bounds(kind: str, location: str, buckets: Buckets) -> str:
 
 # --- facts ---------------------------------------------------------------------------------
 
-_IncomingChange = tuple[str, Incoming | None] | None
+
+class IncomingChange(NamedTuple):
+    """What a fact does to one incoming entry: its new value (None: gone), units of waiting
+    backorders that arrived (to the position's committed / reserved), and units of the
+    fact taken from a backorder instead of the position (a cancelled backorder)."""
+
+    key: str
+    item: Incoming | None
+    committed: int = 0
+    reserved: int = 0
+    from_supply: int = 0
+
+
+_Holds = Mapping[str, Hold]
+IncomingStep = Callable[[Fact, Mapping[str, Incoming], _Holds], IncomingChange | None]
+
+
+def _with_incoming(
+    incoming_step: IncomingStep,
+    before: Position,
+    step: PositionStep,
+    event: Fact,
+    incoming: Mapping[str, Incoming],
+    holds: _Holds,
+) -> tuple[Buckets, Mapping[str, Incoming]]:
+    """The buckets and incoming entries after a fact that changes what is expected."""
+    change = incoming_step(event, incoming, holds)
+    if change is None:
+        return step(before, event.qty, event), incoming
+    buckets = step(before, event.qty - change.from_supply, event)
+    if change.committed or change.reserved:
+        on_hand, committed, reserved, damaged, inspection = buckets
+        buckets = (
+            on_hand,
+            committed + change.committed,
+            reserved + change.reserved,
+            damaged,
+            inspection,
+        )
+    return buckets, _incoming_with(incoming, change)  # may raise LimitExceeded
 
 
 def _incoming_with(
-    incoming: Mapping[str, Incoming], change: tuple[str, Incoming | None]
+    incoming: Mapping[str, Incoming], change: IncomingChange
 ) -> Mapping[str, Incoming]:
-    key, item = change
+    key, item = change.key, change.item
     if item is None:
         return {k: v for k, v in incoming.items() if k != key}
     if key not in incoming and len(incoming) >= limits.INCOMING_PER_SKU_MAX:
@@ -348,49 +390,113 @@ _POSITION_STEPS: dict[str, PositionStep] = {
     "order_placed": _order_placed,
     "order_cancelled": _order_cancelled,
     "supply_expected": _unchanged,  # incoming only: never available
+    "supply_cancelled": _unchanged,
 }
 
 
-def _arrive(inc: _Incoming, key: str, qty: int) -> _IncomingChange:
-    """Reduce an expected order by the units that arrived; drop it when complete."""
+def _kept(key: str, item: Incoming) -> IncomingChange:
+    """`item` as it is now: dropped once nothing is expected and nothing waits on it."""
+    if item.qty <= 0 and not item.backorders:
+        return IncomingChange(key, None)
+    return IncomingChange(key, item)
+
+
+def _arrive(inc: _Incoming, holds: _Holds, key: str, qty: int) -> IncomingChange | None:
+    """Units of an expected order arrived: what waits on it moves to the position, oldest
+    first (committed backorders to committed, pending ones to reserved); the rest is free."""
     item = inc.get(key)
     if item is None:
         return None
-    if item.qty <= qty:
-        return key, None
-    return key, item._replace(qty=item.qty - qty)
+    left = qty
+    committed = reserved = 0
+    waiting: dict[str, int] = {}
+    for hold_id, units in item.backorders.items():
+        take = min(units, left)
+        left -= take
+        if hold_id in holds:
+            reserved += take
+        else:
+            committed += take
+        if units > take:
+            waiting[hold_id] = units - take
+    arrived = item._replace(qty=max(0, item.qty - qty), backorders=waiting)
+    return _kept(key, arrived)._replace(committed=committed, reserved=reserved)
 
 
-def _received_incoming(e: Received, inc: _Incoming) -> _IncomingChange:
+def _received_incoming(e: Received, inc: _Incoming, holds: _Holds) -> IncomingChange | None:
     if e.order_id is None:
         return None
-    return _arrive(inc, incoming_key("supply", e.location, e.order_id), e.qty)
+    return _arrive(inc, holds, incoming_key("supply", e.location, e.order_id), e.qty)
 
 
-def _transfer_out_incoming(e: TransferOut, inc: _Incoming) -> _IncomingChange:
+def _transfer_out_incoming(e: TransferOut, inc: _Incoming, holds: _Holds) -> IncomingChange:
     key = incoming_key("transfer", e.target_location, e.order_id)
     item = inc.get(key)
-    qty = e.qty if item is None else item.qty + e.qty
+    if item is None:
+        new = Incoming("transfer", e.order_id, e.target_location, e.qty, e.eta, e.location)
+        return IncomingChange(key, new)
+    qty = item.qty + e.qty
     if qty > _UNITS_MAX:
         raise LimitExceeded(f"qty: transfer {e.order_id} would carry {qty} units in transit")
-    eta = e.eta if item is None or e.eta is not None else item.eta
-    return key, Incoming("transfer", e.order_id, e.target_location, qty, eta, e.location)
+    eta = item.eta if e.eta is None else e.eta
+    return IncomingChange(key, item._replace(qty=qty, eta=eta))
 
 
-def _transfer_in_incoming(e: TransferIn, inc: _Incoming) -> _IncomingChange:
-    return _arrive(inc, incoming_key("transfer", e.location, e.order_id), e.qty)
+def _transfer_in_incoming(e: TransferIn, inc: _Incoming, holds: _Holds) -> IncomingChange | None:
+    return _arrive(inc, holds, incoming_key("transfer", e.location, e.order_id), e.qty)
 
 
-def _supply_incoming(e: SupplyExpected, inc: _Incoming) -> _IncomingChange:
-    item = Incoming("supply", e.order_id, e.location, e.qty, e.eta)
-    return incoming_key("supply", e.location, e.order_id), item
+def _supply_incoming(e: SupplyExpected, inc: _Incoming, holds: _Holds) -> IncomingChange:
+    """Expected units and ETA, set (again: a late or changed receipt); promises are kept."""
+    key = incoming_key("supply", e.location, e.order_id)
+    item = inc.get(key)
+    backorders = {} if item is None else item.backorders
+    return IncomingChange(
+        key, Incoming("supply", e.order_id, e.location, e.qty, e.eta, None, backorders)
+    )
 
 
-_INCOMING_STEPS: dict[str, Callable[[Fact, _Incoming], _IncomingChange]] = {
+def _supply_cancelled_incoming(
+    e: SupplyCancelled, inc: _Incoming, holds: _Holds
+) -> IncomingChange | None:
+    """Fewer units will come; what waits on them is left waiting (uncovered) for its order
+    to move (docs/PROMISE.md)."""
+    key = incoming_key("supply", e.location, e.order_id)
+    item = inc.get(key)
+    if item is None:
+        return None
+    return _kept(key, item._replace(qty=max(0, item.qty - e.qty)))
+
+
+def _order_cancelled_incoming(
+    e: OrderCancelled, inc: _Incoming, holds: _Holds
+) -> IncomingChange | None:
+    """A cancelled backorder: its units still waiting are released from the supply. The fact
+    names the hold by id, not channel: the first hold of that id waiting at the location."""
+    if e.hold_id is None:
+        return None
+    for key, item in inc.items():
+        if item.location != e.location:
+            continue
+        for hold, units in item.backorders.items():
+            if hold_id_of(hold) != e.hold_id:
+                continue
+            from_supply = min(units, e.qty)
+            waiting = {h: u for h, u in item.backorders.items() if h != hold}
+            if units > from_supply:
+                waiting[hold] = units - from_supply
+            change = _kept(key, item._replace(backorders=waiting))
+            return change._replace(from_supply=from_supply)
+    return None
+
+
+_INCOMING_STEPS: dict[str, IncomingStep] = {
     "received": _received_incoming,  # type: ignore[dict-item]
     "transfer_out": _transfer_out_incoming,  # type: ignore[dict-item]
     "transfer_in": _transfer_in_incoming,  # type: ignore[dict-item]
     "supply_expected": _supply_incoming,  # type: ignore[dict-item]
+    "supply_cancelled": _supply_cancelled_incoming,  # type: ignore[dict-item]
+    "order_cancelled": _order_cancelled_incoming,  # type: ignore[dict-item]
 }
 
 
@@ -403,8 +509,19 @@ def _placed(state: SkuState, e: HoldPlaced) -> SkuState:
     if len(state.holds) >= limits.OPEN_HOLDS_PER_SKU_MAX:
         raise InvariantBroken("hold_placed past OPEN_HOLDS_PER_SKU_MAX (decide checks it)")
     before = state.position(e.location)
-    after = before._replace(reserved=before.reserved + e.qty)
+    after = before._replace(reserved=before.reserved + e.qty - e.waiting)
+    incoming = state.incoming
+    eta = None
+    if e.supply is not None:
+        item = incoming.get(e.supply)
+        if item is None or item.location != e.location:
+            raise InvariantBroken(f"hold {e.hold_id} waits on {e.supply!r}, not expected there")
+        eta = item.eta
+        waiting = {**item.backorders, hold_key(e.channel, e.hold_id): e.waiting}
+        incoming = {**incoming, e.supply: item._replace(backorders=waiting)}
     decision = _decision(e, "reserve", e.location)
+    if e.supply is not None:
+        decision = decision.model_copy(update={"waiting": e.waiting, "eta": eta})
     hold = Hold(
         e.hold_id,
         e.request_id,
@@ -414,11 +531,13 @@ def _placed(state: SkuState, e: HoldPlaced) -> SkuState:
         e.expires_at.astimezone(UTC),
         "pending",
         decision,
+        e.supply,
     )
     positions = {**state.positions, e.location: after}
     holds = {**state.holds, hold_key(e.channel, e.hold_id): hold}
     decisions = with_answer(state.decisions, decision)
-    return _with(state, e.occurred_at, positions, holds, state.resolved, decisions)
+    placed = _with(state, e.occurred_at, positions, holds, state.resolved, decisions)
+    return placed if incoming is state.incoming else placed._replace(incoming=incoming)
 
 
 def _resolve(
@@ -432,9 +551,10 @@ def _resolve(
             raise InvariantBroken(f"hold {e.hold_id} is {done.status}, event says {status}")
         return state  # already resolved, or evicted long ago
     assert hold.location is not None
+    on_hand = hold.qty - state.waiting_units(hold)  # the rest still waits on its supply
     before = state.position(hold.location)
-    reserved = before.reserved - hold.qty
-    committed = before.committed + (hold.qty if status == "committed" else 0)
+    reserved = before.reserved - on_hand
+    committed = before.committed + (on_hand if status == "committed" else 0)
     positions = {
         **state.positions,
         hold.location: before._replace(reserved=reserved, committed=committed),
@@ -449,7 +569,22 @@ def _resolve(
         command: Literal["commit", "release"] = "commit" if status == "committed" else "release"
         decision = _decision(e, command, hold.location)
         decisions = with_answer(decisions, decision)
-    return _with(state, e.occurred_at, positions, holds, resolved, decisions)
+    after = _with(state, e.occurred_at, positions, holds, resolved, decisions)
+    if hold.supply is not None and status != "committed":
+        return after._replace(incoming=_without_backorder(state.incoming, hold))
+    return after  # a committed backorder keeps waiting on its supply
+
+
+def _without_backorder(incoming: Mapping[str, Incoming], hold: Hold) -> Mapping[str, Incoming]:
+    """`incoming` with a released or expired hold no longer waiting on its supply."""
+    assert hold.supply is not None
+    key = hold_key(hold.channel, hold.hold_id)
+    item = incoming.get(hold.supply)
+    if item is None or key not in item.backorders:
+        return incoming
+    waiting = {h: u for h, u in item.backorders.items() if h != key}
+    change = _kept(hold.supply, item._replace(backorders=waiting))
+    return _incoming_with(incoming, change)
 
 
 def _rejected(state: SkuState, e: CommandRejected) -> SkuState:

@@ -39,6 +39,8 @@ PAYLOAD_BYTES_MAX = 4096
 LOCATIONS_PER_SKU_MAX = 1024
 OPEN_HOLDS_PER_SKU_MAX = 1024
 INCOMING_PER_SKU_MAX = 1024
+# Holds waiting on incoming supply (backorders), over all of a SKU's incoming entries.
+BACKORDERS_PER_SKU_MAX = 1024
 # Resolved (committed / released / expired / rejected) holds kept so a late second
 # resolution is a typed rejection and a repeated hold_id returns its first decision.
 # Both are journals (ledger.state.Journal): they keep at least MAX - JOURNAL_FRESH_MAX
@@ -68,6 +70,7 @@ DAILY_ORDERS_MAX = 5_000
 PROCESSING_MINUTES_MAX = 7 * 24 * 60
 HOLIDAYS_MAX = 366
 SHIPPING_BANDS_MAX = 16
+TRANSIT_DAYS_MAX = 60  # a shipping band's delivery days
 SOURCING_RULES_MAX = 16
 
 # Orders (docs/ORDERS.md).
@@ -76,6 +79,8 @@ ORDER_LINE_UNITS_MAX = 10_000
 ORDER_SHIPMENTS_MAX = 5
 ORDER_ROUNDS_MAX = 3  # plans per allocation pass: the first, then re-plans after refusals
 ORDER_REROUTES_MAX = 5  # passes after pick rejections
+# A delivery is reported within this many days of its day (older: a typo, not a late scan).
+DELIVERY_REPORT_DAYS_MAX = 90
 # One tally.orders record: a plan carries its explanation and the stock it saw (non-zero
 # figures of its SKUs: at most ORDER_LINES_MAX x LOCATIONS_PER_CHANNEL_MAX).
 ORDER_RECORD_BYTES_MAX = 512 * 1024

@@ -22,18 +22,42 @@ LocationType = Literal["dc", "store", "3pl", "drop_ship"]
 Capability = Literal["ship", "pickup", "ship_from_store"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DELIVERY_DAYS: tuple[Weekday, ...] = WEEKDAYS[:6]  # a channel's default: Monday to Saturday
 Cents = Annotated[int, Field(ge=0, le=limits.COST_CENTS_MAX)]
 LOCAL_TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
 LocalTime = Annotated[str, Field(pattern=LOCAL_TIME_PATTERN)]  # "HH:MM", 24 h
 
 
 class ShippingBandRecord(BaseModel):
-    """Shipping cost of one shipment up to `up_to_km` (null: any distance)."""
+    """Shipping cost and transit days of one shipment up to `up_to_km` (null: any distance)."""
 
     model_config = WIRE_CONFIG
 
     up_to_km: int | None = Field(default=None, ge=1, le=limits.DISTANCE_KM_MAX)
     cents: Cents
+    # Delivery days from shipping to the shopper (null: by distance, `default_transit_days`).
+    transit_days: int | None = Field(default=None, ge=0, le=limits.TRANSIT_DAYS_MAX)
+
+    def transit(self) -> int:
+        return (
+            default_transit_days(self.up_to_km) if self.transit_days is None else self.transit_days
+        )
+
+
+# A band's transit days when it does not say: (up to km, days), the last for any distance.
+DEFAULT_TRANSIT_DAYS: tuple[tuple[int | None, int], ...] = (
+    (50, 1),
+    (300, 2),
+    (1_000, 3),
+    (None, 5),
+)
+
+
+def default_transit_days(up_to_km: int | None) -> int:
+    for reach, days in DEFAULT_TRANSIT_DAYS:
+        if reach is None or (up_to_km is not None and up_to_km <= reach):
+            return days
+    return DEFAULT_TRANSIT_DAYS[-1][1]
 
 
 DEFAULT_BANDS = (
@@ -65,6 +89,8 @@ class ChannelPolicy(BaseModel):
     shipping_bands: tuple[ShippingBandRecord, ...] = Field(
         default=DEFAULT_BANDS, min_length=1, max_length=limits.SHIPPING_BANDS_MAX
     )
+    # Days the channel's carriers deliver (promise dates skip the others).
+    delivery_days: tuple[Weekday, ...] = Field(default=DELIVERY_DAYS, min_length=1, max_length=7)
     # A figure entering 1..low_stock_units publishes a `low_stock` event (None: none).
     low_stock_units: int | None = Field(default=None, ge=1, le=limits.QTY_UNITS_MAX)
     version: Version
@@ -72,7 +98,7 @@ class ChannelPolicy(BaseModel):
 
     @model_validator(mode="after")
     def _unique_locations(self) -> ChannelPolicy:
-        for name in ("locations", "pickup_locations", "sourcing_rules"):
+        for name in ("locations", "pickup_locations", "sourcing_rules", "delivery_days"):
             values: tuple[str, ...] = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"{name}: listed twice")

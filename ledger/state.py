@@ -43,7 +43,11 @@ EMPTY_POSITION = Position()
 
 
 class Hold(NamedTuple):
-    """A hold and its first decision; pending until committed, released or expired."""
+    """A hold and its first decision; pending until committed, released or expired.
+
+    A backorder hold names the incoming `supply` (its `incoming_key`) that part of it waits
+    on: those units are in the supply's `backorders`, the rest are reserved at `location`.
+    """
 
     hold_id: str
     request_id: str
@@ -53,10 +57,18 @@ class Hold(NamedTuple):
     expires_at: datetime | None  # UTC (datetime.UTC: same-tzinfo comparisons are fast)
     status: HoldStatus
     decision: Decision
+    supply: str | None = None
 
 
 class Incoming(NamedTuple):
-    """Expected supply (PO / ASN) or a transfer in transit, at target `location`."""
+    """Expected supply (PO / ASN) or a transfer in transit, at target `location`.
+
+    `qty` is what is still expected. `backorders` are the units promised against it: hold key
+    (`hold_key`) -> units of that hold still waiting (oldest first; a pending hold is in
+    `SkuState.holds`, a committed one is not). A receipt moves waiting units, oldest first,
+    to the position (committed, or reserved for a pending hold). The entry stays while
+    anything waits on it, even with nothing left expected (a short or cancelled supply).
+    """
 
     kind: IncomingKind
     order_id: str
@@ -64,6 +76,16 @@ class Incoming(NamedTuple):
     qty: int
     eta: datetime | None
     source_location: str | None = None
+    backorders: Mapping[str, int] = {}
+
+    @property
+    def promised(self) -> int:
+        return sum(self.backorders.values())
+
+    @property
+    def unpromised(self) -> int:
+        """Units expected that nothing waits on (negative: promised beyond what will come)."""
+        return self.qty - self.promised
 
 
 def incoming_key(kind: IncomingKind, location: str, order_id: str) -> str:
@@ -82,6 +104,16 @@ Answers = tuple[Decision, ...]  # one request_id's decisions, one per asking cha
 def hold_key(channel: str, hold_id: str) -> str:
     """The key of `channel`'s hold `hold_id` in `SkuState.holds` and `SkuState.resolved`."""
     return f"{channel}{_SCOPE}{hold_id}"
+
+
+def hold_id_of(key: str) -> str:
+    """The hold id of a `hold_key`."""
+    return key.partition(_SCOPE)[2]
+
+
+def channel_of_key(key: str) -> str:
+    """The channel of a `hold_key`."""
+    return key.partition(_SCOPE)[0]
 
 
 def answer_of(decisions: Journal[Answers], channel: str | None, request_id: str) -> Decision | None:
@@ -277,3 +309,11 @@ class SkuState(NamedTuple):
 
     def incoming_at(self, location: str) -> tuple[Incoming, ...]:
         return tuple(item for item in self.incoming.values() if item.location == location)
+
+    def waiting_units(self, hold: Hold) -> int:
+        """Units of `hold` still waiting on its supply (0 for a hold on stock)."""
+        if hold.supply is None:
+            return 0
+        item = self.incoming.get(hold.supply)
+        key = hold_key(hold.channel, hold.hold_id)
+        return 0 if item is None else item.backorders.get(key, 0)

@@ -22,13 +22,16 @@ from ledger.errors import DecodeError, LimitExceeded
 from ledger.events import Fact
 from ledger.fold import apply_event
 from ledger.kpis import SALE_TYPES
+from ledger.orders.records import SupplyNotice
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
 from processors.kpi_counts import KpiCounts
+from processors.promise_outputs import horizon_figures, supply_figures, supply_notices
 from processors.publisher import Figure
 
 TopicKind = Literal["events", "commands"]
 COMMAND_TYPES = (Reserve, Commit, Release, Expire)
+HORIZON_DAYS = 15  # days of availability by date (settings.worker.atp_horizon_days)
 _KPI_FACT_TYPES = frozenset({"counted", *SALE_TYPES})  # facts the KPIs count (ledger.kpis)
 
 
@@ -63,6 +66,8 @@ class BatchOutcome:
     decisions: list[Decision] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    # To orders whose holds wait on supply that moved (tally.orders, key: the order's ref).
+    notices: list[SupplyNotice] = field(default_factory=list)
     events_folded: Counter[tuple[str, str]] = field(default_factory=Counter)
     hold_decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
     holds_expired: int = 0
@@ -106,6 +111,7 @@ def process_batch(
     replayed: ReplayTest = _never_replayed,
     *,
     partitions: int,
+    horizon_days: int = HORIZON_DAYS,
 ) -> BatchOutcome:
     """Decode, fold and decide every message in order; never raises on bad input.
 
@@ -140,6 +146,14 @@ def process_batch(
             outcome.figures += figures_between(
                 item.before, item.state, policies, policy_version, item.earliest_stamp_ms
             )
+        before = None if item.replayed else item.before
+        outcome.figures += horizon_figures(
+            before, item.state, policies, policy_version, item.earliest_stamp_ms, horizon_days
+        )
+        outcome.figures += supply_figures(
+            before, item.state, policy_version, item.earliest_stamp_ms
+        )
+        outcome.notices += supply_notices(before, item.state)
     return outcome
 
 

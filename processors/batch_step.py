@@ -50,6 +50,7 @@ async def start_batch(worker: Worker, batch: Sequence[Any]) -> BatchInFlight | N
         worker.policy.version,
         _replay_test(worker, messages),
         partitions=worker.settings.topics.partitions,
+        horizon_days=worker.settings.worker.atp_horizon_days,
     )
     await worker.durable.admit_writes()
     return BatchInFlight(batch, outcome, send_durably(worker, events_by_partition, outcome))

@@ -59,12 +59,13 @@ def send_durably(
 
 
 def _side_records(worker: Worker, outcome: BatchOutcome) -> list[Record]:
-    """The batch's decisions and dead letters (the latter logged and counted)."""
+    """The batch's decisions, supply notices to orders, and dead letters (logged, counted)."""
     topics = worker.settings.topics
     records: list[Record] = [
         (topics.decisions, decision.sku.encode(), encode(decision))
         for decision in outcome.decisions
     ]
+    records += [(topics.orders, notice.ref.encode(), encode(notice)) for notice in outcome.notices]
     for letter in outcome.dead_letters:
         metrics.DEAD_LETTERS.labels(letter.message.topic_kind, letter.reason_kind).inc()
         log.warning("dead letter: %s (%s)", letter.reason, letter.message.topic)

@@ -108,7 +108,9 @@ def policy_low_stock(book: Callable[[], PolicyBook]) -> LowStockUnits:
 
 @dataclass(frozen=True, slots=True)
 class Figure:
-    """One published number: channel ATS ("ats") or location availability ("loc")."""
+    """One published number: channel ATS ("ats"), location availability ("loc"), or a
+    channel's availability by date ("atp": `detail` is the horizon's JSON, `units` its first
+    day's figure)."""
 
     kind: FigureKind
     scope: str  # the channel or the location
@@ -116,6 +118,7 @@ class Figure:
     units: int
     version: FigureVersion
     ingested_ms: int  # when the causing event was stamped; 0 for republishes
+    detail: str | None = None  # written in place of `units` when set
 
     def __post_init__(self) -> None:
         # Published figures are never negative (invariant 4); the fold clamps them.
@@ -152,7 +155,7 @@ class RedisPublisher:
                     figure.kind,
                     figure.scope,
                     figure.sku,
-                    figure.units,
+                    figure.units if figure.detail is None else figure.detail,
                     figure.version.sku_version,
                     figure.version.policy_version,
                     figure.ingested_ms,

@@ -12,6 +12,7 @@ from ledger.state import SkuState
 from processors import metrics
 from processors.batch import figures_from
 from processors.parts import Worker
+from processors.promise_outputs import horizon_figures, supply_figures
 from processors.publisher import Figure
 
 log = logging.getLogger("tally.worker")
@@ -46,8 +47,12 @@ async def _republish(worker: Worker, figures_of: Callable[[SkuState], Figures]) 
     async with worker.durable:  # no batch's unacknowledged state in the snapshot
         table = dict(worker.positions.items())
     book = worker.policy.book
+    days = worker.settings.worker.atp_horizon_days
     for state in read_all_states(table):
         batch += figures_from(state, figures_of(state), worker.policy.version, ingested_ms=0)
+        # every horizon of a SKU with supply incoming: the policy may move any of them
+        batch += horizon_figures(None, state, book, worker.policy.version, 0, days)
+        batch += supply_figures(None, state, worker.policy.version, 0)
         worker.kpis.stranded.observe(state, book)
         sku_count += 1
         if len(batch) >= REPUBLISH_CHUNK_FIGURES:

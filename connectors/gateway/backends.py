@@ -41,6 +41,7 @@ class Figure(NamedTuple):
 
     available: int | None
     version: str | None
+    text: str | None = None  # a figure published as JSON (availability by date)
 
 
 class Bus(Protocol):
@@ -66,6 +67,9 @@ class Reads(Protocol):
 
     async def locations(self, sku: str) -> tuple[dict[str, int], bool]:
         """location -> units for `sku`, and whether the location scan was truncated."""
+
+    async def horizon(self, channel: str, sku: str) -> Figure | None:
+        """The SKU's availability by date in `channel` (base.horizons JSON in `text`)."""
 
     async def ping(self) -> None: ...
 
@@ -198,6 +202,15 @@ class RedisReads:
             )
             for value, version in zip(units, versions, strict=True)
         ]
+
+    async def horizon(self, channel: str, sku: str) -> Figure | None:
+        async with self._redis().pipeline(transaction=False) as pipe:
+            pipe.hget(redis_keys.atp_key(channel), sku)
+            pipe.hget(redis_keys.version_key("atp", channel), sku)
+            text, version = cast(list[str | None], await pipe.execute())
+        if text is None:
+            return None
+        return Figure(None, None if version is None else version.split(":", 1)[0], text)
 
     async def order_view(self, ref: str) -> str | None:
         view = await self._redis().hget(redis_keys.order_key(ref), "view")

@@ -32,6 +32,9 @@ class Catalog(Protocol):
     def may_hand_over(self, channel: ChannelPolicy, location: str) -> bool: ...
     async def unknown_skus(self, channel: str, skus: Sequence[str]) -> list[int]: ...
     def place(self, postal_code: str) -> tuple[float, float] | None: ...
+    def policy_book(self) -> PolicyBook:
+        """Every channel's and location's current record (calendars, for promise dates)."""
+        ...
 
 
 def load_postal_codes(path: Path | None) -> dict[str, tuple[float, float]]:
@@ -99,3 +102,6 @@ class PolicyCatalog:
 
     def place(self, postal_code: str) -> tuple[float, float] | None:
         return self._postal.get(normal_code(postal_code))
+
+    def policy_book(self) -> PolicyBook:
+        return self._follower.book

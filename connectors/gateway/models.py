@@ -8,7 +8,7 @@ exactly what the ledger would; the gateway adds only what it stamps (`issued_at`
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +26,14 @@ from ledger.fields import (
     TtlSeconds,
     Version,
 )
-from ledger.policy import DEFAULT_BANDS, ChannelLocations, ShippingBandRecord, Strategy
+from ledger.policy import (
+    DEFAULT_BANDS,
+    DELIVERY_DAYS,
+    ChannelLocations,
+    ShippingBandRecord,
+    Strategy,
+    Weekday,
+)
 from ledger.sourcing import DEFAULT_RULES, RuleName
 
 REQUEST_CONFIG = ConfigDict(frozen=True, strict=True, extra="forbid")
@@ -128,6 +135,10 @@ class Availability(BaseModel):
     available: int = Field(ge=0)
     # "S-P" (SKU version - policy version) of the published figure; null if never published.
     version: str | None
+    # Only with ?by=: the day asked about, and the last day the SKU's published horizon
+    # covers (absent: nothing is expected, the figure is today's on every day).
+    by: date | None = None
+    through: date | None = None
 
 
 class AvailabilityBatch(BaseModel):
@@ -170,6 +181,13 @@ class ChannelPolicyRequest(BaseModel):
     # Ascending `up_to_km`, the last one null (any distance): checked by the ledger (422).
     shipping_bands: list[ShippingBandRecord] = Field(
         default=list(DEFAULT_BANDS), min_length=1, max_length=limits.SHIPPING_BANDS_MAX
+    )
+    # Days the channel's carriers deliver: promise dates skip the others (docs/PROMISE.md).
+    delivery_days: list[Weekday] = Field(
+        default=list(DELIVERY_DAYS),
+        min_length=1,
+        max_length=7,
+        json_schema_extra={"uniqueItems": True},
     )
     # Newer versions win in the ledger; default: the gateway's clock in microseconds.
     version: Version | None = Field(default=None, strict=True)

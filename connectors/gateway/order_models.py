@@ -3,15 +3,22 @@ ledger's field types so the edge refuses exactly what the order log would."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.config import JsonDict
 
 from ledger import limits
 from ledger.fields import LocationId, Reason, Token, Version
-from ledger.orders.records import Latitude, Longitude, OrderLine, PickRejectReason
+from ledger.orders.records import (
+    Latitude,
+    Longitude,
+    OrderLine,
+    PickRejectReason,
+    delivery_day_refused,
+)
 from ledger.policy import Capability, Cents, LocalTime, LocationType, Weekday
 
 REQUEST_CONFIG = ConfigDict(frozen=True, strict=True, extra="forbid")
@@ -60,6 +67,8 @@ class OrderRequest(BaseModel):
     # Defaults: the channel policy's `max_shipments` and `allow_partial`.
     max_shipments: int | None = Field(default=None, ge=1, le=limits.ORDER_SHIPMENTS_MAX)
     allow_partial: bool | None = None
+    # Units no location has now may wait on supply expected there (docs/PROMISE.md).
+    allow_backorder: bool = False
 
     @model_validator(mode="after")
     def _distinct_skus(self) -> OrderRequest:
@@ -100,6 +109,25 @@ class ShipmentEventRequest(BaseModel):
     location: LocationId
 
 
+class DeliveredRequest(BaseModel):
+    """The shipment from `location` reached the shopper (a pickup: was collected)."""
+
+    model_config = REQUEST_CONFIG
+
+    location: LocationId
+    # The shopper's day it arrived (default: the gateway's UTC day). Not strict: the body is
+    # validated parsed, where a JSON date is a string.
+    delivered_on: date | None = Field(default=None, strict=False)
+
+    @field_validator("delivered_on")
+    @classmethod
+    def _a_day_that_can_be(cls, day: date | None) -> date | None:
+        refused = None if day is None else delivery_day_refused(day, datetime.now(UTC).date())
+        if refused is not None:
+            raise ValueError(refused)
+        return day
+
+
 class StepAccepted(BaseModel):
     order_id: str
     ref: str
@@ -121,6 +149,10 @@ class OrderView(BaseModel):
     unfilled: list[dict[str, Any]]
     rejections: list[dict[str, Any]]
     plans: list[dict[str, Any]]
+    # The promise (docs/PROMISE.md): the latest delivery day of the order's shipments (a
+    # pickup: when it is ready), as announced, and the one before it if it moved.
+    promised: str | None = None
+    promised_before: str | None = None
     version: int
     placed_at: str
     updated_at: str

@@ -12,8 +12,10 @@ FastAPI cannot derive these:
 
 Bounds JSON Schema cannot state are documented in descriptions (and answered 422): a fact's
 `occurred_at` must lie in a window around the gateway's clock and timestamps within the
-ledger's range (`ledger.limits`), a transfer's `target_location` must differ from its
-`location`, and integers must be written as JSON integers (JSON Schema counts `396.0` an
+ledger's range (`ledger.limits`), an `eta` not before the fact's `occurred_at`, a
+transfer's `target_location` must differ from its `location`, an availability `by` date
+within the horizon (yesterday to `atp_horizon_days` ahead), one of a promise's `to` and
+`pickup`, and integers must be written as JSON integers (JSON Schema counts `396.0` an
 integer; the ledger's models are strict and refuse it).
 """
 
@@ -24,7 +26,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, TypeAdapter
 
-from connectors.gateway import models, order_models
+from connectors.gateway import models, order_models, promise_models
 from connectors.gateway.state import attached
 from ledger import limits
 from ledger.fields import Sku
@@ -48,7 +50,8 @@ OCCURRED_AT_NOTE = (
 FACT_NOTES = {
     "occurred_at": OCCURRED_AT_NOTE,
     "ingested_at": "Ignored: the gateway stamps its own clock.",
-    "eta": f"Within {_TIMESTAMP_RANGE}; otherwise the batch is refused with 422.",
+    "eta": f"Within {_TIMESTAMP_RANGE} and not before `occurred_at` (an ETA in the past); "
+    "otherwise the batch is refused with 422.",
     "target_location": "Must differ from `location`; otherwise the batch is refused with 422.",
 }
 # The models FastAPI puts in the spec with float bounds (the fact models come exact).
@@ -65,6 +68,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     order_models.OrderRequest,
     order_models.LocationPolicyRequest,
     LocationPolicy,
+    promise_models.PromiseReply,
 )
 _NUMBER_KEYWORDS = frozenset(
     ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
@@ -133,7 +137,7 @@ def _state_validator_bounds(components: dict[str, Any]) -> None:
     """The bounds the ledger checks in validators (ledger.events, ledger.policy)."""
     components["Adjusted"]["properties"]["qty"]["not"] = {"const": 0}
     for name in ("ChannelPolicyRequest", "ChannelPolicy"):
-        for field in ("locations", "pickup_locations", "sourcing_rules"):
+        for field in ("locations", "pickup_locations", "sourcing_rules", "delivery_days"):
             components[name]["properties"][field]["uniqueItems"] = True
     for name in ("ChannelPolicyRequest", "ChannelPolicy"):
         bands = components[name]["properties"]["shipping_bands"]

@@ -58,7 +58,15 @@ REDIS_KEYS = {
     "order_key": (("{ref}",), "hash", "`version` and `view`: the order as "
                   "`GET /v1/orders/{id}` returns it (JSON), written only when newer"),
     "order_changes_key": (("{channel}",), "stream", "one entry per change of one of the "
-                          "channel's orders: `{order_id, ref, status, version}`"),
+                          "channel's orders: `{order_id, ref, status, version, event, "
+                          "promised}`; `event` is `changed`, or `promise_changed` (with "
+                          "`promised_before`) when an allocated order's promise moved "
+                          "([PROMISE.md](PROMISE.md))"),
+    "atp_key": (("{channel}",), "hash", "SKU → its availability by date in the channel (JSON "
+                "`{first, last, steps: [[day, units], ...]}`; empty steps: today's figure on "
+                "every day), for SKUs with supply incoming ([PROMISE.md](PROMISE.md))"),
+    "supply_key": (("{location}",), "hash", "SKU → the supply a backorder may still wait on at "
+                   "the location (JSON `[[eta, units not yet promised], ...]`, earliest first)"),
     "capacity_key": (("{location}",), "hash", "local day (`YYYY-MM-DD`) → orders the location "
                      "took that day"),
     "count_tasks_key": (("{location}",), "hash", "SKU → why its count at the location is "
@@ -108,6 +116,8 @@ BOUNDS = {
     "LOCATIONS_PER_SKU_MAX": "locations one SKU has stock at (a fact past it: dead letter `limit`)",
     "OPEN_HOLDS_PER_SKU_MAX": "pending holds of one SKU (a reserve past it: `too_many_holds`)",
     "INCOMING_PER_SKU_MAX": "open incoming orders of one SKU (a fact past it: dead letter `limit`)",
+    "BACKORDERS_PER_SKU_MAX": "holds of one SKU waiting on supply (a backorder past it: "
+    "`insufficient_supply`)",
     "RESOLVED_HOLDS_PER_SKU_MAX": "resolved holds one SKU remembers, at most (at least this "
     "minus `JOURNAL_FRESH_MAX`): a repeated `hold_id` within them gets its first decision",
     "DECISIONS_PER_SKU_MAX": "decisions one SKU remembers by `request_id`, at most (at least "
@@ -127,12 +137,15 @@ BOUNDS = {
     "PROCESSING_MINUTES_MAX": "a location's `processing_minutes`",
     "HOLIDAYS_MAX": "a location's `holidays`",
     "SHIPPING_BANDS_MAX": "a channel's `shipping_bands`",
+    "TRANSIT_DAYS_MAX": "a shipping band's `transit_days`",
     "SOURCING_RULES_MAX": "a channel's `sourcing_rules`",
     "ORDER_LINES_MAX": "lines of one order",
     "ORDER_LINE_UNITS_MAX": "units of one order line",
     "ORDER_SHIPMENTS_MAX": "shipments of one order (`max_shipments`)",
     "ORDER_ROUNDS_MAX": "plans per allocation pass: the first, then re-plans after refusals",
     "ORDER_REROUTES_MAX": "re-routes of one order after pick rejections",
+    "DELIVERY_REPORT_DAYS_MAX": "days a delivery's `delivered_on` may be before the day it "
+    "is reported",
     "ORDER_RECORD_BYTES_MAX": "bytes in one `tally.orders` record (a plan carries its "
     "explanation and the stock it saw)",
     "ORDER_STATE_BYTES_MAX": "bytes of one order's (or capacity day's) stored state",
@@ -182,7 +195,7 @@ def _by_tag(models: Sequence[type[BaseModel]], tag: str, *, base: type[BaseModel
     for model in models:
         names = None if base is None else fields_differing(model, base)
         body = field_table(model, meaning_of(model), tag=tag, names=names)
-        summary = (model.__doc__ or "").strip()
+        summary = " ".join((model.__doc__ or "").split())  # one paragraph, unwrapped
         sections.append(f"#### `{_tag(model, tag)}`\n\n{summary}\n\n{body}")
     return "\n\n".join(sections)
 

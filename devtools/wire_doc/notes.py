@@ -61,7 +61,6 @@ OVERRIDES: dict[str, str] = {
     "ReturnGraded.disposition": "`restock`: back to sellable; `damaged`: to damaged; "
     "`dispose`: out of on_hand.",
     "SupplyExpected.order_id": "The purchase order / ASN (a `received` with it reduces it).",
-    "SupplyExpected.eta": "When the supply is expected (incoming units are never available).",
     "Reserve.hold_id": "The hold to place. A hold_id the channel has used on the SKU gets "
     "that hold's first decision, whatever the request_id (another channel's same id is "
     "another hold).",
@@ -105,7 +104,8 @@ OVERRIDES: dict[str, str] = {
     "ChannelPolicy.max_shipments": "Shipments an order may be split into, unless it says.",
     "ChannelPolicy.allow_partial": "Whether an order may be partly allocated, unless it says.",
     "ChannelPolicy.shipping_bands": "Shipping cost per shipment by distance (`lowest_cost`): "
-    "`up_to_km` ascending, only the last null (any distance).",
+    "`up_to_km` ascending, only the last null (any distance); each band's `transit_days` "
+    "(null: 1, 2, 3 or 5 days by distance) dates deliveries.",
     "LocationPolicy.location": "The location.",
     "LocationPolicy.name": "A name people read.",
     "LocationPolicy.location_type": "`dc`, `store`, `3pl` or `drop_ship`.",
@@ -141,7 +141,8 @@ OVERRIDES: dict[str, str] = {
     "MarkPicked.location": "The shipment's location.",
     "MarkShipped.location": "The shipment's location.",
     "Planned.plan_seq": "The plan's number in the order (the first of each number is adopted).",
-    "Planned.shipments": "What to hold where: `{location, lines, capacity_day}`.",
+    "Planned.shipments": "What to hold where, and its promise: `{location, lines, capacity_day, "
+    "ship_on, deliver_on, ready_at, waits_until}`.",
     "Planned.locations": "Every shipment of the order once held: kept ones and new ones.",
     "Planned.unfilled": "What the plan could not source.",
     "Planned.rankings": "Each rule's ranking: `{rule, seen, kept, ranked: [{locations, "
@@ -161,6 +162,46 @@ OVERRIDES: dict[str, str] = {
     "CapacityAsk.ref": "The order.",
     "LocationPolicy.safety_stock_units": "Units held back at the location for every SKU (only "
     "units that exist are held back).",
+    # promise (docs/PROMISE.md)
+    "Reserve.backorder": "Units the location does not have now may wait on supply expected "
+    "there (the earliest ETA with units not yet promised; never more): a backorder. Needs "
+    "`location`; refused `insufficient_supply` when no supply can take them.",
+    "Decision.waiting": "Units of a backorder hold waiting on supply (0: all on hand).",
+    "Decision.eta": "The ETA of the supply a backorder hold waits on (null: none).",
+    "SupplyExpected.eta": "When the supply is expected (incoming units are never available); "
+    "not before `occurred_at`. Sent again for the same order_id: a new ETA or quantity (a "
+    "late receipt); what was promised against it stays promised.",
+    "TransferOut.eta": "When the units are expected at the target; not before `occurred_at`.",
+    "SupplyCancelled.order_id": "The purchase order: `qty` of its expected units will not "
+    "come (short or cancelled); the newest backorders it no longer covers must move.",
+    "OrderCancelled.hold_id": "The order's backorder hold given back: its units still waiting "
+    "on supply are released there first, only the rest from committed.",
+    "PlaceOrder.allow_backorder": "Whether units no location has now may wait on supply "
+    "expected there (a backorder, dated from the supply's ETA).",
+    "PlannedShipment.ship_on": "The day it ships (the location's cut-off, open days, holidays).",
+    "PlannedShipment.deliver_on": "The day it reaches the shopper (or the pickup store): the "
+    "transit days of the channel's distance band, on its delivery days.",
+    "PlannedShipment.ready_at": "A pickup: when the shopper may collect it.",
+    "PlannedShipment.waits_until": "A backorder: the ETA its units wait on (its dates count "
+    "from it).",
+    "SupplyNotice.hold_id": "The order's hold waiting on supply.",
+    "SupplyNotice.location": "The hold's location.",
+    "SupplyNotice.supply_order": "The purchase (or transfer) order it waits on.",
+    "SupplyNotice.waiting": "Units of the hold still waiting (0: arrived, or no longer waiting).",
+    "SupplyNotice.eta": "The supply's ETA now.",
+    "SupplyNotice.covered": "Whether what is still expected covers the hold (oldest holds "
+    "first); not covered: the order gives the hold back and re-plans its line.",
+    "SupplyNotice.sku_version": "The SKU's ledger version: an order keeps only a newer notice "
+    "than the last it took.",
+    "Dated.step": "The order's version when it asked for new dates (a later one: ignored).",
+    "Dated.shipments": "The new dates: `{location, ship_on, deliver_on, ready_at, waits_until}`.",
+    "MarkDelivered.location": "The shipment's location.",
+    "MarkDelivered.delivered_on": "The shopper's day it arrived (or was collected): scored "
+    "against the promised day; from 90 days (`DELIVERY_REPORT_DAYS_MAX`) before the UTC day "
+    "of `issued_at` to the day after it (else skipped, counted in "
+    "`tally_order_bad_records_total`).",
+    "ChannelPolicy.delivery_days": "Days the channel's carriers deliver (promise dates skip "
+    "the others), each once; default Monday to Saturday.",
 }
 
 

@@ -20,10 +20,21 @@ from datetime import datetime, timedelta
 from ledger.commands import Commit, Decision, Release, Reserve
 from ledger.events import OrderCancelled, Shipped
 from ledger.orders import ids
+from ledger.orders.promise_steps import (
+    Delivery,
+    NeedDates,
+    announce,
+    ask_dates,
+    dated,
+    delivered,
+    supply_noticed,
+)
 from ledger.orders.records import (
     CancelOrder,
     CapacityAnswer,
     CapacityAsk,
+    Dated,
+    MarkDelivered,
     MarkPicked,
     MarkShipped,
     OrderDecision,
@@ -32,6 +43,7 @@ from ledger.orders.records import (
     PlaceOrder,
     Planned,
     RejectPick,
+    SupplyNotice,
     Timeout,
 )
 from ledger.orders.state import (
@@ -43,6 +55,7 @@ from ledger.orders.state import (
     HoldStatus,
     OrderState,
     PickRejection,
+    ShipmentPromise,
     replace_holds,
     stamp,
 )
@@ -97,9 +110,11 @@ class Outputs:
     capacity: list[CapacityAsk] = field(default_factory=list)
     plans: list[NeedPlan] = field(default_factory=list)
     count_tasks: list[CountTask] = field(default_factory=list)
+    dates: list[NeedDates] = field(default_factory=list)
+    delivered: list[Delivery] = field(default_factory=list)
 
     def empty(self) -> bool:
-        return not (self.commands or self.facts or self.capacity or self.plans)
+        return not (self.commands or self.facts or self.capacity or self.plans or self.dates)
 
 
 @dataclass(frozen=True)
@@ -118,7 +133,8 @@ def step(state: OrderState | None, record: OrderRecordUnion, rules: SagaRules) -
     after = _apply(state, record, rules, out)
     if after is state:
         return Stepped(state, out, False)
-    return Stepped(after, out, True)
+    after = _follow_supply(after, record.issued_at, rules, out)
+    return Stepped(announce(ask_dates(after, record.issued_at, out.dates)), out, True)
 
 
 def _apply(
@@ -140,6 +156,12 @@ def _apply(
         return _picked(state, record)
     if isinstance(record, MarkShipped):
         return _shipped(state, record, out)
+    if isinstance(record, SupplyNotice):
+        return supply_noticed(state, record)
+    if isinstance(record, Dated):
+        return dated(state, record)
+    if isinstance(record, MarkDelivered):
+        return delivered(state, record, out.delivered)
     return state  # a repeated `place`: the order exists
 
 
@@ -195,6 +217,15 @@ def _adopt(state: OrderState, plan: Planned, rules: SagaRules, out: Outputs) -> 
                 _capacity_ask("take", state, slot.location, slot.day, plan.issued_at)
             )
             holding_slot.add(shipment.location)
+    promises = {
+        shipment.location: ShipmentPromise(
+            ship_on=shipment.ship_on,
+            deliver_on=shipment.deliver_on,
+            ready_at=shipment.ready_at,
+            waits_until=shipment.waits_until,
+        )
+        for shipment in plan.shipments
+    }
     adopted = stamp(
         state,
         plan.issued_at,
@@ -204,6 +235,7 @@ def _adopt(state: OrderState, plan: Planned, rules: SagaRules, out: Outputs) -> 
         holds=(*state.holds, *new_holds),
         capacity=tuple(slots),
         plans=(*state.plans, AdoptedPlan.of(plan))[-PLANS_KEPT_MAX:],
+        promises={**state.promises, **promises},
     )
     return _advance(adopted, plan.issued_at, rules, out)
 
@@ -234,7 +266,8 @@ def _hold_answered(
     if request == ids.reserve_request(hold.hold_id):
         if hold.status == "asked":
             if accepted:
-                return _with_hold(state, hold.model_copy(update={"status": "held"}), at)
+                held = {"status": "held", "waiting": decision.waiting, "eta": decision.eta}
+                return _with_hold(state, hold.model_copy(update=held), at)
             return _refused(state, hold, at)
         if accepted and hold.status in ("refused", "released"):
             # The reserve landed after the saga stopped waiting for it: give it back.
@@ -430,6 +463,8 @@ def _picked(state: OrderState, record: MarkPicked) -> OrderState:
 def _shipped(state: OrderState, record: MarkShipped, out: Outputs) -> OrderState:
     if state.shipments.get(record.location) not in ("allocated", "picked"):
         return state
+    if state.waits_until(record.location) is not None:
+        return state  # units still wait on supply: nothing to ship yet (the gateway says so)
     at = record.issued_at
     shipping = [h for h in state.holding_at(record.location) if h.status == "committed"]
     holds, sent = _facts_for(state, shipping, Shipped, "s", "shipped", at, out)
@@ -448,6 +483,33 @@ def _shipped(state: OrderState, record: MarkShipped, out: Outputs) -> OrderState
     )
 
 
+# --- supply: backorders that move, and their dates ---------------------------------------------
+
+
+def _follow_supply(state: OrderState, at: datetime, rules: SagaRules, out: Outputs) -> OrderState:
+    """A settled order whose supply no longer covers a hold gives it back and re-plans those
+    lines (elsewhere, or on later supply), like a pick rejection without blaming the place."""
+    moving = [h for h in state.holds if h.status == "committed" and h.waiting > 0 and not h.covered]
+    if state.phase != "settled" or not moving:
+        return state
+    after = _uncommit(state, moving, at, out)
+    if state.reroutes >= rules.reroutes_max:
+        status = "partially_allocated" if _committed_locations(after) else "refused"
+        if status == "refused":
+            return _give_everything_back(after, at, out, status)
+        return stamp(after, at, status=status)
+    rerouting = stamp(
+        after,
+        at,
+        status="allocating",
+        phase="await_plan",
+        reroutes=state.reroutes + 1,
+        pass_first_plan=state.plan_seq + 1,
+    )
+    out.plans.append(_need_plan(rerouting))
+    return rerouting
+
+
 # --- small steps -----------------------------------------------------------------------------
 
 
@@ -461,6 +523,7 @@ def _reserve(state: OrderState, hold: HoldLine, at: datetime, rules: SagaRules) 
         qty=hold.qty,
         ttl_s=rules.hold_ttl_s,
         location=hold.location,
+        backorder=state.allow_backorder,  # what is not here may wait on supply
     )
 
 
@@ -526,6 +589,8 @@ def _facts_for(
     changed: dict[str, HoldLine] = {}
     for hold in holds:
         sent += 1
+        # A cancelled backorder names its hold: its units still waiting go back there first.
+        named = {"hold_id": hold.hold_id} if fact is OrderCancelled else {}
         out.facts.append(
             fact(
                 event_id=ids.fact_id(state.ref, kind, sent),
@@ -536,6 +601,7 @@ def _facts_for(
                 ingested_at=at,
                 source=SOURCE,
                 order_id=state.ref,
+                **named,
             )
         )
         changed[hold.hold_id] = hold.model_copy(update={"status": status})

@@ -61,6 +61,12 @@ class HoldLine(_Value):
     plan_seq: int
     status: HoldStatus = "asked"
     release_attempts: int = 0
+    # A backorder: units still waiting on supply, its ETA, whether the supply still covers
+    # them, and the SKU version of the last supply notice taken (older ones are ignored).
+    waiting: int = 0
+    eta: Timestamp | None = None
+    covered: bool = True
+    notice_version: int = -1
 
 
 class CapacitySlot(_Value):
@@ -75,6 +81,15 @@ class PickRejection(_Value):
     note: str | None
     lines: tuple[OrderLine, ...]
     at: Timestamp
+
+
+class ShipmentPromise(_Value):
+    """What the order promises for one shipment (ledger.promise.dates; docs/PROMISE.md)."""
+
+    ship_on: date | None
+    deliver_on: date | None
+    ready_at: Timestamp | None
+    waits_until: Timestamp | None = None  # the supply ETA the dates count from
 
 
 class AdoptedPlan(_Value):
@@ -113,6 +128,7 @@ class OrderState(_Value):
     allow_partial: bool
     digest: Token
     placed_at: Timestamp
+    allow_backorder: bool = False
     status: OrderStatus = "placed"
     phase: Phase = "await_plan"
     plan_seq: int = 0  # the last adopted plan
@@ -125,6 +141,14 @@ class OrderState(_Value):
     rejections: tuple[PickRejection, ...] = ()
     shipments: dict[LocationId, ShipmentStatus] = {}
     plans: tuple[AdoptedPlan, ...] = ()
+    promises: dict[LocationId, ShipmentPromise] = {}  # per shipment, from its latest plan
+    # The order's promise as announced once it was allocated (a day, or a pickup's ready
+    # time), the one before it, and the version at which it last changed (0: never).
+    promised: str | None = None
+    promised_before: str | None = None
+    promise_version: int = 0
+    dates_asked: int = 0  # the version at which new dates were last asked for (`dated`)
+    delivered: dict[LocationId, date] = {}  # shipments reported delivered (or collected)
     facts_sent: int = 0  # facts emitted so far: the next one's id sequence
     timeouts: int = 0  # consecutive timeouts at this version
     version: int = 1  # records applied that changed the order (the Redis view's CAS version)
@@ -141,6 +165,7 @@ class OrderState(_Value):
             delivery=record.delivery,
             max_shipments=record.max_shipments,
             allow_partial=record.allow_partial,
+            allow_backorder=record.allow_backorder,
             digest=record.digest,
             placed_at=record.issued_at,
             updated_at=record.issued_at,
@@ -174,6 +199,52 @@ class OrderState(_Value):
     @property
     def rounds_used(self) -> int:
         return self.plan_seq - self.pass_first_plan + 1
+
+    def holding_locations(self) -> list[str]:
+        """Locations holding units of the order, in the order their holds were asked."""
+        kept = [h.location for h in self.holds if h.status in HOLDING]
+        return [loc for loc in dict.fromkeys(kept) if self.shipments.get(loc) != "rejected"]
+
+    def waits_until(self, location: str) -> datetime | None:
+        """The latest ETA the order's units at `location` still wait on (None: none wait)."""
+        etas = [
+            h.eta
+            for h in self.holds
+            if h.location == location and h.status in HOLDING and h.waiting > 0 and h.eta
+        ]
+        return max(etas) if etas else None
+
+    def stale_dates(self) -> list[str]:
+        """Holding locations whose units wait on a supply ETA their dates did not count from."""
+        stale = []
+        for location in self.holding_locations():
+            waits = self.waits_until(location)
+            promise = self.promises.get(location)
+            if waits is not None and (promise is None or promise.waits_until != waits):
+                stale.append(location)
+        return stale
+
+    def promised_day(self, location: str) -> date | None:
+        """The day the shipment at `location` was promised to reach the shopper."""
+        promise = self.promises.get(location)
+        if promise is None:
+            return None
+        if self.delivery.mode == "pickup" and promise.ready_at is not None:
+            return promise.ready_at.date()
+        return promise.deliver_on
+
+    def promise(self) -> str | None:
+        """When the whole order reaches the shopper: the latest delivery day of its
+        shipments, or for a pickup the latest ready time (None: a shipment has no date)."""
+        latest: list[str] = []
+        pickup = self.delivery.mode == "pickup"
+        for location in self.holding_locations():
+            dates = self.promises.get(location)
+            moment = None if dates is None else (dates.ready_at if pickup else dates.deliver_on)
+            if moment is None:
+                return None
+            latest.append(moment.isoformat())
+        return max(latest) if latest else None
 
 
 def replace_holds(holds: Iterable[HoldLine], changed: dict[str, HoldLine]) -> tuple[HoldLine, ...]:

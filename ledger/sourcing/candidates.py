@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import combinations
 
 from ledger.sourcing.model import Line, PlanRequest, Shipment
@@ -24,6 +25,7 @@ class Candidate:
     shipments: tuple[Shipment, ...]  # the lines each location takes now
     filled_units: int
     unfilled: tuple[Line, ...]
+    backordered: int = 0  # units of `filled_units` that wait on supply
 
     @property
     def complete(self) -> bool:
@@ -39,6 +41,21 @@ def available(request: PlanRequest, sku: str, location: str) -> int:
     if (sku, location) in request.excluded:
         return 0
     return max(0, request.stock.get(sku, {}).get(location, 0))
+
+
+def supply_eta(request: PlanRequest, sku: str, location: str, units: int) -> datetime | None:
+    """The ETA of the earliest supply at `location` with `units` of `sku` not yet promised
+    (None: none, or that pair failed before): where a backorder would wait."""
+    if not request.allow_backorder or (sku, location) in request.excluded:
+        return None
+    supply = request.supply.get(sku, {}).get(location, ())
+    return next((eta for eta, left in supply if left >= units), None)
+
+
+def _supply_units(request: PlanRequest, sku: str, location: str) -> int:
+    if not request.allow_backorder or (sku, location) in request.excluded:
+        return 0
+    return max((left for _, left in request.supply.get(sku, {}).get(location, ())), default=0)
 
 
 def candidates(request: PlanRequest) -> tuple[list[Candidate], bool]:
@@ -78,7 +95,13 @@ def _eligible_new_locations(request: PlanRequest, fixed: tuple[str, ...]) -> tup
     for location, site in request.sites.items():
         if location in fixed or not _may_take_new_lines(request, location):
             continue
-        fills = [min(line.qty, available(request, line.sku, location)) for line in request.lines]
+        fills = [
+            min(
+                line.qty,
+                available(request, line.sku, location) + _supply_units(request, line.sku, location),
+            )
+            for line in request.lines
+        ]
         units = sum(fills)
         if units == 0:
             continue
@@ -100,24 +123,50 @@ def _location_sets(
 def _fill(request: PlanRequest, fixed: tuple[str, ...], new: tuple[str, ...]) -> Candidate | None:
     priority = {loc: request.sites[loc].priority for loc in new}
     order = (*fixed, *sorted(new, key=lambda loc: (priority[loc], loc)))
-    taken: dict[str, list[Line]] = {loc: [] for loc in order}
+    taken: dict[str, dict[str, int]] = {loc: {} for loc in order}
+    waits: dict[str, datetime] = {}
     unfilled: list[Line] = []
-    filled = 0
+    filled = backordered = 0
     for line in request.lines:
         need = line.qty
         for location in order:
             take = min(need, available(request, line.sku, location))
             if take:
-                taken[location].append(Line(line.sku, take))
+                taken[location][line.sku] = take
                 need -= take
                 filled += take
             if need == 0:
                 break
         if need:
-            unfilled.append(Line(line.sku, need))
+            waiting = _backorder(request, order, line.sku, need)
+            if waiting is None:
+                unfilled.append(Line(line.sku, need))
+            else:
+                location, eta = waiting
+                taken[location][line.sku] = taken[location].get(line.sku, 0) + need
+                waits[location] = max(eta, waits.get(location, eta))
+                filled += need
+                backordered += need
     if any(not taken[loc] for loc in new):
         return None  # a new location that adds nothing: the smaller set covers this
-    shipments = tuple(Shipment(loc, tuple(lines)) for loc, lines in taken.items() if lines)
+    shipments = tuple(
+        Shipment(loc, tuple(Line(sku, qty) for sku, qty in lines.items()), waits.get(loc))
+        for loc, lines in taken.items()
+        if lines
+    )
     if not shipments:
         return None
-    return Candidate(order, new, shipments, filled, tuple(unfilled))
+    return Candidate(order, new, shipments, filled, tuple(unfilled), backordered)
+
+
+def _backorder(
+    request: PlanRequest, order: tuple[str, ...], sku: str, units: int
+) -> tuple[str, datetime] | None:
+    """Where `units` of `sku` would wait on supply: the candidate's location whose supply
+    comes first (ties: the candidate's order), with its ETA."""
+    best: tuple[datetime, int, str] | None = None
+    for index, location in enumerate(order):
+        eta = supply_eta(request, sku, location, units)
+        if eta is not None and (best is None or (eta, index) < best[:2]):
+            best = (eta, index, location)
+    return None if best is None else (best[2], best[0])

@@ -23,7 +23,13 @@ def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def band_cents(bands: tuple[ShippingBand, ...], km: float) -> int:
     """The first band that reaches `km`; past the last bounded band, the last band's cost."""
+    band = band_for(bands, km)
+    return 0 if band is None else band.cents
+
+
+def band_for(bands: tuple[ShippingBand, ...], km: float) -> ShippingBand | None:
+    """The first band that reaches `km`; past the last bounded band, the last band."""
     for band in bands:
         if band.up_to_km is None or km <= band.up_to_km:
-            return band.cents
-    return bands[-1].cents if bands else 0
+            return band
+    return bands[-1] if bands else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Literal
 
 RuleName = Literal[
@@ -15,6 +16,7 @@ RuleName = Literal[
     "lowest_cost",
     "most_stock",
     "location_priority",
+    "earliest_delivery",
 ]
 RULE_NAMES: tuple[RuleName, ...] = (
     "pickup_location_only",
@@ -25,6 +27,7 @@ RULE_NAMES: tuple[RuleName, ...] = (
     "lowest_cost",
     "most_stock",
     "location_priority",
+    "earliest_delivery",
 )
 FILTER_RULES: frozenset[RuleName] = frozenset({"pickup_location_only", "exclude_over_capacity"})
 DEFAULT_RULES: tuple[RuleName, ...] = (
@@ -39,6 +42,9 @@ DEFAULT_RULES: tuple[RuleName, ...] = (
 LOCATIONS_CONSIDERED_MAX = 12
 CANDIDATES_MAX = 10_000
 RANKED_SHOWN_MAX = 5  # candidates listed per rule in the explanation
+
+
+Supply = tuple[tuple[datetime, int], ...]  # (eta, units not yet promised), earliest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +66,27 @@ class Site:
     capacity_left: int | None = None  # orders it may still take today; None: unlimited
     handling_per_order_cents: int = 0
     handling_per_unit_cents: int = 0
+    # The day an order's shipment from here reaches the shopper (delivered, or ready to
+    # collect), from stock now (`earliest_delivery`); None: unknown, ranks last.
+    arrives_on: date | None = None
+    # The same when it waits on supply due at an ETA: (eta, day), for each ETA in `supply`.
+    arrivals: tuple[tuple[datetime, date], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ShippingBand:
-    """Shipping cost per shipment up to `up_to_km` (None: any distance)."""
+    """Shipping cost and transit days per shipment up to `up_to_km` (None: any distance)."""
 
     up_to_km: int | None
     cents: int
+    transit_days: int = 0
 
 
 DEFAULT_SHIPPING_BANDS: tuple[ShippingBand, ...] = (
-    ShippingBand(50, 500),
-    ShippingBand(300, 800),
-    ShippingBand(1_000, 1_200),
-    ShippingBand(None, 2_000),
+    ShippingBand(50, 500, 1),
+    ShippingBand(300, 800, 2),
+    ShippingBand(1_000, 1_200, 3),
+    ShippingBand(None, 2_000, 5),
 )
 
 
@@ -82,6 +94,7 @@ DEFAULT_SHIPPING_BANDS: tuple[ShippingBand, ...] = (
 class Shipment:
     location: str
     lines: tuple[Line, ...]
+    waits_until: datetime | None = None  # the ETA of the supply some of its units wait on
 
     @property
     def units(self) -> int:
@@ -107,6 +120,10 @@ class PlanRequest:
     shipping_bands: tuple[ShippingBand, ...] = DEFAULT_SHIPPING_BANDS
     fixed: tuple[Shipment, ...] = ()
     excluded: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    # Backorders (docs/PROMISE.md): what stock cannot fill may wait on supply, per sku and
+    # location: (eta, units not yet promised), earliest first.
+    allow_backorder: bool = False
+    supply: Mapping[str, Mapping[str, Supply]] = field(default_factory=dict)
     locations_considered_max: int = LOCATIONS_CONSIDERED_MAX
     candidates_max: int = CANDIDATES_MAX
 

@@ -2,7 +2,8 @@
 
 Filters apply first (in the order listed), then a step of its own: an order that must be
 filled whole keeps the candidates that fill every line (`fills_every_line`), one that allows
-a partial fill keeps those that fill the most units (`fill_most`); then each ranking rule
+a partial fill keeps those that fill the most units (`fill_most`), and one that may wait on
+supply those with the fewest units waiting (`least_backordered`); then each ranking rule
 keeps the candidates with its best score, ties passed to the next; the last tie-break is
 (shipments, location ids), so a plan is deterministic.
 """
@@ -24,6 +25,7 @@ from ledger.sourcing.rules import FILTERS, SCORERS, Scorer
 
 FILL_MOST = "fill_most"  # the ranking step of a partial order, before the rules
 FILLS_EVERY_LINE = "fills_every_line"  # the filter step of an order that must be complete
+LEAST_BACKORDERED = "least_backordered"  # a backorder order: stock before supply
 
 
 def plan(request: PlanRequest) -> Plan:
@@ -42,6 +44,8 @@ def plan(request: PlanRequest) -> Plan:
         complete = [c for c in found if c.complete]
         rankings.append(_filtered(FILLS_EVERY_LINE, found, complete))
         found = complete
+    if request.allow_backorder:
+        found = _keep_best(LEAST_BACKORDERED, found, lambda c: c.backordered, rankings)
     for rule in request.rules:
         if rule in SCORERS:
             found = _keep_best(rule, found, _score_by(SCORERS[rule], request), rankings)

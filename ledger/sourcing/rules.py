@@ -84,6 +84,24 @@ def _stock_depth(candidate: Candidate, request: PlanRequest) -> Score:
     return -depth
 
 
+_NO_DATE = 10**7  # past any date's ordinal (date.max is 3,652,059)
+
+
+def _latest_arrival(candidate: Candidate, request: PlanRequest) -> Score:
+    """When the whole order has arrived (its last shipment), then the sum of the days (day
+    ordinals): the earliest complete delivery wins. A shipment waiting on supply arrives as
+    its site says it would from that supply's ETA."""
+    waits = {s.location: s.waits_until for s in candidate.shipments if s.waits_until}
+    ordinals = []
+    for location in candidate.locations:
+        site = request.sites[location]
+        day = site.arrives_on
+        if location in waits:
+            day = dict(site.arrivals).get(waits[location])
+        ordinals.append(_NO_DATE if day is None else day.toordinal())
+    return (max(ordinals), sum(ordinals))
+
+
 def _priorities(candidate: Candidate, request: PlanRequest) -> Score:
     return tuple(sorted(request.sites[loc].priority for loc in candidate.locations))
 
@@ -99,4 +117,5 @@ SCORERS: dict[RuleName, Scorer] = {
     "lowest_cost": _cost_cents,
     "most_stock": _stock_depth,
     "location_priority": _priorities,
+    "earliest_delivery": _latest_arrival,
 }

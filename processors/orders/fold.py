@@ -77,3 +77,5 @@ def _fold_one(
     out.capacity += add.capacity
     out.plans += add.plans
     out.count_tasks += add.count_tasks
+    out.dates += add.dates
+    out.delivered += add.delivered

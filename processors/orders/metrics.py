@@ -63,3 +63,19 @@ PICK_REQUESTED_UNITS = Counter(
 PICK_REJECTED_UNITS = Counter(
     "tally_pick_rejected_units_total", "Units of the shipments a location rejected", ["location"]
 )
+PROMISE_DELIVERIES = Counter(
+    "tally_promise_deliveries_total",
+    "Shipments reported delivered (pickups: collected), by whether on or before the day "
+    'promised; the on-time rate is on_time="true" over all (docs/PROMISE.md)',
+    ["channel", "location", "on_time"],
+)
+PROMISE_DAYS_LATE = Counter(
+    "tally_promise_days_late_total",
+    "Days past the promised day, summed over late deliveries",
+    ["channel", "location"],
+)
+PROMISES_CHANGED = Counter(
+    "tally_promises_changed_total",
+    "Allocated orders whose promise moved (a late, short or cancelled supply, a re-route)",
+    ["channel"],
+)

@@ -18,14 +18,14 @@ import orjson
 from base.redis_keys import count_tasks_key
 from ledger.codec import encode
 from ledger.orders.codec import decode_order_state
-from ledger.orders.planning import candidate_locations, local_day, planned_record
+from ledger.orders.planning import candidate_locations, dated_record, local_day, planned_record
 from ledger.orders.records import Planned
 from ledger.orders.saga import NeedPlan, Outputs
 from ledger.orders.state import OrderState
 from processors.orders import metrics
 from processors.orders.fold import FoldedBatch, fold_orders
 from processors.orders.parts import OrderWorker
-from processors.orders.stock_view import read_capacity_taken, read_stock
+from processors.orders.stock_view import read_capacity_taken, read_stock, read_supply
 from processors.side_producer import Record
 
 log = logging.getLogger("tally.orders")
@@ -54,6 +54,7 @@ async def handle_order_batch(worker: OrderWorker, batch: Sequence[faust.EventT[b
 
     folded = fold_orders(messages, load, worker.rules)
     records = _side_records(worker, folded.outputs) + await _plans(worker, folded)
+    records += _dated_records(worker, folded)
     await worker.side_producer.send_all(records)
     async with worker.durable:
         await _write_states(worker, by_partition, folded)
@@ -89,10 +90,22 @@ async def _plan(worker: OrderWorker, need: NeedPlan, state: OrderState) -> Plann
     book = worker.policy.book
     now = datetime.now(UTC)
     locations = candidate_locations(book, state, need)
-    stock = await read_stock(worker.redis, [line.sku for line in need.lines], locations)
+    skus = [line.sku for line in need.lines]
+    stock = await read_stock(worker.redis, skus, locations)
+    supply = await read_supply(worker.redis, skus, locations) if state.allow_backorder else None
     days = {loc: local_day(book.locations.get(loc), now) for loc in locations}
     taken = await read_capacity_taken(worker.redis, days)
-    return planned_record(need, state, book, stock, taken, now)
+    return planned_record(need, state, book, stock, taken, now, supply)
+
+
+def _dated_records(worker: OrderWorker, folded: FoldedBatch) -> list[Record]:
+    """New dates for shipments whose units wait on a supply that moved (a `dated` record on
+    the order's log), from today's calendars."""
+    topic, book, now = worker.settings.topics.orders, worker.policy.book, datetime.now(UTC)
+    return [
+        (topic, ask.ref.encode(), encode(dated_record(ask, folded.states[ask.ref], book, now)))
+        for ask in folded.outputs.dates
+    ]
 
 
 async def _write_states(
@@ -127,8 +140,17 @@ def _count(folded: FoldedBatch) -> None:
     for partition, reason in folded.bad:
         metrics.BAD_RECORDS.labels("orders").inc()
         log.warning("order record on partition %d skipped: %s", partition, reason)
+    for score in folded.outputs.delivered:
+        on_time = str(score.on_time).lower()
+        metrics.PROMISE_DELIVERIES.labels(score.channel, score.location, on_time).inc()
+        if score.days_late:
+            metrics.PROMISE_DAYS_LATE.labels(score.channel, score.location).inc(score.days_late)
     for ref, state in folded.states.items():
         before = folded.before.get(ref)
+        if state.promise_version and (
+            before is None or before.promise_version != state.promise_version
+        ):
+            metrics.PROMISES_CHANGED.labels(state.channel).inc()
         was_settled = before is not None and before.status in SETTLED
         if state.status in SETTLED and not was_settled:
             metrics.ORDERS_SETTLED.labels(state.channel, state.status).inc()

@@ -1,14 +1,20 @@
-"""What the planner reads: published location figures of the order's SKUs (Redis), and the
-orders each location took today. A stale view is fine: the ledger decides each hold."""
+"""What the planner reads: published location figures of the order's SKUs (Redis), the open
+supply a backorder may wait on, and the orders each location took today. A stale view is
+fine: the ledger decides each hold."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import date
 
 import redis.asyncio as aioredis
 
-from base.redis_keys import capacity_key, loc_key
+from base.horizons import parse_supply
+from base.redis_keys import capacity_key, loc_key, supply_key
+from ledger.sourcing.model import Supply
+
+log = logging.getLogger("tally.orders")
 
 
 async def read_stock(
@@ -27,6 +33,28 @@ async def read_stock(
             if raw is not None:
                 stock[sku][location] = int(raw)
     return stock
+
+
+async def read_supply(
+    client: aioredis.Redis, skus: Sequence[str], locations: Sequence[str]
+) -> dict[str, dict[str, Supply]]:
+    """sku -> location -> the open supply a backorder may wait on there (as published)."""
+    supply: dict[str, dict[str, Supply]] = {sku: {} for sku in skus}
+    if not skus or not locations:
+        return supply
+    async with client.pipeline(transaction=False) as pipe:
+        for location in locations:
+            pipe.hmget(supply_key(location), list(skus))
+        replies = await pipe.execute()
+    for location, values in zip(locations, replies, strict=True):
+        for sku, raw in zip(skus, values, strict=True):
+            if raw is None:
+                continue
+            try:
+                supply[sku][location] = parse_supply(raw)
+            except (ValueError, KeyError, TypeError):
+                log.error("unreadable open supply of %s at %s: %r", sku, location, raw)
+    return supply
 
 
 async def read_capacity_taken(client: aioredis.Redis, days: Mapping[str, date]) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """The order's public view (`GET /v1/orders/{id}`, `tally explain-order`) and its publishing
 to Redis: written only when newer (compare-and-set on the order's version), and appended to
-the channel's order change stream."""
+the channel's order change stream (with the order's promise, and `promise_changed` when it
+moved)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,23 @@ from base.redis_keys import order_changes_key, order_key
 from ledger.orders.state import HOLDING, OrderState
 
 # KEYS: the order's hash, the channel's change stream.
-# ARGV: version, view JSON, ttl_s (0: none), changes_len_max, order_id, ref, status.
+# ARGV: version, view JSON, ttl_s (0: none), changes_len_max, order_id, ref, status,
+#       event ("changed" or "promise_changed"), promised ("": none), promised_before.
 # Returns 1 (written) or 0 (Redis already holds this version or a newer one).
 _CAS_ORDER_LUA = """
 local current = redis.call('HGET', KEYS[1], 'version')
 if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'view', ARGV[2])
 if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
-  'order_id', ARGV[5], 'ref', ARGV[6], 'status', ARGV[7], 'version', ARGV[1])
+if ARGV[8] == 'promise_changed' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
+    'order_id', ARGV[5], 'ref', ARGV[6], 'status', ARGV[7], 'version', ARGV[1],
+    'event', ARGV[8], 'promised', ARGV[9], 'promised_before', ARGV[10])
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
+    'order_id', ARGV[5], 'ref', ARGV[6], 'status', ARGV[7], 'version', ARGV[1],
+    'event', ARGV[8], 'promised', ARGV[9])
+end
 return 1
 """
 
@@ -44,6 +53,9 @@ def order_view(state: OrderState) -> dict[str, Any]:
         else [],
         "rejections": [r.model_dump(mode="json") for r in state.rejections],
         "plans": [p.model_dump(mode="json") for p in state.plans],
+        # the promise (docs/PROMISE.md): the latest delivery day (a pickup: ready time)
+        "promised": state.promised,
+        "promised_before": state.promised_before,
         "version": state.version,
         "placed_at": state.placed_at.isoformat(),
         "updated_at": state.updated_at.isoformat(),
@@ -60,11 +72,44 @@ def _shipments(state: OrderState) -> list[dict[str, Any]]:
     return [
         {
             "location": location,
-            "status": state.shipments.get(location, "allocating"),
+            "status": _shipment_status(state, location),
             "lines": lines,
+            **_dates(state, location),
         }
         for location, lines in by_location.items()
     ]
+
+
+def _shipment_status(state: OrderState, location: str) -> str:
+    """As the saga keeps it; `backordered` while units wait on supply (not shippable),
+    `delivered` once reported."""
+    status = state.shipments.get(location, "allocating")
+    if status == "shipped" and location in state.delivered:
+        return "delivered"
+    if status in ("allocated", "picked") and state.waits_until(location) is not None:
+        return "backordered"
+    return status
+
+
+def _dates(state: OrderState, location: str) -> dict[str, str | None]:
+    promise = state.promises.get(location)
+    if promise is None:
+        return {}
+    waits = state.waits_until(location)
+    return {
+        "ship_on": None if promise.ship_on is None else promise.ship_on.isoformat(),
+        "deliver_on": None if promise.deliver_on is None else promise.deliver_on.isoformat(),
+        "ready_at": None if promise.ready_at is None else promise.ready_at.isoformat(),
+        "waits_until": None if waits is None else waits.isoformat(),
+    }
+
+
+def change_event(state: OrderState) -> str:
+    """The change stream's `event`: `promise_changed` on the version where the allocated
+    order's promise moved, else `changed`."""
+    if state.promise_version and state.promise_version == state.version:
+        return "promise_changed"
+    return "changed"
 
 
 class OrderViews:
@@ -90,6 +135,9 @@ class OrderViews:
                         state.order_id,
                         state.ref,
                         state.status,
+                        change_event(state),
+                        state.promised or "",
+                        state.promised_before or "",
                     ],
                     client=pipe,
                 )

@@ -4,8 +4,11 @@ cannot state, and a schemathesis check that excuses those and nothing else (no t
 Documented in connectors/gateway/spec.py (each answered 422):
 - an integer written with a fraction (`396.0`: JSON Schema counts it an integer);
 - a fact's `occurred_at` outside the window around the gateway's clock, or a timestamp
-  outside the ledger's range; a transfer's `target_location` equal to its `location`;
+  outside the ledger's range; an `eta` before the fact's `occurred_at`; a transfer's
+  `target_location` equal to its `location`;
 - an order listing one SKU in two lines (`uniqueItems` cannot compare one property);
+- an availability `by` date before yesterday or past the horizon (relative to today);
+- a promise query with both or neither of `to` and `pickup`;
 - a channel policy's shipping bands not ascending, or not ending (only) with an unbounded one;
 - an as-of read's `at` before the ledger's range or too far after the gateway's clock.
 And one that is schemathesis' own: it sends a `%XX` inside a path value as an escape, so a
@@ -20,7 +23,7 @@ then accepted (2xx, or an answer about the resource rather than the data: 401, 4
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -28,6 +31,8 @@ from fastapi.testclient import TestClient
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.openapi.checks import RejectedPositiveData
 
+from base.settings import WorkerSettings
+from connectors.gateway.routes.promise import ONE_OF
 from ledger import limits
 
 SKEW_SLACK = timedelta(seconds=5)  # between the server's clock read and this check's
@@ -35,6 +40,7 @@ INTEGER_REQUIRED = "Input should be a valid integer"
 OUT_OF_RANGE = ("Input should be greater than or equal to", "Input should be less than or equal to")
 SKEWED = "more than"
 TARGET_IS_LOCATION = "must differ from location"
+ETA_IN_THE_PAST = "before occurred_at"
 SKU_TWICE = "lines: a sku is listed twice"
 BANDS = "shipping_bands:"
 CHANNEL_POLICY = "/v1/policy/channels/{channel}"
@@ -43,6 +49,8 @@ VALID_DATA_ANSWERS = (401, 403, 404, 409, 429)
 ORDERS = "/v1/orders"
 STOCK_AS_OF = "/v1/stock/{sku}"
 AT_BOUND = "at: "
+AVAILABILITY_ONE = "/v1/availability/{channel}/{sku}"
+PROMISE = "/v1/promise"
 
 Check = Callable[[Any, Any, Any], bool | None]
 
@@ -65,6 +73,14 @@ def _as_of_outside_bounds(sent: str) -> bool:
 
 def _outside_timestamp_range(sent: str) -> bool:
     return not limits.TIMESTAMP_MIN <= datetime.fromisoformat(sent) <= limits.TIMESTAMP_MAX
+
+
+def _eta_before_occurred_at(fact: dict[str, Any]) -> bool:
+    try:
+        eta = datetime.fromisoformat(fact["eta"])
+        return eta < datetime.fromisoformat(fact["occurred_at"])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _path_value_sent_otherwise(case: Any, error: dict[str, Any]) -> bool:
@@ -92,6 +108,8 @@ def _fact_refusal_documented(fact: dict[str, Any], field: str, reason: str) -> b
     if field == "occurred_at":
         return reason.startswith((*OUT_OF_RANGE, SKEWED)) and _outside_skew_window(sent)
     if field == "eta":
+        if reason.startswith(ETA_IN_THE_PAST):
+            return _eta_before_occurred_at(fact)
         return reason.startswith(OUT_OF_RANGE) and _outside_timestamp_range(sent)
     if field == "target_location":
         return reason == TARGET_IS_LOCATION and sent == fact["location"]
@@ -123,10 +141,28 @@ def _lines_repeat_a_sku(body: Any) -> bool:
     return len(set(skus)) != len(skus)
 
 
+def _by_outside_horizon(case: Any, error: dict[str, Any]) -> bool:
+    """An availability `by` date before yesterday or past the horizon (gateway's UTC day)."""
+    if case.path != AVAILABILITY_ONE or error["field"] != "query.by":
+        return False
+    try:
+        by = date.fromisoformat((case.query or {})["by"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    today = datetime.now(UTC).date()
+    horizon_days = WorkerSettings().atp_horizon_days
+    return not today - timedelta(days=1) <= by <= today + timedelta(days=horizon_days - 1)
+
+
 def is_documented_refusal(case: Any, error: dict[str, Any]) -> bool:
     """Whether `error` (an ErrorReply item of a 422 to a schema-valid `case`) is documented."""
     if _path_value_sent_otherwise(case, error):
         return True
+    if _by_outside_horizon(case, error):
+        return True
+    if case.path == PROMISE and error["field"] == "query.to" and error["reason"] == ONE_OF:
+        query = case.query or {}
+        return ("to" in query) == ("pickup" in query)
     if case.path == ORDERS and error["reason"].startswith(SKU_TWICE):
         return _lines_repeat_a_sku(case.body)
     if case.path == CHANNEL_POLICY and error["reason"].startswith(BANDS):
@@ -163,8 +199,10 @@ def _within_fact_bounds(fact: Any) -> Any:
     now = datetime.now(UTC).isoformat()
     if isinstance(fact.get("occurred_at"), str) and _outside_skew_window(fact["occurred_at"]):
         fact = {**fact, "occurred_at": now}
-    if isinstance(fact.get("eta"), str) and _outside_timestamp_range(fact["eta"]):
-        fact = {**fact, "eta": now}
+    if isinstance(fact.get("eta"), str) and (
+        _outside_timestamp_range(fact["eta"]) or _eta_before_occurred_at(fact)
+    ):
+        fact = {**fact, "eta": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
     if "target_location" in fact and fact["target_location"] == fact.get("location"):
         fact = {**fact, "target_location": "x" if fact["location"] != "x" else "y"}
     return fact
@@ -184,10 +222,15 @@ def within_documented_bounds(body: Any, path: str) -> Any:
 
 
 def query_within_documented_bounds(query: Any, path: str) -> Any:
-    """`query` with an as-of `at` outside its bounds put inside them (now)."""
+    """`query` with an as-of `at` or an availability `by` outside its bounds put inside
+    them (now, today)."""
     sent = query.get("at") if isinstance(query, dict) else None
     if path == STOCK_AS_OF and isinstance(sent, str) and _as_of_outside_bounds(sent):
         return {**query, "at": datetime.now(UTC).isoformat()}
+    if path == AVAILABILITY_ONE and isinstance(query, dict) and "by" in query:
+        return {**query, "by": datetime.now(UTC).date().isoformat()}
+    if path == PROMISE and isinstance(query, dict):
+        return {**{k: v for k, v in query.items() if k != "pickup"}, "to": "10001"}
     return query
 
 

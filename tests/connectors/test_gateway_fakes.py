@@ -69,6 +69,7 @@ class FakeReads:
     ats_units: dict[tuple[str, str], int] = field(default_factory=dict)
     loc_units: dict[str, dict[str, int]] = field(default_factory=dict)
     order_views: dict[str, str] = field(default_factory=dict)  # ref -> view JSON
+    horizons: dict[tuple[str, str], str] = field(default_factory=dict)  # base.horizons JSON
     down: bool = False
 
     async def start(self) -> None:
@@ -91,6 +92,10 @@ class FakeReads:
 
     async def order_view(self, ref: str) -> str | None:
         return self.order_views.get(ref)
+
+    async def horizon(self, channel: str, sku: str) -> Figure | None:
+        text = self.horizons.get((channel, sku))
+        return None if text is None else Figure(None, "2-1", text)
 
     async def ping(self) -> None:
         if self.down:
@@ -197,3 +202,6 @@ class FakeCatalog:
         if self.permissive:
             return (40.71, -74.0)
         return self.postal_codes.get(normal_code(postal_code))
+
+    def policy_book(self) -> PolicyBook:
+        return self.book

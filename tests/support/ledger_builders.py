@@ -22,6 +22,7 @@ from ledger.events import (
     ReturnReceived,
     Shipped,
     SoldInStore,
+    SupplyCancelled,
     SupplyExpected,
     TransferIn,
     TransferOut,
@@ -46,6 +47,7 @@ FACTS: dict[str, type[Fact]] = {
     "order_placed": OrderPlaced,
     "order_cancelled": OrderCancelled,
     "supply_expected": SupplyExpected,
+    "supply_cancelled": SupplyCancelled,
 }
 
 
@@ -63,7 +65,8 @@ def fact(kind: str, location: str, qty: int, t: float = 0, **fields: Any) -> Fac
         "return_graded": {"disposition": "restock"},
         "order_placed": {"order_id": f"o-{n}"},
         "order_cancelled": {"order_id": f"o-{n}"},
-        "supply_expected": {"order_id": "po-1", "eta": at(86400)},
+        "supply_expected": {"order_id": "po-1", "eta": at(t + 86400)},
+        "supply_cancelled": {"order_id": "po-1"},
     }
     defaults = per_type.get(kind, {})
     fields = {

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from connectors.gateway.routes import events, holds, operations, orders, policy, reads, stock
+from connectors.gateway.routes import (
+    events,
+    holds,
+    operations,
+    orders,
+    policy,
+    promise,
+    reads,
+    stock,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     events.router,
@@ -12,6 +21,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reads.router,
     stock.router,
     orders.router,
+    promise.router,
     policy.router,
     operations.router,
 )

@@ -1,5 +1,5 @@
 """Orders: place one (`POST /v1/orders`), read it, cancel it, and report a shipment's
-picking, shipping or pick rejection. Each is a record on the order's own log
+picking, shipping, delivery or pick rejection. Each is a record on the order's own log
 (`tally.orders`, key: the order's ref), answered 202 once Kafka acknowledged it; the order
 processor runs the saga (docs/ORDERS.md). Placing the same order again is safe.
 """
@@ -25,6 +25,7 @@ from connectors.gateway.kafka_calls import produce
 from connectors.gateway.models import ItemError
 from connectors.gateway.order_models import (
     CancelRequest,
+    DeliveredRequest,
     OrderAccepted,
     OrderRequest,
     OrderView,
@@ -42,6 +43,7 @@ from ledger.orders.ids import order_ref
 from ledger.orders.records import (
     CancelOrder,
     Delivery,
+    MarkDelivered,
     MarkPicked,
     MarkShipped,
     OrderRecordUnion,
@@ -65,7 +67,7 @@ ChannelQuery = Annotated[
 ORDER_RESPONSES: dict[int | str, dict[str, Any]] = ERROR_RESPONSES
 
 
-def _channel_of(who: KeyRecord, channel: str | None) -> str:
+def channel_of(who: KeyRecord, channel: str | None) -> str:
     """The order's channel: the channel key's own, or `?channel=` (checked against the key)."""
     chosen = channel if channel is not None else who.channel
     if chosen is None:
@@ -91,7 +93,7 @@ async def place_order(
     catalog: CatalogDep,
     channel: ChannelQuery = None,
 ) -> OrderAccepted | JSONResponse:
-    name = _channel_of(who, channel)
+    name = channel_of(who, channel)
     if who.channel is None and not who.is_admin:
         raise HTTPException(403, "a channel or admin key places orders")
     policy = catalog.channel(name)
@@ -146,15 +148,15 @@ def _place_record(
     assert delivery is not None  # _checked reported an error otherwise
     max_shipments = body.max_shipments if body.max_shipments is not None else policy.max_shipments
     allow_partial = body.allow_partial if body.allow_partial is not None else policy.allow_partial
-    canonical = orjson.dumps(
-        {
-            "lines": [line.model_dump() for line in body.lines],
-            "delivery": delivery.model_dump(),
-            "max_shipments": max_shipments,
-            "allow_partial": allow_partial,
-        },
-        option=orjson.OPT_SORT_KEYS,
-    )
+    content: dict[str, Any] = {
+        "lines": [line.model_dump() for line in body.lines],
+        "delivery": delivery.model_dump(),
+        "max_shipments": max_shipments,
+        "allow_partial": allow_partial,
+    }
+    if body.allow_backorder:  # only when asked: older orders keep their digests
+        content["allow_backorder"] = True
+    canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
     return PlaceOrder(
         ref=order_ref(channel, body.order_id),
         issued_at=datetime.now(UTC),
@@ -164,6 +166,7 @@ def _place_record(
         delivery=delivery,
         max_shipments=max_shipments,
         allow_partial=allow_partial,
+        allow_backorder=body.allow_backorder,
         digest=hashlib.sha256(canonical).hexdigest()[:32],
     )
 
@@ -189,7 +192,7 @@ async def _view(reads: Reads, ref: str, order_id: str) -> dict[str, Any]:
 async def get_order(
     order_id: TokenPath, who: Principal, reads: ReadsDep, channel: ChannelQuery = None
 ) -> dict[str, Any]:
-    name = _channel_of(who, channel)
+    name = channel_of(who, channel)
     return await _view(reads, order_ref(name, order_id), order_id)
 
 
@@ -209,7 +212,7 @@ async def cancel_order(
     reads: ReadsDep,
     channel: ChannelQuery = None,
 ) -> StepAccepted:
-    name = _channel_of(who, channel)
+    name = channel_of(who, channel)
     ref = order_ref(name, order_id)
     view = await _view(reads, ref, order_id)
     if view["status"] == "completed":
@@ -242,7 +245,7 @@ class ShipmentReports:
         who = self.who
         if not (who.is_admin or who.may_post_at(location)):
             raise HTTPException(403, f"this key may not report for location {location!r}")
-        ref = order_ref(_channel_of(who, self.channel), order_id)
+        ref = order_ref(channel_of(who, self.channel), order_id)
         view = await _view(self.reads, ref, order_id)
         statuses = {s["location"]: s["status"] for s in view["shipments"]}
         if statuses.get(location) not in waiting_in:
@@ -315,3 +318,21 @@ async def mark_shipped(
         return MarkShipped(ref=ref, issued_at=at, location=body.location)
 
     return await reports.report(order_id, body.location, WAITING_TO_SHIP, record)
+
+
+@router.post(
+    "/v1/orders/{order_id}/delivered",
+    status_code=202,
+    response_model=StepAccepted,
+    responses=ORDER_RESPONSES,
+    summary="The shipment from a location reached the shopper (a pickup: was collected); "
+    "scored against its promise",
+)
+async def mark_delivered(
+    order_id: TokenPath, body: DeliveredRequest, reports: Reports
+) -> StepAccepted:
+    def record(ref: str, at: datetime) -> MarkDelivered:
+        day = body.delivered_on if body.delivered_on is not None else at.date()
+        return MarkDelivered(ref=ref, issued_at=at, location=body.location, delivered_on=day)
+
+    return await reports.report(order_id, body.location, ("shipped",), record)

@@ -1,14 +1,19 @@
-"""The read path (from Redis): availability of SKUs in a channel, and units by location."""
+"""The read path (from Redis): availability of SKUs in a channel (today's, or on a day ahead
+from the worker's horizon), and units by location."""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
+from base.horizons import parse_horizon
 from connectors.gateway.access import Principal, require_any_channel, require_channel
+from connectors.gateway.backends import Figure
 from connectors.gateway.errors import ERROR_RESPONSES, refuse
 from connectors.gateway.models import (
     Availability,
@@ -21,6 +26,7 @@ from connectors.gateway.params import ChannelPath, SkuPath
 from connectors.gateway.state import ReadsDep, SettingsDep
 from ledger.fields import Sku
 
+log = logging.getLogger("tally.gateway")
 router = APIRouter()
 _SKU: TypeAdapter[str] = TypeAdapter(Sku)
 
@@ -53,22 +59,77 @@ async def availability_batch(
     return AvailabilityBatch(channel=channel, items=items)
 
 
+ByQuery = Annotated[
+    date | None,
+    Query(
+        description="Availability on this day (YYYY-MM-DD, from yesterday to "
+        "`atp_horizon_days` ahead, UTC): stock plus supply expected by then, less what is "
+        "promised against it (docs/PROMISE.md). Without it: today's figure.",
+    ),
+]
+
+
 @router.get(
     "/v1/availability/{channel}/{sku}",
     response_model=Availability,
+    response_model_exclude_unset=True,
     responses=ERROR_RESPONSES,
-    summary="Available-to-sell of one SKU in one channel (0 if never published)",
+    summary="Available-to-sell of one SKU in one channel (0 if never published), or "
+    "available-to-promise on a day ahead (?by=)",
 )
 async def availability(
-    channel: ChannelPath, sku: SkuPath, who: Principal, reads: ReadsDep
-) -> Availability:
+    channel: ChannelPath,
+    sku: SkuPath,
+    who: Principal,
+    reads: ReadsDep,
+    settings: SettingsDep,
+    by: ByQuery = None,
+) -> Availability | JSONResponse:
     require_channel(who, channel)
     (figure,) = await reads.ats(channel, [sku])
-    return Availability(
+    today = Availability(
         channel=channel,
         sku=sku,
         available=max(0, figure.available or 0),
         version=figure.version,
+    )
+    if by is None:
+        return today
+    bad = by_out_of_range(by, datetime.now(UTC).date(), settings.worker.atp_horizon_days)
+    if bad is not None:
+        return refuse(422, "invalid date", [ItemError(field="query.by", reason=bad)])
+    return by_date(today, by, await reads.horizon(channel, sku))
+
+
+def by_out_of_range(by: date, today: date, horizon_days: int) -> str | None:
+    """Why `?by=` is refused (None: it is within the horizon)."""
+    first, last = today - timedelta(days=1), today + timedelta(days=horizon_days - 1)
+    if by < first:
+        return f"before {first.isoformat()}: availability by date looks ahead only"
+    if by > last:
+        return f"after {last.isoformat()}: beyond the {horizon_days}-day horizon"
+    return None
+
+
+def by_date(today: Availability, by: date, published: Figure | None) -> Availability:
+    """The figure on day `by`: the published horizon's, or today's when nothing is expected
+    (no horizon, a flat one, or one that cannot be read)."""
+    horizon = None
+    if published is not None and published.text is not None:
+        try:
+            horizon = parse_horizon(published.text)
+        except (ValueError, KeyError, TypeError):
+            log.error("unreadable availability by date of %s: %r", today.sku, published.text)
+    units = None if horizon is None else horizon.on(by)
+    if horizon is None or units is None:
+        return today.model_copy(update={"by": by})
+    return Availability(
+        channel=today.channel,
+        sku=today.sku,
+        available=units,
+        version=published.version if published is not None else None,
+        by=by,
+        through=horizon.last,
     )
 
 
