@@ -37,6 +37,7 @@ ORDERS_TABLE = "orders"
 CAPACITY_TABLE = "capacity"
 REPAIRS_CHECK_S = 1.0
 STARVATION_CHECK_S = 5.0
+REPUBLISH_CHUNK = 1_000  # views per Redis pipeline when the table is scanned
 
 
 def app_options(settings: Settings) -> dict[str, Any]:
@@ -139,7 +140,13 @@ async def _send_timeouts(worker: OrderWorker) -> None:
     if worker.timeouts.rescan_requested:
         async with worker.durable:
             table = dict(worker.orders.items())
-        worker.timeouts.rebuild(decode_order_state(raw) for raw in table.values() if raw)
+        states = [decode_order_state(raw) for raw in table.values() if raw]
+        worker.timeouts.rebuild(states)
+        # A state made durable just before a crash may never have reached Redis, and no
+        # record may come to replay it: every view once more (compare-and-set: a no-op
+        # where Redis is current).
+        for start in range(0, len(states), REPUBLISH_CHUNK):
+            await worker.views.publish(states[start : start + REPUBLISH_CHUNK])
     now = datetime.now(UTC)
     topic = worker.settings.topics.orders
     due = worker.timeouts.pop_due(now)

@@ -21,6 +21,10 @@ StateLoader = Callable[[str], OrderState | None]
 @dataclass
 class FoldedBatch:
     states: dict[str, OrderState] = field(default_factory=dict)  # changed orders only
+    # Every order a record reached, changed or not, as the batch leaves it: a replay whose
+    # states were already durable changes nothing, yet its views may never have been
+    # published (a crash between the state write and Redis), so these are published.
+    touched: dict[str, OrderState] = field(default_factory=dict)
     partitions: dict[str, int] = field(default_factory=dict)  # ref -> its partition
     outputs: Outputs = field(default_factory=Outputs)
     records: list[tuple[str, str]] = field(default_factory=list)  # (type, applied|ignored)
@@ -63,10 +67,14 @@ def _fold_one(
     if ref not in current:
         current[ref] = load(ref)
         folded.before[ref] = current[ref]
-    stepped = step(current[ref], record, rules)
+    before = current[ref]
+    stepped = step(before, record, rules)
     folded.records.append((record.type, "applied" if stepped.changed else "ignored"))
     if not stepped.changed or stepped.state is None:
+        if before is not None:
+            folded.touched[ref] = before
         return
+    folded.touched[ref] = stepped.state
     folded.changes.append((current[ref], stepped.state))
     current[ref] = stepped.state
     folded.states[ref] = stepped.state

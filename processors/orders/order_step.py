@@ -60,7 +60,7 @@ async def handle_order_batch(worker: OrderWorker, batch: Sequence[faust.EventT[b
         await _write_states(worker, by_partition, folded)
     for state in folded.states.values():
         worker.timeouts.track(state)
-    await worker.views.publish(list(folded.states.values()))
+    await worker.views.publish(list(folded.touched.values()))  # compare-and-set: replays too
     await _count_tasks(worker, folded.outputs)
     _count(folded)
     worker.kpis.count(folded.changes, worker.policy.book)
