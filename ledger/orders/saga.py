@@ -175,6 +175,20 @@ def _placed(record: PlaceOrder) -> Stepped:
     return Stepped(state, out, True)
 
 
+def _reroute(state: OrderState, after: OrderState, at: datetime, out: Outputs) -> OrderState:
+    """Ask for a new plan of what is left, spending a reroute; only a later plan is adopted."""
+    rerouting = stamp(
+        after,
+        at,
+        status="allocating",
+        phase="await_plan",
+        reroutes=state.reroutes + 1,
+        pass_first_plan=state.plan_seq + 1,
+    )
+    out.plans.append(_need_plan(rerouting))
+    return rerouting
+
+
 def _need_plan(state: OrderState) -> NeedPlan:
     held: dict[str, list[OrderLine]] = {}
     for hold in state.holds:
@@ -441,16 +455,7 @@ def _reject_pick(
     if state.reroutes >= rules.reroutes_max:
         status = "partially_allocated" if _committed_locations(after) else "refused"
         return stamp(after, at, status=status, phase="settled" if status != "refused" else "closed")
-    rerouting = stamp(
-        after,
-        at,
-        status="allocating",
-        phase="await_plan",
-        reroutes=state.reroutes + 1,
-        pass_first_plan=state.plan_seq + 1,
-    )
-    out.plans.append(_need_plan(rerouting))
-    return rerouting
+    return _reroute(state, after, at, out)
 
 
 def _picked(state: OrderState, record: MarkPicked) -> OrderState:
@@ -498,16 +503,7 @@ def _follow_supply(state: OrderState, at: datetime, rules: SagaRules, out: Outpu
         if status == "refused":
             return _give_everything_back(after, at, out, status)
         return stamp(after, at, status=status)
-    rerouting = stamp(
-        after,
-        at,
-        status="allocating",
-        phase="await_plan",
-        reroutes=state.reroutes + 1,
-        pass_first_plan=state.plan_seq + 1,
-    )
-    out.plans.append(_need_plan(rerouting))
-    return rerouting
+    return _reroute(state, after, at, out)
 
 
 # --- small steps -----------------------------------------------------------------------------

@@ -5,8 +5,9 @@ fine: the ledger decides each hold."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -22,16 +23,8 @@ async def read_stock(
 ) -> dict[str, dict[str, int]]:
     """sku -> location -> available units as published (missing: 0)."""
     stock: dict[str, dict[str, int]] = {sku: {} for sku in skus}
-    if not skus or not locations:
-        return stock
-    async with client.pipeline(transaction=False) as pipe:
-        for location in locations:
-            pipe.hmget(loc_key(location), list(skus))
-        replies = await pipe.execute()
-    for location, values in zip(locations, replies, strict=True):
-        for sku, raw in zip(skus, values, strict=True):
-            if raw is not None:
-                stock[sku][location] = int(raw)
+    for sku, location, raw in await _fields_by_location(client, loc_key, skus, locations):
+        stock[sku][location] = int(raw)
     return stock
 
 
@@ -40,21 +33,33 @@ async def read_supply(
 ) -> dict[str, dict[str, Supply]]:
     """sku -> location -> the open supply a backorder may wait on there (as published)."""
     supply: dict[str, dict[str, Supply]] = {sku: {} for sku in skus}
+    for sku, location, raw in await _fields_by_location(client, supply_key, skus, locations):
+        try:
+            supply[sku][location] = parse_supply(raw)
+        except (ValueError, KeyError, TypeError):
+            log.error("unreadable open supply of %s at %s: %r", sku, location, raw)
+    return supply
+
+
+async def _fields_by_location(
+    client: aioredis.Redis,
+    key_of: Callable[[str], str],
+    skus: Sequence[str],
+    locations: Sequence[str],
+) -> list[tuple[str, str, Any]]:
+    """(sku, location, raw) for every SKU field present in each location's hash, in one trip."""
     if not skus or not locations:
-        return supply
+        return []
     async with client.pipeline(transaction=False) as pipe:
         for location in locations:
-            pipe.hmget(supply_key(location), list(skus))
+            pipe.hmget(key_of(location), list(skus))
         replies = await pipe.execute()
-    for location, values in zip(locations, replies, strict=True):
-        for sku, raw in zip(skus, values, strict=True):
-            if raw is None:
-                continue
-            try:
-                supply[sku][location] = parse_supply(raw)
-            except (ValueError, KeyError, TypeError):
-                log.error("unreadable open supply of %s at %s: %r", sku, location, raw)
-    return supply
+    return [
+        (sku, location, raw)
+        for location, values in zip(locations, replies, strict=True)
+        for sku, raw in zip(skus, values, strict=True)
+        if raw is not None
+    ]
 
 
 async def read_capacity_taken(client: aioredis.Redis, days: Mapping[str, date]) -> dict[str, int]:
