@@ -117,7 +117,12 @@ class DeliveredRequest(BaseModel):
     location: LocationId
     # The shopper's day it arrived (default: the gateway's UTC day). Not strict: the body is
     # validated parsed, where a JSON date is a string.
-    delivered_on: date | None = Field(default=None, strict=False)
+    delivered_on: date | None = Field(
+        default=None,
+        strict=False,
+        description="The shopper's day: not after the gateway's UTC day + 1, nor more than "
+        f"{limits.DELIVERY_REPORT_DAYS_MAX} days before it; otherwise refused with 422.",
+    )
 
     @field_validator("delivered_on")
     @classmethod

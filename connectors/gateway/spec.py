@@ -15,7 +15,8 @@ Bounds JSON Schema cannot state are documented in descriptions (and answered 422
 ledger's range (`ledger.limits`), an `eta` not before the fact's `occurred_at`, a
 transfer's `target_location` must differ from its `location`, an availability `by` date
 within the horizon (yesterday to `atp_horizon_days` ahead), one of a promise's `to` and
-`pickup`, and integers must be written as JSON integers (JSON Schema counts `396.0` an
+`pickup`, a `delivered_on` day neither in the future nor older than a report can be late,
+and integers must be written as JSON integers (JSON Schema counts `396.0` an
 integer; the ledger's models are strict and refuse it).
 """
 

@@ -9,6 +9,8 @@ Documented in connectors/gateway/spec.py (each answered 422):
 - an order listing one SKU in two lines (`uniqueItems` cannot compare one property);
 - an availability `by` date before yesterday or past the horizon (relative to today);
 - a promise query with both or neither of `to` and `pickup`;
+- a delivery's `delivered_on` in the future or older than a report may be late (relative
+  to today);
 - a channel policy's shipping bands not ascending, or not ending (only) with an unbounded one;
 - an as-of read's `at` before the ledger's range or too far after the gateway's clock.
 And one that is schemathesis' own: it sends a `%XX` inside a path value as an escape, so a
@@ -51,6 +53,8 @@ STOCK_AS_OF = "/v1/stock/{sku}"
 AT_BOUND = "at: "
 AVAILABILITY_ONE = "/v1/availability/{channel}/{sku}"
 PROMISE = "/v1/promise"
+DELIVERED = "/v1/orders/{order_id}/delivered"
+DELIVERED_ON = "body.delivered_on"
 
 Check = Callable[[Any, Any, Any], bool | None]
 
@@ -154,11 +158,24 @@ def _by_outside_horizon(case: Any, error: dict[str, Any]) -> bool:
     return not today - timedelta(days=1) <= by <= today + timedelta(days=horizon_days - 1)
 
 
+def _delivered_on_out_of_range(case: Any, error: dict[str, Any]) -> bool:
+    """A `delivered_on` after tomorrow or more than the report bound before today (UTC)."""
+    if case.path != DELIVERED or error["field"] != DELIVERED_ON:
+        return False
+    try:
+        day = date.fromisoformat(case.body["delivered_on"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    today = datetime.now(UTC).date()
+    earliest = today - timedelta(days=limits.DELIVERY_REPORT_DAYS_MAX)
+    return not earliest <= day <= today + timedelta(days=1)
+
+
 def is_documented_refusal(case: Any, error: dict[str, Any]) -> bool:
     """Whether `error` (an ErrorReply item of a 422 to a schema-valid `case`) is documented."""
     if _path_value_sent_otherwise(case, error):
         return True
-    if _by_outside_horizon(case, error):
+    if _by_outside_horizon(case, error) or _delivered_on_out_of_range(case, error):
         return True
     if case.path == PROMISE and error["field"] == "query.to" and error["reason"] == ONE_OF:
         query = case.query or {}
@@ -215,6 +232,8 @@ def within_documented_bounds(body: Any, path: str) -> Any:
         body = {**body, "events": [_within_fact_bounds(fact) for fact in body["events"]]}
     if path == CHANNEL_POLICY and isinstance(body, dict) and not _bands_in_order(body):
         body = {**body, "shipping_bands": _bands_put_in_order(body["shipping_bands"])}
+    if path == DELIVERED and isinstance(body, dict) and "delivered_on" in body:
+        body = {**body, "delivered_on": datetime.now(UTC).date().isoformat()}
     if path == ORDERS and _lines_repeat_a_sku(body):
         first = {line["sku"]: line for line in reversed(body["lines"])}
         body = {**body, "lines": list(reversed(first.values()))}

@@ -283,7 +283,11 @@ def channel_body(seeded: Seeded) -> dict[str, Any]:
         "sourcing_rules": ["exclude_over_capacity", "lowest_cost", "closest"],
         "max_shipments": 1,
         "allow_partial": True,
-        "shipping_bands": [{"up_to_km": 10, "cents": 300}, {"up_to_km": None, "cents": 900}],
+        "shipping_bands": [
+            {"up_to_km": 10, "cents": 300, "transit_days": 1},
+            {"up_to_km": None, "cents": 900, "transit_days": 4},
+        ],
+        "delivery_days": ["mon", "tue", "wed", "thu", "fri"],
     }
 
 

@@ -137,6 +137,18 @@ class Market:
         return seen
 
 
+def _committed(table: dict[str, Any]) -> Counter[tuple[str, str]]:
+    """(sku, location) -> units committed in the ledger's table."""
+    return Counter(
+        {
+            (sku, loc): pos.committed
+            for sku, state in table.items()
+            for loc, pos in state.positions.items()
+            if pos.committed
+        }
+    )
+
+
 def check_books(market: Market, views: dict[str, dict[str, Any]], worker: WorkerProcess) -> None:
     """The ledger and the orders agree: committed units = allocated lines, per SKU and
     location; no order hold pending; nothing oversold; every order decided."""
@@ -153,21 +165,19 @@ def check_books(market: Market, views: dict[str, dict[str, Any]], worker: Worker
         for shipment in view["shipments"]:
             for line in shipment["lines"]:
                 allocated[(line["sku"], shipment["location"])] += line["qty"]
+    # The order processor hears a decision once the worker's changelog write is acknowledged;
+    # the table (read committed) has it once the worker's transaction commits, a commit
+    # interval later: so the books are awaited, and must agree within the bound.
     table = wait_until(
         lambda: asyncio.run(read_table(market.settings)),
-        lambda t: not any(h.startswith(HOLD_PREFIX) for s in t.values() for h in s.holds),
+        lambda t: (
+            _committed(t) == allocated
+            and not any(h.startswith(HOLD_PREFIX) for s in t.values() for h in s.holds)
+        ),
         timeout_s=60,
-        what="no order hold left pending in the ledger",
+        what="committed units = allocated lines, and no order hold left pending in the ledger",
     )
-    committed = Counter(
-        {
-            (sku, loc): pos.committed
-            for sku, state in table.items()
-            for loc, pos in state.positions.items()
-            if pos.committed
-        }
-    )
-    assert committed == allocated
+    assert _committed(table) == allocated
     for state in table.values():
         for position in state.positions.values():
             assert position.on_hand - position.committed - position.reserved >= 0
