@@ -129,14 +129,20 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
     samples: list[tuple[float, float]] = []
     cpu_first: float | None = None
     profile: ProfileRun | None = None
+    idle_at: float | None = None  # the last poll that saw nothing done
     deadline = time.monotonic() + ctx.config.drain_timeout_s
     try:
         while True:
             done = worker_progress(settings.worker.metrics_port)
             now = time.monotonic()
-            if done > 0:
+            if done == 0:
+                idle_at = now
+            else:
                 if not samples:
                     cpu_first = worker_cpu_s(worker.metrics_text())
+                    # A drain shorter than a poll would otherwise have no span at all: it
+                    # started after the last idle poll (a bound: the rate is a lower one).
+                    samples.extend([] if idle_at is None else [(idle_at, 0.0)])
                 samples.append((now, done))
                 if profile is None and ctx.config.profile_s > 0:
                     profile = ProfileRun.start(worker.pid, ctx.config.profile_s, ctx.work_dir, name)
@@ -154,14 +160,14 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
     first, last = samples[0], samples[-1]
     span = last[0] - first[0]
     cpu_s = worker_cpu_s(worker.metrics_text()) - (cpu_first or 0.0)
-    timed = last[1] - first[1]
+    timed = last[1] - next(done for _, done in samples if done > 0)  # CPU read from there
     result: dict[str, Any] = {
         # the worker process's CPU time (all threads) per record, from the first sample on:
         # what the machine's other load changes least
         "cpu_us_per_record": round(cpu_s / timed * 1e6, 1) if timed > 0 else None,
         "records": expected,
         "drain_s": round(span, 3),
-        # from the first progress sample (records already done then are not timed)
+        # from the last idle poll, or the first progress sample (what was done then is not timed)
         "records_per_s": round((last[1] - first[1]) / span, 1) if span > 0 else 0.0,
         "steady_records_per_s": round(steady_rate(samples), 1),
         "processing_guarantee": settings.worker.processing_guarantee,

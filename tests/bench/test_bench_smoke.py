@@ -45,7 +45,10 @@ def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) ->
     assert _positive(throughput["exactly_once"]["ratio_to_floor"])
 
     levels = out["latency"]["levels"]
-    assert [level["load"] for level in levels] == [0.25, 0.5, 0.8]
+    shares = [level["load"] for level in levels if not level["trickle"]]
+    assert shares == [0.25, 0.5, 0.8]
+    trickles = [level for level in levels if level["trickle"]]
+    assert [level["offered_rate"] for level in trickles] == [out["config"]["trickle_rate"]]
     for level in levels:
         assert _positive(level["offered_rate"])
         for side in ("tally_sync_ms", "kafka_ms"):
