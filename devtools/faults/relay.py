@@ -110,13 +110,18 @@ class Relay:
         except OSError:
             writer.transport.abort()  # the broker is down: the client sees a refusal
             return
+        except asyncio.CancelledError:
+            writer.transport.abort()  # the relay stops
+            raise
         self._links |= {writer, up_writer}
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
-        for end in (writer, up_writer):
-            self._links.discard(end)
-            end.transport.abort()
+        try:
+            await asyncio.gather(
+                self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+            )
+        finally:  # also when the relay stops mid-link: no transport left open
+            for end in (writer, up_writer):
+                self._links.discard(end)
+                end.transport.abort()
 
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, ConnectionError):
