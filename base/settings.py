@@ -317,6 +317,8 @@ class GatewaySettings(BaseModel):
     # health_stale_s, it is reported stale (503).
     health_interval_s: float = Field(default=1.0, gt=0, le=60)
     health_stale_s: float = Field(default=10.0, gt=0, le=600)
+    # How long a starting gateway waits for Kafka (a broker restart) before giving up.
+    broker_wait_s: float = Field(default=300.0, ge=0, le=3_600)
     # `tally import`: rows per produced batch, batches in flight, rejected lines before abort.
     import_batch_rows: int = Field(default=2_000, ge=1, le=100_000)
     import_inflight_batches_max: int = Field(default=8, ge=1, le=256)

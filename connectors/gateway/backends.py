@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 from base import redis_keys
 from base.kafka_client import client_options
 from base.settings import Settings
-from base.topics import ensure_topics
+from base.topics import ensure_topics_when_reachable
 from connectors.as_of import StockAsOf, stock_at
 from connectors.gateway.errors import BackendUnavailable
 from connectors.gateway.replies import DecisionFollower, Waiters
@@ -106,7 +106,8 @@ class KafkaBus:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        await ensure_topics(self._settings)
+        # A gateway restarted while its broker restarts waits for it rather than exiting.
+        await ensure_topics_when_reachable(self._settings, self._settings.gateway.broker_wait_s)
         producer = AIOKafkaProducer(
             **client_options(self._settings.kafka),
             acks="all",

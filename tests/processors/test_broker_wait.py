@@ -13,39 +13,17 @@ from aiokafka.errors import KafkaConnectionError
 from base.settings import Settings
 from base.topics import ensure_topics_when_reachable
 from tests.support.isolation import free_port
+from tests.support.late_broker import open_relay_after, via_port
 
 pytestmark = pytest.mark.integration
-
-
-def _via_port(settings: Settings, port: int) -> Settings:
-    return settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"port": port})})
-
-
-async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, to: int) -> None:
-    upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", to)
-
-    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        while data := await source.read(65_536):
-            sink.write(data)
-            await sink.drain()
-        sink.close()
-
-    await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
 
 async def test_the_worker_start_waits_for_a_broker_that_answers_late(
     isolated: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     relay_port = free_port()
-    late = _via_port(isolated, relay_port)
-
-    async def open_relay_later() -> asyncio.Server:
-        await asyncio.sleep(3.0)
-        return await asyncio.start_server(
-            lambda r, w: _relay(r, w, isolated.kafka.port), "127.0.0.1", relay_port
-        )
-
-    opening = asyncio.ensure_future(open_relay_later())
+    late = via_port(isolated, relay_port)
+    opening = asyncio.ensure_future(open_relay_after(3.0, relay_port, isolated.kafka.port))
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="tally.topics"):
         created = await ensure_topics_when_reachable(late, wait_s=60)
@@ -58,7 +36,7 @@ async def test_the_worker_start_waits_for_a_broker_that_answers_late(
 
 async def test_the_worker_start_gives_up_after_its_wait() -> None:
     nobody = Settings().model_copy(deep=True)
-    unreachable = _via_port(nobody, free_port())
+    unreachable = via_port(nobody, free_port())
     started = time.monotonic()
     with pytest.raises(KafkaConnectionError):
         await ensure_topics_when_reachable(unreachable, wait_s=2)
