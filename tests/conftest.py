@@ -17,6 +17,7 @@ import pytest
 
 from base.settings import Settings, get_settings
 from base.topics import ensure_topics
+from ops.child_worker import ChildOrderProcessor
 from ops.stack import ensure_up, stop_started
 from tests.support.isolation import isolated_settings
 from tests.support.worker_process import WorkerProcess
@@ -51,6 +52,19 @@ def isolated(live_stack: Settings, tmp_path: Path) -> Settings:
 def worker(isolated: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
     """A real worker process on the test's own topics; stopped (and its log shown) at the end."""
     process = WorkerProcess(isolated, tmp_path / "worker.log").start()
+    try:
+        process.wait_metrics_up()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def order_processor(
+    isolated: Settings, worker: WorkerProcess, tmp_path: Path
+) -> Iterator[ChildOrderProcessor]:
+    """A real order processor beside the test's worker, on the same topics."""
+    process = ChildOrderProcessor(isolated, tmp_path / "orders.log").start()
     try:
         process.wait_metrics_up()
         yield process

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import faust
 import pytest
 
@@ -40,18 +37,6 @@ def _bound_only_to_loopback(process: ChildWorker) -> None:
 @pytest.mark.integration
 def test_the_worker_listens_on_loopback_only(worker: WorkerProcess) -> None:
     _bound_only_to_loopback(worker)
-
-
-@pytest.fixture
-def order_processor(
-    isolated: Settings, worker: WorkerProcess, tmp_path: Path
-) -> Iterator[ChildOrderProcessor]:
-    process = ChildOrderProcessor(isolated, tmp_path / "orders.log").start()
-    try:
-        process.wait_metrics_up()
-        yield process
-    finally:
-        process.stop()
 
 
 @pytest.mark.integration

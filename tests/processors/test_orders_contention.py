@@ -9,9 +9,7 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -38,18 +36,6 @@ UNITS_PER_LOCATION = 3
 SETTLED = {"allocated", "partially_allocated", "refused"}
 DECIDE_TIMEOUT_S = 180.0
 HERE = (40.7, -74.0)
-
-
-@pytest.fixture
-def order_processor(
-    isolated: Settings, worker: WorkerProcess, tmp_path: Path
-) -> Iterator[ChildOrderProcessor]:
-    process = ChildOrderProcessor(isolated, tmp_path / "orders.log").start()
-    try:
-        process.wait_metrics_up()
-        yield process
-    finally:
-        process.stop()
 
 
 class Market:

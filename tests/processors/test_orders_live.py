@@ -4,9 +4,7 @@ and the order KPIs it exports for an order filled, one split and one rejected at
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,23 +21,10 @@ from tests.ops.test_cli_ledger import run_json
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, now_iso, produce, produce_json
 from tests.support.waiting import redis_client, wait_for_figure, wait_until
-from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 NYC = (40.71, -74.0)
 PLACES = {"east": (40.7, -74.0), "west": (34.05, -118.24), "north": (47.6, -122.33)}
-
-
-@pytest.fixture
-def order_processor(
-    isolated: Settings, worker: WorkerProcess, tmp_path: Path
-) -> Iterator[ChildOrderProcessor]:
-    process = ChildOrderProcessor(isolated, tmp_path / "orders.log").start()
-    try:
-        process.wait_metrics_up()
-        yield process
-    finally:
-        process.stop()
 
 
 def location_record(

@@ -20,7 +20,7 @@ from ledger.orders.ids import order_ref
 from ledger.orders.records import OrderLine, PlaceOrder, ShipTo
 from ops.child_worker import ChildOrderProcessor
 from tests.connectors.test_gateway_integration import LiveGateway, gateway  # noqa: F401
-from tests.processors.test_orders_live import location_record, order_processor  # noqa: F401
+from tests.processors.test_orders_live import location_record
 from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce, produce_json, read_all
 from tests.support.waiting import redis_client, wait_for_figure, wait_until
@@ -112,7 +112,7 @@ def view_of(settings: Settings, ref: str) -> dict[str, Any]:
 
 def test_a_late_receipt_moves_a_backordered_orders_promise(
     isolated: Settings,
-    order_processor: ChildOrderProcessor,  # noqa: F811
+    order_processor: ChildOrderProcessor,
 ) -> None:
     channel, sku, dc = unique("web"), unique("SKU"), unique("dc")
     set_policy(isolated, location_record(dc, DC_POINT), channel_policy(channel, [dc]))
