@@ -26,7 +26,7 @@ from processors import metrics
 from processors.batch import TopicKind
 from processors.expiry import ExpiryIndex
 from processors.faust_process import faust_options
-from processors.faust_repairs import FaustRepairs
+from processors.faust_repairs import ChangelogSender, FaustRepairs
 from processors.hold_expiry import expire_due_holds
 from processors.kpi_metrics import KpiTracker
 from processors.lag import report_consumer_lag
@@ -97,6 +97,7 @@ def _worker(
         settings=settings,
         kinds=kinds,
         positions=positions,
+        changelog=ChangelogSender(app, positions),
         repairs=FaustRepairs(app, worker_settings, kinds),
         publisher=RedisPublisher(
             redis_client,

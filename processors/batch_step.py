@@ -8,8 +8,9 @@ their acks, only then publishes the changed figures to Redis, and acknowledges t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from faust.types import TP
@@ -29,6 +30,7 @@ class BatchInFlight:
     records: Sequence[Any]  # in partition order: acknowledged once the batch is finished
     outcome: BatchOutcome
     writes: WritesInFlight
+    sent_at: float = field(default_factory=time.monotonic)  # when the writes were sent
 
 
 async def start_batch(worker: Worker, batch: Sequence[Any]) -> BatchInFlight | None:
@@ -36,6 +38,7 @@ async def start_batch(worker: Worker, batch: Sequence[Any]) -> BatchInFlight | N
 
     `batch` holds faust events, or records delivered in a batch (both carry `.message`).
     """
+    began = time.monotonic()
     batch = await worker.repairs.in_partition_order(batch)
     if not batch:
         return None
@@ -53,7 +56,9 @@ async def start_batch(worker: Worker, batch: Sequence[Any]) -> BatchInFlight | N
         horizon_days=worker.settings.worker.atp_horizon_days,
     )
     await worker.durable.admit_writes()
-    return BatchInFlight(batch, outcome, send_durably(worker, events_by_partition, outcome))
+    flight = BatchInFlight(batch, outcome, send_durably(worker, events_by_partition, outcome))
+    _PHASES["fold"].observe(flight.sent_at - began)
+    return flight
 
 
 async def finish_batch(
@@ -63,14 +68,19 @@ async def finish_batch(
     changed figures, count it, and acknowledge its records, in batch order."""
     await flight.writes.changelog_acked()
     await worker.durable.writes_durable()
+    durable_at = time.monotonic()
+    _PHASES["durable"].observe(durable_at - flight.sent_at)
     if previous is not None:
         await previous
+    in_order_at = time.monotonic()
+    _PHASES["in_order"].observe(in_order_at - durable_at)
     outcome = flight.outcome
     # Only now to Redis: a figure is published only once the state it comes from is durable.
     # Published before (fault seed 42), a crash between the two left Redis *ahead* of the
     # changelog; the replay folded from the older stored state, found the final figure equal
     # to that state's, and published nothing, so the crashed run's number stayed for good.
     await worker.pending.publish(worker.publisher, outcome.figures)
+    _PHASES["publish"].observe(time.monotonic() - in_order_at)
     await flight.writes.side_sent  # a failed send fails the batch, before its offsets commit
     worker.repairs.acknowledge(flight.records)
     _count(outcome)
@@ -78,6 +88,12 @@ async def finish_batch(
     worker.kpis.count(outcome.kpis, book)
     worker.kpis.observe(outcome.states.values(), book)
     await worker.kpis.flush(worker.redis)
+
+
+_PHASES = {
+    phase: metrics.BATCH_PHASE_SECONDS.labels(phase)
+    for phase in ("fold", "durable", "in_order", "publish")
+}
 
 
 def _load_state(

@@ -15,6 +15,7 @@ from ledger.codec import encode
 from processors import metrics
 from processors.batch import BatchOutcome
 from processors.expiry import next_expiry_ms
+from processors.faust_repairs import ChangelogRecord
 from processors.parts import Worker
 from processors.side_producer import Record
 
@@ -28,7 +29,7 @@ EventsByPartition = dict[int, Any]
 class WritesInFlight:
     """A batch's durable writes, sent: the changelog acks and the side records' sending."""
 
-    changelog_sent: list[asyncio.Future[Any]]
+    changelog_sent: asyncio.Future[None]
     side_sent: asyncio.Future[None]
 
     async def changelog_acked(self) -> None:
@@ -41,7 +42,7 @@ class WritesInFlight:
         record is in the transaction committed with its offsets, or an earlier one.
         """
         try:
-            await asyncio.gather(*self.changelog_sent)
+            await self.changelog_sent
         except BaseException:
             self.side_sent.cancel()
             raise
@@ -85,15 +86,16 @@ def _side_records(worker: Worker, outcome: BatchOutcome) -> list[Record]:
 
 def _write_table(
     worker: Worker, events_by_partition: EventsByPartition, outcome: BatchOutcome
-) -> list[asyncio.Future[Any]]:
+) -> asyncio.Future[None]:
     """Write each changed SKU once to its partition's store and changelog.
 
-    Returns the changelog sends, resolved once Kafka acknowledged them. The store and the
-    changelog are written directly (what `table[key] = value` does) to get those futures.
-    Only what changed since the stored state is written (base.table_layout).
+    Returns the changelog send, resolved once Kafka acknowledged every record. The store is
+    written directly and the changelog records sent in one go (`worker.changelog`), which
+    is what `table[key] = value` does record by record. Only what changed since the stored
+    state is written (base.table_layout).
     """
     positions = worker.positions
-    sent: list[asyncio.Future[Any]] = []
+    records: list[ChangelogRecord] = []
     for sku, state in outcome.states.items():
         partition = outcome.partitions[sku]
         # the store picks its partition db
@@ -104,8 +106,8 @@ def _write_table(
             else:
                 positions.data[key] = value
             # raw both ways; a None value is a tombstone (compaction drops the chunk)
-            sent.append(positions.send_changelog(partition, key, value, "raw", "raw"))
+            records.append((partition, key, value))
         worker.states.put(state.sku, state)
     for sku, state in (*outcome.states.items(), *outcome.unchanged.items()):
         worker.expiry.track(sku, next_expiry_ms(state))
-    return sent
+    return worker.changelog.send(records)

@@ -50,6 +50,15 @@ BATCH_SIZE = Histogram(
     "Messages per processed batch.",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
 )
+# Where a batch's time goes, phase by phase, in the order a batch passes them: `queued` (its
+# oldest record in the inbox), `fold` (fold and table write), `durable` (changelog acks),
+# `in_order` (the previous batch finishing), `publish` (Redis). Their sum bounds sync latency.
+BATCH_PHASE_SECONDS = Histogram(
+    "tally_batch_phase_seconds",
+    "Seconds a batch spends in each phase (queued|fold|durable|in_order|publish).",
+    ["phase"],
+    buckets=SYNC_LATENCY_BUCKETS_S,
+)
 TABLE_SKUS = Gauge("tally_table_skus", "SKUs held in this worker's positions table partitions.")
 CONSUMER_LAG = Gauge(
     "tally_consumer_lag_messages",
@@ -69,6 +78,12 @@ DELIVERY_REPAIRS = Counter(
 TRANSACTIONS_COMMITTED = Counter(
     "tally_transactions_committed_total",
     "Kafka transactions committed (exactly_once: one per partition with new offsets per commit).",
+)
+TRANSACTION_COMMIT_SECONDS = Histogram(
+    "tally_transaction_commit_seconds",
+    "Seconds one exactly_once offsets commit took (all its partitions' transactions); "
+    "changelog sends to a partition wait while its transaction commits.",
+    buckets=SYNC_LATENCY_BUCKETS_S,
 )
 TRANSACTION_ERRORS = Counter(
     "tally_transaction_errors_total",

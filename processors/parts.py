@@ -16,7 +16,7 @@ from ledger.state import SkuState
 from processors.batch import TopicKind
 from processors.durable_gate import DurableGate
 from processors.expiry import ExpiryIndex
-from processors.faust_repairs import FaustRepairs
+from processors.faust_repairs import ChangelogSender, FaustRepairs
 from processors.kpi_metrics import KpiTracker
 from processors.pending_figures import PendingFigures
 from processors.publisher import RedisPublisher
@@ -32,6 +32,7 @@ class Worker:
     settings: Settings
     kinds: dict[str, TopicKind]  # source topic -> what it carries
     positions: Any  # faust Table[bytes, bytes]
+    changelog: ChangelogSender  # the positions table's changelog records, batch by batch
     repairs: FaustRepairs
     publisher: RedisPublisher
     redis: aioredis.Redis

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from typing import Any
 
+from processors import metrics
 from processors.batch_step import finish_batch, start_batch
 from processors.parts import Worker
 
@@ -36,6 +38,9 @@ class BatchPipeline:
             while True:
                 records = await self._inbox.take(
                     settings.take_batch_max, settings.take_batch_bytes_max
+                )
+                metrics.BATCH_PHASE_SECONDS.labels("queued").observe(
+                    time.monotonic() - self._inbox.oldest_taken_at
                 )
                 await self._worker.policy.ready.wait()
                 await self._worker.repairs.run_batch(self._start(records))

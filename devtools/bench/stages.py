@@ -25,6 +25,7 @@ from devtools.bench.config import BenchConfig
 from devtools.bench.env import (
     Namespace,
     create_topics,
+    labelled,
     metric_sums,
     reset_redis,
     with_worker,
@@ -182,7 +183,7 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
     return result
 
 
-def _batch_delta(before: str, after: str) -> dict[str, float]:
+def _batch_delta(before: str, after: str) -> dict[str, Any]:
     """How the worker batched between two metric scrapes (a latency level)."""
     old, new = _batch_shape(before), _batch_shape(after)
     batches = new["batches"] - old["batches"]
@@ -192,7 +193,32 @@ def _batch_delta(before: str, after: str) -> dict[str, float]:
     return {
         "batches": batches,
         "mean_batch_records": round(records / batches, 1) if batches else 0.0,
+        "phase_mean_ms": _phase_means(before, after),
+        "commits": _commit_shape(before, after),
     }
+
+
+def _commit_shape(before: str, after: str) -> dict[str, float]:
+    """The exactly_once offsets commits between two scrapes: how many, their mean ms."""
+    old, new = metric_sums(before), metric_sums(after)
+    name = "tally_transaction_commit_seconds"
+    count = new.get(f"{name}_count", 0.0) - old.get(f"{name}_count", 0.0)
+    total = new.get(f"{name}_sum", 0.0) - old.get(f"{name}_sum", 0.0)
+    return {"count": count, "mean_ms": round(total / count * 1000, 2) if count else 0.0}
+
+
+def _phase_means(before: str, after: str) -> dict[str, float]:
+    """Mean milliseconds a batch spent in each phase between two scrapes (by its label)."""
+    name = "tally_batch_phase_seconds"
+    sums = [labelled(text, f"{name}_sum") for text in (before, after)]
+    counts = [labelled(text, f"{name}_count") for text in (before, after)]
+    out: dict[str, float] = {}
+    for label, total in sums[1].items():
+        n = counts[1].get(label, 0.0) - counts[0].get(label, 0.0)
+        phase = label.split('"')[1] if '"' in label else label
+        if n:
+            out[phase] = round((total - sums[0].get(label, 0.0)) / n * 1000, 2)
+    return out
 
 
 def _batch_shape(metrics_text: str) -> dict[str, float]:

@@ -27,6 +27,12 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   chunk of the source topics to the agent in one step instead; Faust keeps the offsets.
 - `fast_restore`: Faust restores a changelog one record at a time (~10k records/s): partitions
   far behind are read in bulk into RocksDB first, and Faust's recovery starts at their end.
+- `changelog_sends`: Faust's producer buffer hands a table's changelog records to aiokafka one
+  event-loop turn each (15-35 ms for a batch at 25 % load): a batch's go in one step.
+- `concurrent_commits`: Faust ends a worker's partition transactions one after another,
+  changelog sends waiting meanwhile: they are committed side by side.
+- `txn_backoff`: aiokafka waits 20 ms before retrying a new transaction's first send while
+  the last one's markers are written; on one host they take ~1 ms.
 - `batch_exit`: `take_events` acks a batch when its loop body exits, even by an exception
   or a cancellation. A batch runs whole; a failed one restarts the worker before any commit.
 - `restart`: the in-place, bounded process restart those repairs end in (`os.execv`).
@@ -41,9 +47,18 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
 `repairs` holds `FaustRepairs`.
 """
 
+from processors.faust_repairs.changelog_sends import ChangelogRecord, ChangelogSender
 from processors.faust_repairs.local_store import LocalStore
 from processors.faust_repairs.repairs import FaustRepairs
 from processors.faust_repairs.restart import note_start, restart_after_crash
 from processors.faust_repairs.spurious_cancel import is_spurious
 
-__all__ = ["FaustRepairs", "LocalStore", "is_spurious", "note_start", "restart_after_crash"]
+__all__ = [
+    "ChangelogRecord",
+    "ChangelogSender",
+    "FaustRepairs",
+    "LocalStore",
+    "is_spurious",
+    "note_start",
+    "restart_after_crash",
+]

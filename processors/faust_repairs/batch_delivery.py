@@ -24,8 +24,9 @@ dropped when taken. Nothing is acknowledged here: the taker acks each record onc
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, cast
 
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
@@ -48,12 +49,21 @@ class Delivered:
 class BatchInbox:
     """Fetched records of `topics` (faust `Message`s), waiting for their one taker."""
 
-    def __init__(self, app: Any, topics: Collection[str], records_max: int) -> None:
+    def __init__(
+        self,
+        app: Any,
+        topics: Collection[str],
+        records_max: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.app = app
+        self._clock = clock
         self.topics = frozenset(topics)
         self._records_max = records_max  # the fetch loop waits while this many are queued
-        self._chunks: deque[list[Any]] = deque()
+        # fetched chunks, each with when it arrived (time.monotonic)
+        self._chunks: deque[tuple[float, list[Any]]] = deque()
         self._count = 0
+        self.oldest_taken_at = 0.0  # when (by `clock`) the last take's oldest record arrived
         self._arrived = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -74,7 +84,7 @@ class BatchInbox:
         while self._count >= self._records_max:
             self._drained.clear()
             await self._drained.wait()
-        self._chunks.append(chunk)
+        self._chunks.append((self._clock(), chunk))
         self._count += len(chunk)
         self._arrived.set()
 
@@ -87,12 +97,13 @@ class BatchInbox:
         taken: list[Any] = []
         size = 0
         chunks = self._chunks
+        self.oldest_taken_at = chunks[0][0]
         while chunks and len(taken) < records_max and size < bytes_max:
-            chunk = chunks[0]
+            arrived_at, chunk = chunks[0]
             room = records_max - len(taken)
             head, rest = chunk[:room], chunk[room:]
             if rest:
-                chunks[0] = rest
+                chunks[0] = (arrived_at, rest)
             else:
                 chunks.popleft()
             self._count -= len(head)

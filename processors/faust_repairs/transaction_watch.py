@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -48,16 +49,19 @@ class _CountFailures(logging.Filter):
 
 
 def counting_commits(commit: CommitTransactions) -> CommitTransactions:
-    """`Producer.commit_transactions`, counting the transactions it commits or the failure."""
+    """`Producer.commit_transactions`, counting the transactions it commits or the failure,
+    and timing it."""
 
     async def commit_transactions(
         self: Any, tid_to_offset_map: Mapping[str, Any], *args: Any, **kwargs: Any
     ) -> None:
+        began = time.monotonic()
         try:
             await commit(self, tid_to_offset_map, *args, **kwargs)
         except Exception:
             metrics.TRANSACTION_ERRORS.labels("commit").inc()
             raise
+        metrics.TRANSACTION_COMMIT_SECONDS.observe(time.monotonic() - began)
         metrics.TRANSACTIONS_COMMITTED.inc(len(tid_to_offset_map))
 
     return commit_transactions

@@ -19,6 +19,7 @@ class ListInbox:
 
     def __init__(self, batches: list[list[int]]) -> None:
         self._batches = list(batches)
+        self.oldest_taken_at = 0.0  # the pipeline times how long a batch waited
 
     async def take(self, records_max: int, bytes_max: int) -> list[int]:
         if self._batches:

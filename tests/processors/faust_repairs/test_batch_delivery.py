@@ -122,3 +122,20 @@ def test_clear_drops_every_waiting_record() -> None:
         return empty
 
     assert asyncio.run(scenario())
+
+
+def test_a_take_tells_when_its_oldest_record_arrived() -> None:
+    arrivals = iter([10.0, 12.5])
+
+    async def scenario() -> tuple[float, float, float]:
+        box = BatchInbox(FakeApp(), ["t"], 1_000, clock=lambda: next(arrivals))
+        await box.put([FakeMessage(0), FakeMessage(1)])  # arrives at 10.0
+        await box.put([FakeMessage(2)])  # at 12.5
+        await box.take(1, 10_000)
+        first = box.oldest_taken_at
+        await box.take(1, 10_000)  # the rest of the first chunk
+        second = box.oldest_taken_at
+        await box.take(100, 10_000)
+        return first, second, box.oldest_taken_at
+
+    assert asyncio.run(scenario()) == (10.0, 10.0, 12.5)

@@ -1,0 +1,168 @@
+"""processors.faust_repairs.changelog_sends: a batch's changelog records reach each partition's
+producer back to back, under the partition's transaction lock; batches keep their order even
+when one waits for a commit; the highest acknowledged offset per partition is recorded as
+Faust records a changelog send; a failed send fails the batch's future."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from processors.faust_repairs.changelog_sends import ChangelogSender
+
+APP_ID = "tally"
+TOPIC = "tally-positions-changelog"
+
+
+@dataclass
+class Metadata:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class FakeKafkaProducer:
+    """Records each send; acknowledges at once with the partition's next offset."""
+
+    log: list[tuple[int, bytes, bytes | None]]
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    transactional_id: str | None = None
+    fail_on: bytes | None = None
+    offsets: dict[int, int] = field(default_factory=dict)
+    held_lock: list[bool] = field(default_factory=list)
+
+    async def send(
+        self, topic: str, value: bytes | None, *, key: bytes, partition: int
+    ) -> asyncio.Future[Metadata]:
+        assert topic == TOPIC
+        if self.fail_on == key:
+            raise RuntimeError("broker said no")
+        if self.transactional_id is not None:
+            self.held_lock.append(self.locks[self.transactional_id].locked())
+        self.log.append((partition, key, value))
+        offset = self.offsets.get(partition, 100)
+        self.offsets[partition] = offset + 1
+        acked: asyncio.Future[Metadata] = asyncio.get_running_loop().create_future()
+        acked.set_result(Metadata(topic, partition, offset))
+        return acked
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.persisted: dict[Any, int] = {}
+
+    def set_persisted_offset(self, tp: Any, offset: int) -> None:
+        self.persisted[tuple(tp)] = offset
+
+
+class FakeTables:
+    def __init__(self) -> None:
+        self.on_commit: dict[Any, int] = {}
+
+    def persist_offset_on_commit(self, store: Any, tp: Any, offset: int) -> None:
+        self.on_commit[tuple(tp)] = offset
+
+
+def rig(*, exactly_once: bool, partitions: int = 2) -> tuple[Any, Any, list[Any]]:
+    """(app, table, send log) with Faust's producer shape: per-partition transactional
+    producers and locks under exactly-once, one producer otherwise."""
+    log: list[Any] = []
+    locks = {f"{APP_ID}-0-{p}": asyncio.Lock() for p in range(partitions)}
+    transactional = {tid: FakeKafkaProducer(log, locks, transactional_id=tid) for tid in locks}
+    plain = FakeKafkaProducer(log)
+    faust_producer = SimpleNamespace(
+        _trn_locks=locks,
+        _transaction_producers=transactional,
+        _ensure_producer=lambda: plain,
+    )
+    app = SimpleNamespace(
+        in_transaction=exactly_once,
+        producer=faust_producer,
+        conf=SimpleNamespace(id=APP_ID),
+        assignor=SimpleNamespace(group_for_topic=lambda topic: 0),
+        tables=FakeTables(),
+        plain=plain,
+    )
+    table = SimpleNamespace(
+        changelog_topic=SimpleNamespace(get_topic_name=lambda: TOPIC), data=FakeStore()
+    )
+    return app, table, log
+
+
+def test_a_batch_goes_to_each_partitions_transactional_producer_under_its_lock() -> None:
+    async def scenario() -> tuple[Any, Any, list[Any]]:
+        app, table, log = rig(exactly_once=True)
+        sender = ChangelogSender(app, table)
+        await sender.send([(1, b"a", b"1"), (0, b"b", b"2"), (1, b"c", None)])
+        return app, table, log
+
+    app, table, log = asyncio.run(scenario())
+    assert log == [(0, b"b", b"2"), (1, b"a", b"1"), (1, b"c", None)]
+    for tid, producer in app.producer._transaction_producers.items():
+        assert producer.held_lock and all(producer.held_lock), tid
+    # exactly-once: the highest offset per partition, persisted with the commit
+    assert app.tables.on_commit == {(TOPIC, 0): 100, (TOPIC, 1): 101}
+    assert table.data.persisted == {}
+
+
+def test_at_least_once_sends_through_the_one_producer_and_persists_the_offsets_at_once() -> None:
+    async def scenario() -> tuple[Any, Any, list[Any]]:
+        app, table, log = rig(exactly_once=False)
+        await ChangelogSender(app, table).send([(0, b"a", b"1"), (0, b"b", b"2")])
+        return app, table, log
+
+    app, table, log = asyncio.run(scenario())
+    assert log == [(0, b"a", b"1"), (0, b"b", b"2")]
+    assert table.data.persisted == {(TOPIC, 0): 101}
+    assert app.tables.on_commit == {}
+
+
+def test_a_later_batch_waits_for_an_earlier_one_held_up_by_a_commit() -> None:
+    async def scenario() -> list[Any]:
+        app, table, log = rig(exactly_once=True)
+        sender = ChangelogSender(app, table)
+        committing = app.producer._trn_locks[f"{APP_ID}-0-1"]
+        await committing.acquire()  # partition 1's transaction is committing
+        first = sender.send([(0, b"k", b"old-0"), (1, b"k1", b"old-1")])
+        second = sender.send([(0, b"k", b"new-0"), (1, b"k1", b"new-1")])
+        await asyncio.sleep(0.01)
+        assert log == [(0, b"k", b"old-0")]  # the second batch did not pass the first
+        committing.release()
+        await asyncio.gather(first, second)
+        return log
+
+    assert asyncio.run(scenario()) == [
+        (0, b"k", b"old-0"),
+        (1, b"k1", b"old-1"),
+        (0, b"k", b"new-0"),
+        (1, b"k1", b"new-1"),
+    ]
+
+
+def test_a_failed_send_fails_its_batch_and_every_later_one() -> None:
+    async def scenario() -> tuple[BaseException | None, BaseException | None]:
+        app, table, _ = rig(exactly_once=True)
+        app.producer._transaction_producers[f"{APP_ID}-0-0"].fail_on = b"bad"
+        sender = ChangelogSender(app, table)
+        first = sender.send([(0, b"bad", b"1")])
+        second = sender.send([(1, b"ok", b"2")])
+        outcomes = await asyncio.gather(first, second, return_exceptions=True)
+        return outcomes[0], outcomes[1]
+
+    first, second = asyncio.run(scenario())
+    assert isinstance(first, RuntimeError)
+    assert isinstance(second, RuntimeError)  # never sent after a batch that was not
+
+
+def test_an_unknown_transactional_producer_is_an_error_not_a_silent_drop() -> None:
+    async def scenario() -> None:
+        app, table, _ = rig(exactly_once=True, partitions=1)
+        await ChangelogSender(app, table).send([(3, b"a", b"1")])
+
+    with pytest.raises(RuntimeError, match="no transactional producer"):
+        asyncio.run(scenario())
