@@ -237,7 +237,35 @@ def _latency(lat: dict[str, Any], png_path: Path) -> list[str]:
             f"{_ms(lv['tally_sync_ms'])} | {_ms(lv['kafka_ms'])} | {ratio:.2f} | "
             f"<= {lv['worker_histogram_p99_ms_le']} |"
         )
+    lines += _phases(lat["levels"])
     return [*lines, "", f"![latency percentiles vs offered rate](../{_rel(png_path)})"]
+
+
+PHASES = ("queued", "fold", "durable", "in_order", "publish")
+
+
+def _phases(levels: list[dict[str, Any]]) -> list[str]:
+    """Where a batch's time went at each level (the worker's tally_batch_phase_seconds)."""
+    measured = [lv for lv in levels if lv.get("phase_mean_ms")]
+    if not measured:
+        return []
+    lines = [
+        "",
+        "Where a batch's time went, mean ms per batch by phase (`tally_batch_phase_seconds`, "
+        "docs/OPERATING.md), and the exactly_once commits (`tally_transaction_commit_seconds`):",
+        *_table(
+            "| load | batches | records/batch | " + " | ".join(PHASES) + " | commits | commit ms |"
+        ),
+    ]
+    for lv in measured:
+        load = "trickle" if lv.get("trickle") else f"{lv['load']:.0%}"
+        phases = " | ".join(str(lv["phase_mean_ms"].get(p, "-")) for p in PHASES)
+        commits = lv.get("commits") or {}
+        lines.append(
+            f"| {load} | {lv['batches']:,.0f} | {lv['mean_batch_records']} | {phases} | "
+            f"{commits.get('count', 0):,.0f} | {commits.get('mean_ms', '-')} |"
+        )
+    return lines
 
 
 def _recovery(r: dict[str, Any]) -> list[str]:

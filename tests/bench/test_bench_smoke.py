@@ -51,6 +51,11 @@ def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) ->
     assert [level["offered_rate"] for level in trickles] == [out["config"]["trickle_rate"]]
     for level in levels:
         assert _positive(level["offered_rate"])
+        # where the batches' time went: every phase timed, none negative
+        phases = level["phase_mean_ms"]
+        assert set(phases) == {"queued", "fold", "durable", "in_order", "publish"}, phases
+        assert all(ms >= 0 for ms in phases.values()), phases
+        assert level["commits"]["count"] > 0  # the default guarantee commits transactions
         for side in ("tally_sync_ms", "kafka_ms"):
             figures = level[side]
             assert figures["count"] > 0, (level["load"], side)
@@ -72,4 +77,6 @@ def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) ->
     assert holds["tally"]["worker_oversells_counted"] == 0
 
     assert (tmp_path / "latency-smoke.png").stat().st_size > 0
-    assert "Hot-SKU holds" in (tmp_path / "BENCHMARKS.md").read_text()
+    doc = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "Hot-SKU holds" in doc
+    assert "Where a batch's time went" in doc
