@@ -57,7 +57,7 @@ async def start_batch(worker: Worker, batch: Sequence[Any]) -> BatchInFlight | N
     )
     await worker.durable.admit_writes()
     flight = BatchInFlight(batch, outcome, send_durably(worker, events_by_partition, outcome))
-    _PHASES["fold"].observe(flight.sent_at - began)
+    metrics.BATCH_PHASES["fold"].observe(flight.sent_at - began)
     return flight
 
 
@@ -69,18 +69,18 @@ async def finish_batch(
     await flight.writes.changelog_acked()
     await worker.durable.writes_durable()
     durable_at = time.monotonic()
-    _PHASES["durable"].observe(durable_at - flight.sent_at)
+    metrics.BATCH_PHASES["durable"].observe(durable_at - flight.sent_at)
     if previous is not None:
         await previous
     in_order_at = time.monotonic()
-    _PHASES["in_order"].observe(in_order_at - durable_at)
+    metrics.BATCH_PHASES["in_order"].observe(in_order_at - durable_at)
     outcome = flight.outcome
     # Only now to Redis: a figure is published only once the state it comes from is durable.
     # Published before (fault seed 42), a crash between the two left Redis *ahead* of the
     # changelog; the replay folded from the older stored state, found the final figure equal
     # to that state's, and published nothing, so the crashed run's number stayed for good.
     await worker.pending.publish(worker.publisher, outcome.figures)
-    _PHASES["publish"].observe(time.monotonic() - in_order_at)
+    metrics.BATCH_PHASES["publish"].observe(time.monotonic() - in_order_at)
     await flight.writes.side_sent  # a failed send fails the batch, before its offsets commit
     worker.repairs.acknowledge(flight.records)
     _count(outcome)
@@ -88,12 +88,6 @@ async def finish_batch(
     worker.kpis.count(outcome.kpis, book)
     worker.kpis.observe(outcome.states.values(), book)
     await worker.kpis.flush(worker.redis)
-
-
-_PHASES = {
-    phase: metrics.BATCH_PHASE_SECONDS.labels(phase)
-    for phase in ("fold", "durable", "in_order", "publish")
-}
 
 
 def _load_state(

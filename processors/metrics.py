@@ -59,6 +59,10 @@ BATCH_PHASE_SECONDS = Histogram(
     ["phase"],
     buckets=SYNC_LATENCY_BUCKETS_S,
 )
+BATCH_PHASES = {
+    phase: BATCH_PHASE_SECONDS.labels(phase)
+    for phase in ("queued", "fold", "durable", "in_order", "publish")
+}
 TABLE_SKUS = Gauge("tally_table_skus", "SKUs held in this worker's positions table partitions.")
 CONSUMER_LAG = Gauge(
     "tally_consumer_lag_messages",

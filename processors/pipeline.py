@@ -39,7 +39,7 @@ class BatchPipeline:
                 records = await self._inbox.take(
                     settings.take_batch_max, settings.take_batch_bytes_max
                 )
-                metrics.BATCH_PHASE_SECONDS.labels("queued").observe(
+                metrics.BATCH_PHASES["queued"].observe(
                     time.monotonic() - self._inbox.oldest_taken_at
                 )
                 await self._worker.policy.ready.wait()
