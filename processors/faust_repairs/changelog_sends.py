@@ -18,6 +18,7 @@ were sent, so a key written by two batches ends with the later value.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -77,24 +78,27 @@ class ChangelogSender:
     async def _append(
         self, topic: str, partition: int, writes: list[tuple[bytes, bytes | None]]
     ) -> list[asyncio.Future[Any]]:
-        app = self._app
-        faust_producer = app.producer
-        if not app.in_transaction:
-            producer = faust_producer._ensure_producer()
+        producer, lock = self._producer_for(topic, partition)
+        async with lock:
             return [
                 await producer.send(topic, value, key=key, partition=partition)
                 for key, value in writes
             ]
+
+    def _producer_for(self, topic: str, partition: int) -> tuple[Any, Any]:
+        """The producer Faust's own send would use for the partition, and the lock it holds:
+        the partition's transactional producer and its transaction lock under exactly-once,
+        else the one producer and no lock."""
+        app = self._app
+        faust_producer = app.producer
+        if not app.in_transaction:
+            return faust_producer._ensure_producer(), contextlib.nullcontext()
         # the transactional id Faust's TransactionManager.send gives this partition's records
         transactional_id = f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
         producer = faust_producer._transaction_producers.get(transactional_id)
         if producer is None:
             raise RuntimeError(f"no transactional producer for {transactional_id}")
-        async with faust_producer._trn_locks[transactional_id]:
-            return [
-                await producer.send(topic, value, key=key, partition=partition)
-                for key, value in writes
-            ]
+        return producer, faust_producer._trn_locks[transactional_id]
 
     def _note_offsets(self, acknowledged: Sequence[Any]) -> None:
         """The highest acknowledged offset per partition, as Faust records a changelog send."""
