@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -21,6 +22,9 @@ from ops.child_worker import ChildOrderProcessor
 from ops.stack import ensure_up, stop_started
 from tests.support.isolation import isolated_settings
 from tests.support.worker_process import WorkerProcess
+
+# a child process the fixtures serve (both answer wait_metrics_up and stop)
+P = TypeVar("P", WorkerProcess, ChildOrderProcessor)
 
 logger = logging.getLogger("tally.tests.stack")
 
@@ -51,12 +55,7 @@ def isolated(live_stack: Settings, tmp_path: Path) -> Settings:
 @pytest.fixture
 def worker(isolated: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
     """A real worker process on the test's own topics; stopped (and its log shown) at the end."""
-    process = WorkerProcess(isolated, tmp_path / "worker.log").start()
-    try:
-        process.wait_metrics_up()
-        yield process
-    finally:
-        process.stop()
+    yield from _serving(WorkerProcess(isolated, tmp_path / "worker.log").start())
 
 
 @pytest.fixture
@@ -64,7 +63,11 @@ def order_processor(
     isolated: Settings, worker: WorkerProcess, tmp_path: Path
 ) -> Iterator[ChildOrderProcessor]:
     """A real order processor beside the test's worker, on the same topics."""
-    process = ChildOrderProcessor(isolated, tmp_path / "orders.log").start()
+    yield from _serving(ChildOrderProcessor(isolated, tmp_path / "orders.log").start())
+
+
+def _serving(process: P) -> Iterator[P]:
+    """A started child process, handed out once its metrics answer; stopped at the end."""
     try:
         process.wait_metrics_up()
         yield process
