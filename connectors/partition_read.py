@@ -18,9 +18,14 @@ async def read_partitions(
     consumer: AIOKafkaConsumer,
     starts: Mapping[TopicPartition, int],
     ends: Mapping[TopicPartition, int],
+    *,
+    idle_s_max: float = IDLE_S_MAX,
 ) -> AsyncIterator[ConsumerRecord]:
     """Every committed record of each partition from its start to before its end offset;
-    one partition's records in offset order. The partitions must be assigned."""
+    one partition's records in offset order. The partitions must be assigned.
+
+    Gives up after `idle_s_max` without a record; the caller sees it as a position short of
+    the end."""
     # Explicit offsets: seek_to_beginning() is lazy and can lose a race with the fetcher's
     # first position lookup on a freshly assigned partition.
     for tp, start in starts.items():
@@ -35,7 +40,7 @@ async def read_partitions(
             return
         batches = await consumer.getmany(*open_tps, timeout_ms=POLL_TIMEOUT_MS)
         if not any(batches.values()):
-            if time.monotonic() - idle_since > IDLE_S_MAX:
+            if time.monotonic() - idle_since > idle_s_max:
                 return
             continue
         idle_since = time.monotonic()

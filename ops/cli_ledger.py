@@ -2,7 +2,8 @@
 
 Read-only except `resync` (which only writes figures newer than Redis holds). Every command
 takes `--json` for scripts. Exit codes: 0 ok, 1 a bad request (unknown channel, missing
-topic, bad option), 3 a service is down (the message names it, its address and the fix).
+topic, bad option), 3 a service is down (the message names it, its address and the fix),
+4 resync could not read a partition to its end (a transaction stayed open; run it again).
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ from connectors.inspect.top import (
 )
 from ops import cli_output
 from ops.inspect.json_body import json_body
-from ops.resync import ResyncReport, resync
+from ops.resync import (
+    OPEN_TRANSACTION_WAIT_S,
+    OPEN_TRANSACTION_WAIT_S_MAX,
+    ResyncReport,
+    resync,
+)
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -49,6 +55,7 @@ T = TypeVar("T")
 R = TypeVar("R", bound="DataclassInstance")
 EXIT_BAD_REQUEST = 1
 EXIT_SERVICE_DOWN = 3
+EXIT_INCOMPLETE = 4  # resync: a partition's figures may be older than its log
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 
 
@@ -89,14 +96,15 @@ def _fail(message: str, body: dict[str, str], json_output: bool, code: int) -> N
 
 def _show(
     read: Callable[[Settings], Awaitable[R]], render: Callable[[R], None], json_output: bool
-) -> None:
+) -> R:
     """One read command: read with the settings, then print the report's JSON or render it."""
     settings = get_settings()
     report = run_reporting_errors(lambda: read(settings), json_output)
     if json_output:
         cli_output.emit_json(json_body(report))
-        return
-    render(report)
+    else:
+        render(report)
+    return report
 
 
 def _age(published: Published) -> str:
@@ -396,15 +404,35 @@ def render_top(snapshot: TopSnapshot) -> Group:
 # --- resync -----------------------------------------------------------------------------
 
 
-def resync_command(json_output: JsonOption = False) -> None:
-    """Rebuild Redis from the tables (the positions changelog + policy); safe while workers run."""
+WaitOpenOption = Annotated[
+    float,
+    typer.Option(
+        "--wait-open-s",
+        min=0.1,
+        max=OPEN_TRANSACTION_WAIT_S_MAX,
+        help="How long to wait for a transaction open at the start to end (a killed "
+        "worker's ends after Kafka's 60 s transaction timeout).",
+    ),
+]
+
+
+def resync_command(
+    json_output: JsonOption = False, wait_open_s: WaitOpenOption = OPEN_TRANSACTION_WAIT_S
+) -> None:
+    """Rebuild Redis from the tables (the positions changelog + policy); safe while workers run.
+
+    Exits with 4 when a partition's open transaction did not end in time (run it again)."""
     console = cli_output.console()
 
     def progress(message: str) -> None:
         if not json_output:
             console.print(f"resync: {message}")
 
-    _show(lambda settings: resync(settings, progress), render_resync, json_output)
+    report = _show(
+        lambda settings: resync(settings, progress, wait_open_s), render_resync, json_output
+    )
+    if report.unsettled:
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 def render_resync(report: ResyncReport) -> None:
@@ -415,3 +443,10 @@ def render_resync(report: ResyncReport) -> None:
         + (f", {report.unreadable} unreadable records skipped" if report.unreadable else "")
         + f" in {report.seconds:.2f}s"
     )
+    if report.unsettled:
+        which = ", ".join(str(partition) for partition in report.unsettled)
+        noun = "partition" if len(report.unsettled) == 1 else "partitions"
+        console.print(
+            f"resync: incomplete: {noun} {which} of {report.changelog} had a transaction open "
+            "past the wait; their figures may be older than the log: run `tally resync` again"
+        )

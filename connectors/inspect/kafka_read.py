@@ -20,7 +20,7 @@ from base.table_layout import is_key_of, is_state_key
 from base.table_layout import read_state as read_stored_state
 from base.topics import changelog_topic, partition_for
 from connectors.inspect.errors import ServiceDown
-from connectors.partition_read import read_partitions
+from connectors.partition_read import IDLE_S_MAX, read_partitions
 from ledger.errors import DecodeError
 from ledger.policy import PolicyBook
 from ledger.state import SkuState
@@ -34,14 +34,17 @@ class TopicMissing(Exception):
 
 
 @asynccontextmanager
-async def kafka_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
-    """A started read_committed consumer with no group; ServiceDown if Kafka does not answer."""
+async def kafka_consumer(
+    settings: Settings, *, isolation_level: str = "read_committed"
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started consumer with no group (read_committed unless told otherwise); ServiceDown
+    if Kafka does not answer."""
     consumer = AIOKafkaConsumer(
         **client_options(settings.kafka),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        isolation_level="read_committed",
+        isolation_level=isolation_level,
         client_id="tally-cli",
         request_timeout_ms=REQUEST_TIMEOUT_MS,
         max_poll_records=FETCH_RECORDS_MAX,
@@ -79,16 +82,32 @@ async def scan(
     partitions: Iterable[TopicPartition],
     *,
     start_offsets: dict[TopicPartition, int] | None = None,
+    end_offsets: dict[TopicPartition, int] | None = None,
+    idle_s_max: float = IDLE_S_MAX,
 ) -> AsyncIterator[ConsumerRecord]:
     """Every committed record of `partitions` from the start (or `start_offsets`) to the end
-    offset seen when the scan began; records of one partition come in offset order."""
+    offset seen when the scan began (or `end_offsets`); records of one partition come in
+    offset order."""
     chosen = list(partitions)
     consumer.assign(chosen)
-    ends: dict[TopicPartition, int] = await consumer.end_offsets(chosen)
+    ends = end_offsets if end_offsets is not None else await consumer.end_offsets(chosen)
     begins: dict[TopicPartition, int] = await consumer.beginning_offsets(chosen)
     starts = {tp: max(begins[tp], (start_offsets or {}).get(tp, 0)) for tp in chosen}
-    async for record in read_partitions(consumer, starts, ends):
+    async for record in read_partitions(consumer, starts, ends, idle_s_max=idle_s_max):
         yield record
+
+
+async def log_ends(
+    settings: Settings, partitions: Iterable[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Each partition's high watermark: past every acknowledged record, committed or not.
+
+    A read_committed consumer's end offsets stop at the first transaction still open; a read
+    to these ends waits for the transactions open now to end (and then holds their records
+    if they committed)."""
+    async with kafka_consumer(settings, isolation_level="read_uncommitted") as consumer:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(list(partitions))
+        return ends
 
 
 async def read_policy(consumer: AIOKafkaConsumer, settings: Settings) -> tuple[PolicyBook, int]:
@@ -115,12 +134,19 @@ async def read_state(consumer: AIOKafkaConsumer, settings: Settings, sku: str) -
 
 
 async def read_all_states(
-    consumer: AIOKafkaConsumer, settings: Settings, partition: int
+    consumer: AIOKafkaConsumer,
+    settings: Settings,
+    partition: int,
+    *,
+    end: int | None = None,
+    idle_s_max: float = IDLE_S_MAX,
 ) -> tuple[dict[str, SkuState], int]:
-    """Every SKU's latest state on one changelog partition, and how many were unreadable."""
-    topic = changelog_topic(settings)
+    """Every SKU's latest state on one changelog partition (read to `end`, by default the
+    committed end now), and how many were unreadable."""
+    tp = TopicPartition(changelog_topic(settings), partition)
+    ends = None if end is None else {tp: end}
     latest: dict[bytes, bytes | None] = {}
-    async for record in scan(consumer, [TopicPartition(topic, partition)]):
+    async for record in scan(consumer, [tp], end_offsets=ends, idle_s_max=idle_s_max):
         if record.key is not None:
             latest[record.key] = record.value
     states: dict[str, SkuState] = {}

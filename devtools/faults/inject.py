@@ -125,7 +125,10 @@ class Injector:
 
     async def _redis_flush(self, fault: Fault) -> None:
         await asyncio.to_thread(self.redis_client.flushall)
-        await resync(self.settings)  # what an operator does after losing Redis
+        report = await resync(self.settings)  # what an operator does after losing Redis
+        if report.unsettled:  # an operator runs it again, as the CLI tells them to
+            log.warning("resync: partitions %s unsettled; running it again", report.unsettled)
+            await resync(self.settings)
 
     async def _kill_for(self, service: Service, down_s: float) -> None:
         await asyncio.to_thread(stack.kill, self.settings, service)

@@ -240,12 +240,12 @@ def test_top_table_is_not_cut_when_piped(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_resync_json(monkeypatch: pytest.MonkeyPatch) -> None:
-    report = ResyncReport("tally-positions-changelog", 4, 2, 0, 6, 3, 3, 9, 0.125)
+    report = ResyncReport("tally-positions-changelog", 4, 2, 0, 6, 3, 3, 9, 0.125, [])
     _fake(monkeypatch, "resync", report)
     _assert_json(["resync"], {
         "changelog": "tally-positions-changelog", "partitions": 4, "skus": 2,
         "unreadable": 0, "figures": 6, "written": 3, "current": 3, "policy_version": 9,
-        "seconds": 0.125,
+        "seconds": 0.125, "unsettled": [],
     })  # fmt: skip
 
 
