@@ -19,13 +19,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
 import redis.asyncio as aioredis
 
 from base.redis_keys import FigureKind, FigureVersion
 from ledger.policy import PolicyBook
 
-# ARGV: now_ms, changes_len_max, then per figure:
-#   kind, scope, sku, units, sku_version, policy_version, ingested_ms, low_stock_units ("": none)
+# ARGV: now_ms, changes_len_max, and the figures as one JSON array of string arrays:
+#   [kind, scope, sku, units, sku_version, policy_version, ingested_ms, low_stock_units ("": none)]
+# One argument, not eight per figure: redis-py encodes every argument in Python (4.5 us per
+# figure against 0.35 us for the JSON array), and the script decodes the array in C.
 # Returns one 1 (written) or 0 (stale, skipped) per figure.
 _CAS_PUBLISH_LUA = """
 local now_ms = ARGV[1]
@@ -51,10 +54,10 @@ local function stock_events(scope, sku, old, units, threshold, version, ingested
 end
 
 local changed = {}
-for i = 3, #ARGV, 8 do
-  local kind, scope, sku = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local units, sv, pv, ingested_ms = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-  local threshold = ARGV[i + 7]
+for _, figure in ipairs(cjson.decode(ARGV[3])) do
+  local kind, scope, sku = figure[1], figure[2], figure[3]
+  local units, sv, pv, ingested_ms = figure[4], figure[5], figure[6], figure[7]
+  local threshold = figure[8]
   local version_key = 'tally:ver:' .. kind .. ':' .. scope
   local current = redis.call('HGET', version_key, sku)
   local newer = true
@@ -149,21 +152,23 @@ class RedisPublisher:
         for start in range(0, len(figures), step):
             chunk = figures[start : start + step]
             now_ms = int(time.time() * 1000)
-            argv: list[str | int] = [now_ms, self._changes_len_max]
-            for figure in chunk:
-                argv += [
-                    figure.kind,
-                    figure.scope,
-                    figure.sku,
-                    figure.units if figure.detail is None else figure.detail,
-                    figure.version.sku_version,
-                    figure.version.policy_version,
-                    figure.ingested_ms,
-                    self._threshold(figure),
-                ]
-            results = await self._script(keys=[], args=argv)
+            rows = orjson.dumps([self._row(figure) for figure in chunk])
+            results = await self._script(keys=[], args=[now_ms, self._changes_len_max, rows])
             written += [bool(flag) for flag in results]
         return written
+
+    def _row(self, figure: Figure) -> tuple[str, ...]:
+        # strings only: the script would print a number in Lua's format (%.14g)
+        return (
+            figure.kind,
+            figure.scope,
+            figure.sku,
+            str(figure.units) if figure.detail is None else figure.detail,
+            str(figure.version.sku_version),
+            str(figure.version.policy_version),
+            str(figure.ingested_ms),
+            self._threshold(figure),
+        )
 
     def _threshold(self, figure: Figure) -> str:
         """The channel's low-stock threshold as the script reads it ("" for none)."""

@@ -147,3 +147,30 @@ def test_each_changed_sku_is_signalled_once_per_publish_and_a_stale_one_not_at_a
         assert listener.get_message(timeout=0.5) is None
     finally:
         listener.close()
+
+
+def test_figures_reach_redis_exactly_as_written_whatever_their_text_or_size(
+    live_stack: Settings,
+) -> None:
+    """The figures travel to the script as one JSON array: text JSON must escape and numbers
+    past a Lua number's 14 printed digits arrive unchanged."""
+    channel = unique('web "quoted" \\ é')
+    sku = unique('SKU-"1"\\é')
+    big = 123_456_789_012_345_678  # more digits than a Lua number prints
+    detail = '{"2026-12-05": 3, "2026-12-06": 7}'  # an ATP horizon, itself JSON
+    figures = [
+        Figure("ats", channel, sku, big, FigureVersion(big, big + 1), ingested_ms=big),
+        Figure("atp", channel, sku, 3, FigureVersion(2, 1), ingested_ms=0, detail=detail),
+    ]
+    assert publish(live_stack, figures) == [True, True]
+    client = redis_client(live_stack)
+    assert client.hget(redis_keys.ats_key(channel), sku) == str(big)
+    version, _ = redis_keys.parse_version_record(
+        str(client.hget(redis_keys.version_key("ats", channel), sku))
+    )
+    assert version == FigureVersion(big, big + 1)
+    (change,) = stream_entries(client, redis_keys.changes_key(channel))
+    assert change == {
+        "sku": sku, "available": str(big), "version": f"{big}-{big + 1}", "ingested_at": str(big),
+    }  # fmt: skip
+    assert client.hget(redis_keys.atp_key(channel), sku) == detail
