@@ -12,6 +12,7 @@ behind `processors.faust_repairs`.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import faust
@@ -37,6 +38,7 @@ from processors.republish import republish_after_rebalance, republish_policy_cha
 from processors.side_producer import SideProducer
 from processors.state_cache import StateCache
 from processors.stranded import StrandedTracker
+from processors.task_dump import dump_on_signal
 
 LAG_REPORT_S = 1.0  # also how often commits are checked for a stall and figures retried
 STARVATION_CHECK_S = 5.0  # well inside worker.starved_s (>= 5 s, 30 by default)
@@ -131,6 +133,10 @@ def _add_fold_agent(worker: Worker, source: faust.TopicT) -> None:
 
 def _add_tasks_and_timers(worker: Worker) -> None:
     app, repairs = worker.app, worker.repairs
+
+    @app.task
+    async def dump_tasks_on_sigusr1() -> None:
+        dump_on_signal(asyncio.get_running_loop(), repairs.state_lines)
 
     @app.task
     async def follow_policy() -> None:

@@ -148,6 +148,13 @@ class Supervisor:
                 self.workers[index].signal_group(signal.SIGCONT)
             self.stopped.discard(index)
 
+    def dump_tasks(self) -> None:
+        """Have each running worker log where its tasks wait (processors/task_dump.py)."""
+        with self._lock:
+            for index, worker in enumerate(self.workers):
+                if worker.alive() and index not in self.stopped:
+                    os.kill(worker.pid, signal.SIGUSR1)  # the worker only, not its group
+
     def check(self) -> None:
         """Restart (and record) every process that exited on its own; CrashLoop past
         EXITS_MAX such exits in one run (a process that cannot come back)."""

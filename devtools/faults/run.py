@@ -55,6 +55,7 @@ READY_TIMEOUT_S = 180.0
 QUIESCE_TIMEOUT_S = 180.0
 CONVERGE_TIMEOUT_S = 150.0
 POLL_S = 1.0
+TASK_DUMP_WAIT_S = 2.0  # for the workers to log their task dumps (SIGUSR1)
 # What a probe may meet while the system is still starting or a fault is healing.
 NOT_YET = (TopicMissing, ServiceDown, KafkaError, redis.RedisError, OSError, TimeoutError)
 
@@ -111,6 +112,10 @@ class Run:
         except Exception as error:  # a run that cannot finish is reported, not raised
             log.exception("seed %d failed", self.plan.seed)
             self.report.error = f"{type(error).__name__}: {error}"
+            if isinstance(error, TimeoutError) and self.supervisor is not None:
+                # a stall: where each worker's tasks wait, in their logs, before they stop
+                self.supervisor.dump_tasks()
+                await asyncio.sleep(TASK_DUMP_WAIT_S)
         finally:
             await self._teardown()
             self.report.seconds = round(time.monotonic() - started, 1)

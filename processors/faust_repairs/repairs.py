@@ -63,6 +63,12 @@ class FaustRepairs:
         transaction_watch.install()  # commits counted and timed, failures as metrics
         txn_backoff.install()  # a new transaction's first send retried after ~2 ms, not 20
 
+    def state_lines(self) -> list[str]:
+        """Faust's state a task dump shows: rebalancing, recovery, the transactions."""
+        app: Any = self._app
+        head = f"app rebalancing {app.rebalancing}, in recovery {app.in_recovery}"
+        return [head, *transaction_watch.transaction_states(app.producer)]
+
     def on_partitions_assigned(self) -> None:
         """A new assignment: rewind never-committed partitions, and watch from scratch."""
         rewind.install(self._app.consumer, self._source_topics)  # before recovery seeks

@@ -74,3 +74,17 @@ def install() -> None:
     logging.getLogger(FAUST_DRIVER_LOGGER).addFilter(_CountFailures())
     Producer.commit_transactions = counting_commits(Producer.commit_transactions)  # type: ignore[method-assign]
     setattr(Producer, _INSTALLED, True)
+
+
+def transaction_states(producer: Any) -> list[str]:
+    """One line per transactional producer of Faust's `producer`: its transaction's state and
+    whether its lock is held (for a task dump)."""
+    lines: list[str] = []
+    producers = getattr(producer, "_transaction_producers", {})
+    locks = getattr(producer, "_trn_locks", {})
+    for tid, transactional in sorted(producers.items()):
+        lock = locks.get(tid)
+        state = transactional._txn_manager.state
+        held = "-" if lock is None else lock.locked()
+        lines.append(f"transaction {tid}: {state}, lock held {held}")
+    return lines
