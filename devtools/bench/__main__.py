@@ -62,6 +62,11 @@ def parse(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namespace]:
     parser.add_argument("--partitions", type=int)
     parser.add_argument("--level-duration-s", type=float)
     parser.add_argument("--load-levels", type=float, nargs="+")
+    parser.add_argument(
+        "--rate-basis",
+        type=float,
+        help="records/s the load levels are shares of (default: this run's exactly_once drain)",
+    )
     parser.add_argument("--recovery-records", type=int)
     parser.add_argument("--hold-clients", type=int)
     parser.add_argument("--hold-stock-units", type=int)

@@ -30,6 +30,10 @@ class BenchConfig:
     # 2/3. Latency: seconds of paced load at each share of the measured maximum rate.
     load_levels: tuple[float, ...] = (0.25, 0.5, 0.8)
     level_duration_s: float = 20.0
+    # The maximum the shares are of, records/s; 0 = this run's exactly_once drain. Pinned for
+    # a before/after pair: near saturation a few per cent more offered load decides whether a
+    # backlog forms, and each side's own drain differs by that much between runs.
+    rate_basis: float = 0.0
     # A trickle measured before the shares (records/s): a lone record's latency, no backlog.
     trickle_rate: float = 100.0
     # py-spy flame graph (SVG) of the worker during the 50 % level, seconds; 0 = off.
@@ -53,6 +57,12 @@ class BenchConfig:
     worker_tree: str = ""
     # Profiling the worker while it drains (py-spy), seconds; 0 = off.
     profile_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rate_basis <= self.offered_rate_max:
+            raise ValueError(
+                f"rate_basis must be 0 (measured) or at most {self.offered_rate_max:g} records/s"
+            )
 
     def with_overrides(self, overrides: dict[str, Any]) -> BenchConfig:
         known = {f.name for f in fields(self)}

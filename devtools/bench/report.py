@@ -221,10 +221,13 @@ def _throughput(t: dict[str, Any]) -> list[str]:
 
 
 def _latency(lat: dict[str, Any], png_path: Path) -> list[str]:
+    if lat.get("max_rate_pinned"):
+        basis = "pinned with `--rate-basis`"
+    else:
+        basis = f"{lat.get('processing_guarantee', 'exactly_once')}, steady"
     lines = _section(
         "3. Sync latency at shares of the measured maximum",
-        f"Basis: {lat['max_rate_basis']:,.0f} records/s "
-        f"({lat.get('processing_guarantee', 'exactly_once')}, steady). Method: "
+        f"Basis: {lat['max_rate_basis']:,.0f} records/s ({basis}). Method: "
         f"{lat['method']}. Percentiles p50 / p95 / p99 / max, in ms.",
         "| load | offered/s | achieved/s | Tally sync | Kafka produce->consume | "
         "p99 ratio | worker histogram p99 (bucket) |",

@@ -299,7 +299,8 @@ async def throughput(ctx: Context) -> dict[str, Any]:
         rate = out[guarantee]["steady_records_per_s"] or out[guarantee]["records_per_s"]
         out[guarantee]["ratio_to_floor"] = round(rate / floor_rate, 3) if floor_rate else 0.0
     kept = out[ctx.base.worker.processing_guarantee]  # the guarantee later stages measure
-    ctx.max_rate = kept["steady_records_per_s"] or kept["records_per_s"]
+    measured = kept["steady_records_per_s"] or kept["records_per_s"]
+    ctx.max_rate = ctx.config.rate_basis or measured
     return out
 
 
@@ -477,6 +478,7 @@ def _latency_summary(ctx: Context, levels: list[dict[str, Any]]) -> dict[str, An
     half = next((lv for lv in levels if not lv["trickle"] and abs(lv["load"] - 0.5) < 1e-9), None)
     out: dict[str, Any] = {
         "max_rate_basis": round(ctx.max_rate, 1),
+        "max_rate_pinned": bool(ctx.config.rate_basis),
         "processing_guarantee": ctx.base.worker.processing_guarantee,
         "method": (
             "tally: Redis stream entry id (server clock at XADD) minus the entry's ingested_at "

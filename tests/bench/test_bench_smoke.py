@@ -61,6 +61,7 @@ def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) ->
             assert figures["count"] > 0, (level["load"], side)
             assert 0 <= figures["p50"] <= figures["p95"] <= figures["p99"] <= figures["max"]
     assert _positive(out["latency"]["p99_ratio_at_50"])
+    assert out["latency"]["max_rate_pinned"] is False  # the shares are of this run's drain
 
     recovery = out["recovery"]
     assert recovery["records"] == out["config"]["recovery_records"]
