@@ -29,8 +29,6 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   far behind are read in bulk into RocksDB first, and Faust's recovery starts at their end.
 - `changelog_sends`: Faust's producer buffer hands a table's changelog records to aiokafka one
   event-loop turn each (15-35 ms for a batch at 25 % load): a batch's go in one step.
-- `concurrent_commits`: Faust ends a worker's partition transactions one after another,
-  changelog sends waiting meanwhile: they are committed side by side.
 - `txn_backoff`: aiokafka waits 20 ms before retrying a new transaction's first send while
   the last one's markers are written; on one host they take ~1 ms.
 - `batch_exit`: `take_events` acks a batch when its loop body exits, even by an exception

@@ -16,7 +16,6 @@ from processors.faust_repairs import (
     batch_delivery,
     batch_exit,
     changelog_highwater,
-    concurrent_commits,
     current_event,
     fast_restore,
     ordering,
@@ -61,8 +60,7 @@ class FaustRepairs:
         """Patch Faust's classes, once per process (idempotent), before the app is built."""
         changelog_highwater.install()  # exactly-once recovery must see the changelog's end
         recovery_offsets.install()  # ... and start where the local store really is
-        concurrent_commits.install()  # partition transactions end side by side ...
-        transaction_watch.install()  # ... counted and timed as one commit, failures as metrics
+        transaction_watch.install()  # commits counted and timed, failures as metrics
         txn_backoff.install()  # a new transaction's first send retried after ~2 ms, not 20
 
     def state_lines(self) -> list[str]:
