@@ -10,7 +10,6 @@ Stops what it started.
 from __future__ import annotations
 
 import asyncio
-import socket
 import tempfile
 import threading
 import time
@@ -34,17 +33,11 @@ from base.topics import ensure_topics
 from connectors.auth import new_key, save_keys
 from connectors.gateway import create_app
 from ops.child_worker import ChildOrderProcessor, ChildWorker
+from ops.stack.ports import free_port
 
 T = TypeVar("T")
 DC = "dc-newark"
 WAIT_S = 90.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def own_settings(base: Settings, home: Path, run_id: str) -> Settings:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import socket
 import subprocess
 import time
 import urllib.request
@@ -24,15 +23,9 @@ import redis.asyncio as aioredis
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from base.settings import REPO_ROOT, Settings, TopicSettings
+from ops.stack.ports import free_port
 
 PROGRESS_READ_ATTEMPTS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

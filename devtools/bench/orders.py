@@ -37,7 +37,6 @@ from base.topics import ensure_topics
 from devtools.bench.env import (
     Namespace,
     delete_run_topics,
-    free_port,
     git_commit,
     load_average,
     machine,
@@ -51,6 +50,7 @@ from ledger.orders.ids import order_ref
 from ledger.orders.records import OrderLine, PlaceOrder, ShipTo
 from ledger.sourcing import Line, PlanRequest, RuleName, Site, plan
 from ops.child_worker import ChildOrderProcessor, ChildWorker
+from ops.stack.ports import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "orders.json"
 RULES: tuple[RuleName, ...] = ("fewest_shipments", "closest", "location_priority")

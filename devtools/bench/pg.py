@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-from devtools.bench.env import free_port
+from ops.stack.ports import free_port
 
 PG_START_TIMEOUT_S = 60
 # Kafka on this stack acknowledges from the page cache (no fsync per write), so the

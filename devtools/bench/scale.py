@@ -15,10 +15,11 @@ import time
 from typing import Any
 
 from devtools.bench import kafka_io, stages
-from devtools.bench.env import free_port, with_worker, worker_cpu_s, worker_progress
+from devtools.bench.env import with_worker, worker_cpu_s, worker_progress
 from devtools.bench.gen import stamp
 from devtools.bench.stats import steady_rate
 from ops.child_worker import ChildWorker
+from ops.stack.ports import free_port
 
 SETTLE_S = 5.0
 POLL_S = 0.1

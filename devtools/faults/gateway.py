@@ -10,7 +10,6 @@ request is kept: the judge compares it with the first decision of its request.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -21,6 +20,7 @@ import httpx
 from base.settings import Settings
 from connectors.auth import new_key, save_keys
 from ops.child_process import ChildProcess
+from ops.stack.ports import free_port
 
 RETRY_PAUSE_S = 0.5
 RETRY_FOR_S = 240.0  # a broker or worker outage plus its recovery, with room
@@ -42,7 +42,7 @@ class Gateway:
         channel_keys = {c: new_key(f"channel:{c}") for c in channels}
         save_keys(keys_file, [scanner, *(record for _, record in channel_keys.values())])
         self._keys = {"scanner": scanner_key, **{c: k for c, (k, _) in channel_keys.items()}}
-        gateway = settings.gateway.model_copy(update={"port": _free_port(), "keys_file": keys_file})
+        gateway = settings.gateway.model_copy(update={"port": free_port(), "keys_file": keys_file})
         self.settings = settings.model_copy(update={"gateway": gateway})
         self.url = f"http://127.0.0.1:{gateway.port}"
         self.logs = workdir
@@ -118,10 +118,3 @@ class Gateway:
                     raise GatewayError(f"POST {path}: {response.status_code} {response.text}")
                 await asyncio.sleep(RETRY_PAUSE_S)
         raise GatewayError(f"POST {path}: no answer within {RETRY_FOR_S:g}s")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from base.settings import PusherSettings, Settings
 from connectors.pushers import signing
 from ops.child_process import ChildProcess
 from ops.child_worker import ChildWorker
+from ops.stack.ports import free_port
 
 WEBHOOK_PATH = "/hooks/tally"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -198,8 +198,8 @@ def supervisor(
                 "worker": worker_settings.worker.model_copy(
                     update={
                         "data_dir": workdir / f"worker-{index}",
-                        "web_port": _free_port(),
-                        "metrics_port": _free_port(),
+                        "web_port": free_port(),
+                        "metrics_port": free_port(),
                     }
                 )
             }
@@ -207,7 +207,7 @@ def supervisor(
         for index in range(WORKERS)
     ]
     pusher = PusherSettings(
-        metrics_port=_free_port(),
+        metrics_port=free_port(),
         consumer="faults-1",
         read_block_ms=200,
         coalesce_window_s=0.02,
@@ -221,13 +221,6 @@ def supervisor(
     )
     pusher_settings = worker_settings.model_copy(update={"pusher": pusher})
     return Supervisor(workers, pusher_settings, channel, workdir)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class WebhookReceiver:

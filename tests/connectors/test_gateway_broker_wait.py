@@ -11,7 +11,7 @@ import pytest
 
 from base.settings import Settings
 from connectors.gateway.backends import KafkaBus
-from tests.support.isolation import free_port
+from ops.stack.ports import free_port
 from tests.support.late_broker import open_relay_after, via_port
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,8 @@ from base import redis_keys
 from base.settings import Settings
 from connectors.auth import new_key, save_keys
 from connectors.gateway import create_app
-from tests.support.isolation import free_port, unique
+from ops.stack.ports import free_port
+from tests.support.isolation import unique
 from tests.support.waiting import redis_client, wait_for_figure, wait_until
 from tests.support.worker_process import WorkerProcess
 

@@ -18,6 +18,7 @@ import redis
 from base.redis_keys import changes_key
 from base.settings import Settings
 from connectors.pushers import keys
+from ops.stack.ports import free_port
 from tests.connectors.fakes.amazon import FakeAmazon, amazon_overrides
 from tests.connectors.fakes.harness import (
     LOCATION,
@@ -30,7 +31,7 @@ from tests.connectors.fakes.harness import (
 from tests.connectors.fakes.server import FakeServer
 from tests.connectors.fakes.shopify import FakeShopify
 from tests.connectors.fakes.webhook import FakeWebhookReceiver
-from tests.support.isolation import free_port, unique
+from tests.support.isolation import unique
 from tests.support.waiting import redis_client, wait_until
 
 pytestmark = pytest.mark.integration

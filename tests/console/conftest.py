@@ -25,7 +25,8 @@ from base.topics import ensure_topics
 from connectors.auth import new_key, save_keys
 from connectors.gateway import create_app
 from ops.child_worker import ChildOrderProcessor
-from tests.support.isolation import free_port, isolated_settings
+from ops.stack.ports import free_port
+from tests.support.isolation import isolated_settings
 from tests.support.worker_process import WorkerProcess
 
 T = TypeVar("T")

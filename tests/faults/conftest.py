@@ -12,7 +12,7 @@ import pytest
 from base.settings import Settings, get_settings
 from devtools.faults import stack
 from ops.stack import down
-from tests.support.isolation import free_port, free_ports
+from ops.stack.ports import free_port, free_ports
 
 logger = logging.getLogger("tally.tests.faults")
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from devtools.faults.relay import Relay
-from tests.support.isolation import free_port
+from ops.stack.ports import free_port
 
 
 @pytest.fixture

@@ -21,8 +21,9 @@ import uvicorn
 from base.settings import GatewaySettings, Settings
 from connectors.auth import new_key, save_keys
 from connectors.gateway import create_app
+from ops.stack.ports import free_port
 from tests.connectors.test_gateway_fakes import FakeBus, FakeReads, make_keys
-from tests.support.isolation import free_port, unique
+from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce_json
 from tests.support.waiting import redis_client, wait_until
 from tests.support.worker_process import WorkerProcess

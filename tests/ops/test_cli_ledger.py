@@ -27,7 +27,8 @@ from typer.testing import CliRunner, Result
 from base import redis_keys
 from base.settings import KafkaSettings, RedisSettings, Settings, get_settings, settings_env
 from ops.cli import app
-from tests.support.isolation import free_port, isolated_settings, unique
+from ops.stack.ports import free_port
+from tests.support.isolation import isolated_settings, unique
 from tests.support.kafka_io import channel_policy, fact, now_iso, produce_json
 from tests.support.steady_load import steady_load
 from tests.support.waiting import redis_client, wait_for_figure, wait_until

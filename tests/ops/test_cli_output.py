@@ -27,7 +27,7 @@ from connectors.inspect.top import TopSnapshot
 from ops.cli import app
 from ops.resync import ResyncReport
 from ops.stack import ServiceStatus
-from tests.support.isolation import free_port
+from ops.stack.ports import free_port
 
 SKU = "SKU-" + "S" * 60
 WH = "warehouse-" + "W" * 54

@@ -27,7 +27,7 @@ from ops.stack.kafka_security import (
     make_tls,
     principal_acls,
 )
-from tests.support.isolation import free_port
+from ops.stack.ports import free_port
 
 pytestmark = pytest.mark.integration
 PASSWORDS = {ADMIN: "admin-secret", "gateway": "gw-secret", "worker": "wk-secret"}

@@ -35,7 +35,7 @@ from ops.kpi.sections import (
     Window,
     all_series,
 )
-from tests.support.isolation import free_port
+from ops.stack.ports import free_port
 
 # Two workers' /metrics: a count that matched and one that did not at store-a, every count
 # matched at store-b; web oversold 3 of 1,500 units; pos none; a count that found less than

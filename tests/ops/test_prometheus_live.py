@@ -22,8 +22,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from base.settings import REPO_ROOT, PrometheusSettings, Settings
+from ops.stack.ports import free_port
 from tests.ops.test_cli_ledger import run_json
-from tests.support.isolation import free_port, unique
+from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce_json
 from tests.support.worker_process import WorkerProcess
 

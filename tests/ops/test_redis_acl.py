@@ -11,8 +11,8 @@ import redis
 from base import redis_keys
 from base.settings import RedisSettings, Settings, StackSettings
 from ops.stack.control import start_services, stop_started
+from ops.stack.ports import free_port
 from ops.stack.redis import Redis
-from tests.support.isolation import free_port
 
 pytestmark = pytest.mark.integration
 

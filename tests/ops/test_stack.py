@@ -14,15 +14,9 @@ from redis.retry import Retry
 from base.settings import KafkaSettings, PrometheusSettings, RedisSettings, Settings, StackSettings
 from ops.stack import StackError, ensure_up, status
 from ops.stack.kafka import round_trip
+from ops.stack.ports import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def test_up_again_starts_nothing(live_stack: Settings) -> None:

@@ -23,8 +23,9 @@ from base.settings import (
 from base.topics import changelog_configs, ensure_topics, wanted_topics
 from ops.stack import StackError, down, ensure_up
 from ops.stack.kafka import Kafka, check_cluster_size, nodes, server_properties
+from ops.stack.ports import free_port
 from ops.stack.procs import kill_hard
-from tests.support.isolation import free_cluster_ports, free_port
+from tests.support.isolation import free_cluster_ports
 
 
 def cluster(home: Path, brokers: int = 3, port: int = 29000) -> Settings:

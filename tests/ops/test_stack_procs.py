@@ -13,6 +13,7 @@ import pytest
 from base.settings import Settings, StackSettings
 from ops.stack import procs
 from ops.stack.control import start_services, stop_services
+from ops.stack.ports import free_port
 from ops.stack.procs import Echo, StackError, our_pid, port_open, terminate
 from ops.stack.service import Service
 
@@ -27,13 +28,6 @@ print("listening", flush=True)
 time.sleep(600)
 """
 DYING = "import sys; print('boom: bad config', flush=True); sys.exit(3)"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Stand(Service):

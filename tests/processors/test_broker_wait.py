@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from base.settings import Settings
 from base.topics import ensure_topics_when_reachable
-from tests.support.isolation import free_port
+from ops.stack.ports import free_port
 from tests.support.late_broker import open_relay_after, via_port
 
 pytestmark = pytest.mark.integration

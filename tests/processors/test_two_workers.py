@@ -16,8 +16,9 @@ import pytest
 
 from base.settings import Settings
 from devtools.workload.facts import FactWorkload
+from ops.stack.ports import free_port
 from tests.processors.test_holds import reserve
-from tests.support.isolation import free_port, unique
+from tests.support.isolation import unique
 from tests.support.kafka_io import channel_policy, fact, produce_json, read_all
 from tests.support.ledger_builders import book as policy_book
 from tests.support.ledger_builders import channel as channel_record

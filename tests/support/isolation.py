@@ -7,19 +7,11 @@ each other's records.
 
 from __future__ import annotations
 
-import socket
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from base.settings import Settings, TopicSettings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from ops.stack.ports import free_port, free_ports
 
 
 def isolated_settings(base: Settings, tmp_path: Path, *, partitions: int = 4) -> Settings:
@@ -53,22 +45,3 @@ def free_cluster_ports(brokers: int) -> int:
     """A first port P such that P .. P + 2*brokers - 1 are free: a cluster's nodes listen on
     P + 2(n-1) and their controllers on P + 1 + 2(n-1) (KafkaSettings.node_ports)."""
     return free_ports(lambda first: list(range(first, first + 2 * brokers)))
-
-
-def free_ports(needed: Callable[[int], list[int]]) -> int:
-    """A first port P such that every port of `needed(P)` is free."""
-    for _ in range(50):
-        first = free_port()
-        wanted = needed(first)
-        if max(wanted) <= 65535 and all(_bindable(port) for port in wanted):
-            return first
-    raise RuntimeError("no free ports found for a stack")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
