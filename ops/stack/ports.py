@@ -19,9 +19,11 @@ from pathlib import Path
 EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 # Linux's default ephemeral range starts here; used when the kernel's file cannot be read.
 DEFAULT_EPHEMERAL_LOW = 32768
-# Below this sit the well-known and registered ports of common local services.
-LISTEN_PORT_LOW = 10000
+# Below this sit the fixed ports of common services and of our own stacks (the fault runner's
+# Kafka on 29092, its Redis on 26379): a broker restarting there must find its port free.
+LISTEN_PORT_LOW = 30000
 PICK_ATTEMPTS = 200
+LISTEN_PORTS_MIN = 1000
 
 _handed_out: set[int] = set()
 _lock = threading.Lock()
@@ -42,10 +44,11 @@ def ephemeral_low(range_file: Path = EPHEMERAL_RANGE_FILE) -> int:
 def listen_range(range_file: Path = EPHEMERAL_RANGE_FILE) -> range:
     """The ports a later listener may be given: above the registered ones, below the ephemeral."""
     low = ephemeral_low(range_file)
-    if low - LISTEN_PORT_LOW < 1000:
+    if low - LISTEN_PORT_LOW < LISTEN_PORTS_MIN:
         raise NoFreePortError(
-            f"the kernel's ephemeral range starts at {low}, leaving fewer than 1000 ports "
-            f"above {LISTEN_PORT_LOW} for listeners; raise net.ipv4.ip_local_port_range"
+            f"the kernel's ephemeral range starts at {low}, leaving fewer than "
+            f"{LISTEN_PORTS_MIN} ports above {LISTEN_PORT_LOW} for listeners; "
+            "raise net.ipv4.ip_local_port_range"
         )
     return range(LISTEN_PORT_LOW, low)
 

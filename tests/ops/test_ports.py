@@ -49,6 +49,6 @@ def test_the_kernel_range_is_read_and_a_missing_file_falls_back(tmp_path: Path) 
 
 def test_a_kernel_range_leaving_no_room_for_listeners_is_a_clear_error(tmp_path: Path) -> None:
     range_file = tmp_path / "ip_local_port_range"
-    range_file.write_text("10500\t60999\n")
+    range_file.write_text(f"{ports.LISTEN_PORT_LOW + 500}\t60999\n")
     with pytest.raises(NoFreePortError, match="ip_local_port_range"):
         ports.listen_range(range_file)
