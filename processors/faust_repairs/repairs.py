@@ -18,6 +18,7 @@ from processors.faust_repairs import (
     changelog_highwater,
     current_event,
     fast_restore,
+    flow_state,
     ordering,
     recovery_offsets,
     rewind,
@@ -64,10 +65,15 @@ class FaustRepairs:
         txn_backoff.install()  # a new transaction's first send retried after ~2 ms, not 20
 
     def state_lines(self) -> list[str]:
-        """Faust's state a task dump shows: rebalancing, recovery, the transactions."""
+        """Faust's state a task dump shows: rebalancing, recovery, the consumer's flow and
+        partitions, the transactions."""
         app: Any = self._app
         head = f"app rebalancing {app.rebalancing}, in recovery {app.in_recovery}"
-        return [head, *transaction_watch.transaction_states(app.producer)]
+        return [
+            head,
+            *flow_state.consumer_flow_lines(app.consumer),
+            *transaction_watch.transaction_states(app.producer),
+        ]
 
     def on_partitions_assigned(self) -> None:
         """A new assignment: rewind never-committed partitions, and watch from scratch."""
