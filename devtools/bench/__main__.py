@@ -72,6 +72,9 @@ def parse(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namespace]:
     parser.add_argument("--hold-stock-units", type=int)
     parser.add_argument("--holds-timeout-s", type=float)
     parser.add_argument("--drain-timeout-s", type=float)
+    parser.add_argument(
+        "--progress-poll-s", type=float, help="how often a drain reads the worker's /metrics"
+    )
     parser.add_argument("--worker-module", help="worker module to run (default processors.worker)")
     parser.add_argument("--worker-tree", help="run the worker from this checkout (a before run)")
     parser.add_argument("--trickle-rate", type=float)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 Mode = Literal["full", "smoke"]
+PROGRESS_POLL_S_MIN = 0.01
+PROGRESS_POLL_S_MAX = 5.0
 STAGES = ("throughput", "latency", "recovery", "holds", "scale")
 
 
@@ -27,6 +29,10 @@ class BenchConfig:
     # 1. Throughput: records preloaded on the events + commands topics, then drained.
     events: int = 60_000
     drain_timeout_s: float = 300.0
+    # How often a drain reads the worker's progress from its /metrics, seconds. Each read
+    # renders every metric inside the worker, which costs the worker CPU it would otherwise
+    # drain with; the drain's end is known to this much.
+    progress_poll_s: float = 0.1
     # 2/3. Latency: seconds of paced load at each share of the measured maximum rate.
     load_levels: tuple[float, ...] = (0.25, 0.5, 0.8)
     level_duration_s: float = 20.0
@@ -59,6 +65,10 @@ class BenchConfig:
     profile_s: float = 0.0
 
     def __post_init__(self) -> None:
+        if not PROGRESS_POLL_S_MIN <= self.progress_poll_s <= PROGRESS_POLL_S_MAX:
+            raise ValueError(
+                f"progress_poll_s must be {PROGRESS_POLL_S_MIN:g}..{PROGRESS_POLL_S_MAX:g} s"
+            )
         if not 0 <= self.rate_basis <= self.offered_rate_max:
             raise ValueError(
                 f"rate_basis must be 0 (measured) or at most {self.offered_rate_max:g} records/s"

@@ -154,7 +154,7 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
                     f"bench: {name} worker drained {done}/{expected} in "
                     f"{ctx.config.drain_timeout_s}s\n{worker.log_tail()}"
                 )
-            time.sleep(PROGRESS_POLL_S)
+            time.sleep(ctx.config.progress_poll_s)
     except BaseException:
         worker.stop()
         raise
