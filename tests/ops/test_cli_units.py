@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from base.redis_keys import FigureVersion
 from base.settings import Settings
 from base.topics import changelog_topic, partition_for
@@ -59,3 +61,23 @@ def test_compare_names_current_behind_ahead_and_missing() -> None:
     assert _compare(7, ledger, Published(9, FigureVersion(4, 2), 1))[0] == "behind"
     assert _compare(7, ledger, Published(6, FigureVersion(6, 2), 1))[0] == "ahead"
     assert _compare(7, ledger, Published(None, None, None))[0] == "not_published"
+
+
+# Kafka's own murmur2 test vectors (clients' UtilsTest.testMurmur2), signed 32-bit results;
+# the Java partitioner takes `toPositive(hash) % partitions`.
+KAFKA_MURMUR2 = {
+    "21": -973932308,
+    "foobar": -790332482,
+    "a-little-bit-long-string": -985981536,
+    "a-little-bit-longer-string": -1486304829,
+    "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+    "abc": 479470107,
+}
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 7, 12])
+def test_partition_for_is_the_java_clients_partition_cached_or_not(partitions: int) -> None:
+    for key, signed in KAFKA_MURMUR2.items():
+        java = (signed & 0x7FFFFFFF) % partitions
+        assert partition_for(key, partitions) == java, key
+        assert partition_for(key, partitions) == java, key  # the cached answer
