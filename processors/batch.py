@@ -216,8 +216,8 @@ def _process_message(
         outcome.dead_letters.append(DeadLetter(reason, "key_mismatch", message))
         return None
     item = work.get(parsed.sku)
-    # The SKU's partition is worked out once per batch (murmur2, ~3 us unless cached): later records
-    # of the SKU are compared with its work item's, which passed the check.
+    # The SKU's partition is worked out once per batch (murmur2, ~3 us unless cached): later
+    # records of the SKU are compared with its work item's, which passed the check.
     expected = partition_for(parsed.sku, partitions) if item is None else item.partition
     if message.partition != expected:
         reason = f"sku {parsed.sku!r} belongs on partition {expected}, not {message.partition}"
