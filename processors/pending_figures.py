@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -41,13 +43,25 @@ class PendingFigures:
             log.error("redis publish failed, %d figures kept for retry: %s", len(batch), error)
             return
         now_s = time.time()
-        for figure, was_written in zip(batch, written, strict=True):
+        for figure in batch:
             key = (figure.kind, figure.scope, figure.sku)
             if self._waiting.get(key) is figure:
                 del self._waiting[key]
-            metrics.PUBLISHED_FIGURES.labels(
-                figure.kind, "written" if was_written else "stale"
-            ).inc()
-            if was_written and figure.kind == "ats" and figure.ingested_ms:
-                latency_s = max(0.0, now_s - figure.ingested_ms / 1000)
-                metrics.SYNC_LATENCY.labels(figure.scope).observe(latency_s)
+        _count_published(batch, written, now_s)
+
+
+def _count_published(batch: Sequence[Figure], written: Sequence[bool], now_s: float) -> None:
+    """Count the figures by kind and outcome, and observe each written ATS figure's sync
+    latency. Counted once per kind and outcome, and each scope's histogram child looked up
+    once: `labels()` per figure took ~2 % of a draining worker's samples."""
+    outcomes: Counter[tuple[str, bool]] = Counter()
+    latency_by_scope: dict[str, Any] = {}
+    for figure, was_written in zip(batch, written, strict=True):
+        outcomes[(figure.kind, was_written)] += 1
+        if was_written and figure.kind == "ats" and figure.ingested_ms:
+            latency = latency_by_scope.get(figure.scope)
+            if latency is None:
+                latency = latency_by_scope[figure.scope] = metrics.SYNC_LATENCY.labels(figure.scope)
+            latency.observe(max(0.0, now_s - figure.ingested_ms / 1000))
+    for (kind, was_written), count in outcomes.items():
+        metrics.PUBLISHED_FIGURES.labels(kind, "written" if was_written else "stale").inc(count)
