@@ -82,6 +82,9 @@ class Workload:
             "request_id": f"c-{self.seed}-{self._serial}",
             "hold_id": hold_id,
             "sku": sku,
+            # as the gateway sends a channel's commit: an admin's (no channel) is looked up
+            # among every channel's holds, a path channels do not take
+            "channel": self.channel,
             "order_id": f"order-{self.seed}-{self._serial}",
         }
         due = self._serial + self._facts.rng.randint(1, COMMIT_DELAY_RECORDS_MAX)
