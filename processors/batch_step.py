@@ -56,7 +56,7 @@ async def start_batch(worker: Worker, batch: Sequence[Any]) -> BatchInFlight | N
         horizon_days=worker.settings.worker.atp_horizon_days,
     )
     await worker.durable.admit_writes()
-    flight = BatchInFlight(batch, outcome, send_durably(worker, events_by_partition, outcome))
+    flight = BatchInFlight(batch, outcome, send_durably(worker, outcome))
     metrics.BATCH_PHASES["fold"].observe(flight.sent_at - began)
     return flight
 

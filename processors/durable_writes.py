@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from ledger.codec import encode
 from processors import metrics
 from processors.batch import BatchOutcome
 from processors.expiry import next_expiry_ms
-from processors.faust_repairs import ChangelogRecord
+from processors.faust_repairs import ChangelogRecord, StoreWrite
 from processors.parts import Worker
 from processors.side_producer import Record
 
@@ -48,13 +49,11 @@ class WritesInFlight:
             raise
 
 
-def send_durably(
-    worker: Worker, events_by_partition: EventsByPartition, outcome: BatchOutcome
-) -> WritesInFlight:
+def send_durably(worker: Worker, outcome: BatchOutcome) -> WritesInFlight:
     """Write the batch's table (store and changelog) and start sending its decisions and
     dead letters, which go on beside the acks and the Redis publish (they are not what
     makes the table durable). Nothing is awaited here."""
-    changelog_sent = _write_table(worker, events_by_partition, outcome)
+    changelog_sent = _write_table(worker, outcome)
     side_sent = asyncio.ensure_future(worker.side_producer.send_all(_side_records(worker, outcome)))
     return WritesInFlight(changelog_sent, side_sent)
 
@@ -84,30 +83,27 @@ def _side_records(worker: Worker, outcome: BatchOutcome) -> list[Record]:
     return records
 
 
-def _write_table(
-    worker: Worker, events_by_partition: EventsByPartition, outcome: BatchOutcome
-) -> asyncio.Future[None]:
+def _write_table(worker: Worker, outcome: BatchOutcome) -> asyncio.Future[None]:
     """Write each changed SKU once to its partition's store and changelog.
 
-    Returns the changelog send, resolved once Kafka acknowledged every record. The store is
-    written directly and the changelog records sent in one go (`worker.changelog`), which
-    is what `table[key] = value` does record by record. Only what changed since the stored
-    state is written (base.table_layout).
+    Returns the changelog send, resolved once Kafka acknowledged every record. Each
+    partition's store keys are written in one RocksDB write batch (`worker.repairs`) and the
+    changelog records sent in one go (`worker.changelog`), which is what `table[key] = value`
+    does record by record. Only what changed since the stored state is written
+    (base.table_layout).
     """
-    positions = worker.positions
     records: list[ChangelogRecord] = []
+    store_writes: dict[int, list[StoreWrite]] = defaultdict(list)
     for sku, state in outcome.states.items():
         partition = outcome.partitions[sku]
-        # the store picks its partition db
-        worker.repairs.enter_partition(events_by_partition[partition])
+        writes = store_writes[partition]
         for key, value in state_writes(state, outcome.stored.get(sku)):
-            if value is None:
-                positions.data.pop(key, None)
-            else:
-                positions.data[key] = value
             # raw both ways; a None value is a tombstone (compaction drops the chunk)
+            writes.append((key, value))
             records.append((partition, key, value))
         worker.states.put(state.sku, state)
+    for partition, writes in store_writes.items():
+        worker.repairs.write_store(worker.positions, partition, writes)
     for sku, state in (*outcome.states.items(), *outcome.unchanged.items()):
         worker.expiry.track(sku, next_expiry_ms(state))
     return worker.changelog.send(records)

@@ -29,6 +29,10 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   far behind are read in bulk into RocksDB first, and Faust's recovery starts at their end.
 - `changelog_sends`: Faust's producer buffer hands a table's changelog records to aiokafka one
   event-loop turn each (15-35 ms for a batch at 25 % load): a batch's go in one step.
+- `store_writes`: Faust writes a table key by key (codec, current event, LRU key index, one
+  RocksDB put each): a batch's keys of a partition go in one RocksDB write batch.
+- `flow_state`: for a task dump, the consumer's flow flag and partition sets (why a fetch
+  loop gets nothing).
 - `txn_backoff`: aiokafka waits 20 ms before retrying a new transaction's first send while
   the last one's markers are written; on one host they take ~1 ms.
 - `batch_exit`: `take_events` acks a batch when its loop body exits, even by an exception
@@ -50,12 +54,14 @@ from processors.faust_repairs.local_store import LocalStore
 from processors.faust_repairs.repairs import FaustRepairs
 from processors.faust_repairs.restart import note_start, restart_after_crash
 from processors.faust_repairs.spurious_cancel import is_spurious
+from processors.faust_repairs.store_writes import StoreWrite
 
 __all__ = [
     "ChangelogRecord",
     "ChangelogSender",
     "FaustRepairs",
     "LocalStore",
+    "StoreWrite",
     "is_spurious",
     "note_start",
     "restart_after_crash",
