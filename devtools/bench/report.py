@@ -255,18 +255,25 @@ def _phases(levels: list[dict[str, Any]]) -> list[str]:
     lines = [
         "",
         "Where a batch's time went, mean ms per batch by phase (`tally_batch_phase_seconds`, "
-        "docs/OPERATING.md), and the exactly_once commits (`tally_transaction_commit_seconds`):",
+        "docs/OPERATING.md), the exactly_once commits (`tally_transaction_commit_seconds`), and "
+        "the worker's consumer lag sampled once a second during the level (records between its "
+        "last processed offset and the log end, `tally_consumer_lag_messages`; `-` in runs "
+        "before it was sampled):",
         *_table(
-            "| load | batches | records/batch | " + " | ".join(PHASES) + " | commits | commit ms |"
+            "| load | batches | records/batch | "
+            + " | ".join(PHASES)
+            + " | commits | commit ms | lag mean / max |"
         ),
     ]
     for lv in measured:
         load = "trickle" if lv.get("trickle") else f"{lv['load']:.0%}"
         phases = " | ".join(str(lv["phase_mean_ms"].get(p, "-")) for p in PHASES)
         commits = lv.get("commits") or {}
+        lag = lv.get("consumer_lag") or {}
+        lag_text = f"{lag['mean']:,.0f} / {lag['max']:,.0f}" if lag.get("samples") else "-"
         lines.append(
             f"| {load} | {lv['batches']:,.0f} | {lv['mean_batch_records']} | {phases} | "
-            f"{commits.get('count', 0):,.0f} | {commits.get('mean_ms', '-')} |"
+            f"{commits.get('count', 0):,.0f} | {commits.get('mean_ms', '-')} | {lag_text} |"
         )
     return lines
 

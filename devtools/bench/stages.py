@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
@@ -422,7 +424,8 @@ async def _latency_level(
     ctx.echo(f"latency: {tag} {load:.1%} of max = {rate:,.0f}/s for {config.level_duration_s}s")
     topics = {"events": main.topics.events, "commands": main.topics.commands}
     flame = _maybe_flame(ctx, worker, load)
-    tally_run = await kafka_io.paced(rig.producer, topics, items, rate, config.level_duration_s)
+    async with _lag_sampled(worker) as lag_samples:
+        tally_run = await kafka_io.paced(rig.producer, topics, items, rate, config.level_duration_s)
     if flame is not None:
         await asyncio.to_thread(flame.finish)
     await asyncio.to_thread(_wait_progress, ctx, worker, port, done_before + tally_run.sent)
@@ -450,8 +453,48 @@ async def _latency_level(
         "tally_sync_ms": tally_ms,
         "worker_histogram_p99_ms_le": hist_p99,
         **batches,
+        "consumer_lag": _lag_summary(lag_samples),
         "kafka_achieved_rate": round(kafka_run.achieved_rate, 1),
         "tag": tag,
+    }
+
+
+LAG_SAMPLE_S = 1.0  # the worker refreshes its lag gauge once a second (processors/app.py)
+LAG_METRIC = "tally_consumer_lag_messages"
+
+
+@contextlib.asynccontextmanager
+async def _lag_sampled(worker: ChildWorker) -> AsyncIterator[list[float]]:
+    """While the block runs: the worker's own consumer lag (events + commands), once a second."""
+    samples: list[float] = []
+    task = asyncio.ensure_future(_sample_into(worker, samples))
+    try:
+        yield samples
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _sample_into(worker: ChildWorker, samples: list[float]) -> None:
+    while True:
+        await asyncio.sleep(LAG_SAMPLE_S)
+        try:
+            text = await asyncio.to_thread(worker.metrics_text)
+        except (OSError, httpx.HTTPError):
+            continue  # a sample missed under load; the level goes on
+        samples.append(metric_sums(text).get(LAG_METRIC, 0.0))
+
+
+def _lag_summary(samples: list[float]) -> dict[str, float | int]:
+    """Records the worker had not processed yet, between the log end (as of its last fetch)
+    and its last processed offset: where a level's backlog waits, if not in the batch."""
+    if not samples:
+        return {"samples": 0, "mean": 0.0, "max": 0.0}
+    return {
+        "samples": len(samples),
+        "mean": round(sum(samples) / len(samples), 1),
+        "max": max(samples),
     }
 
 

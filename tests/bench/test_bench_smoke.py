@@ -56,6 +56,8 @@ def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) ->
         assert set(phases) == {"queued", "fold", "durable", "in_order", "publish"}, phases
         assert all(ms >= 0 for ms in phases.values()), phases
         assert level["commits"]["count"] > 0  # the default guarantee commits transactions
+        lag = level["consumer_lag"]  # sampled once a second: a 1 s smoke level may have none
+        assert lag["samples"] >= 0 and 0 <= lag["mean"] <= lag["max"], lag
         for side in ("tally_sync_ms", "kafka_ms"):
             figures = level[side]
             assert figures["count"] > 0, (level["load"], side)
