@@ -163,6 +163,48 @@ def worker_cpu_s(metrics_text: str) -> float:
     return metric_sums(metrics_text).get("process_cpu_seconds_total", 0.0)
 
 
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds so far: the worker's, this bench process's (its producer), the machine's."""
+
+    wall_s: float
+    worker_s: float
+    bench_s: float
+    machine_busy_s: float
+
+    @classmethod
+    def take(cls, worker_metrics_text: str) -> CpuSnapshot:
+        return cls(
+            time.monotonic(),
+            worker_cpu_s(worker_metrics_text),
+            time.process_time(),
+            machine_busy_s(),
+        )
+
+    def cores_until(self, later: CpuSnapshot) -> dict[str, float]:
+        """Cores each kept busy on average between this snapshot and `later`."""
+        wall = later.wall_s - self.wall_s
+        if wall <= 0:
+            return {}
+        return {
+            "worker": round((later.worker_s - self.worker_s) / wall, 2),
+            "bench": round((later.bench_s - self.bench_s) / wall, 2),
+            "machine": round((later.machine_busy_s - self.machine_busy_s) / wall, 2),
+        }
+
+
+def machine_busy_s(stat: Path = Path("/proc/stat")) -> float:
+    """CPU seconds every core of the machine spent busy since boot (0.0 where unknown)."""
+    try:
+        fields = stat.read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return 0.0
+    # cpu user nice system idle iowait irq softirq steal ...: all but idle and iowait
+    ticks = [int(v) for v in fields[1:9]]
+    busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 

@@ -258,11 +258,12 @@ def _phases(levels: list[dict[str, Any]]) -> list[str]:
         "docs/OPERATING.md), the exactly_once commits (`tally_transaction_commit_seconds`), and "
         "the worker's consumer lag sampled once a second during the level (records between its "
         "last processed offset and the log end, `tally_consumer_lag_messages`; `-` in runs "
-        "before it was sampled):",
+        "before it was sampled), and the cores the worker, the bench process (its producer) and "
+        "the whole machine kept busy during the level:",
         *_table(
             "| load | batches | records/batch | "
             + " | ".join(PHASES)
-            + " | commits | commit ms | lag mean / max |"
+            + " | commits | commit ms | lag mean / max | cores worker / bench / machine |"
         ),
     ]
     for lv in measured:
@@ -271,9 +272,12 @@ def _phases(levels: list[dict[str, Any]]) -> list[str]:
         commits = lv.get("commits") or {}
         lag = lv.get("consumer_lag") or {}
         lag_text = f"{lag['mean']:,.0f} / {lag['max']:,.0f}" if lag.get("samples") else "-"
+        cores = lv.get("cpu_cores") or {}
+        cores_text = f"{cores['worker']} / {cores['bench']} / {cores['machine']}" if cores else "-"
         lines.append(
             f"| {load} | {lv['batches']:,.0f} | {lv['mean_batch_records']} | {phases} | "
-            f"{commits.get('count', 0):,.0f} | {commits.get('mean_ms', '-')} | {lag_text} |"
+            f"{commits.get('count', 0):,.0f} | {commits.get('mean_ms', '-')} | {lag_text} | "
+            f"{cores_text} |"
         )
     return lines
 

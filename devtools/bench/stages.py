@@ -25,6 +25,7 @@ from base.topics import changelog_topic, ensure_topics
 from devtools.bench import floor, holds, kafka_io, pg
 from devtools.bench.config import BenchConfig
 from devtools.bench.env import (
+    CpuSnapshot,
     Namespace,
     create_topics,
     labelled,
@@ -424,8 +425,12 @@ async def _latency_level(
     ctx.echo(f"latency: {tag} {load:.1%} of max = {rate:,.0f}/s for {config.level_duration_s}s")
     topics = {"events": main.topics.events, "commands": main.topics.commands}
     flame = _maybe_flame(ctx, worker, load)
+    cpu_before = CpuSnapshot.take(await asyncio.to_thread(worker.metrics_text))
     async with _lag_sampled(worker) as lag_samples:
         tally_run = await kafka_io.paced(rig.producer, topics, items, rate, config.level_duration_s)
+    cpu_cores = cpu_before.cores_until(
+        CpuSnapshot.take(await asyncio.to_thread(worker.metrics_text))
+    )
     if flame is not None:
         await asyncio.to_thread(flame.finish)
     await asyncio.to_thread(_wait_progress, ctx, worker, port, done_before + tally_run.sent)
@@ -454,6 +459,7 @@ async def _latency_level(
         "worker_histogram_p99_ms_le": hist_p99,
         **batches,
         "consumer_lag": _lag_summary(lag_samples),
+        "cpu_cores": cpu_cores,
         "kafka_achieved_rate": round(kafka_run.achieved_rate, 1),
         "tag": tag,
     }

@@ -1,7 +1,11 @@
-"""The latency levels' consumer-lag summary: where a backlog waits, if not in the batch."""
+"""The latency levels' consumer-lag and CPU figures: where a backlog waits, who had the cores."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from devtools.bench.env import CpuSnapshot, machine_busy_s
 from devtools.bench.stages import _lag_summary
 
 
@@ -11,3 +15,18 @@ def test_the_summary_is_the_mean_and_the_max_of_the_samples() -> None:
 
 def test_no_samples_says_so_rather_than_a_zero_lag_measured() -> None:
     assert _lag_summary([])["samples"] == 0
+
+
+def test_machine_busy_counts_every_state_but_idle_and_iowait(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal (ticks)
+    stat.write_text("cpu  100 20 30 5000 400 5 6 7 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+    assert machine_busy_s(stat) == (100 + 20 + 30 + 5 + 6 + 7) / os.sysconf("SC_CLK_TCK")
+    assert machine_busy_s(tmp_path / "absent") == 0.0
+
+
+def test_cores_are_cpu_seconds_over_wall_seconds() -> None:
+    before = CpuSnapshot(wall_s=10.0, worker_s=1.0, bench_s=2.0, machine_busy_s=100.0)
+    after = CpuSnapshot(wall_s=14.0, worker_s=3.0, bench_s=4.0, machine_busy_s=107.0)
+    assert before.cores_until(after) == {"worker": 0.5, "bench": 0.5, "machine": 1.75}
+    assert before.cores_until(before) == {}  # no time passed: no figure, not a division by 0

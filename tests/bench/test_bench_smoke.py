@@ -58,6 +58,8 @@ def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) ->
         assert level["commits"]["count"] > 0  # the default guarantee commits transactions
         lag = level["consumer_lag"]  # sampled once a second: a 1 s smoke level may have none
         assert lag["samples"] >= 0 and 0 <= lag["mean"] <= lag["max"], lag
+        cores = level["cpu_cores"]
+        assert set(cores) == {"worker", "bench", "machine"} and min(cores.values()) >= 0, cores
         for side in ("tally_sync_ms", "kafka_ms"):
             figures = level[side]
             assert figures["count"] > 0, (level["load"], side)
