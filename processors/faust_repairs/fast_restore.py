@@ -27,6 +27,8 @@ from aiokafka.structs import TopicPartition
 from faust.tables.recovery import Recovery
 from faust.types import TP
 
+from processors.faust_repairs.store_writes import write_store
+
 log = logging.getLogger("tally.restore")
 
 _FAUST_BUILD_OFFSETS = "_tally_faust_build_offsets"
@@ -143,8 +145,6 @@ async def _read_into_stores(
     ends: Mapping[TopicPartition, int],
 ) -> dict[TopicPartition, int]:
     """Read each partition up to its end into its store; the position each one reached."""
-    from rocksdict import WriteBatch  # Faust's RocksDB driver (rocksdict) writes the store
-
     reached = {ktp: await consumer.position(ktp) for ktp in ends}
     waiting = {ktp for ktp in ends if reached[ktp] < ends[ktp]}
     last_progress = time.monotonic()
@@ -152,13 +152,7 @@ async def _read_into_stores(
         fetched = await consumer.getmany(*waiting, timeout_ms=500)
         for ktp, records in fetched.items():
             tp = tps[ktp]
-            batch = WriteBatch(raw_mode=True)
-            for record in records:
-                if record.value is None:
-                    batch.delete(record.key)
-                else:
-                    batch.put(record.key, record.value)
-            stores[tp]._db_for_partition(tp.partition).write(batch)
+            write_store(stores[tp], tp.partition, [(r.key, r.value) for r in records])
             last_progress = time.monotonic()
         for ktp in list(waiting):
             # past the last record (a transaction marker may follow it): the fetch position

@@ -23,6 +23,14 @@ StoreWrite = tuple[bytes, bytes | None]
 
 def write_partition(table: Any, partition: int, writes: Sequence[StoreWrite]) -> None:
     """Put (or delete) `writes` in `table`'s RocksDB database of `partition`, atomically."""
+    write_store(table.data, partition, writes)
+
+
+def write_store(store: Any, partition: int, writes: Sequence[StoreWrite]) -> None:
+    """Put (or delete) `writes` in Faust RocksDB `store`'s database of `partition`, atomically.
+
+    The bulk restore writes each fetched changelog chunk through here too.
+    """
     if not writes:
         return
     batch = WriteBatch(raw_mode=True)
@@ -31,4 +39,4 @@ def write_partition(table: Any, partition: int, writes: Sequence[StoreWrite]) ->
             batch.delete(key)
         else:
             batch.put(key, value)
-    table.data._db_for_partition(partition).write(batch)
+    store._db_for_partition(partition).write(batch)
