@@ -9,6 +9,7 @@ a stack that was already running (`make up`) is left running.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,16 @@ def live_stack(stack_settings: Settings) -> Iterator[Settings]:
         yield stack_settings
     finally:
         stop_started(stack_settings, started, echo=logger.info)
+
+
+@pytest.fixture(autouse=True)
+def _sockets_left_are_reported_by_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After an integration test, collect garbage: a socket it left open (an unclosed
+    transport's ResourceWarning, an error here) is then reported by that test, not by
+    whichever later test the collector happens to run in."""
+    yield
+    if request.node.get_closest_marker("integration") is not None:
+        gc.collect()
 
 
 @pytest.fixture

@@ -28,6 +28,5 @@ async def test_the_gateway_bus_starts_once_a_late_broker_answers(isolated: Setti
         await bus.produce(isolated.topics.events, [])  # started: nothing raised
     finally:
         await bus.stop()
-        server = await opening
-        server.close()
-        await server.wait_closed()
+        relay = await opening
+        await asyncio.to_thread(relay.stop)

@@ -1,11 +1,16 @@
 """A broker that answers late: a relay to the real one, opened after a delay (a process
-started while its broker restarts)."""
+started while its broker restarts).
+
+The relay is the fault runner's (`devtools.faults.relay`): it runs in a thread of its own
+and its `stop()` closes every connection it made, so no socket outlives the test.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 from base.settings import Settings
+from devtools.faults.relay import Relay
 
 
 def via_port(settings: Settings, port: int) -> Settings:
@@ -13,25 +18,7 @@ def via_port(settings: Settings, port: int) -> Settings:
     return settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"port": port})})
 
 
-async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, to: int) -> None:
-    upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", to)
-
-    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        try:
-            while data := await source.read(65_536):
-                sink.write(data)
-                await sink.drain()
-        finally:
-            sink.transport.abort()
-
-    await asyncio.gather(
-        pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True
-    )
-
-
-async def open_relay_after(delay_s: float, listen_port: int, broker_port: int) -> asyncio.Server:
-    """After `delay_s`, relay `listen_port` to the broker at `broker_port`."""
+async def open_relay_after(delay_s: float, listen_port: int, broker_port: int) -> Relay:
+    """After `delay_s`, relay `listen_port` to the broker at `broker_port`; `stop()` it."""
     await asyncio.sleep(delay_s)
-    return await asyncio.start_server(
-        lambda r, w: _relay(r, w, broker_port), "127.0.0.1", listen_port
-    )
+    return await asyncio.to_thread(Relay(listen_port, broker_port).start)
