@@ -1,10 +1,12 @@
 """How SKU states lie in the positions table (and so in its changelog).
 
 A state is stored in parts (ledger.codec `split_state`): its core under the SKU's own key,
-and each sealed chunk of its journals (stored decisions, resolved holds) under
+and each sealed chunk of its journals (stored decisions, resolved holds, seen ids) under
 `sku NUL kind NUL seq`, written once when sealed and deleted (a tombstone in the changelog)
-when dropped. A hot SKU's core stays small, so a batch rewrites a few hundred bytes instead
-of every idempotency record the SKU keeps. A SKU never contains NUL, so the two kinds of key
+when dropped. Its holds part (pending holds, the journals' fresh entries) is `holds` 0,
+rewritten only when a hold command changed it, so a fact rewrites the core alone. A hot
+SKU's core stays small, so a batch rewrites a few hundred bytes instead of every idempotency
+record the SKU keeps. A SKU never contains NUL, so the two kinds of key
 cannot meet; readers of the table iterate `state_keys` only.
 """
 

@@ -49,8 +49,12 @@ _POLICY_JSON: Callable[[bytes], PolicyRecordUnion] = _POLICY.validator.validate_
 # seen ids numbered (split_state stores sealed chunks apart). 4: holds, resolved holds and
 # decisions keyed by channel and id (ledger.state hold_key, request_key). 5: holds may wait
 # on incoming supply (Hold.supply, Incoming.backorders: backorders, docs/PROMISE.md).
-STATE_FORMAT = 5
+# 6: a core's second byte says whether its holds part is stored apart (split_state).
+STATE_FORMAT = 6
 _STATE_HEADER = bytes((STATE_FORMAT,))
+# A core (split_state) follows the format byte with one of these, then the JSON.
+_CORE_HOLDS_EMPTY = _STATE_HEADER + b"-"  # no holds part: the SKU has none
+_CORE_HOLDS_APART = _STATE_HEADER + b"+"  # the holds part is the HOLDS_PART chunk
 _REASONS_MAX = 3
 _UNION_ERRORS = ("union_tag_invalid", "union_tag_not_found")
 
@@ -85,24 +89,65 @@ def encode_state(state: SkuState) -> bytes:
 
 def decode_state(raw: bytes) -> SkuState:
     """A state written by `encode_state` of this `STATE_FORMAT`; any other is a DecodeError."""
+    _check_format(raw)
+    return _state_json(raw[1:])
+
+
+def _check_format(raw: bytes) -> None:
     if raw[:1] != _STATE_HEADER:
         raise DecodeError(
             f"state format v{_state_format(raw)} unknown (this build reads v{STATE_FORMAT}); "
             "rebuild the table from the event log"
         )
+
+
+def _state_json(raw: bytes) -> SkuState:
     try:
-        return _STATE.validate_json(raw[1:])
+        return _STATE.validate_json(raw)
     except ValidationError as err:
         raise DecodeError(_reason(err, None)) from None
 
 
-ChunkKind = Literal["decisions", "resolved", "seen"]
+ChunkKind = Literal["decisions", "resolved", "seen", "holds"]
 ChunkId = tuple[ChunkKind, int]  # (collection, sequence number)
+
+
+class HoldsPart(NamedTuple):
+    """What hold commands change and facts do not: the pending holds and the fresh entries of
+    the resolved-holds and decisions journals. Kept in the core, these made up about 80 % of
+    its bytes in the bench workload (a decision is a keyed JSON object), re-encoded and
+    rewritten with every fact. So split_state stores them apart under HOLDS_PART, rewritten
+    only when they change."""
+
+    holds: Mapping[str, Hold]
+    resolved: Mapping[str, Hold]  # SkuState.resolved.fresh
+    decisions: Mapping[str, tuple[Decision, ...]]  # SkuState.decisions.fresh
+
+
+HOLDS_PART: ChunkId = ("holds", 0)
+_HOLDS_PART: TypeAdapter[HoldsPart] = TypeAdapter(HoldsPart, config=_CONFIG)
+
+
+def _holds_part(state: SkuState) -> HoldsPart:
+    return HoldsPart(state.holds, state.resolved.fresh, state.decisions.fresh)
+
+
+def _with_holds_part(state: SkuState, part: HoldsPart) -> SkuState:
+    return state._replace(
+        holds=part.holds,
+        resolved=state.resolved._replace(fresh=part.resolved),
+        decisions=state.decisions._replace(fresh=part.decisions),
+    )
+
+
+def _same_part(part: HoldsPart, other: HoldsPart) -> bool:
+    # a fact leaves these mappings untouched (the same objects); == only after a command
+    return all(mine is theirs or mine == theirs for mine, theirs in zip(part, other, strict=True))
 
 
 class StateParts(NamedTuple):
     """A state stored in parts: the `core` (everything but the sealed journal chunks, each
-    reduced to an empty placeholder) and the sealed chunks `core` refers to."""
+    reduced to an empty placeholder, and the holds part) and the chunks `core` refers to."""
 
     core: bytes
     new_chunks: dict[ChunkId, bytes]  # sealed since `stored` (all of them without one)
@@ -153,11 +198,20 @@ def split_state(state: SkuState, stored: SkuState | None) -> StateParts:
 
     A sealed chunk never changes, so only chunks sealed since `stored` are encoded: the
     bytes written per batch stay near the size of the small parts of the state however many
-    decisions, resolved holds and event ids a hot SKU keeps.
+    decisions, resolved holds and event ids a hot SKU keeps. The holds part (HoldsPart) is
+    stored apart while it is not empty, and written only when it differs from `stored`'s.
     """
-    core = state
     new_chunks: dict[ChunkId, bytes] = {}
     dropped_chunks: list[ChunkId] = []
+    part = _holds_part(state)
+    if any(part):
+        header, core = _CORE_HOLDS_APART, _with_holds_part(state, HoldsPart({}, {}, {}))
+        if stored is None or not _same_part(part, _holds_part(stored)):
+            new_chunks[HOLDS_PART] = _HOLDS_PART.dump_json(part)
+    else:
+        header, core = _CORE_HOLDS_EMPTY, state
+        if stored is not None and any(_holds_part(stored)):
+            dropped_chunks.append(HOLDS_PART)
     for chunked in _CHUNKED:
         chunks, first = chunked.chunks(state), chunked.first_seq(state)
         if chunks:
@@ -172,7 +226,7 @@ def split_state(state: SkuState, stored: SkuState | None) -> StateParts:
             dropped_chunks += [(chunked.kind, seq) for seq in gone]
         for seq in range(first_new, after_last):
             new_chunks[(chunked.kind, seq)] = chunked.adapter.dump_json(chunks[seq - first])
-    return StateParts(encode_state(core), new_chunks, dropped_chunks)
+    return StateParts(header + _STATE.dump_json(core), new_chunks, dropped_chunks)
 
 
 def join_state(core: bytes, load_chunk: Callable[[ChunkId], bytes | None]) -> SkuState:
@@ -181,7 +235,13 @@ def join_state(core: bytes, load_chunk: Callable[[ChunkId], bytes | None]) -> Sk
     A missing or undecodable chunk is a `DecodeError` (the store is then rebuilt from the
     changelog, like any unreadable state).
     """
-    state = decode_state(core)
+    _check_format(core)
+    apart = core[:2] == _CORE_HOLDS_APART
+    if not apart and core[:2] != _CORE_HOLDS_EMPTY:
+        raise DecodeError(f"state core: unknown parts byte {core[1:2]!r} (a whole state?)")
+    state = _state_json(core[2:])
+    if apart:
+        state = _with_holds_part(state, _load_holds_part(state.sku, load_chunk))
     for chunked in _CHUNKED:
         count, first = len(chunked.chunks(state)), chunked.first_seq(state)
         if not count:
@@ -198,6 +258,16 @@ def join_state(core: bytes, load_chunk: Callable[[ChunkId], bytes | None]) -> Sk
                 raise DecodeError(f"{where}: {_reason(err, None)}") from None
         state = chunked.with_chunks(state, tuple(chunks))
     return state
+
+
+def _load_holds_part(sku: str, load_chunk: Callable[[ChunkId], bytes | None]) -> HoldsPart:
+    raw = load_chunk(HOLDS_PART)
+    if raw is None:
+        raise DecodeError(f"state of {sku}: holds part missing")
+    try:
+        return _HOLDS_PART.validate_json(raw)
+    except ValidationError as err:
+        raise DecodeError(f"state of {sku}: holds part: {_reason(err, None)}") from None
 
 
 def _state_format(raw: bytes) -> str:

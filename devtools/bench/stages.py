@@ -38,7 +38,7 @@ from devtools.bench.env import (
 from devtools.bench.gen import Item, Workload, stamp
 from devtools.bench.profile import FlameGraph, ProfileRun
 from devtools.bench.stats import percentiles, steady_rate
-from ledger.codec import decode_state, encode_state
+from ledger.codec import join_state, split_state
 from ledger.state import Position, SkuState
 from ops.child_process import ChildProcess
 from ops.child_worker import ChildWorker
@@ -666,7 +666,7 @@ def _state_template(location: str) -> tuple[bytes, bytes]:
         seen_fresh="\x00" + "\x00".join(f"evt-SKUPLACEHOLDER-{i}" for i in range(5)) + "\x00",
         seen_fresh_count=5,
     )
-    raw = encode_state(state)
+    raw = split_state(state, None).core  # a core with no chunks: as the worker stores it
     return raw.split(b"777777")[0], raw.split(b"777777")[1]
 
 
@@ -709,7 +709,7 @@ async def recovery(ctx: Context) -> dict[str, Any]:
     )
     head, tail = _state_template(namespace.locations[0])
     sample = head.replace(b"SKUPLACEHOLDER", b"X") + b"5" + tail
-    decode_state(sample)  # the template is a valid stored state
+    join_state(sample, lambda chunk: None)  # the template is a valid stored state, whole
     count = config.recovery_records
     prefix = f"{namespace.prefix}-r".encode()
 
@@ -728,7 +728,7 @@ async def recovery(ctx: Context) -> dict[str, Any]:
         "records": count,
         "bytes_per_record": len(sample) + len(prefix) + 7,
         "method": (
-            "changelog records written directly (encode_state, one location each, keyed and "
+            "changelog records written directly (split_state cores, one location each, keyed and "
             "partitioned as the worker's own changelog writes), then a worker with an empty "
             "data dir; restore span from the first of the worker's 'bulk restore: reading' and "
             "Faust's 'Restoring state from changelog topics' log lines to Faust's next "

@@ -280,10 +280,13 @@ def changelog() -> str:
         "), compacted, as many partitions as `tally.events` (`TALLY_TOPICS__PARTITIONS`): a "
         "SKU's state is on the partition its records are on. Keys: a SKU's core under the "
         "SKU itself (UTF-8); each sealed chunk "
-        f"of its remembered ids under `SKU NUL kind NUL seq` (kinds {kinds}; e.g. "
-        f"`{example}`). Values: a core is one byte, the state format ({STATE_FORMAT}), then "
-        "the state as JSON; a chunk is JSON; a dropped chunk is a tombstone (null value). "
-        "A batch writes new chunks before the core that refers to them."
+        f"of its remembered ids, and its holds part (pending holds and the newest decisions "
+        f"and resolved holds, while it has any), under `SKU NUL kind NUL seq` (kinds {kinds}; "
+        f"e.g. `{example}`; the holds part is `holds` 0). Values: a core is one byte, the "
+        f"state format ({STATE_FORMAT}), then `+` (its holds part is stored apart) or `-` "
+        "(it has none), then the state as JSON; a chunk is JSON; a dropped chunk is a "
+        "tombstone (null value). A batch writes new chunks before the core that refers to "
+        "them, and a holds part only when it changed."
     )
 
 

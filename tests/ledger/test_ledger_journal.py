@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger import limits
-from ledger.codec import decode_state, encode_state, join_state, split_state
+from ledger.codec import HOLDS_PART, ChunkId, decode_state, encode_state, join_state, split_state
 from ledger.decide import decide
 from ledger.errors import DecodeError
 from ledger.fold import fold
@@ -61,7 +61,9 @@ def test_a_state_split_and_joined_is_the_same_state() -> None:
     assert state.decisions.first_seq > 0 and state.resolved.sealed
     parts = split_state(state, None)
     assert parts.dropped_chunks == []
-    assert len(parts.new_chunks) == len(state.decisions.sealed) + len(state.resolved.sealed)
+    sealed = len(state.decisions.sealed) + len(state.resolved.sealed)
+    assert len(parts.new_chunks) == sealed + 1  # and the holds part
+    assert HOLDS_PART in parts.new_chunks
     chunks = parts.new_chunks
     assert join_state(parts.core, chunks.get) == state
     assert decode_state(encode_state(state)) == state  # the whole-state form still works
@@ -88,7 +90,8 @@ def test_the_core_stays_small_however_many_records_a_sku_keeps() -> None:
     small = split_state(held_and_committed(FRESH // 2), None).core
     hot = held_and_committed(700)
     core = split_state(hot, None).core
-    assert len(core) < 2 * len(small)  # bounded by the fresh parts, not the journals
+    placeholders = len(hot.decisions.sealed) + len(hot.resolved.sealed)
+    assert len(core) - len(small) <= 4 * placeholders  # `{},` a chunk, not its records
     assert len(core) * 10 < len(encode_state(hot))
 
 
@@ -130,3 +133,57 @@ def test_seen_id_chunks_are_stored_apart_and_dropped_by_sequence() -> None:
     joined = join_state(parts.core, store.get)
     assert joined == state
     assert len(parts.core) * 5 < len(encode_state(state))  # the ids travel once, in chunks
+
+
+def stored_and_joined(
+    state: SkuState, stored: SkuState | None, store: dict[ChunkId, bytes]
+) -> SkuState:
+    """Apply `split_state(state, stored)` to `store` (chunk id -> bytes) and read it back."""
+    parts = split_state(state, stored)
+    store.update(parts.new_chunks)
+    for chunk in parts.dropped_chunks:
+        del store[chunk]
+    return join_state(parts.core, store.get)
+
+
+def test_a_fact_leaves_the_holds_part_unwritten() -> None:
+    stored = held_and_committed(FRESH // 2)
+    store = dict(split_state(stored, None).new_chunks)
+    state = fold([fact("received", "A", 5)], stored)
+    parts = split_state(state, stored)
+    assert parts.new_chunks == {} and parts.dropped_chunks == []
+    assert len(parts.core) * 3 < len(encode_state(state))  # the decisions stay out of it
+    assert join_state(parts.core, store.get) == state
+
+
+def test_a_hold_command_rewrites_the_holds_part() -> None:
+    stored = held_and_committed(2)
+    store = dict(split_state(stored, None).new_chunks)
+    state = decide(stored, reserve("h-new", "web", 1, t=9), POLICIES).state
+    assert set(split_state(state, stored).new_chunks) == {HOLDS_PART}
+    assert stored_and_joined(state, stored, store) == state
+
+
+def test_a_sku_without_holds_has_no_holds_part_and_an_emptied_one_is_dropped() -> None:
+    facts_only = fold([fact("received", "A", 5)], SkuState.empty(SKU))
+    assert split_state(facts_only, None).new_chunks == {}
+    store: dict[ChunkId, bytes] = {}
+    held = decide(facts_only, reserve("h1", "web", 1, t=1), POLICIES).state
+    assert stored_and_joined(held, facts_only, store) == held and HOLDS_PART in store
+    # the hold resolved and its journals emptied: nothing of a holds part is left to keep
+    emptied = held._replace(holds={}, resolved=Journal(), decisions=Journal())
+    assert stored_and_joined(emptied, held, store) == emptied
+    assert HOLDS_PART not in store
+
+
+def test_a_missing_holds_part_is_a_decode_error() -> None:
+    parts = split_state(held_and_committed(1), None)
+    with pytest.raises(DecodeError) as error:
+        join_state(parts.core, lambda _chunk: None)
+    assert "holds part missing" in error.value.reason
+
+
+def test_a_whole_state_is_not_read_as_a_core() -> None:
+    with pytest.raises(DecodeError) as error:
+        join_state(encode_state(held_and_committed(1)), lambda _chunk: None)
+    assert "parts byte" in error.value.reason

@@ -8,10 +8,14 @@ from base.table_layout import (
     is_state_key,
     read_all_states,
     read_state,
+    state_key,
     state_writes,
 )
 from ledger import limits
+from ledger.codec import HOLDS_PART
+from ledger.fold import fold
 from tests.ledger.test_ledger_journal import held_and_committed
+from tests.support.ledger_builders import fact
 
 
 def apply(table: dict[bytes, bytes], writes: list[tuple[bytes, bytes | None]]) -> None:
@@ -37,14 +41,24 @@ def test_chunks_are_written_before_the_core_and_dropped_after_it() -> None:
     assert read_state(table.get, state.sku) == state
 
 
-def test_a_batch_of_a_hot_sku_writes_only_its_core_until_a_chunk_seals() -> None:
+def test_a_batch_of_a_hot_sku_writes_only_its_holds_part_and_core_until_a_chunk_seals() -> None:
     stored = held_and_committed(700)
     state = held_and_committed(1, start=700, state=stored)
     # 1,400 decisions and 700 resolved holds leave room for one more round in the fresh parts
     fresh_max = limits.JOURNAL_FRESH_MAX
     assert len(stored.decisions.fresh) + 2 <= fresh_max
     assert len(stored.resolved.fresh) + 1 <= fresh_max
-    assert [key for key, _ in state_writes(state, stored)] == [state.sku.encode()]
+    sku = state.sku
+    assert [key for key, _ in state_writes(state, stored)] == [
+        chunk_key(sku, HOLDS_PART),
+        state_key(sku),
+    ]
+
+
+def test_a_fact_on_a_hot_sku_writes_only_its_core() -> None:
+    stored = held_and_committed(700)
+    state = fold([fact("received", "A", 3)], stored)
+    assert [key for key, _ in state_writes(state, stored)] == [state_key(state.sku)]
 
 
 def test_readers_see_states_only_never_chunks() -> None:
