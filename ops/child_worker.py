@@ -6,6 +6,8 @@ Used by `tally demo`, the bench harness, the fault runner and the integration te
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Self
 
@@ -57,6 +59,11 @@ class ChildWorker(ChildProcess):
                     f"set TALLY_{self.settings_section}__{name.upper()}_PORT or stop it"
                 )
         return super().start()
+
+    def dump_tasks(self) -> None:
+        """Have the worker log where its tasks wait (processors/task_dump.py); no-op if gone."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGUSR1)  # the worker only, not its process group
 
     def wait_metrics_up(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         """Until the worker's metrics endpoint answers (the process got through start-up)."""

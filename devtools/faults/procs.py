@@ -152,8 +152,8 @@ class Supervisor:
         """Have each running worker log where its tasks wait (processors/task_dump.py)."""
         with self._lock:
             for index, worker in enumerate(self.workers):
-                if worker.alive() and index not in self.stopped:
-                    os.kill(worker.pid, signal.SIGUSR1)  # the worker only, not its group
+                if index not in self.stopped:
+                    worker.dump_tasks()
 
     def check(self) -> None:
         """Restart (and record) every process that exited on its own; CrashLoop past

@@ -24,6 +24,7 @@ from tests.support.ledger_builders import book as policy_book
 from tests.support.ledger_builders import channel as channel_record
 from tests.support.reference import figure_mismatches, reference_states
 from tests.support.waiting import redis_client, wait_for_figure, wait_until
+from tests.support.worker_dumps import dumps_on_timeout
 from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -75,8 +76,9 @@ def test_a_rebalance_loses_no_event_and_keeps_hold_decisions_consistent(
         worker_b.wait_metrics_up()
         asyncio.run(produce_json(isolated, isolated.topics.events, stock))
         client = redis_client(isolated)
-        for sku in hold_skus:
-            wait_for_figure(client, f"tally:ats:{channel}", sku, str(STOCK_UNITS), timeout_s=90)
+        with dumps_on_timeout(worker_a, worker_b):
+            for sku in hold_skus:
+                wait_for_figure(client, f"tally:ats:{channel}", sku, str(STOCK_UNITS), timeout_s=90)
 
         half = len(facts) // 2
         feed = threading.Thread(
@@ -98,20 +100,23 @@ def test_a_rebalance_loses_no_event_and_keeps_hold_decisions_consistent(
         )
 
         expected = reference_states(facts + stock)
-        wait_until(
-            lambda: figure_mismatches(
-                client, {s: expected[s] for s in fact_skus if s in expected}, book
-            ),
-            lambda wrong: not wrong,
-            timeout_s=120,
-            what="fact SKUs equal to the reference fold",
-        )
-        decisions = wait_until(
-            lambda: asyncio.run(read_all(isolated, isolated.topics.decisions, idle_ms=500)),
-            lambda found: {d["request_id"] for d in found} >= {r["request_id"] for r in reserves},
-            timeout_s=120,
-            what="a decision for every reserve",
-        )
+        with dumps_on_timeout(worker_a):
+            wait_until(
+                lambda: figure_mismatches(
+                    client, {s: expected[s] for s in fact_skus if s in expected}, book
+                ),
+                lambda wrong: not wrong,
+                timeout_s=120,
+                what="fact SKUs equal to the reference fold",
+            )
+            decisions = wait_until(
+                lambda: asyncio.run(read_all(isolated, isolated.topics.decisions, idle_ms=500)),
+                lambda found: (
+                    {d["request_id"] for d in found} >= {r["request_id"] for r in reserves}
+                ),
+                timeout_s=120,
+                what="a decision for every reserve",
+            )
     finally:
         worker_b.stop()
         worker_a.stop()
