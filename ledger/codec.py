@@ -3,9 +3,10 @@
 Decoding runs entirely inside pydantic-core (its JSON parser validates as it parses).
 Bad bytes raise `DecodeError` with a short reason naming the field(s), never anything else.
 
-Stored state carries its layout version in a leading byte (`STATE_FORMAT`); a state written
-in any other layout is refused by name rather than misread, since the table it came from
-can always be rebuilt from the event log.
+Stored state is written in parts (`split_state`, read back by `join_state`) and carries its
+layout version in a leading byte (`STATE_FORMAT`); a state written in any other layout is
+refused by name rather than misread, since the table it came from can always be rebuilt
+from the event log.
 """
 
 from __future__ import annotations
@@ -80,17 +81,6 @@ def decode_policy(raw: bytes) -> PolicyRecordUnion:
 def encode(model: BaseModel) -> bytes:
     """JSON bytes of any wire model (None fields are written as null)."""
     return model.__pydantic_serializer__.to_json(model)
-
-
-def encode_state(state: SkuState) -> bytes:
-    """`STATE_FORMAT` as one byte, then the state as JSON."""
-    return _STATE_HEADER + _STATE.dump_json(state)
-
-
-def decode_state(raw: bytes) -> SkuState:
-    """A state written by `encode_state` of this `STATE_FORMAT`; any other is a DecodeError."""
-    _check_format(raw)
-    return _state_json(raw[1:])
 
 
 def _check_format(raw: bytes) -> None:

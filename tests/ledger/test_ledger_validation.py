@@ -17,9 +17,9 @@ from ledger.codec import (
     decode_event,
     decode_ledger_event,
     decode_policy,
-    decode_state,
     encode,
-    encode_state,
+    join_state,
+    split_state,
 )
 from ledger.errors import DecodeError, LimitExceeded
 from ledger.fold import apply_event, fold
@@ -204,19 +204,25 @@ def test_mutated_events_decode_or_raise_decode_error(
         assert decode_event(encode(event)) == event
 
 
+def no_chunks(_chunk: object) -> None:
+    return None
+
+
 def test_state_round_trips_and_bad_state_bytes_are_a_decode_error() -> None:
     state = fold([fact("received", "A", 3), fact("counted", "A", 1)], SkuState.empty(SKU))
-    assert decode_state(encode_state(state)) == state
+    parts = split_state(state, None)
+    assert parts.new_chunks == {}  # facts alone: no holds part, no sealed chunk
+    assert join_state(parts.core, no_chunks) == state
     with pytest.raises(DecodeError):
-        decode_state(b'["SKU-1", "not a version"]')
+        join_state(bytes((STATE_FORMAT,)) + b'-["SKU-1", "not a version"]', no_chunks)
 
 
 def test_state_bytes_lead_with_their_format_version() -> None:
     state = fold([fact("received", "A", 3)], SkuState.empty(SKU))
-    raw = encode_state(state)
-    assert raw[0] == STATE_FORMAT
+    core = split_state(state, None).core
+    assert core[0] == STATE_FORMAT
     with pytest.raises(DecodeError) as bad:
-        decode_state(raw[1:])  # no version byte: the old, unversioned layout
+        join_state(core[2:], no_chunks)  # the bare JSON array: the old, unversioned layout
     assert bad.value.reason.startswith("state format v1 unknown")
     assert "rebuild the table" in bad.value.reason
 
@@ -225,13 +231,14 @@ def test_state_bytes_lead_with_their_format_version() -> None:
     ("raw", "named"),
     [
         (b'["SKU-1", 3, null, {}, {}, {}, {}, {}, ["\\u0000", 0, []], [0, 0, 0, 0, 0, 0]]', "v1"),
-        (bytes((STATE_FORMAT + 1,)) + b"[]", f"v{STATE_FORMAT + 1}"),
+        (bytes((STATE_FORMAT + 1,)) + b"-[]", f"v{STATE_FORMAT + 1}"),
+        (bytes((STATE_FORMAT - 1,)) + b"[]", f"v{STATE_FORMAT - 1}"),
         (b"", "v?"),
     ],
 )
 def test_a_state_of_another_format_is_named_not_misread(raw: bytes, named: str) -> None:
     with pytest.raises(DecodeError) as bad:
-        decode_state(raw)
+        join_state(raw, no_chunks)
     assert bad.value.reason.startswith(f"state format {named}")
 
 
