@@ -205,6 +205,12 @@ class WorkerSettings(BaseModel):
     pipeline_depth: int = Field(default=2, ge=1, le=8)
     # The fetched records waiting for the batch loop, at most (the fetch waits beyond).
     inbox_records_max: int = Field(default=4_000, ge=100, le=1_000_000)
+    # How long one fetch may wait at the broker for records (the long poll; Faust fixes
+    # 1,500 ms). The consumer has one fetch in flight per broker, and one that names only
+    # partitions without records (the changelogs, the assignor's topic) holds up every
+    # source partition emptied meanwhile (processors/faust_repairs/fetch_wait.py). An idle
+    # worker sends a fetch this often.
+    fetch_wait_max_ms: int = Field(default=10, ge=1, le=1_500)
     # A changelog partition at least this many records behind at recovery is read in bulk
     # into the local store before Faust's own (per-record) recovery goes on from there.
     bulk_restore_records_min: int = Field(default=5_000, ge=1, le=1_000_000_000)
@@ -277,6 +283,7 @@ class OrdersSettings(BaseModel):
     view_ttl_s: int = Field(default=30 * 86_400, ge=0, le=366 * 86_400)
     # The faust-streaming repairs' bounds (as the stream worker's).
     commit_stall_s: float = Field(default=15.0, ge=1, le=600)
+    fetch_wait_max_ms: int = Field(default=10, ge=1, le=1_500)
     starved_s: float = Field(default=30.0, ge=5, le=600)
     crash_restarts_max: int = Field(default=5, ge=0, le=100)
     session_timeout_s: float = Field(default=10.0, ge=6, le=300)

@@ -50,6 +50,9 @@ def app_options(settings: Settings) -> dict[str, Any]:
     return {
         **faust_options(settings, worker_settings),
         "producer_max_batch_size": worker_settings.producer_batch_bytes_max,
+        # a fetched chunk at most one batch: the inbox's bound holds within a chunk (one
+        # unbounded getmany after a backlog handed over 12,500 records into a 4,000 inbox)
+        "broker_max_poll_records": worker_settings.take_batch_max,
     }
 
 

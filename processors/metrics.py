@@ -53,15 +53,18 @@ BATCH_SIZE = Histogram(
 # Where a batch's time goes, phase by phase, in the order a batch passes them: `queued` (its
 # oldest record in the inbox), `fold` (fold and table write), `durable` (changelog acks),
 # `in_order` (the previous batch finishing), `publish` (Redis). Their sum bounds sync latency.
+# Two more say where the batch loop waited between batches: `idle` (for a first record: the
+# inbox was empty) and `room` (for an earlier batch to finish: `pipeline_depth` unfinished).
 BATCH_PHASE_SECONDS = Histogram(
     "tally_batch_phase_seconds",
-    "Seconds a batch spends in each phase (queued|fold|durable|in_order|publish).",
+    "Seconds a batch spends in each phase (queued|fold|durable|in_order|publish), and the "
+    "batch loop's waits between batches (idle|room).",
     ["phase"],
     buckets=SYNC_LATENCY_BUCKETS_S,
 )
 BATCH_PHASES = {
     phase: BATCH_PHASE_SECONDS.labels(phase)
-    for phase in ("queued", "fold", "durable", "in_order", "publish")
+    for phase in ("queued", "fold", "durable", "in_order", "publish", "idle", "room")
 }
 TABLE_SKUS = Gauge("tally_table_skus", "SKUs held in this worker's positions table partitions.")
 CONSUMER_LAG = Gauge(

@@ -36,15 +36,21 @@ class BatchPipeline:
         settings = self._worker.settings.worker
         try:
             while True:
+                asked_at = time.monotonic()
                 records = await self._inbox.take(
                     settings.take_batch_max, settings.take_batch_bytes_max
                 )
-                metrics.BATCH_PHASES["queued"].observe(
-                    time.monotonic() - self._inbox.oldest_taken_at
+                taken_at = time.monotonic()
+                # the loop was idle only as long as nothing had arrived when it asked
+                metrics.BATCH_PHASES["idle"].observe(
+                    max(0.0, self._inbox.oldest_taken_at - asked_at)
                 )
+                metrics.BATCH_PHASES["queued"].observe(taken_at - self._inbox.oldest_taken_at)
                 await self._worker.policy.ready.wait()
                 await self._worker.repairs.run_batch(self._start(records))
+                room_at = time.monotonic()
                 await self._room(settings.pipeline_depth)
+                metrics.BATCH_PHASES["room"].observe(time.monotonic() - room_at)
         except asyncio.CancelledError:
             await self._let_unfinished_end()
             raise

@@ -244,7 +244,7 @@ def _latency(lat: dict[str, Any], png_path: Path) -> list[str]:
     return [*lines, "", f"![latency percentiles vs offered rate](../{_rel(png_path)})"]
 
 
-PHASES = ("queued", "fold", "durable", "in_order", "publish")
+PHASES = ("queued", "fold", "durable", "in_order", "publish", "room")
 
 
 def _phases(levels: list[dict[str, Any]]) -> list[str]:
