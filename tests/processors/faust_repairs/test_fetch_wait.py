@@ -3,9 +3,11 @@ long-poll wait, not Faust's fixed 1,500 ms (nothing connects: the consumer is on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import faust
+import pytest
 
 from base.settings import OrdersSettings, Settings, WorkerSettings
 from processors.app import app_options
@@ -27,20 +29,26 @@ async def fetch_wait_ms(app: faust.App) -> int:
         thread.thread_loop.close()
 
 
-async def test_the_worker_consumer_waits_the_configured_time() -> None:
-    settings = Settings(worker=WorkerSettings(fetch_wait_max_ms=7))
-    FaustRepairs.install()
+def worker_app(wait_ms: int) -> faust.App:
+    settings = Settings(worker=WorkerSettings(fetch_wait_max_ms=wait_ms))
     app = faust.App("tally-fetch-wait-test", **app_options(settings))
     FaustRepairs(app, settings.worker, ["events"])
-    assert await fetch_wait_ms(app) == 7
+    return app
 
 
-async def test_the_order_processor_consumer_waits_the_configured_time() -> None:
-    settings = Settings(orders=OrdersSettings(fetch_wait_max_ms=9))
-    FaustRepairs.install()
+def orders_app(wait_ms: int) -> faust.App:
+    settings = Settings(orders=OrdersSettings(fetch_wait_max_ms=wait_ms))
     app = faust.App("tally-fetch-wait-orders-test", **orders_app_options(settings))
     FaustRepairs(app, settings.orders, ["orders"])
-    assert await fetch_wait_ms(app) == 9
+    return app
+
+
+@pytest.mark.parametrize("build", [worker_app, orders_app], ids=["worker", "orders"])
+async def test_the_consumer_waits_the_configured_time(
+    build: Callable[[int], faust.App],
+) -> None:
+    FaustRepairs.install()
+    assert await fetch_wait_ms(build(7)) == 7
 
 
 async def test_an_app_without_repairs_keeps_fausts_wait() -> None:
