@@ -112,10 +112,8 @@ class Run:
         except Exception as error:  # a run that cannot finish is reported, not raised
             log.exception("seed %d failed", self.plan.seed)
             self.report.error = f"{type(error).__name__}: {error}"
-            if isinstance(error, TimeoutError) and self.supervisor is not None:
-                # a stall: where each worker's tasks wait, in their logs, before they stop
-                self.supervisor.dump_tasks()
-                await asyncio.sleep(TASK_DUMP_WAIT_S)
+            if isinstance(error, TimeoutError):
+                await self._dump_worker_tasks()  # a stall
         finally:
             await self._teardown()
             self.report.seconds = round(time.monotonic() - started, 1)
@@ -277,6 +275,16 @@ class Run:
                 break
             await asyncio.sleep(2 * POLL_S)
         self.report.divergences = divergences
+        if divergences:
+            # a worker that stopped taking records (seed 43: alive, in the group, idle after
+            # a failed fetch) shows where it waits only while it runs
+            await self._dump_worker_tasks()
+
+    async def _dump_worker_tasks(self) -> None:
+        """Where each running worker's tasks wait, in its log, before the run stops them."""
+        if self.supervisor is not None:
+            self.supervisor.dump_tasks()
+            await asyncio.sleep(TASK_DUMP_WAIT_S)
 
     async def _compare(self) -> list[str]:
         """Both judges, each comparison they make; empty when everything agrees."""
