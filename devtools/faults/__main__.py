@@ -1,5 +1,5 @@
 """`python -m devtools.faults --seeds N [--start S] [--size small|full] [--brokers 1|3]
-[--report PATH]`.
+[--kinds net_drop,kill9] [--report PATH]`.
 
 Brings up (or reuses) the fault stack: its own stack home and ports, never the shared one,
 one broker or a cluster; stops it at the end (`--keep-stack` leaves it running). Prints one
@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from base.settings import Settings, get_settings
-from devtools.faults.plan import FAULT_KINDS, SIZES
+from devtools.faults.plan import FAULT_KINDS, SIZES, FaultKind
 from devtools.faults.run import INTERRUPTED, SeedReport, run_seed
 from devtools.faults.stack import DEFAULT_PORTS, fault_stack_settings, up
 from ops.stack import down
@@ -66,6 +66,10 @@ def main(
     controller_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["controller"],
     redis_port: Annotated[int, typer.Option()] = DEFAULT_PORTS["redis"],
     brokers: Annotated[int, typer.Option(help="1, or 3: a KRaft cluster.", min=1, max=9)] = 1,
+    kinds: Annotated[
+        str,
+        typer.Option(help="Draw only these fault kinds (comma-separated); default: all."),
+    ] = ",".join(FAULT_KINDS),
     keep_stack: Annotated[
         bool, typer.Option("--keep-stack", help="Leave the fault stack running at the end.")
     ] = False,
@@ -74,6 +78,7 @@ def main(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     if size not in SIZES:
         raise typer.BadParameter("small or full", param_hint="--size")
+    drawn = parse_kinds(kinds)
     stack = fault_stack_settings(
         get_settings(), home, kafka_port, controller_port, redis_port, brokers=brokers
     )
@@ -81,8 +86,10 @@ def main(
     command = f"python -m devtools.faults --seeds {seeds} --start {start} --size {size}"
     if brokers > 1:
         command += f" --brokers {brokers}"
+    if drawn != FAULT_KINDS:
+        command += f" --kinds {','.join(drawn)}"
     try:
-        reports = run_seeds(range(start, start + seeds), size, stack, report, command)
+        reports = run_seeds(range(start, start + seeds), size, stack, report, command, drawn)
     finally:
         if not keep_stack:  # the stack is the runner's own: stop it (its data stays)
             down(stack)
@@ -94,14 +101,31 @@ def main(
     raise typer.Exit(0 if total["seeds_ok"] == total["seeds_run"] else 1)
 
 
+def parse_kinds(text: str) -> tuple[FaultKind, ...]:
+    """`net_drop,kill9` as fault kinds, in the plan's order; a clear error for a bad name."""
+    named = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(named - set(FAULT_KINDS))
+    if unknown or not named:
+        raise typer.BadParameter(
+            f"unknown {unknown}; choose from {', '.join(FAULT_KINDS)}", param_hint="--kinds"
+        )
+    return tuple(kind for kind in FAULT_KINDS if kind in named)
+
+
 def run_seeds(
-    seeds: range, size: str, stack: Settings, report: Path, command: str
+    seeds: range,
+    size: str,
+    stack: Settings,
+    report: Path,
+    command: str,
+    kinds: tuple[FaultKind, ...] = FAULT_KINDS,
 ) -> list[SeedReport]:
     """One line per seed; the JSON report rewritten after each."""
     reports: list[SeedReport] = []
     runs = stack.stack.home.parent / "runs"
     for seed in seeds:
-        reports.append(run_seed(seed, SIZES[size], stack, runs / f"seed-{seed}-{int(time.time())}"))
+        workdir = runs / f"seed-{seed}-{int(time.time())}"
+        reports.append(run_seed(seed, SIZES[size], stack, workdir, kinds))
         typer.echo(reports[-1].line())
         for divergence in reports[-1].divergences[:10]:
             typer.echo(f"    {divergence}")

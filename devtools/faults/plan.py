@@ -140,7 +140,14 @@ class Plan:
         return counts
 
 
-def build_plan(seed: int, size: Size, partitions: int, brokers: int = 1) -> Plan:
+def build_plan(
+    seed: int,
+    size: Size,
+    partitions: int,
+    brokers: int = 1,
+    kinds: tuple[FaultKind, ...] = FAULT_KINDS,
+) -> Plan:
+    """The seed's plan; `kinds` narrows the faults drawn (a hunt for one kind's bug)."""
     rng = random.Random(seed)
     prefix = f"f{seed}"
     locations = tuple(f"{prefix}-L{n}" for n in range(LOCATIONS))
@@ -174,7 +181,7 @@ def build_plan(seed: int, size: Size, partitions: int, brokers: int = 1) -> Plan
         )
         for _ in range(size.steps)
     ]
-    faults = _faults(rng, size, brokers)
+    faults = _faults(rng, size, brokers, kinds)
     for fault in faults:
         step = steps[fault.step]
         steps[fault.step] = replace(step, faults=(*step.faults, fault))
@@ -223,14 +230,18 @@ def _canaries(prefix: str, partitions: int) -> tuple[str, ...]:
     return tuple(found[p] for p in sorted(found))
 
 
-def _faults(rng: random.Random, size: Size, brokers: int) -> tuple[Fault, ...]:
+def _faults(
+    rng: random.Random, size: Size, brokers: int, kinds: tuple[FaultKind, ...]
+) -> tuple[Fault, ...]:
     """The seed's faults at distinct steps; on a cluster, at least one broker kill -9."""
+    if not kinds or not set(kinds) <= set(FAULT_KINDS):
+        raise ValueError(f"fault kinds must be a non-empty subset of {FAULT_KINDS}: {kinds}")
     count = rng.randint(size.faults_min, size.faults_max)
-    kinds = list(FAULT_WEIGHTS)
-    weights = list(FAULT_WEIGHTS.values())
+    drawn = [kind for kind in FAULT_WEIGHTS if kind in kinds]
+    weights = [FAULT_WEIGHTS[kind] for kind in drawn]
     at_steps = sorted(rng.sample(range(1, size.steps), count))
-    faults = [_fault(rng, rng.choices(kinds, weights=weights)[0], step) for step in at_steps]
-    if brokers > 1 and not any(f.kind == "kafka_kill" for f in faults):
+    faults = [_fault(rng, rng.choices(drawn, weights=weights)[0], step) for step in at_steps]
+    if brokers > 1 and "kafka_kill" in kinds and not any(f.kind == "kafka_kill" for f in faults):
         middle = len(faults) // 2
         faults[middle] = _fault(rng, "kafka_kill", faults[middle].step)
     return tuple(faults)

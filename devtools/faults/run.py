@@ -33,7 +33,7 @@ from connectors.inspect.kafka_read import TopicMissing, read_table
 from devtools.faults import check, judge_check, stack
 from devtools.faults.gateway import Gateway
 from devtools.faults.inject import Injector
-from devtools.faults.plan import FAULT_KINDS, Plan, Size, build_plan
+from devtools.faults.plan import FAULT_KINDS, FaultKind, Plan, Size, build_plan
 from devtools.faults.procs import (
     WEBHOOK_SECRET,
     CrashLoop,
@@ -367,9 +367,17 @@ class Run:
         self._redis.close()
 
 
-def run_seed(seed: int, size: Size, stack_settings: Settings, workdir: Path) -> SeedReport:
+def run_seed(
+    seed: int,
+    size: Size,
+    stack_settings: Settings,
+    workdir: Path,
+    kinds: tuple[FaultKind, ...] = FAULT_KINDS,
+) -> SeedReport:
     """Run one seed on the fault stack (already up); its files go under `workdir`."""
-    plan = build_plan(seed, size, stack_settings.topics.partitions, stack_settings.kafka.brokers)
+    plan = build_plan(
+        seed, size, stack_settings.topics.partitions, stack_settings.kafka.brokers, kinds
+    )
     workdir.mkdir(parents=True, exist_ok=True)
     run = Run(plan, stack_settings, workdir)
     report = asyncio.run(run.execute())

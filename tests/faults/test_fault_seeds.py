@@ -14,8 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 
 from base.settings import Settings
+from devtools.faults.__main__ import parse_kinds
 from devtools.faults.plan import FAULT_KINDS, SIZES, build_plan
 from devtools.faults.run import SeedReport, run_seed
 
@@ -69,6 +71,23 @@ def test_a_cluster_seed_kills_a_broker_with_9() -> None:
     for seed in CLUSTER_SEEDS:
         plan = build_plan(seed, SIZES["full"], 4, brokers=3)
         assert any(f.kind == "kafka_kill" for f in plan.faults), seed
+
+
+def test_a_hunt_draws_only_the_named_fault_kinds() -> None:
+    for seed in range(20):
+        plan = build_plan(seed, SIZES["full"], 4, kinds=("net_drop",))
+        assert plan.faults, seed
+        assert {f.kind for f in plan.faults} == {"net_drop"}, seed
+
+
+def test_a_hunt_for_no_kind_or_an_unknown_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="non-empty subset"):
+        build_plan(0, SIZES["small"], 4, kinds=())
+    with pytest.raises(ValueError, match="non-empty subset"):
+        build_plan(0, SIZES["small"], 4, kinds=("net_flood",))  # type: ignore[arg-type]
+    with pytest.raises(typer.BadParameter, match="net_flood"):
+        parse_kinds("net_drop,net_flood")
+    assert parse_kinds(" kill9 , net_drop ") == ("kill9", "net_drop")
 
 
 def test_a_seed_replays_the_same_schedule() -> None:
