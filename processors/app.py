@@ -139,7 +139,11 @@ def _add_tasks_and_timers(worker: Worker) -> None:
 
     @app.task
     async def dump_tasks_on_sigusr1() -> None:
-        dump_on_signal(asyncio.get_running_loop(), repairs.state_lines)
+        dump_on_signal(
+            asyncio.get_running_loop(),
+            repairs.state_lines,
+            lambda: {"consumer thread": repairs.consumer_loop()},
+        )
 
     @app.task
     async def follow_policy() -> None:

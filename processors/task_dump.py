@@ -19,6 +19,7 @@ log = logging.getLogger("tally.worker")
 
 CHAIN_DEPTH_MAX = 64  # a chain deeper than this is cut (a cycle would never end)
 StateLines = Callable[[], list[str]]
+OtherLoops = Callable[[], dict[str, asyncio.AbstractEventLoop | None]]
 
 
 def _frame_of(awaitable: Any) -> FrameType | None:
@@ -59,23 +60,42 @@ def task_lines(task: asyncio.Task[Any]) -> list[str]:
     return lines
 
 
-def task_dump(state_lines: StateLines | None = None) -> str:
-    """Every task of the running loop with its await chain, then `state_lines()`."""
+def task_dump(state_lines: StateLines | None = None, other_loops: OtherLoops | None = None) -> str:
+    """Every task of the running loop with its await chain, then those of `other_loops()`
+    (loops other threads run), then `state_lines()`."""
     lines = ["task dump (SIGUSR1):"]
     for task in sorted(asyncio.all_tasks(), key=lambda t: t.get_name()):
         lines += task_lines(task)
+    for name, loop in (other_loops() if other_loops is not None else {}).items():
+        lines += _other_loop_lines(name, loop)
     if state_lines is not None:
         lines += state_lines()
     return "\n".join(lines)
 
 
-def _log_dump(state_lines: StateLines | None) -> None:
+def _other_loop_lines(name: str, loop: asyncio.AbstractEventLoop | None) -> list[str]:
+    if loop is None or loop.is_closed():
+        return [f"loop {name}: none"]
+    # Read from this thread while the other runs: a snapshot, good enough for a diagnosis
+    # (`all_tasks` retries while the other thread changes its task set).
+    tasks = sorted(asyncio.all_tasks(loop), key=lambda t: t.get_name())
+    lines = [f"loop {name} (running {loop.is_running()}): {len(tasks)} tasks"]
+    for task in tasks:
+        lines += [f"  {line}" for line in task_lines(task)]
+    return lines
+
+
+def _log_dump(state_lines: StateLines | None, other_loops: OtherLoops | None) -> None:
     try:
-        log.warning("%s", task_dump(state_lines))
+        log.warning("%s", task_dump(state_lines, other_loops))
     except Exception:  # a dump must never take the worker down
         log.exception("task dump failed")
 
 
-def dump_on_signal(loop: asyncio.AbstractEventLoop, state_lines: StateLines | None = None) -> None:
+def dump_on_signal(
+    loop: asyncio.AbstractEventLoop,
+    state_lines: StateLines | None = None,
+    other_loops: OtherLoops | None = None,
+) -> None:
     """Log a task dump each time the process receives SIGUSR1."""
-    loop.add_signal_handler(signal.SIGUSR1, _log_dump, state_lines)
+    loop.add_signal_handler(signal.SIGUSR1, _log_dump, state_lines, other_loops)

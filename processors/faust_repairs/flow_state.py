@@ -41,3 +41,36 @@ def _tps_text(tps: Iterable[Any] | None) -> str:
         return "None"
     named = sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)
     return ", ".join(named) if named else "(none)"
+
+
+def consumer_thread_loop(consumer: Any) -> Any:
+    """The event loop of Faust's consumer thread (aiokafka's fetcher, coordinator and
+    connections run there, not in the worker's loop), or None."""
+    return getattr(getattr(consumer, "_thread", None), "thread_loop", None)
+
+
+def fetcher_lines(consumer: Any) -> list[str]:
+    """aiokafka's view inside the consumer thread: the nodes with a fetch in flight, the
+    partitions with fetched records, and each assigned partition's position and marks."""
+    kafka: Any = getattr(getattr(consumer, "_thread", None), "_consumer", None)
+    fetcher = getattr(kafka, "_fetcher", None)
+    if fetcher is None:
+        return ["fetcher: none"]
+    lines = [
+        f"fetcher in flight to nodes {sorted(getattr(fetcher, '_in_flight', ()))}, "
+        f"{len(getattr(fetcher, '_pending_tasks', ()))} pending tasks, "
+        f"records for {_tps_text(getattr(fetcher, '_records', {}).keys())}"
+    ]
+    try:
+        assignment = kafka._subscription.subscription.assignment
+        states = {tp: assignment.state_value(tp) for tp in assignment.tps}
+    except Exception as error:  # no subscription or assignment: say so, never fail
+        return [*lines, f"fetcher assignment unavailable: {error!r}"]
+    for tp, state in sorted(states.items(), key=lambda item: (item[0].topic, item[0].partition)):
+        position = state.position if state.has_valid_position else "-"
+        lines.append(
+            f"  {tp.topic}[{tp.partition}]: position {position}, awaiting reset "
+            f"{state.awaiting_reset}, paused {state.paused}, highwater {state.highwater}, "
+            f"lso {state.lso}"
+        )
+    return lines

@@ -6,6 +6,7 @@ is the only holder of Faust's consumer internals the repairs read or patch.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -78,8 +79,14 @@ class FaustRepairs:
         return [
             head,
             *flow_state.consumer_flow_lines(app.consumer),
+            *flow_state.fetcher_lines(app.consumer),
             *transaction_watch.transaction_states(app.producer),
         ]
+
+    def consumer_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The consumer thread's event loop, whose tasks a task dump lists too."""
+        loop: asyncio.AbstractEventLoop | None = flow_state.consumer_thread_loop(self._app.consumer)
+        return loop
 
     def on_partitions_assigned(self) -> None:
         """A new assignment: rewind never-committed partitions, and watch from scratch."""

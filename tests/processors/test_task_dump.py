@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import threading
 
 import pytest
 
@@ -85,3 +86,30 @@ def test_a_failing_state_line_is_logged_not_raised(caplog: pytest.LogCaptureFixt
 def test_without_a_running_loop_there_is_nothing_to_dump() -> None:
     with pytest.raises(RuntimeError):
         task_dump()
+
+
+def test_a_dump_lists_the_tasks_of_a_loop_another_thread_runs() -> None:
+    other = asyncio.new_event_loop()
+    thread = threading.Thread(target=other.run_forever, daemon=True)
+    thread.start()
+    parked = asyncio.run_coroutine_threadsafe(_park_in_other_loop(), other)
+    try:
+
+        async def dump() -> str:
+            return task_dump(other_loops=lambda: {"consumer thread": other, "gone": None})
+
+        text = asyncio.run(dump())
+    finally:
+        parked.cancel()
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.01), other).result(timeout=5)  # let it end
+        other.call_soon_threadsafe(other.stop)
+        thread.join(timeout=5)
+        other.close()
+    section = text.split("loop consumer thread (running True): ", 1)[1]
+    assert "_park_in_other_loop" in section
+    assert "loop gone: none" in text
+
+
+async def _park_in_other_loop() -> None:
+    asyncio.current_task().set_name("parked")  # type: ignore[union-attr]
+    await asyncio.Event().wait()
