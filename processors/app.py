@@ -19,6 +19,7 @@ import faust
 import redis.asyncio as aioredis
 
 from base.kafka_client import client_options
+from base.log_ends import LogEnds
 from base.policy_follower import PolicyFollower
 from base.settings import Settings
 from base.topics import POSITIONS_TABLE, changelog_configs
@@ -103,7 +104,7 @@ def _worker(
         kinds=kinds,
         positions=positions,
         changelog=ChangelogSender(app, positions),
-        repairs=FaustRepairs(app, worker_settings, kinds),
+        repairs=FaustRepairs(app, worker_settings, kinds, LogEnds(settings.kafka)),
         publisher=RedisPublisher(
             redis_client,
             changes_len_max=worker_settings.changes_stream_len_max,

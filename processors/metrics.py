@@ -69,7 +69,8 @@ BATCH_PHASES = {
 TABLE_SKUS = Gauge("tally_table_skus", "SKUs held in this worker's positions table partitions.")
 CONSUMER_LAG = Gauge(
     "tally_consumer_lag_messages",
-    "Messages behind the log end, per topic kind, summed over this worker's partitions.",
+    "Messages behind the log end (the later of the last fetch's and the broker's), per topic "
+    "kind, summed over this worker's partitions.",
     ["topic"],
 )
 PUBLISH_ERRORS = Counter(

@@ -28,6 +28,7 @@ class SeedReport:
     pushed_deliveries: int = 0
     pushed_backwards: int = 0
     relay_drops: int = 0  # connections the relay cut
+    repairs_logged: dict[str, int] = field(default_factory=dict)  # the watches, from worker logs
     unexpected_exits: list[dict[str, Any]] = field(default_factory=list)
     divergences: list[str] = field(default_factory=list)
     error: str | None = None
@@ -37,10 +38,12 @@ class SeedReport:
         status = "ok" if self.ok else "DIVERGED" if self.divergences else "ERROR"
         exits = len(self.unexpected_exits)
         cluster = f" brokers={self.brokers}" if self.brokers > 1 else ""
+        repairs = ",".join(f"{k}={v}" for k, v in self.repairs_logged.items())
         return (
             f"seed {self.seed} [{self.size}{cluster}] {status} {self.seconds:.0f}s"
             f" faults: {faults or '-'} facts={self.facts_sent} (http {self.facts_over_http})"
             f" commands={self.commands_sent} (http {self.commands_over_http})"
             f" decisions={self.decisions_in_log} answers={self.answers_checked}"
             f" pushed={self.pushed_deliveries} exits={exits} divergences={len(self.divergences)}"
+            + (f" repairs: {repairs}" if repairs else "")
         )

@@ -16,7 +16,8 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -360,11 +361,33 @@ class Run:
         await asyncio.to_thread(self.gateway.stop)
         self.report.http_statuses = dict(self.gateway.statuses)
         self.report.relay_drops = sum(relay.dropped for relay in self.relays)
+        self.report.repairs_logged = repairs_logged(self.workdir.glob("worker-*.log"))
         for relay in self.relays:
             relay.stop()
         await self.producer.stop()
         self.receiver.stop()
         self._redis.close()
+
+
+# What the workers' watches log when they step in (processors/faust_repairs): a seed that
+# converged only thanks to one is still worth knowing about.
+REPAIR_LINES = {
+    "starved_nudge": "starved: ",
+    "starved_restart": "still starved after a nudge",
+    "acks_filled": "acks Faust lost on",
+    "undelivered_restart": "records never delivered on",
+    "hole_seek": "hole in ",
+}
+
+
+def repairs_logged(logs: Iterable[Path]) -> dict[str, int]:
+    """How often each watch stepped in, over the given worker logs (kinds never seen left out)."""
+    counts: Counter[str] = Counter()
+    for path in logs:
+        with path.open(errors="replace") as lines:
+            for line in lines:
+                counts.update(kind for kind, mark in REPAIR_LINES.items() if mark in line)
+    return dict(sorted(counts.items()))
 
 
 def run_seed(

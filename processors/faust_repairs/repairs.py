@@ -30,7 +30,13 @@ from processors.faust_repairs import (
 )
 from processors.faust_repairs.commit_watch import CommitWatch, fill_lost_acks_or_restart
 from processors.faust_repairs.processed import Partition, ProcessedOffsets
-from processors.faust_repairs.starvation_watch import Source, StarvationWatch, nudge_or_restart
+from processors.faust_repairs.starvation_watch import (
+    LogEndsReader,
+    Source,
+    StarvationWatch,
+    Waiting,
+    nudge_or_restart,
+)
 
 
 class RepairBounds(Protocol):
@@ -50,9 +56,17 @@ class FaustRepairs:
     """The repairs of one worker's app, consuming `source_topics`."""
 
     def __init__(
-        self, app: faust.App, settings: RepairBounds, source_topics: Collection[str]
+        self,
+        app: faust.App,
+        settings: RepairBounds,
+        source_topics: Collection[str],
+        log_ends: LogEndsReader,
     ) -> None:
         self._app = app
+        self._log_ends = log_ends
+        # (topic, partition) -> what the last starvation check saw waiting (the broker's log
+        # end): the consumer lag stays honest when this consumer's fetches stop completing
+        self.waiting_seen: dict[Partition, Waiting] = {}
         self._source_topics = tuple(source_topics)
         self._restarts_max = settings.crash_restarts_max
         self._starved_s = settings.starved_s
@@ -92,6 +106,7 @@ class FaustRepairs:
         """A new assignment: rewind never-committed partitions, and watch from scratch."""
         rewind.install(self._app.consumer, self._source_topics)  # before recovery seeks
         self.processed.clear()
+        self.waiting_seen = {}
         self._in_order.reset()
         self._commit_watch.reset()
         self._starvation_watch.reset()
@@ -168,5 +183,14 @@ class FaustRepairs:
         if app.rebalancing or app.in_recovery or not policy_ready:
             self._starvation_watch.reset()  # records legitimately wait meanwhile
             return
-        source = Source(app.consumer, self._source_topics, self.processed, self.committed_offset)
-        await nudge_or_restart(source, self._starvation_watch, self._starved_s, self._restarts_max)
+        source = Source(
+            app.consumer,
+            self._source_topics,
+            self.processed,
+            self.committed_offset,
+            self._log_ends,
+        )
+        waiting = await nudge_or_restart(
+            source, self._starvation_watch, self._starved_s, self._restarts_max
+        )
+        self.waiting_seen = waiting

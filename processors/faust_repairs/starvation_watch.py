@@ -12,6 +12,10 @@ that expected offset has not moved for `starved_s`, is starved. The worker first
 (seeks it to the expected offset, resuming it if Faust left it paused); starved again for
 `starved_s` after the nudge, the worker restarts and replays from the committed offsets.
 
+The log end comes from the broker on every check (`Source.log_ends`, a client of its own):
+the consumer's own highwater is only as fresh as its last completed fetch, and a consumer
+whose fetches stopped completing saw nothing waiting (fault seeds 43 and 200).
+
 Assumes the source topics hold no transaction markers (nothing produces to them inside a
 transaction): a marker is an offset past the last record that would never be delivered.
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +38,7 @@ from processors.faust_repairs.restart import restart_after_crash
 log = logging.getLogger("tally.worker")
 
 Partition = tuple[str, int]
+LogEndsReader = Callable[[Collection[Partition]], Awaitable[dict[Partition, int]]]
 
 
 @dataclass(frozen=True)
@@ -95,12 +100,14 @@ class Source:
     topics: Collection[str]
     processed: ProcessedOffsets
     committed_of: Callable[[Partition], int | None]
+    log_ends: LogEndsReader  # asks the broker, not this consumer
 
 
 async def nudge_or_restart(
     source: Source, watch: StarvationWatch, starved_s: float, restarts_max: int
-) -> None:
-    """Nudge, or restart for, assigned partitions whose waiting records never come."""
+) -> dict[Partition, Waiting]:
+    """Nudge, or restart for, assigned partitions whose waiting records never come; returns
+    what each assigned partition has waiting (empty when the check could not tell)."""
     consumer = source.consumer
     try:
         waiting = await waiting_records(source)
@@ -108,7 +115,7 @@ async def nudge_or_restart(
         # Broker away or a rebalance starting: the next check asks again.
         log.info("starvation check skipped: %r", error)
         watch.reset()
-        return
+        return {}
     verdict = watch.check(waiting, time.monotonic())
     assigned = consumer.assignment()
     for key in verdict.nudge:
@@ -129,6 +136,7 @@ async def nudge_or_restart(
     if verdict.restart:
         log.critical("still starved after a nudge: %s; restarting to replay", verdict.restart)
         restart_after_crash(restarts_max, f"starved partitions {verdict.restart}")
+    return waiting
 
 
 async def waiting_records(source: Source) -> dict[Partition, Waiting]:
@@ -147,14 +155,28 @@ async def waiting_records(source: Source) -> dict[Partition, Waiting]:
     never_read = [tp for tp in assigned if tp not in expected]
     if never_read:  # nothing processed or committed: the partition starts at its first offset
         expected.update(await consumer.earliest_offsets(*never_read))
-    # The log end as of the last fetch costs nothing; asking the broker goes through Faust's
-    # consumer thread (seconds while it waits in a fetch), so only when no fetch told yet.
-    ends: dict[TP, int | None] = {tp: consumer.highwater(tp) for tp in assigned}
-    unknown_ends = [tp for tp, end in ends.items() if end is None]
-    if unknown_ends:
-        ends.update(await consumer.highwaters(*unknown_ends))
+    ends = await _log_ends(source, assigned)
     return {
         (tp.topic, tp.partition): Waiting(next_offset=expected[tp], end_offset=end)
         for tp in assigned
         if tp in expected and (end := ends.get(tp)) is not None
     }
+
+
+async def _log_ends(source: Source, assigned: list[TP]) -> dict[TP, int | None]:
+    """The broker's answer, or, when it cannot be had, the last fetch's highwater (and, for
+    a partition no fetch told yet, Faust's consumer asks)."""
+    ends: dict[TP, int | None] = {tp: source.consumer.highwater(tp) for tp in assigned}
+    try:
+        asked = await source.log_ends([(tp.topic, tp.partition) for tp in assigned])
+    except (KafkaError, TimeoutError) as error:
+        log.info("log ends not asked of the broker (%r): judging by the last fetch", error)
+        asked = {}
+    for tp in assigned:
+        end = asked.get((tp.topic, tp.partition))
+        if end is not None:
+            ends[tp] = max(end, ends[tp] or 0)
+    unknown_ends = [tp for tp, end in ends.items() if end is None]
+    if unknown_ends:
+        ends.update(await source.consumer.highwaters(*unknown_ends))
+    return ends

@@ -14,6 +14,7 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
+from base.log_ends import LogEnds
 from base.policy_follower import PolicyFollower
 from base.settings import Settings
 from base.topics import changelog_configs
@@ -84,7 +85,12 @@ def _worker(settings: Settings, app: faust.App, orders: Any, capacity: Any) -> O
         settings=settings,
         orders=orders,
         capacity=capacity,
-        repairs=FaustRepairs(app, bounds, (topics.orders, topics.capacity, topics.decisions)),
+        repairs=FaustRepairs(
+            app,
+            bounds,
+            (topics.orders, topics.capacity, topics.decisions),
+            LogEnds(settings.kafka),
+        ),
         redis=client,
         views=OrderViews(client, bounds.changes_stream_len_max, bounds.view_ttl_s),
         policy=PolicyFollower(settings, on_invalid=_count_invalid_policy),

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 
+import processors.faust_repairs
 from connectors.pushers import signing, webhook
 from connectors.pushers.changes import figure_change
 from devtools.faults import check
 from devtools.faults.procs import WEBHOOK_SECRET, WebhookReceiver
+from devtools.faults.run import REPAIR_LINES, repairs_logged
 from ledger.codec import encode
 from ledger.fold import apply_event
 from ledger.state import SkuState
@@ -81,3 +84,26 @@ def _deliver_each_payload_kind(receiver: WebhookReceiver) -> None:
         msg_id = webhook.message_id("web", changes)
         headers = signing.headers(key, msg_id, int(time.time()), content)
         assert receiver._receive({k.lower(): v for k, v in headers.items()}, content) == 200
+
+
+def test_the_watches_lines_in_worker_logs_are_counted_per_kind(tmp_path: Path) -> None:
+    (tmp_path / "worker-0-1.log").write_text(
+        "[2026-12-06 07:28:31,001] [1] [WARNING] starved: f.events[2] has records 5..9 waiting\n"
+        "[2026-12-06 07:28:36,001] [1] [WARNING] starved: f.events[3] has records 1..2 waiting\n"
+        "[2026-12-06 07:29:01,001] [1] [CRITICAL] still starved after a nudge: [('f.events', 2)]\n"
+        "[2026-12-06 07:29:02,001] [1] [INFO] Worker ready\n"
+    )
+    (tmp_path / "worker-1-2.log").write_text(
+        "[2026-12-06 07:28:00,001] [2] [WARNING] filled in 2 acks Faust lost on f.events[0]\n"
+    )
+    counts = repairs_logged(sorted(tmp_path.glob("worker-*.log")))
+    assert counts == {"acks_filled": 1, "starved_nudge": 2, "starved_restart": 1}
+    assert repairs_logged([]) == {}
+
+
+def test_each_counted_line_is_one_a_watch_really_logs() -> None:
+    # a reworded log line would silently count zero
+    repairs = Path(processors.faust_repairs.__file__).parent
+    source = "\n".join(p.read_text() for p in sorted(repairs.glob("*.py")))
+    for kind, mark in REPAIR_LINES.items():
+        assert mark.split("%")[0] in source, kind

@@ -9,6 +9,7 @@ from typing import Any
 import faust
 import pytest
 
+from base.log_ends import LogEnds
 from base.settings import OrdersSettings, Settings, WorkerSettings
 from processors.app import app_options
 from processors.faust_repairs import FaustRepairs
@@ -32,14 +33,14 @@ async def fetch_wait_ms(app: faust.App) -> int:
 def worker_app(wait_ms: int) -> faust.App:
     settings = Settings(worker=WorkerSettings(fetch_wait_max_ms=wait_ms))
     app = faust.App("tally-fetch-wait-test", **app_options(settings))
-    FaustRepairs(app, settings.worker, ["events"])
+    FaustRepairs(app, settings.worker, ["events"], LogEnds(settings.kafka))
     return app
 
 
 def orders_app(wait_ms: int) -> faust.App:
     settings = Settings(orders=OrdersSettings(fetch_wait_max_ms=wait_ms))
     app = faust.App("tally-fetch-wait-orders-test", **orders_app_options(settings))
-    FaustRepairs(app, settings.orders, ["orders"])
+    FaustRepairs(app, settings.orders, ["orders"], LogEnds(settings.kafka))
     return app
 
 

@@ -3,7 +3,20 @@ noticed; a partition that makes progress, or has nothing waiting, never is."""
 
 from __future__ import annotations
 
-from processors.faust_repairs.starvation_watch import StarvationWatch, Waiting
+import asyncio
+from collections.abc import Collection
+
+from faust.types import TP as FaustTP
+
+from processors.faust_repairs.processed import ProcessedOffsets
+from processors.faust_repairs.starvation_watch import (
+    LogEndsReader,
+    Partition,
+    Source,
+    StarvationWatch,
+    Waiting,
+    waiting_records,
+)
 
 TP = ("tally.commands", 1)
 
@@ -50,3 +63,64 @@ def test_reset_and_revocation_forget_a_partition() -> None:
     assert watch.check({TP: Waiting(0, 7)}, 6.0).nudge == []
     watch.check({}, 7.0)  # revoked
     assert watch.check({TP: Waiting(0, 7)}, 12.0).nudge == []
+
+
+class _StaleConsumer:
+    """Faust's consumer as the watch reads it, whose fetches stopped completing: its
+    highwater is the offset it last fetched up to (pure unit test; no broker)."""
+
+    def __init__(self, highwater: int | None) -> None:
+        self._highwater = highwater
+        self.asked_highwaters = False
+
+    def assignment(self) -> set[FaustTP]:
+        return {FaustTP(*TP), FaustTP("tally-positions-changelog", 1)}
+
+    def highwater(self, tp: FaustTP) -> int | None:
+        return self._highwater
+
+    async def highwaters(self, *tps: FaustTP) -> dict[FaustTP, int]:
+        self.asked_highwaters = True
+        return dict.fromkeys(tps, 5)
+
+    async def earliest_offsets(self, *tps: FaustTP) -> dict[FaustTP, int]:
+        return dict.fromkeys(tps, 0)
+
+
+def _source(consumer: _StaleConsumer, log_ends: LogEndsReader) -> Source:
+    processed = ProcessedOffsets()
+    processed.last[TP] = 41  # processed up to 41: the next one expected is 42
+    return Source(consumer, [TP[0]], processed, lambda _: None, log_ends)
+
+
+def test_the_broker_s_log_end_shows_records_a_stale_fetch_does_not() -> None:
+    async def broker(partitions: Collection[Partition]) -> dict[Partition, int]:
+        assert list(partitions) == [TP]  # the source partitions only
+        return {TP: 50}
+
+    waiting = asyncio.run(waiting_records(_source(_StaleConsumer(highwater=42), broker)))
+    assert waiting == {TP: Waiting(next_offset=42, end_offset=50)}
+
+
+def test_without_the_broker_the_last_fetch_still_judges() -> None:
+    async def away(partitions: Collection[Partition]) -> dict[Partition, int]:
+        raise TimeoutError
+
+    consumer = _StaleConsumer(highwater=None)
+    waiting = asyncio.run(waiting_records(_source(consumer, away)))
+    assert waiting == {TP: Waiting(next_offset=42, end_offset=5)}  # Faust's consumer asked
+    assert consumer.asked_highwaters
+
+    waiting = asyncio.run(waiting_records(_source(_StaleConsumer(highwater=60), away)))
+    assert waiting == {TP: Waiting(next_offset=42, end_offset=60)}
+
+
+def test_a_stale_consumer_is_nudged_after_starved_s_by_the_broker_s_answer() -> None:
+    async def broker(partitions: Collection[Partition]) -> dict[Partition, int]:
+        return {TP: 50}
+
+    source = _source(_StaleConsumer(highwater=42), broker)
+    watch = StarvationWatch(starved_s=5)
+    waiting = asyncio.run(waiting_records(source))
+    assert watch.check(waiting, 0.0).nudge == []
+    assert watch.check(asyncio.run(waiting_records(source)), 5.0).nudge == [TP]
