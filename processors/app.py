@@ -39,7 +39,7 @@ from processors.republish import republish_after_rebalance, republish_policy_cha
 from processors.side_producer import SideProducer
 from processors.state_cache import StateCache
 from processors.stranded import StrandedTracker
-from processors.task_dump import dump_on_signal
+from processors.task_dump import dump_on_signal, log_task_dump
 
 LAG_REPORT_S = 1.0  # also how often commits are checked for a stall and figures retried
 STARVATION_CHECK_S = 5.0  # well inside worker.starved_s (>= 5 s, 30 by default)
@@ -138,13 +138,15 @@ def _add_fold_agent(worker: Worker, source: faust.TopicT) -> None:
 def _add_tasks_and_timers(worker: Worker) -> None:
     app, repairs = worker.app, worker.repairs
 
+    def other_loops() -> dict[str, asyncio.AbstractEventLoop | None]:
+        return {"consumer thread": repairs.consumer_loop()}
+
     @app.task
     async def dump_tasks_on_sigusr1() -> None:
-        dump_on_signal(
-            asyncio.get_running_loop(),
-            repairs.state_lines,
-            lambda: {"consumer thread": repairs.consumer_loop()},
-        )
+        dump_on_signal(asyncio.get_running_loop(), repairs.state_lines, other_loops)
+
+    # a restart for a stuck partition logs where every task waited first
+    repairs.before_restart = lambda: log_task_dump(repairs.state_lines, other_loops)
 
     @app.task
     async def follow_policy() -> None:

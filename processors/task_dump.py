@@ -85,7 +85,8 @@ def _other_loop_lines(name: str, loop: asyncio.AbstractEventLoop | None) -> list
     return lines
 
 
-def _log_dump(state_lines: StateLines | None, other_loops: OtherLoops | None) -> None:
+def log_task_dump(state_lines: StateLines | None, other_loops: OtherLoops | None) -> None:
+    """Log the dump now (also what SIGUSR1 does); never raises."""
     try:
         log.warning("%s", task_dump(state_lines, other_loops))
     except Exception:  # a dump must never take the worker down
@@ -98,4 +99,4 @@ def dump_on_signal(
     other_loops: OtherLoops | None = None,
 ) -> None:
     """Log a task dump each time the process receives SIGUSR1."""
-    loop.add_signal_handler(signal.SIGUSR1, _log_dump, state_lines, other_loops)
+    loop.add_signal_handler(signal.SIGUSR1, log_task_dump, state_lines, other_loops)

@@ -7,7 +7,7 @@ is the only holder of Faust's consumer internals the repairs read or patch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 import faust
@@ -67,6 +67,7 @@ class FaustRepairs:
         # (topic, partition) -> what the last starvation check saw waiting (the broker's log
         # end): the consumer lag stays honest when this consumer's fetches stop completing
         self.waiting_seen: dict[Partition, Waiting] = {}
+        self.before_restart: Callable[[], None] = _nothing  # e.g. log a task dump
         self._source_topics = tuple(source_topics)
         self._restarts_max = settings.crash_restarts_max
         self._starved_s = settings.starved_s
@@ -191,6 +192,10 @@ class FaustRepairs:
             self._log_ends,
         )
         waiting = await nudge_or_restart(
-            source, self._starvation_watch, self._starved_s, self._restarts_max
+            source, self._starvation_watch, self._starved_s, self._restarts_max, self.before_restart
         )
         self.waiting_seen = waiting
+
+
+def _nothing() -> None:
+    pass

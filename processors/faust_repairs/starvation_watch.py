@@ -104,7 +104,11 @@ class Source:
 
 
 async def nudge_or_restart(
-    source: Source, watch: StarvationWatch, starved_s: float, restarts_max: int
+    source: Source,
+    watch: StarvationWatch,
+    starved_s: float,
+    restarts_max: int,
+    before_restart: Callable[[], None] = lambda: None,
 ) -> dict[Partition, Waiting]:
     """Nudge, or restart for, assigned partitions whose waiting records never come; returns
     what each assigned partition has waiting (empty when the check could not tell)."""
@@ -135,6 +139,7 @@ async def nudge_or_restart(
         metrics.DELIVERY_REPAIRS.labels("starved_seek").inc()
     if verdict.restart:
         log.critical("still starved after a nudge: %s; restarting to replay", verdict.restart)
+        before_restart()
         restart_after_crash(restarts_max, f"starved partitions {verdict.restart}")
     return waiting
 

@@ -92,7 +92,9 @@ def test_a_dump_lists_the_tasks_of_a_loop_another_thread_runs() -> None:
     other = asyncio.new_event_loop()
     thread = threading.Thread(target=other.run_forever, daemon=True)
     thread.start()
-    parked = asyncio.run_coroutine_threadsafe(_park_in_other_loop(), other)
+    started = threading.Event()
+    parked = asyncio.run_coroutine_threadsafe(_park_in_other_loop(started), other)
+    assert started.wait(timeout=5)
     try:
 
         async def dump() -> str:
@@ -110,6 +112,7 @@ def test_a_dump_lists_the_tasks_of_a_loop_another_thread_runs() -> None:
     assert "loop gone: none" in text
 
 
-async def _park_in_other_loop() -> None:
+async def _park_in_other_loop(started: threading.Event) -> None:
     asyncio.current_task().set_name("parked")  # type: ignore[union-attr]
+    started.set()
     await asyncio.Event().wait()

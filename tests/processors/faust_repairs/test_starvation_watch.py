@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
+from types import SimpleNamespace
 
+import pytest
 from faust.types import TP as FaustTP
 
+from processors.faust_repairs import starvation_watch
 from processors.faust_repairs.processed import ProcessedOffsets
 from processors.faust_repairs.starvation_watch import (
     LogEndsReader,
@@ -15,6 +18,7 @@ from processors.faust_repairs.starvation_watch import (
     Source,
     StarvationWatch,
     Waiting,
+    nudge_or_restart,
     waiting_records,
 )
 
@@ -124,3 +128,33 @@ def test_a_stale_consumer_is_nudged_after_starved_s_by_the_broker_s_answer() -> 
     waiting = asyncio.run(waiting_records(source))
     assert watch.check(waiting, 0.0).nudge == []
     assert watch.check(asyncio.run(waiting_records(source)), 5.0).nudge == [TP]
+
+
+def test_a_restart_for_starvation_runs_the_hook_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broker(partitions: Collection[Partition]) -> dict[Partition, int]:
+        return {TP: 50}
+
+    events: list[str] = []
+    clock = iter([0.0, 5.0, 10.0])
+    monkeypatch.setattr(starvation_watch, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    monkeypatch.setattr(
+        starvation_watch, "restart_after_crash", lambda *_: events.append("restart")
+    )
+
+    class Nudgeable(_StaleConsumer):
+        _paused_partitions: set[FaustTP] = set()  # noqa: RUF012
+        _read_offset: dict[FaustTP, int] = {}  # noqa: RUF012
+        flow_active = True
+
+        async def seek(self, tp: FaustTP, offset: int) -> None:
+            events.append(f"seek {offset}")
+
+    source = _source(Nudgeable(highwater=42), broker)
+    watch = StarvationWatch(starved_s=5)
+
+    async def three_checks() -> None:
+        for _ in range(3):
+            await nudge_or_restart(source, watch, 5, 3, lambda: events.append("dump"))
+
+    asyncio.run(three_checks())
+    assert events == ["seek 42", "dump", "restart"]
