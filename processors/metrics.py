@@ -80,7 +80,9 @@ DELIVERY_REPAIRS = Counter(
     "tally_delivery_repairs_total",
     "Repairs of Faust's record delivery (faust-streaming #596 family), by kind: hole_seek "
     "(a record past a hole, sought back), acks_filled (acks Faust lost), starved_seek (records "
-    "waiting, none delivered). A restart to replay is logged (the process is replaced).",
+    "waiting, none delivered), store_rebuilt (a table partition written past its last "
+    "transaction commit, restored from its changelog at a rebalance). A restart to replay is "
+    "logged (the process is replaced).",
     ["kind"],
 )
 TRANSACTIONS_COMMITTED = Counter(

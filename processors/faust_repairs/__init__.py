@@ -22,6 +22,8 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   partition's commits. Fills in the lost acks, or restarts to replay.
 - `starvation_watch`: fault runs' `phase-a-stall` (seeds 37 full, 5 small): an assigned
   partition with records waiting delivers none. Nudges it (seek, resume), then restarts.
+  The log end comes from the broker (seeds 43, 200: fetches that stopped completing left
+  the consumer's own highwater stale, and the watch blind).
 - `batch_delivery`: Faust delivers records one at a time (a few tasks, an Event, a queue and a
   stream step each, then a fixed `take_events` window): the fetch loop hands each fetched
   chunk of the source topics to the agent in one step instead; Faust keeps the offsets.
@@ -29,6 +31,11 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   far behind are read in bulk into RocksDB first, and Faust's recovery starts at their end.
 - `changelog_sends`: Faust's producer buffer hands a table's changelog records to aiokafka one
   event-loop turn each (15-35 ms for a batch at 25 % load): a batch's go in one step.
+- `dirty_store`: under exactly-once Faust never rolls a store back when a rebalance abandons
+  its open transactions; the replay folded against writes the changelog never got, and the
+  changelog ended with a core beside an older holds part (fault hunt seed 219: a crash loop
+  on `negative bucket`). A partition written past its last commit is wiped at the next
+  rebalance and restored from its changelog, as Kafka Streams does.
 - `store_writes`: Faust writes a table key by key (codec, current event, LRU key index, one
   RocksDB put each): a batch's keys of a partition go in one RocksDB write batch.
 - `flow_state`: for a task dump, the consumer's flow flag and partition sets (why a fetch

@@ -13,6 +13,11 @@ its transaction lock so never while that transaction commits), and the highest o
 acknowledged per partition is recorded as Faust's `Table._on_changelog_sent` does it (under
 exactly-once persisted with the commit). Batches hand their records over in the order they
 were sent, so a key written by two batches ends with the later value.
+
+Each batch's partitions are noted in the table's `dirty_store` tracker when the batch is
+sent (in the same step as its store writes), and again once handed to a transaction (or,
+without transactions, acknowledged): a rebalance then rebuilds a partition whose store
+writes no commit covered.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from typing import Any
 
 from faust.types import TP
 
+from processors.faust_repairs import dirty_store
+
 # (partition, key, value); a None value is a tombstone
 ChangelogRecord = tuple[int, bytes, bytes | None]
 
@@ -36,25 +43,29 @@ class ChangelogSender:
         self._app = app
         self._table = table
         self._handed: asyncio.Future[None] | None = None  # the last batch's hand-over
+        self._dirty = dirty_store.track(table)
 
     def send(self, records: Sequence[ChangelogRecord]) -> asyncio.Future[None]:
         """Start sending `records` (after every earlier batch's were handed over); the
-        future resolves once Kafka acknowledged all of them."""
+        future resolves once Kafka acknowledged all of them. Call it in the same step as
+        the batch's store writes."""
+        writes = {partition: self._dirty.wrote(partition) for partition, _, _ in records}
         handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        sent = asyncio.ensure_future(self._send(records, self._handed, handed))
+        sent = asyncio.ensure_future(self._send(records, writes, self._handed, handed))
         self._handed = handed
         return sent
 
     async def _send(
         self,
         records: Sequence[ChangelogRecord],
+        writes: dict[int, int],
         earlier: asyncio.Future[None] | None,
         handed: asyncio.Future[None],
     ) -> None:
         try:
             if earlier is not None:
                 await asyncio.shield(earlier)
-            acks = await self._hand_over(records)
+            acks = await self._hand_over(records, writes)
         except asyncio.CancelledError:
             handed.cancel()
             raise
@@ -64,41 +75,48 @@ class ChangelogSender:
             raise
         handed.set_result(None)
         self._note_offsets(await asyncio.gather(*acks))
+        if not self._app.in_transaction:  # acknowledged is durable: nothing left to commit
+            self._dirty.committed(writes)
 
-    async def _hand_over(self, records: Sequence[ChangelogRecord]) -> list[asyncio.Future[Any]]:
+    async def _hand_over(
+        self, records: Sequence[ChangelogRecord], writes: dict[int, int]
+    ) -> list[asyncio.Future[Any]]:
         topic = self._table.changelog_topic.get_topic_name()
         by_partition: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
         for partition, key, value in records:
             by_partition[partition].append((key, value))
         acks: list[asyncio.Future[Any]] = []
-        for partition, writes in sorted(by_partition.items()):
-            acks += await self._append(topic, partition, writes)
+        for partition, pairs in sorted(by_partition.items()):
+            acks += await self._append(topic, partition, pairs, writes[partition])
         return acks
 
     async def _append(
-        self, topic: str, partition: int, writes: list[tuple[bytes, bytes | None]]
+        self, topic: str, partition: int, pairs: list[tuple[bytes, bytes | None]], write: int
     ) -> list[asyncio.Future[Any]]:
-        producer, lock = self._producer_for(topic, partition)
+        producer, lock, transactional_id = self._producer_for(topic, partition)
         async with lock:
-            return [
+            acks = [
                 await producer.send(topic, value, key=key, partition=partition)
-                for key, value in writes
+                for key, value in pairs
             ]
+            if transactional_id is not None:  # in the transaction before it can commit
+                self._dirty.handed(partition, write, transactional_id)
+            return acks
 
-    def _producer_for(self, topic: str, partition: int) -> tuple[Any, Any]:
-        """The producer Faust's own send would use for the partition, and the lock it holds:
-        the partition's transactional producer and its transaction lock under exactly-once,
-        else the one producer and no lock."""
+    def _producer_for(self, topic: str, partition: int) -> tuple[Any, Any, str | None]:
+        """The producer Faust's own send would use for the partition, the lock it holds and
+        the transactional id: the partition's transactional producer and its transaction
+        lock under exactly-once, else the one producer, no lock and no id."""
         app = self._app
         faust_producer = app.producer
         if not app.in_transaction:
-            return faust_producer._ensure_producer(), contextlib.nullcontext()
+            return faust_producer._ensure_producer(), contextlib.nullcontext(), None
         # the transactional id Faust's TransactionManager.send gives this partition's records
         transactional_id = f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
         producer = faust_producer._transaction_producers.get(transactional_id)
         if producer is None:
             raise RuntimeError(f"no transactional producer for {transactional_id}")
-        return producer, faust_producer._trn_locks[transactional_id]
+        return producer, faust_producer._trn_locks[transactional_id], transactional_id
 
     def _note_offsets(self, acknowledged: Sequence[Any]) -> None:
         """The highest acknowledged offset per partition, as Faust records a changelog send."""

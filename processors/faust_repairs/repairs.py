@@ -18,6 +18,7 @@ from processors.faust_repairs import (
     batch_exit,
     changelog_highwater,
     current_event,
+    dirty_store,
     fast_restore,
     fetch_wait,
     flow_state,
@@ -83,6 +84,7 @@ class FaustRepairs:
         changelog_highwater.install()  # exactly-once recovery must see the changelog's end
         recovery_offsets.install()  # ... and start where the local store really is
         transaction_watch.install()  # commits counted and timed, failures as metrics
+        dirty_store.install()  # a store written past its last commit is rebuilt at a rebalance
         txn_backoff.install()  # a new transaction's first send retried after ~2 ms, not 20
         fetch_wait.install()  # an empty fetch holds the others back milliseconds, not 1.5 s
 

@@ -1,0 +1,104 @@
+"""dirty_store: a table partition whose store writes no transaction commit covered is found,
+and at the next rebalance wiped before Faust's recovery reads it (restored from its
+changelog); a partition whose writes all committed keeps its store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import faust
+import pytest
+from faust.types import TP
+
+from processors.faust_repairs import dirty_store
+from processors.faust_repairs.dirty_store import DirtyPartitions, track
+
+TID_0, TID_1 = "app-1-0", "app-1-1"
+
+
+def test_a_write_no_commit_covered_is_dirty() -> None:
+    tracker = DirtyPartitions()
+    tracker.handed(0, tracker.wrote(0), TID_0)
+    assert tracker.take_dirty() == {0}
+
+
+def test_a_write_handed_before_the_commit_began_is_clean_once_it_succeeded() -> None:
+    tracker = DirtyPartitions()
+    tracker.handed(0, tracker.wrote(0), TID_0)
+    covered = tracker.commit_starting([TID_0])
+    tracker.committed(covered)
+    assert tracker.take_dirty() == set()
+
+
+def test_a_write_after_the_commit_began_stays_dirty() -> None:
+    tracker = DirtyPartitions()
+    tracker.handed(0, tracker.wrote(0), TID_0)
+    covered = tracker.commit_starting([TID_0])
+    tracker.wrote(0)  # the next batch: its records go in the next transaction
+    tracker.committed(covered)
+    assert tracker.take_dirty() == {0}
+
+
+def test_a_write_not_yet_handed_is_not_covered_by_a_commit() -> None:
+    tracker = DirtyPartitions()
+    tracker.handed(0, tracker.wrote(0), TID_0)
+    later = tracker.wrote(0)  # stored, its records still waiting for the earlier hand-over
+    tracker.committed(tracker.commit_starting([TID_0]))
+    tracker.handed(0, later, TID_0)
+    assert tracker.take_dirty() == {0}
+
+
+def test_a_failed_commit_or_another_transaction_s_leaves_it_dirty() -> None:
+    tracker = DirtyPartitions()
+    tracker.handed(0, tracker.wrote(0), TID_0)
+    tracker.handed(1, tracker.wrote(1), TID_1)
+    tracker.commit_starting([TID_0])  # ... and the commit raised: `committed` never called
+    tracker.committed(tracker.commit_starting([TID_1]))
+    assert tracker.take_dirty() == {0}
+
+
+def test_dirty_partitions_are_taken_once() -> None:
+    tracker = DirtyPartitions()
+    tracker.wrote(3)
+    assert tracker.take_dirty() == {3}
+    assert tracker.take_dirty() == set()  # being rebuilt: clean until written again
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> Iterator[Any]:
+    """A Faust table on Faust's own RocksDB store (as the worker's), never started."""
+    app = faust.App("dirty-store-test", store="rocksdb://", datadir=tmp_path)
+    yield app.Table("positions", key_type=bytes, value_type=bytes, partitions=2)
+
+
+def _changelog_tp(table: Any, partition: int) -> TP:
+    return TP(table.changelog_topic.get_topic_name(), partition)
+
+
+def test_the_rebalance_wipes_a_dirty_partition_and_keeps_a_clean_one(table: Any) -> None:
+    dirty_store.install()
+    store = table.data
+    for partition in (0, 1):
+        store._db_for_partition(partition).put(b"sku", b"uncommitted?")
+        store.set_persisted_offset(_changelog_tp(table, partition), 41)
+    tracker = track(table)
+    tracker.handed(0, tracker.wrote(0), TID_0)  # partition 0: never committed
+    tracker.handed(1, tracker.wrote(1), TID_1)
+    tracker.committed(tracker.commit_starting([TID_1]))  # partition 1: committed
+    asyncio.run(store.on_rebalance(set(), set(), set()))
+    assert store._db_for_partition(0).get(b"sku") is None
+    assert store.persisted_offset(_changelog_tp(table, 0)) is None  # recovery: from the start
+    assert store._db_for_partition(1).get(b"sku") == b"uncommitted?"
+    assert store.persisted_offset(_changelog_tp(table, 1)) == 41
+    assert track(table) is tracker and tracker.take_dirty() == set()
+
+
+def test_a_table_without_a_tracker_is_left_alone(table: Any) -> None:
+    dirty_store.install()
+    store = table.data
+    store._db_for_partition(0).put(b"sku", b"v")
+    asyncio.run(store.on_rebalance(set(), set(), set()))
+    assert store._db_for_partition(0).get(b"sku") == b"v"
