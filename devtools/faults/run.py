@@ -377,6 +377,8 @@ REPAIR_LINES = {
     "acks_filled": "acks Faust lost on",
     "undelivered_restart": "records never delivered on",
     "hole_seek": "hole in ",
+    "store_rebuilt": "held writes of a transaction that never committed",
+    "transaction_aborted": "aborted transaction ",
 }
 
 

@@ -12,11 +12,19 @@ changed), so the next write of the SKU put a new core in the changelog beside an
 part: a pending hold the core no longer counted, `InvariantBroken: negative bucket` on the
 next restore, a crash loop (fault hunt seed 219), and a changelog table behind the log.
 
+Worse, a partition the worker keeps through the rebalance keeps its transactional producer
+and its open transaction: recovery restores the store up to the changelog's last stable
+offset, the batches replay against that, and then the transaction opened before the
+rebalance commits its stale records among the new ones. The changelog of seed 219 holds a
+holds part from before the rebalance beside a core from after it.
+
 Kafka Streams does the same under exactly-once: a task closed dirty has its stores wiped and
 restored from the changelog. Here each partition counts its store writes, the ones handed to
-its transaction, and the ones a successful commit covered; at the next rebalance, before
-Faust's recovery reads the store, a partition written past its last commit is wiped, and
-recovery restores it from its changelog (read committed) like a new worker's.
+its transaction, and the ones a successful commit covered. At the next rebalance, before
+Faust's recovery reads the store, the transactions still open are aborted (their records
+never appear; the offsets they would have committed are replayed), and a partition written
+past its last commit is wiped: recovery restores it from its changelog (read committed) like
+a new worker's.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import shutil
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
 
@@ -108,6 +117,7 @@ def install() -> None:
     async def wiping_dirty(self: Any, *args: Any, **kwargs: Any) -> None:
         tracker: DirtyPartitions | None = getattr(self.table, _TRACKER_ATTR, None)
         if tracker is not None:
+            await abort_open_transactions(self.table.app.producer)
             async with self.db_lock:
                 for partition in sorted(tracker.take_dirty()):
                     wipe_partition(self, partition)
@@ -115,6 +125,29 @@ def install() -> None:
 
     AIOKafkaProducer.commit_transactions = noting_commits  # type: ignore[method-assign]
     RocksDBStore.on_rebalance = wiping_dirty  # type: ignore[method-assign]
+
+
+async def abort_open_transactions(producer: Any) -> None:
+    """Abort each transaction with records in it and begin the next; Faust keeps a kept
+    partition's producer, and its transaction, through a rebalance. A producer that cannot
+    (fenced: the partition's new owner aborted it already) is left to Faust."""
+    producers: Mapping[str, Any] = getattr(producer, "_transaction_producers", {})
+    for transactional_id, transactional in sorted(producers.items()):
+        manager = transactional._txn_manager
+        if not manager.is_in_transaction() or manager.is_empty_transaction():
+            continue
+        async with producer._trn_locks[transactional_id]:
+            try:
+                await transactional.abort_transaction()
+                await transactional.begin_transaction()
+            except KafkaError as error:
+                log.warning("transaction %s not aborted: %r", transactional_id, error)
+                continue
+        log.warning(
+            "aborted transaction %s, open through a rebalance: its batches replay",
+            transactional_id,
+        )
+        metrics.DELIVERY_REPAIRS.labels("transaction_aborted").inc()
 
 
 def _trackers(app: Any) -> list[DirtyPartitions]:

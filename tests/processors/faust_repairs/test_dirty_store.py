@@ -5,12 +5,15 @@ changelog); a partition whose writes all committed keeps its store."""
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import faust
 import pytest
+from aiokafka.errors import ProducerFenced
 from faust.types import TP
 
 from processors.faust_repairs import dirty_store
@@ -102,3 +105,44 @@ def test_a_table_without_a_tracker_is_left_alone(table: Any) -> None:
     store._db_for_partition(0).put(b"sku", b"v")
     asyncio.run(store.on_rebalance(set(), set(), set()))
     assert store._db_for_partition(0).get(b"sku") == b"v"
+
+
+class _TransactionManager:
+    def __init__(self, *, in_transaction: bool, empty: bool) -> None:
+        self._in, self._empty = in_transaction, empty
+
+    def is_in_transaction(self) -> bool:
+        return self._in
+
+    def is_empty_transaction(self) -> bool:
+        return self._empty
+
+
+class _TransactionalProducer:
+    """aiokafka's transactional producer as the abort reads and drives it (no broker)."""
+
+    def __init__(self, calls: list[str], tid: str, *, empty: bool, fenced: bool = False) -> None:
+        self._txn_manager = _TransactionManager(in_transaction=True, empty=empty)
+        self._calls, self._tid, self._fenced = calls, tid, fenced
+
+    async def abort_transaction(self) -> None:
+        if self._fenced:
+            raise ProducerFenced()
+        self._calls.append(f"abort {self._tid}")
+
+    async def begin_transaction(self) -> None:
+        self._calls.append(f"begin {self._tid}")
+
+
+def test_open_transactions_with_records_are_aborted_and_begun_again() -> None:
+    calls: list[str] = []
+    producers = {
+        TID_0: _TransactionalProducer(calls, TID_0, empty=False),
+        TID_1: _TransactionalProducer(calls, TID_1, empty=True),  # nothing sent: left alone
+        "app-1-2": _TransactionalProducer(calls, "app-1-2", empty=False, fenced=True),
+    }
+    faust_producer = SimpleNamespace(
+        _transaction_producers=producers, _trn_locks=defaultdict(asyncio.Lock)
+    )
+    asyncio.run(dirty_store.abort_open_transactions(faust_producer))
+    assert calls == [f"abort {TID_0}", f"begin {TID_0}"]  # the fenced one: logged, skipped
