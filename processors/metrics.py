@@ -81,8 +81,8 @@ DELIVERY_REPAIRS = Counter(
     "Repairs of Faust's record delivery (faust-streaming #596 family), by kind: hole_seek "
     "(a record past a hole, sought back), acks_filled (acks Faust lost), starved_seek (records "
     "waiting, none delivered), store_rebuilt (a table partition written past its last "
-    "transaction commit, restored from its changelog at a rebalance), transaction_aborted (a "
-    "transaction open through a rebalance, aborted before recovery). A restart to replay is "
+    "transaction commit, restored from its changelog at a rebalance), transaction_committed (a "
+    "transaction open through a rebalance, committed before recovery). A restart to replay is "
     "logged (the process is replaced).",
     ["kind"],
 )

@@ -378,7 +378,7 @@ REPAIR_LINES = {
     "undelivered_restart": "records never delivered on",
     "hole_seek": "hole in ",
     "store_rebuilt": "held writes of a transaction that never committed",
-    "transaction_aborted": "aborted transaction ",
+    "transaction_committed": "open through a rebalance",
 }
 
 

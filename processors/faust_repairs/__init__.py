@@ -31,11 +31,12 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   far behind are read in bulk into RocksDB first, and Faust's recovery starts at their end.
 - `changelog_sends`: Faust's producer buffer hands a table's changelog records to aiokafka one
   event-loop turn each (15-35 ms for a batch at 25 % load): a batch's go in one step.
-- `dirty_store`: under exactly-once Faust never rolls a store back when a rebalance abandons
-  its open transactions; the replay folded against writes the changelog never got, and the
-  changelog ended with a core beside an older holds part (fault hunt seed 219: a crash loop
-  on `negative bucket`). A partition written past its last commit is wiped at the next
-  rebalance and restored from its changelog, as Kafka Streams does.
+- `dirty_store`: under exactly-once Faust keeps a kept partition's transaction open through a
+  rebalance while recovery rewinds the store to the changelog's last stable offset: the next
+  fold mixed older and newer keys of a SKU (fault hunt seed 219: a pending hold its reserved
+  bucket no longer counted, a crash loop on `negative bucket`). Open transactions are
+  committed before recovery; a partition written past its last commit is wiped and restored
+  from its changelog, as Kafka Streams does.
 - `store_writes`: Faust writes a table key by key (codec, current event, LRU key index, one
   RocksDB put each): a batch's keys of a partition go in one RocksDB write batch.
 - `flow_state`: for a task dump, the consumer's flow flag and partition sets (why a fetch

@@ -1,30 +1,31 @@
-"""Under exactly-once, rebuild a table partition whose store holds writes that never committed.
+"""Under exactly-once, keep each table partition's store equal to its committed changelog
+across a rebalance.
 
 A batch writes its keys to the partition's RocksDB store at once and sends their changelog
-records in the partition's open transaction. faust-streaming never rolls the store back: at
-a rebalance it abandons the open transactions (`stop_transaction`; the next producer with
-the same id aborts them), and only the store's changelog offset waits for a commit. The
-records after the last commit are replayed, and the replay folds against a store that
-already holds their effects: the SKU looks unchanged, so nothing is written again, and what
-the store has the changelog never gets. The table's writes are differences from the stored
-state (base.table_layout: a sealed chunk is written once, the holds part only when it
-changed), so the next write of the SKU put a new core in the changelog beside an older holds
-part: a pending hold the core no longer counted, `InvariantBroken: negative bucket` on the
-next restore, a crash loop (fault hunt seed 219), and a changelog table behind the log.
+records in the partition's open transaction; faust-streaming never rolls the store back. A
+partition moved away at a rebalance has its producer stopped and its open transaction
+aborted by the next owner: the store keeps writes the changelog never got, and the table's
+writes are differences from the stored state (base.table_layout: a sealed chunk is written
+once, the holds part only when it changed), so a later write of the SKU there would put a
+core in the changelog beside parts it never had.
 
-Worse, a partition the worker keeps through the rebalance keeps its transactional producer
-and its open transaction: recovery restores the store up to the changelog's last stable
-offset, the batches replay against that, and then the transaction opened before the
-rebalance commits its stale records among the new ones. The changelog of seed 219 holds a
-holds part from before the rebalance beside a core from after it.
+A partition the worker keeps through the rebalance keeps its transactional producer
+and its open transaction (Faust also keeps its acknowledged offsets, and commits them with
+the next transaction: those batches are not replayed). Recovery restores the store from the
+changelog up to its last stable offset, which that open transaction holds back: keys the
+changelog has newer records for go back to older values, the rest keep the transaction's.
+The changelog of seed 219 ends with a core folded from such a mix: a pending hold its
+reserved bucket no longer counts.
 
-Kafka Streams does the same under exactly-once: a task closed dirty has its stores wiped and
-restored from the changelog. Here each partition counts its store writes, the ones handed to
-its transaction, and the ones a successful commit covered. At the next rebalance, before
-Faust's recovery reads the store, the transactions still open are aborted (their records
-never appear; the offsets they would have committed are replayed), and a partition written
-past its last commit is wiped: recovery restores it from its changelog (read committed) like
-a new worker's.
+So at a rebalance, before Faust's recovery reads the store, each transaction still open is
+committed as it is, without offsets: its changelog records become visible to recovery, and
+the source records they came from are committed with Faust's next commit (or replayed after
+a crash, which the ledger's idempotency makes harmless, as with at_least_once). Aborting it
+instead lost those batches: Faust commits their offsets anyway (fault hunt seeds 220, 221).
+Kafka Streams wipes a store closed dirty under exactly-once; here each partition counts its
+store writes, the ones handed to its transaction, and the ones a successful commit covered,
+and a partition still written past its last commit (its producer stopped, fenced, or the
+commit failed) is wiped: recovery restores it from its changelog like a new worker's.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def install() -> None:
     async def wiping_dirty(self: Any, *args: Any, **kwargs: Any) -> None:
         tracker: DirtyPartitions | None = getattr(self.table, _TRACKER_ATTR, None)
         if tracker is not None:
-            await abort_open_transactions(self.table.app.producer)
+            await commit_open_transactions(self.table.app.producer, tracker)
             async with self.db_lock:
                 for partition in sorted(tracker.take_dirty()):
                     wipe_partition(self, partition)
@@ -127,27 +128,26 @@ def install() -> None:
     RocksDBStore.on_rebalance = wiping_dirty  # type: ignore[method-assign]
 
 
-async def abort_open_transactions(producer: Any) -> None:
-    """Abort each transaction with records in it and begin the next; Faust keeps a kept
-    partition's producer, and its transaction, through a rebalance. A producer that cannot
-    (fenced: the partition's new owner aborted it already) is left to Faust."""
+async def commit_open_transactions(producer: Any, tracker: DirtyPartitions) -> None:
+    """Commit each transaction with records in it, without offsets, and begin the next. A
+    producer that cannot (fenced: the partition's new owner aborted it already) is left to
+    Faust, its partitions dirty."""
     producers: Mapping[str, Any] = getattr(producer, "_transaction_producers", {})
     for transactional_id, transactional in sorted(producers.items()):
         manager = transactional._txn_manager
         if not manager.is_in_transaction() or manager.is_empty_transaction():
             continue
         async with producer._trn_locks[transactional_id]:
+            covered = tracker.commit_starting([transactional_id])
             try:
-                await transactional.abort_transaction()
+                await transactional.commit_transaction()
                 await transactional.begin_transaction()
             except KafkaError as error:
-                log.warning("transaction %s not aborted: %r", transactional_id, error)
+                log.warning("transaction %s not committed: %r", transactional_id, error)
                 continue
-        log.warning(
-            "aborted transaction %s, open through a rebalance: its batches replay",
-            transactional_id,
-        )
-        metrics.DELIVERY_REPAIRS.labels("transaction_aborted").inc()
+        tracker.committed(covered)
+        log.info("committed transaction %s, open through a rebalance", transactional_id)
+        metrics.DELIVERY_REPAIRS.labels("transaction_committed").inc()
 
 
 def _trackers(app: Any) -> list[DirtyPartitions]:

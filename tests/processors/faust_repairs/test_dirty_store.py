@@ -119,30 +119,35 @@ class _TransactionManager:
 
 
 class _TransactionalProducer:
-    """aiokafka's transactional producer as the abort reads and drives it (no broker)."""
+    """aiokafka's transactional producer as the repair reads and drives it (no broker)."""
 
     def __init__(self, calls: list[str], tid: str, *, empty: bool, fenced: bool = False) -> None:
         self._txn_manager = _TransactionManager(in_transaction=True, empty=empty)
         self._calls, self._tid, self._fenced = calls, tid, fenced
 
-    async def abort_transaction(self) -> None:
+    async def commit_transaction(self) -> None:
         if self._fenced:
             raise ProducerFenced()
-        self._calls.append(f"abort {self._tid}")
+        self._calls.append(f"commit {self._tid}")
 
     async def begin_transaction(self) -> None:
         self._calls.append(f"begin {self._tid}")
 
 
-def test_open_transactions_with_records_are_aborted_and_begun_again() -> None:
+def test_open_transactions_are_committed_before_recovery_and_their_partitions_clean() -> None:
     calls: list[str] = []
+    tid_2 = "app-1-2"
     producers = {
         TID_0: _TransactionalProducer(calls, TID_0, empty=False),
         TID_1: _TransactionalProducer(calls, TID_1, empty=True),  # nothing sent: left alone
-        "app-1-2": _TransactionalProducer(calls, "app-1-2", empty=False, fenced=True),
+        tid_2: _TransactionalProducer(calls, tid_2, empty=False, fenced=True),
     }
     faust_producer = SimpleNamespace(
         _transaction_producers=producers, _trn_locks=defaultdict(asyncio.Lock)
     )
-    asyncio.run(dirty_store.abort_open_transactions(faust_producer))
-    assert calls == [f"abort {TID_0}", f"begin {TID_0}"]  # the fenced one: logged, skipped
+    tracker = DirtyPartitions()
+    tracker.handed(0, tracker.wrote(0), TID_0)
+    tracker.handed(2, tracker.wrote(2), tid_2)
+    asyncio.run(dirty_store.commit_open_transactions(faust_producer, tracker))
+    assert calls == [f"commit {TID_0}", f"begin {TID_0}"]  # the fenced one: logged, skipped
+    assert tracker.take_dirty() == {2}  # its writes never committed: its store is rebuilt
