@@ -49,7 +49,8 @@ class ChangelogSender:
         """Start sending `records` (after every earlier batch's were handed over); the
         future resolves once Kafka acknowledged all of them. Call it in the same step as
         the batch's store writes."""
-        writes = {partition: self._dirty.wrote(partition) for partition, _, _ in records}
+        partitions = {partition for partition, _, _ in records}
+        writes = {partition: self._dirty.wrote(partition) for partition in partitions}
         handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         sent = asyncio.ensure_future(self._send(records, writes, self._handed, handed))
         self._handed = handed
