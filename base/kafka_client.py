@@ -4,7 +4,7 @@ deployment, SASL/SCRAM over TLS as its own principal (settings.kafka)."""
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka.helpers import create_ssl_context
 
@@ -30,3 +30,19 @@ def client_options(kafka: KafkaSettings) -> dict[str, Any]:
             "ssl_context": ssl_context(kafka),
         }
     return options
+
+
+class _Startable(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+async def start_or_close(client: _Startable) -> None:
+    """`client.start()`; when it fails (no broker answered), the half-started client is
+    stopped before the error goes on: aiokafka leaves its connections and, unstopped, a
+    ResourceWarning at garbage collection."""
+    try:
+        await client.start()
+    except BaseException:
+        await client.stop()
+        raise

@@ -14,7 +14,7 @@ from collections.abc import Collection
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from base.kafka_client import client_options
+from base.kafka_client import client_options, start_or_close
 from base.settings import KafkaSettings
 
 Partition = tuple[str, int]
@@ -45,11 +45,7 @@ class LogEnds:
         async with self._starting:
             if self._consumer is None:
                 consumer = AIOKafkaConsumer(**client_options(self._kafka), enable_auto_commit=False)
-                try:
-                    await consumer.start()
-                except BaseException:
-                    await consumer.stop()  # a half-started client closes its connections
-                    raise
+                await start_or_close(consumer)
                 self._consumer = consumer
         return self._consumer
 

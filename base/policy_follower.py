@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from base.kafka_client import client_options
+from base.kafka_client import client_options, start_or_close
 from base.policy_log import PolicyLog, RecordRefused
 from base.settings import Settings
 from ledger.policy import PolicyBook
@@ -64,7 +64,7 @@ class PolicyFollower:
             enable_auto_commit=False,
             isolation_level="read_committed",
         )
-        await consumer.start()
+        await start_or_close(consumer)
         try:
             await self._check_single_partition(consumer)
             consumer.assign([partition])

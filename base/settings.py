@@ -211,6 +211,9 @@ class WorkerSettings(BaseModel):
     # source partition emptied meanwhile (processors/faust_repairs/fetch_wait.py). An idle
     # worker sends a fetch this often.
     fetch_wait_max_ms: int = Field(default=10, ge=1, le=1_500)
+    # The event loop of both the worker's threads (the batch loop, Faust's consumer thread):
+    # uvloop (libuv) or the standard library's. docs/BENCHMARKS.md has what each costs.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # A changelog partition at least this many records behind at recovery is read in bulk
     # into the local store before Faust's own (per-record) recovery goes on from there.
     bulk_restore_records_min: int = Field(default=5_000, ge=1, le=1_000_000_000)
@@ -284,6 +287,7 @@ class OrdersSettings(BaseModel):
     # The faust-streaming repairs' bounds (as the stream worker's).
     commit_stall_s: float = Field(default=15.0, ge=1, le=600)
     fetch_wait_max_ms: int = Field(default=10, ge=1, le=1_500)
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"  # as the worker's
     starved_s: float = Field(default=30.0, ge=5, le=600)
     crash_restarts_max: int = Field(default=5, ge=0, le=100)
     session_timeout_s: float = Field(default=10.0, ge=6, le=300)

@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from base.kafka_client import start_or_close
 from base.settings import Settings, get_settings
 from base.topics import ensure_topics
 from connectors.fact_intake import FactError, validate_item
@@ -297,7 +298,7 @@ def _progress_shown(
 
 async def _started_producer(settings: Settings) -> AIOKafkaProducer:
     producer = fact_producer(settings)
-    await producer.start()
+    await start_or_close(producer)
     return producer
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from base.kafka_client import client_options
+from base.kafka_client import client_options, start_or_close
 from base.settings import Settings
 from base.topics import ensure_topics
 from ledger.codec import encode
@@ -32,7 +32,7 @@ async def produce_facts(settings: Settings, facts: Sequence[Fact]) -> None:
     """Send every fact keyed by its SKU and return once Kafka acknowledged them all."""
     await ensure_topics(settings)
     producer = fact_producer(settings)
-    await producer.start()
+    await start_or_close(producer)
     try:
         topic = settings.topics.events
         sent = [await producer.send(topic, encode(f), key=f.sku.encode()) for f in facts]

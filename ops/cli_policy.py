@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 from rich.table import Table
 
-from base.kafka_client import client_options
+from base.kafka_client import client_options, start_or_close
 from base.settings import Settings, get_settings
 from base.topics import ensure_topics
 from connectors.inspect.kafka_read import kafka_consumer, read_policy
@@ -111,7 +111,7 @@ async def _book(settings: Settings) -> PolicyBook:
 async def _produce(settings: Settings, record: LocationPolicy) -> None:
     await ensure_topics(settings)  # one partition: its offsets are the policy version
     producer = AIOKafkaProducer(**client_options(settings.kafka), acks="all")
-    await producer.start()
+    await start_or_close(producer)
     try:
         key = f"location:{record.location}".encode()
         await (await producer.send(settings.topics.policy, encode(record), key=key, partition=0))

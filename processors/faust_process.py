@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import faust
+import mode.loop
 from prometheus_client import start_http_server
 
 from base.settings import Settings
@@ -20,6 +21,7 @@ from processors.gc_tuning import tune_for_worker
 from processors.kafka_auth import faust_broker_options
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+MODE_LOOPS = {"uvloop": "uvloop", "asyncio": "aio"}  # our setting -> mode.loop.use's name
 
 
 class AppSettings(Protocol):
@@ -49,6 +51,8 @@ class AppSettings(Protocol):
     def broker_wait_s(self) -> float: ...
     @property
     def crash_restarts_max(self) -> int: ...
+    @property
+    def event_loop(self) -> Literal["uvloop", "asyncio"]: ...
 
 
 def faust_options(settings: Settings, app: AppSettings) -> dict[str, Any]:
@@ -88,6 +92,10 @@ def run_faust_process(
 ) -> None:
     """Run one Faust app in this process until SIGINT/SIGTERM (see the module docstring)."""
     logging.basicConfig(level=loglevel.upper(), format=LOG_FORMAT)
+    # Before any loop exists: the policy makes every loop of the process, Faust's consumer
+    # thread's too.
+    mode.loop.use(MODE_LOOPS[app_settings.event_loop])
+    logging.getLogger(__name__).info("event loop: %s", app_settings.event_loop)
     tune_for_worker()
     note_start()
     store = LocalStore(app_settings.data_dir)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from base.kafka_client import client_options
+from base.kafka_client import client_options, start_or_close
 from base.settings import Settings
 from processors.faust_repairs import is_spurious
 
@@ -43,7 +43,7 @@ class SideProducer:
                     # no wait: a batch's decisions are queued in one go and batched anyway
                     linger_ms=0,
                 )
-                await producer.start()
+                await start_or_close(producer)
                 self._producer = producer
         return self._producer
 

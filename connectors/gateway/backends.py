@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from base import redis_keys
-from base.kafka_client import client_options
+from base.kafka_client import client_options, start_or_close
 from base.settings import Settings
 from base.topics import ensure_topics_when_reachable
 from connectors.as_of import StockAsOf, stock_at
@@ -115,7 +115,7 @@ class KafkaBus:
             linger_ms=2,
             request_timeout_ms=int(self._settings.gateway.produce_timeout_s * 1000),
         )
-        await producer.start()
+        await start_or_close(producer)
         self._producer = producer
         # The producer waits for the topic's metadata (it may have been created just now).
         decisions = await producer.partitions_for(self._settings.topics.decisions)

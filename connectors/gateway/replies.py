@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import TypeAdapter, ValidationError
 
-from base.kafka_client import client_options
+from base.kafka_client import client_options, start_or_close
 from base.settings import Settings
 from connectors.metrics import GATEWAY_FOLLOWER_RESTARTS
 from ledger.commands import Decision, HoldCommand, Reserve
@@ -140,7 +140,7 @@ class DecisionFollower:
             group_id=None,
             enable_auto_commit=False,
         )
-        await consumer.start()
+        await start_or_close(consumer)
         try:
             consumer.assign(assigned)
             await consumer.seek_to_end(*assigned)
