@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import faust
-import mode.loop
+import uvloop
 from prometheus_client import start_http_server
 
 from base.settings import Settings
@@ -21,7 +21,6 @@ from processors.gc_tuning import tune_for_worker
 from processors.kafka_auth import faust_broker_options
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-MODE_LOOPS = {"uvloop": "uvloop", "asyncio": "aio"}  # our setting -> mode.loop.use's name
 
 
 class AppSettings(Protocol):
@@ -83,6 +82,12 @@ def faust_options(settings: Settings, app: AppSettings) -> dict[str, Any]:
     }
 
 
+def use_event_loop(kind: Literal["uvloop", "asyncio"]) -> None:
+    """The event loop policy of this process: it makes every loop started after it, Faust's
+    consumer thread's too, so it is set before any loop exists."""
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy() if kind == "uvloop" else None)
+
+
 def run_faust_process(
     settings: Settings,
     app_settings: AppSettings,
@@ -92,9 +97,7 @@ def run_faust_process(
 ) -> None:
     """Run one Faust app in this process until SIGINT/SIGTERM (see the module docstring)."""
     logging.basicConfig(level=loglevel.upper(), format=LOG_FORMAT)
-    # Before any loop exists: the policy makes every loop of the process, Faust's consumer
-    # thread's too.
-    mode.loop.use(MODE_LOOPS[app_settings.event_loop])
+    use_event_loop(app_settings.event_loop)
     logging.getLogger(__name__).info("event loop: %s", app_settings.event_loop)
     tune_for_worker()
     note_start()
