@@ -73,7 +73,7 @@ def test_the_policy_follower_closes_its_consumer_when_kafka_does_not_answer(
 ) -> None:
     made: list[AIOKafkaConsumer] = []
 
-    class NotedConsumer(AIOKafkaConsumer):  # a real consumer, kept for the check
+    class NotedConsumer(AIOKafkaConsumer):  # type: ignore[misc]  # a real one, kept to check
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             made.append(self)
