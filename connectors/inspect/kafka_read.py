@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from base.kafka_client import client_options
+from base.kafka_client import client_options, start_or_close
 from base.policy_log import PolicyLog
 from base.settings import Settings
 from base.table_layout import is_key_of, is_state_key
@@ -50,13 +50,11 @@ async def kafka_consumer(
         max_poll_records=FETCH_RECORDS_MAX,
     )
     try:
-        await consumer.start()
+        await start_or_close(consumer)
     except KafkaConnectionError:
-        await consumer.stop()
         detail = "no broker answered: connection refused or timed out"
         raise ServiceDown("Kafka", settings.kafka.bootstrap, detail) from None
     except (KafkaError, OSError) as error:
-        await consumer.stop()
         raise ServiceDown("Kafka", settings.kafka.bootstrap, _brief(error)) from None
     try:
         yield consumer

@@ -4,7 +4,6 @@ goes on, so no half-started client is left to leak its connections."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pytest
@@ -14,14 +13,12 @@ from aiokafka.errors import KafkaConnectionError
 from base import policy_follower
 from base.kafka_client import client_options, start_or_close
 from base.settings import KafkaSettings, Settings
+from ops.stack.ports import free_port
 
 
 def _unanswered_kafka() -> KafkaSettings:
-    """Settings naming a port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    return KafkaSettings(host="127.0.0.1", port=port, controller_port=port + 1)
+    """Settings naming a port nothing listens on."""
+    return KafkaSettings(host="127.0.0.1", port=free_port())
 
 
 class _Client:

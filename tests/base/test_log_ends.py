@@ -13,12 +13,7 @@ from aiokafka.errors import KafkaConnectionError
 from base.kafka_client import client_options
 from base.log_ends import LogEnds
 from base.settings import KafkaSettings, Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from ops.stack.ports import free_port
 
 
 @pytest.mark.integration
@@ -44,7 +39,7 @@ def test_the_log_end_moves_with_every_record_produced(isolated: Settings) -> Non
 
 
 def test_a_refused_connection_is_kafkas_error() -> None:
-    ends = LogEnds(KafkaSettings(port=_free_port()), timeout_s=10.0)
+    ends = LogEnds(KafkaSettings(port=free_port()), timeout_s=10.0)
     with pytest.raises(KafkaConnectionError):
         asyncio.run(ends([("tally.events", 0)]))
 
