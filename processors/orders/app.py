@@ -24,7 +24,7 @@ from ledger.orders.records import Timeout
 from ledger.orders.saga import SagaRules
 from ledger.policy import PolicyBook
 from processors.faust_process import faust_options
-from processors.faust_repairs import FaustRepairs
+from processors.faust_repairs import ChangelogSender, FaustRepairs
 from processors.orders import metrics
 from processors.orders.capacity_step import handle_capacity_batch
 from processors.orders.order_step import handle_order_batch
@@ -85,6 +85,8 @@ def _worker(settings: Settings, app: faust.App, orders: Any, capacity: Any) -> O
         settings=settings,
         orders=orders,
         capacity=capacity,
+        orders_changelog=ChangelogSender(app, orders),
+        capacity_changelog=ChangelogSender(app, capacity),
         repairs=FaustRepairs(
             app,
             bounds,

@@ -3,7 +3,6 @@ sent to the orders (acknowledged before the table is written), the counts to Red
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import date
@@ -15,9 +14,11 @@ from ledger.errors import DecodeError
 from ledger.orders.capacity import CapacityDay, capacity_key, decide_capacity
 from ledger.orders.codec import decode_capacity_ask, decode_capacity_day
 from ledger.orders.records import CapacityAnswer
+from processors.faust_repairs import ChangelogRecord
 from processors.orders import metrics
 from processors.orders.parts import OrderWorker
 from processors.orders.stock_view import publish_capacity
+from processors.orders.table_writes import write_rows
 from processors.side_producer import Record
 
 log = logging.getLogger("tally.orders.capacity")
@@ -28,7 +29,7 @@ async def handle_capacity_batch(worker: OrderWorker, batch: Sequence[faust.Event
     if not batch:
         return
     worker.repairs.note_processed(batch)
-    days: dict[str, tuple[CapacityDay | None, int, faust.EventT[bytes]]] = {}
+    days: dict[str, tuple[CapacityDay | None, int]] = {}  # key -> (day, its partition)
     answers: list[Record] = []
     for event in batch:
         try:
@@ -39,12 +40,12 @@ async def handle_capacity_batch(worker: OrderWorker, batch: Sequence[faust.Event
             continue
         key = capacity_key(ask.location, ask.day)
         if key not in days:
-            days[key] = (_load(worker, event, key), event.message.partition, event)
-        current, partition, first = days[key]
+            days[key] = (_load(worker, event, key), event.message.partition)
+        current, partition = days[key]
         record = worker.policy.book.locations.get(ask.location)
         limit = None if record is None else record.daily_order_capacity
         decided = decide_capacity(current, ask, limit)
-        days[key] = (decided.day, partition, first)
+        days[key] = (decided.day, partition)
         if decided.outcome is not None:
             metrics.CAPACITY_DECISIONS.labels(decided.outcome).inc()
             answer = CapacityAnswer(
@@ -65,19 +66,13 @@ def _load(worker: OrderWorker, event: faust.EventT[bytes], key: str) -> Capacity
     return None if raw is None else decode_capacity_day(raw)
 
 
-async def _write(
-    worker: OrderWorker,
-    days: dict[str, tuple[CapacityDay | None, int, faust.EventT[bytes]]],
-) -> None:
-    sent: list[asyncio.Future[object]] = []
+async def _write(worker: OrderWorker, days: dict[str, tuple[CapacityDay | None, int]]) -> None:
+    rows: list[ChangelogRecord] = []
     counts: dict[tuple[str, date], int] = {}
-    for key, (day, partition, event) in days.items():
+    for key, (day, partition) in days.items():
         if day is None:
             continue
-        worker.repairs.enter_partition(event)
-        raw = encode(day)
-        worker.capacity.data[key.encode()] = raw
-        sent.append(worker.capacity.send_changelog(partition, key.encode(), raw, "raw", "raw"))
+        rows.append((partition, key.encode(), encode(day)))
         counts[(day.location, day.day)] = day.taken
-    await asyncio.gather(*sent)
+    await write_rows(worker.repairs, worker.capacity, worker.capacity_changelog, rows)
     await publish_capacity(worker.redis, counts)

@@ -7,7 +7,6 @@ folds them again and sends the same asks (same ids), which the ledger answers as
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from processors.orders import metrics
 from processors.orders.fold import FoldedBatch, fold_orders
 from processors.orders.parts import OrderWorker
 from processors.orders.stock_view import read_capacity_taken, read_stock, read_supply
+from processors.orders.table_writes import write_rows
 from processors.side_producer import Record
 
 log = logging.getLogger("tally.orders")
@@ -57,7 +57,7 @@ async def handle_order_batch(worker: OrderWorker, batch: Sequence[faust.EventT[b
     records += _dated_records(worker, folded)
     await worker.side_producer.send_all(records)
     async with worker.durable:
-        await _write_states(worker, by_partition, folded)
+        await _write_states(worker, folded)
     for state in folded.states.values():
         worker.timeouts.track(state)
     await worker.views.publish(list(folded.touched.values()))  # compare-and-set: replays too
@@ -108,18 +108,14 @@ def _dated_records(worker: OrderWorker, folded: FoldedBatch) -> list[Record]:
     ]
 
 
-async def _write_states(
-    worker: OrderWorker, by_partition: dict[int, faust.EventT[bytes]], folded: FoldedBatch
-) -> None:
-    sent: list[asyncio.Future[object]] = []
+async def _write_states(worker: OrderWorker, folded: FoldedBatch) -> None:
+    rows = [
+        (folded.partitions[ref], ref.encode(), encode(state))
+        for ref, state in folded.states.items()
+    ]
     for ref, state in folded.states.items():
-        partition = folded.partitions[ref]
-        worker.repairs.enter_partition(by_partition[partition])
-        key, value = ref.encode(), encode(state)
-        worker.orders.data[key] = value
-        sent.append(worker.orders.send_changelog(partition, key, value, "raw", "raw"))
         worker.states.put(ref, state)
-    await asyncio.gather(*sent)
+    await write_rows(worker.repairs, worker.orders, worker.orders_changelog, rows)
 
 
 async def _count_tasks(worker: OrderWorker, outputs: Outputs) -> None:

@@ -13,7 +13,7 @@ from base.policy_follower import PolicyFollower
 from base.settings import Settings
 from ledger.orders.saga import SagaRules
 from ledger.orders.state import OrderState
-from processors.faust_repairs import FaustRepairs
+from processors.faust_repairs import ChangelogSender, FaustRepairs
 from processors.orders.kpi_metrics import OrderKpiCounter
 from processors.orders.timeouts import TimeoutIndex
 from processors.orders.views import OrderViews
@@ -29,6 +29,8 @@ class OrderWorker:
     settings: Settings
     orders: Any  # faust Table[bytes, bytes]: ref -> OrderState JSON
     capacity: Any  # faust Table[bytes, bytes]: "location/day" -> CapacityDay JSON
+    orders_changelog: ChangelogSender  # each table's writes, tracked for a rebalance
+    capacity_changelog: ChangelogSender
     repairs: FaustRepairs
     redis: aioredis.Redis
     views: OrderViews

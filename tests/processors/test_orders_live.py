@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,8 +20,9 @@ from ledger.orders.records import CancelOrder, OrderLine, PlaceOrder, RejectPick
 from ops.child_worker import ChildOrderProcessor
 from tests.ops.test_cli_ledger import run_json
 from tests.support.isolation import unique
-from tests.support.kafka_io import channel_policy, fact, now_iso, produce, produce_json
+from tests.support.kafka_io import channel_policy, fact, now_iso, produce, produce_json, read_all
 from tests.support.waiting import redis_client, wait_for_figure, wait_until
+from tests.support.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 NYC = (40.71, -74.0)
@@ -242,3 +244,53 @@ def test_the_order_kpis_count_an_order_filled_one_split_and_one_rejected_at_pick
         row for row in body["sections"]["pick_rejection_rate"] if row["location"] == names["east"]
     ]
     assert east_picks["rejection_rate"] == 1 / 3
+
+
+# --- under exactly_once -----------------------------------------------------------------
+
+
+def test_under_exactly_once_the_order_and_capacity_tables_commit_in_transactions(
+    isolated: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    """TALLY_ORDERS__PROCESSING_GUARANTEE=exactly_once: an order is routed, and its state and
+    the capacity slot it took reach the tables' changelogs through the transactions
+    (processors.orders.table_writes), readable once committed."""
+    orders = isolated.orders.model_copy(update={"processing_guarantee": "exactly_once"})
+    settings = isolated.model_copy(update={"orders": orders})
+    process = ChildOrderProcessor(settings, tmp_path / "orders.log").start()
+    try:
+        process.wait_metrics_up()
+        channel, east, sku = unique("web"), unique("east"), unique("A")
+        policy = [location_record(east, PLACES["east"], daily_order_capacity=5)]
+        asyncio.run(produce_json(settings, settings.topics.policy, policy, "location"))
+        channels = [channel_policy(channel, [east])]
+        asyncio.run(produce_json(settings, settings.topics.policy, channels, "channel"))
+        asyncio.run(
+            produce_json(
+                settings, settings.topics.events, [fact(unique("e"), "received", sku, east, 2)]
+            )
+        )
+        wait_for_figure(redis_client(settings), redis_keys.loc_key(east), sku, "2")
+
+        order = place(channel, "EOS", {sku: 1})
+        send_orders(settings, order)
+        order_view(settings, order.ref, "allocated")
+        committed = committed_rows(settings, "orders", lambda row: row.get("ref") == order.ref)
+        assert committed[-1]["status"] == "allocated"
+        slots = committed_rows(settings, "capacity", lambda row: row.get("location") == east)
+        assert slots[-1]["refs"] == [order.ref]
+    finally:
+        process.stop()
+
+
+def committed_rows(settings: Settings, table: str, wanted: Any) -> list[dict[str, Any]]:
+    """The `wanted` rows of an order processor table's changelog, as committed, once any."""
+    topic = f"{settings.orders.app_id}-{table}-changelog"
+    rows = wait_until(
+        lambda: [row for row in asyncio.run(read_all(settings, topic)) if wanted(row)],
+        bool,
+        timeout_s=60,
+        what=f"a committed row in {topic}",
+    )
+    assert rows
+    return rows
