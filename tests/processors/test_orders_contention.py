@@ -1,7 +1,8 @@
 """200 concurrent multi-line orders competing for scarce stock over 5 locations, through a
 real stream worker and a real order processor: no oversell, every order decided, no hold
 left open, every allocated unit committed where the order says; and the same with the order
-processor killed (kill -9) mid-run and restarted: each order decided once."""
+processor killed (kill -9) mid-run and restarted, at_least_once and exactly_once: each order
+decided once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import random
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -188,6 +190,29 @@ def test_two_hundred_orders_for_scarce_stock_are_all_decided_with_no_oversell(
 def test_an_order_processor_killed_mid_run_decides_each_order_once(
     isolated: Settings, worker: WorkerProcess, order_processor: ChildOrderProcessor
 ) -> None:
+    kill_mid_run(isolated, worker, order_processor)
+
+
+def test_under_exactly_once_an_order_processor_killed_mid_run_decides_each_order_once(
+    isolated: Settings, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    """Its tables written in transactions (processors.orders.table_writes), the kill aborts
+    the open ones: the restarted processor replays from the last commit."""
+    orders = isolated.orders.model_copy(update={"processing_guarantee": "exactly_once"})
+    settings = isolated.model_copy(update={"orders": orders})
+    process = ChildOrderProcessor(settings, tmp_path / "orders.log").start()
+    try:
+        process.wait_metrics_up()
+        kill_mid_run(settings, worker, process)
+    finally:
+        process.stop()
+
+
+def kill_mid_run(
+    isolated: Settings, worker: WorkerProcess, order_processor: ChildOrderProcessor
+) -> None:
+    """Half the orders placed, the processor killed (-9) once some are decided, the rest
+    placed while it is down: each order decided once, the books agree."""
     market = Market(isolated)
     market.stock_up()
     client = redis_client(isolated)
