@@ -41,9 +41,6 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   RocksDB put each): a batch's keys of a partition go in one RocksDB write batch.
 - `flow_state`: for a task dump, the consumer's flow flag and partition sets (why a fetch
   loop gets nothing).
-- `concurrent_commits`: Faust commits the partitions' transactions one after another (53 ms
-  for four at 25 % load, each partition's lock held in turn): each runs Faust's own steps
-  under its lock, all at once.
 - `txn_backoff`: aiokafka waits 20 ms before retrying a new transaction's first send while
   the last one's markers are written; on one host they take ~1 ms.
 - `batch_exit`: `take_events` acks a batch when its loop body exits, even by an exception

@@ -17,7 +17,6 @@ from processors.faust_repairs import (
     batch_delivery,
     batch_exit,
     changelog_highwater,
-    concurrent_commits,
     current_event,
     dirty_store,
     fast_restore,
@@ -82,7 +81,6 @@ class FaustRepairs:
     @staticmethod
     def install() -> None:
         """Patch Faust's classes, once per process (idempotent), before the app is built."""
-        concurrent_commits.install()  # first: the commit wrappers below wrap it
         changelog_highwater.install()  # exactly-once recovery must see the changelog's end
         recovery_offsets.install()  # ... and start where the local store really is
         transaction_watch.install()  # commits counted and timed, failures as metrics
