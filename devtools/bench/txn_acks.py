@@ -1,6 +1,7 @@
 """How long Kafka takes to acknowledge a transactional producer's records, with and without a
 commit just before, and to commit four transactions in turn or side by side, outside the
-worker (what `processors/faust_repairs/txn_backoff.py` and `concurrent_commits.py` rest on).
+worker (what `processors/faust_repairs/txn_backoff.py` rests on; the worker commits in turn,
+as Faust does: side by side was slower in it, devtools/bench/FINDINGS.md, eleventh session).
 
     python -m devtools.bench.txn_acks [--records 40] [--rounds 40] [--retry-s 0.02]
 
