@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,7 @@ from ledger.codec import encode
 from processors import metrics
 from processors.batch import BatchOutcome
 from processors.expiry import next_expiry_ms
-from processors.faust_repairs import ChangelogRecord, StoreWrite
+from processors.faust_repairs import ChangelogRecord
 from processors.parts import Worker
 from processors.side_producer import Record
 
@@ -87,23 +86,19 @@ def _write_table(worker: Worker, outcome: BatchOutcome) -> asyncio.Future[None]:
     """Write each changed SKU once to its partition's store and changelog.
 
     Returns the changelog send, resolved once Kafka acknowledged every record. Each
-    partition's store keys are written in one RocksDB write batch (`worker.repairs`) and the
-    changelog records sent in one go (`worker.changelog`), which is what `table[key] = value`
-    does record by record. Only what changed since the stored state is written
+    partition's store keys are written in one RocksDB write batch and the changelog records
+    sent in one go (`worker.changelog.write`), which is what `table[key] = value` does
+    record by record. Only what changed since the stored state is written
     (base.table_layout).
     """
     records: list[ChangelogRecord] = []
-    store_writes: dict[int, list[StoreWrite]] = defaultdict(list)
     for sku, state in outcome.states.items():
         partition = outcome.partitions[sku]
-        writes = store_writes[partition]
-        for key, value in state_writes(state, outcome.stored.get(sku)):
-            # raw both ways; a None value is a tombstone (compaction drops the chunk)
-            writes.append((key, value))
-            records.append((partition, key, value))
+        # raw both ways; a None value is a tombstone (compaction drops the chunk)
+        records += [
+            (partition, key, value) for key, value in state_writes(state, outcome.stored.get(sku))
+        ]
         worker.states.put(state.sku, state)
-    for partition, writes in store_writes.items():
-        worker.repairs.write_store(worker.positions, partition, writes)
     for sku, state in (*outcome.states.items(), *outcome.unchanged.items()):
         worker.expiry.track(sku, next_expiry_ms(state))
-    return worker.changelog.send(records)
+    return worker.changelog.write(records)

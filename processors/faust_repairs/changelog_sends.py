@@ -14,10 +14,11 @@ acknowledged per partition is recorded as Faust's `Table._on_changelog_sent` doe
 exactly-once persisted with the commit). Batches hand their records over in the order they
 were sent, so a key written by two batches ends with the later value.
 
-Each batch's partitions are noted in the table's `dirty_store` tracker when the batch is
-sent (in the same step as its store writes), and again once handed to a transaction (or,
-without transactions, acknowledged): a rebalance then rebuilds a partition whose store
-writes no commit covered.
+`write` puts a batch's keys in the table's store (one RocksDB write batch per partition,
+`store_writes`) and sends them, in one step. Each batch's partitions are noted in the
+table's `dirty_store` tracker when the batch is sent (in that same step), and again once
+handed to a transaction (or, without transactions, acknowledged): a rebalance then rebuilds
+a partition whose store writes no commit covered.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 from faust.types import TP
 
 from processors.faust_repairs import dirty_store
+from processors.faust_repairs.store_writes import StoreWrite, write_partition
 
 # (partition, key, value); a None value is a tombstone
 ChangelogRecord = tuple[int, bytes, bytes | None]
@@ -44,6 +46,16 @@ class ChangelogSender:
         self._table = table
         self._handed: asyncio.Future[None] | None = None  # the last batch's hand-over
         self._dirty = dirty_store.track(table)
+
+    def write(self, records: Sequence[ChangelogRecord]) -> asyncio.Future[None]:
+        """Write `records` to the table's store (each partition's keys in one RocksDB write
+        batch, `store_writes`) and start sending them, in one step; the future is `send`'s."""
+        by_partition: dict[int, list[StoreWrite]] = defaultdict(list)
+        for partition, key, value in records:
+            by_partition[partition].append((key, value))
+        for partition, writes in by_partition.items():
+            write_partition(self._table, partition, writes)
+        return self.send(records)
 
     def send(self, records: Sequence[ChangelogRecord]) -> asyncio.Future[None]:
         """Start sending `records` (after every earlier batch's were handed over); the

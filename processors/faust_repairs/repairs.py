@@ -25,7 +25,6 @@ from processors.faust_repairs import (
     ordering,
     recovery_offsets,
     rewind,
-    store_writes,
     transaction_watch,
     txn_backoff,
 )
@@ -157,11 +156,6 @@ class FaustRepairs:
     def enter_partition(event: faust.EventT[bytes]) -> None:
         """Make table reads and changelog writes use `event`'s partition."""
         current_event.enter_partition(event)
-
-    @staticmethod
-    def write_store(table: Any, partition: int, writes: Sequence[store_writes.StoreWrite]) -> None:
-        """Write a batch's keys of `partition` to `table`'s store in one RocksDB batch."""
-        store_writes.write_partition(table, partition, writes)
 
     def committed_offset(self, partition: Partition) -> int | None:
         """The offset Faust last committed on (topic, partition): its own, private bookkeeping,

@@ -18,7 +18,6 @@ from processors.faust_repairs import ChangelogRecord
 from processors.orders import metrics
 from processors.orders.parts import OrderWorker
 from processors.orders.stock_view import publish_capacity
-from processors.orders.table_writes import write_rows
 from processors.side_producer import Record
 
 log = logging.getLogger("tally.orders.capacity")
@@ -74,5 +73,5 @@ async def _write(worker: OrderWorker, days: dict[str, tuple[CapacityDay | None, 
             continue
         rows.append((partition, key.encode(), encode(day)))
         counts[(day.location, day.day)] = day.taken
-    await write_rows(worker.repairs, worker.capacity, worker.capacity_changelog, rows)
+    await worker.capacity_changelog.write(rows)
     await publish_capacity(worker.redis, counts)

@@ -25,7 +25,6 @@ from processors.orders import metrics
 from processors.orders.fold import FoldedBatch, fold_orders
 from processors.orders.parts import OrderWorker
 from processors.orders.stock_view import read_capacity_taken, read_stock, read_supply
-from processors.orders.table_writes import write_rows
 from processors.side_producer import Record
 
 log = logging.getLogger("tally.orders")
@@ -115,7 +114,7 @@ async def _write_states(worker: OrderWorker, folded: FoldedBatch) -> None:
     ]
     for ref, state in folded.states.items():
         worker.states.put(ref, state)
-    await write_rows(worker.repairs, worker.orders, worker.orders_changelog, rows)
+    await worker.orders_changelog.write(rows)
 
 
 async def _count_tasks(worker: OrderWorker, outputs: Outputs) -> None:

@@ -196,7 +196,7 @@ def test_an_order_processor_killed_mid_run_decides_each_order_once(
 def test_under_exactly_once_an_order_processor_killed_mid_run_decides_each_order_once(
     isolated: Settings, worker: WorkerProcess, tmp_path: Path
 ) -> None:
-    """Its tables written in transactions (processors.orders.table_writes), the kill aborts
+    """Its tables written in transactions (ChangelogSender.write), the kill aborts
     the open ones: the restarted processor replays from the last commit."""
     orders = isolated.orders.model_copy(update={"processing_guarantee": "exactly_once"})
     settings = isolated.model_copy(update={"orders": orders})

@@ -254,7 +254,7 @@ def test_under_exactly_once_the_order_and_capacity_tables_commit_in_transactions
 ) -> None:
     """TALLY_ORDERS__PROCESSING_GUARANTEE=exactly_once: an order is routed, and its state and
     the capacity slot it took reach the tables' changelogs through the transactions
-    (processors.orders.table_writes), readable once committed."""
+    (ChangelogSender.write), readable once committed."""
     orders = isolated.orders.model_copy(update={"processing_guarantee": "exactly_once"})
     settings = isolated.model_copy(update={"orders": orders})
     process = ChildOrderProcessor(settings, tmp_path / "orders.log").start()

@@ -1,18 +1,23 @@
 """processors.faust_repairs.changelog_sends: a batch's changelog records reach each partition's
 producer back to back, under the partition's transaction lock; batches keep their order even
 when one waits for a commit; the highest acknowledged offset per partition is recorded as
-Faust records a changelog send; a failed send fails the batch's future."""
+Faust records a changelog send; a failed send fails the batch's future. `write` puts each
+partition's keys in its RocksDB store in one step with the send, and the partitions stay
+dirty (rebuilt at a rebalance) until a commit covers them."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import faust
 import pytest
 
 from processors.faust_repairs.changelog_sends import ChangelogSender
+from processors.faust_repairs.dirty_store import track
 
 APP_ID = "tally"
 TOPIC = "tally-positions-changelog"
@@ -166,3 +171,42 @@ def test_an_unknown_transactional_producer_is_an_error_not_a_silent_drop() -> No
 
     with pytest.raises(RuntimeError, match="no transactional producer"):
         asyncio.run(scenario())
+
+
+def rig_with_store(tmp_path: Path) -> tuple[Any, Any, list[Any]]:
+    """`rig` under exactly-once, its table's store a real Faust RocksDB store (never started)."""
+    app, table, log = rig(exactly_once=True)
+    faust_app = faust.App("changelog-sends-test", store="rocksdb://", datadir=tmp_path)
+    table.data = faust_app.Table("t", key_type=bytes, value_type=bytes, partitions=2).data
+    return app, table, log
+
+
+def test_a_write_stores_each_partitions_keys_and_sends_them_in_its_transaction(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> tuple[Any, Any, list[Any]]:
+        app, table, log = rig_with_store(tmp_path)
+        rows = [(1, b"order-a", b"A1"), (0, b"order-b", b"B1"), (1, b"order-c", None)]
+        await ChangelogSender(app, table).write(rows)
+        return app, table, log
+
+    app, table, log = asyncio.run(scenario())
+    db = table.data._db_for_partition
+    assert (db(0).get(b"order-b"), db(1).get(b"order-a")) == (b"B1", b"A1")
+    assert db(0).get(b"order-a") is None and db(1).get(b"order-c") is None  # a tombstone
+    assert log == [(0, b"order-b", b"B1"), (1, b"order-a", b"A1"), (1, b"order-c", None)]
+    for tid, producer in app.producer._transaction_producers.items():
+        assert producer.held_lock and all(producer.held_lock), tid
+    # no commit covered them yet: a rebalance now rebuilds both partitions from the changelog
+    assert track(table).take_dirty() == {0, 1}
+
+
+def test_a_written_partition_is_clean_once_a_commit_covered_it(tmp_path: Path) -> None:
+    async def scenario() -> Any:
+        app, table, _ = rig_with_store(tmp_path)
+        await ChangelogSender(app, table).write([(0, b"order-a", b"A1")])
+        tracker = track(table)
+        tracker.committed(tracker.commit_starting(list(app.producer._transaction_producers)))
+        return tracker
+
+    assert asyncio.run(scenario()).take_dirty() == set()
