@@ -42,6 +42,7 @@ class HoldsRun:
     latencies_ms: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
     timed_out: bool = False
+    decision_split: dict[str, Any] = field(default_factory=dict)  # Tally only: DecisionRouter
 
     def summary(
         self, stock_units: int, clients: int, final_available: int | None
@@ -61,6 +62,7 @@ class HoldsRun:
             "final_available": final_available,
             "oversells": oversells,
             "timed_out": self.timed_out,
+            **({"decision_split": self.decision_split} if self.decision_split else {}),
         }
 
 
@@ -114,6 +116,12 @@ class DecisionRouter:
         )
         self._reader: asyncio.Task[None] | None = None
         self._serial = 0
+        # Where a decision's time went, split at the decision record's Kafka timestamp (the
+        # worker's producer stamps it when it sends; one host, so one clock): command sent ->
+        # decision sent (the command's hop in, the worker), decision sent -> read here.
+        self._sent_at_ms: dict[str, float] = {}
+        self.to_decision_ms: list[float] = []
+        self.from_decision_ms: list[float] = []
 
     async def start(self) -> None:
         await self._producer.start()
@@ -137,14 +145,30 @@ class DecisionRouter:
             batch = await self._consumer.getmany(timeout_ms=100, max_records=1_000)
             for messages in batch.values():
                 for message in messages:
+                    read_at_ms = time.time() * 1000
                     decision = orjson.loads(message.value)
+                    self._split(decision["request_id"], message.timestamp, read_at_ms)
                     waiter = self._waiting.pop(decision["request_id"], None)
                     if waiter is not None and not waiter.done():
                         waiter.set_result(decision)
 
+    def _split(self, request_id: str, decided_at_ms: float, read_at_ms: float) -> None:
+        sent_at_ms = self._sent_at_ms.pop(request_id, None)
+        if sent_at_ms is not None:
+            self.to_decision_ms.append(decided_at_ms - sent_at_ms)
+            self.from_decision_ms.append(read_at_ms - decided_at_ms)
+
+    def split(self) -> dict[str, Any]:
+        """Percentiles of the two parts of a decision's latency (ms resolution: Kafka's)."""
+        return {
+            "command_sent_to_decision_sent_ms": percentiles(self.to_decision_ms),
+            "decision_sent_to_read_ms": percentiles(self.from_decision_ms),
+        }
+
     async def _ask(self, body: dict[str, Any]) -> dict[str, Any]:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[body["request_id"]] = future
+        self._sent_at_ms[body["request_id"]] = time.time() * 1000
         body["issued_at"] = datetime.now(UTC).isoformat()
         await self._producer.send(
             self.settings.topics.commands, orjson.dumps(body), key=self.sku.encode()
@@ -197,6 +221,7 @@ async def tally_holds(
     finally:
         await router.stop()
     run.reject_reasons = router.reasons
+    run.decision_split = router.split()
     return run, router.reasons
 
 

@@ -316,7 +316,25 @@ def _holds(h: dict[str, Any]) -> list[str]:
             f"{s['holds_accepted']:,} | {s['oversells']} |"
         )
     lines.append(f"\nTally / better PostgreSQL pattern: {h['ratio_to_best_postgres']} x.")
-    return lines
+    return lines + _decision_split(h["tally"])
+
+
+def _decision_split(tally: dict[str, Any]) -> list[str]:
+    """Where Tally's decisions spent their time (runs before it was measured have none)."""
+    split, batches = tally.get("decision_split"), tally.get("worker_batches")
+    if not split or not batches:
+        return []
+    phases = ", ".join(f"{name} {ms}" for name, ms in batches["phase_mean_ms"].items())
+    return [
+        "",
+        "Tally's decisions split at the decision record's Kafka timestamp (ms resolution; one "
+        "host, one clock), p50 / p95 / p99 / max ms: command sent -> decision sent "
+        f"{_ms(split['command_sent_to_decision_sent_ms'])}; decision sent -> read "
+        f"{_ms(split['decision_sent_to_read_ms'])}. The worker meanwhile: "
+        f"{batches['batches']:,.0f} batches of {batches['mean_batch_records']} records on "
+        f"average, mean ms per batch by phase: {phases}; {batches['commits']['count']:,.0f} "
+        f"commits of {batches['commits']['mean_ms']} ms on average.",
+    ]
 
 
 def _scale(sc: dict[str, Any]) -> list[str]:

@@ -607,7 +607,8 @@ async def hot_holds(ctx: Context) -> dict[str, Any]:
     }  # fmt: skip
     await kafka_io.preload(main, [(main.topics.events, sku.encode(), orjson.dumps(receipt))])
     await _wait_figure(main, f"tally:loc:{location}", sku, config.hold_stock_units, 30.0)
-    oversells_before = metric_sums(worker.metrics_text()).get("tally_oversells_total", 0.0)
+    metrics_before = worker.metrics_text()
+    oversells_before = metric_sums(metrics_before).get("tally_oversells_total", 0.0)
     ctx.echo(
         f"holds: tally, {config.hold_clients} clients on one SKU, "
         f"stock {config.hold_stock_units:,} ..."
@@ -623,9 +624,11 @@ async def hot_holds(ctx: Context) -> dict[str, Any]:
         await client.aclose()
     final = int(raw) if raw is not None else None
     tally = run.summary(config.hold_stock_units, config.hold_clients, final)
+    metrics_after = worker.metrics_text()
     tally["worker_oversells_counted"] = (
-        metric_sums(worker.metrics_text()).get("tally_oversells_total", 0.0) - oversells_before
+        metric_sums(metrics_after).get("tally_oversells_total", 0.0) - oversells_before
     )
+    tally["worker_batches"] = _batch_delta(metrics_before, metrics_after)
     ctx.echo(
         f"holds: tally {tally['holds_per_s']:,} holds/s, "
         f"p99 {tally['decision_latency_ms']['p99']} ms, oversells {tally['oversells']}"

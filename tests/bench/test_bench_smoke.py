@@ -81,9 +81,19 @@ def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) ->
         assert result["decision_latency_ms"]["p99"] > 0, system
         assert result["oversells"] == 0, (system, result)
         assert result["holds_accepted"] == result["stock_units"], (system, result)
-    assert holds["tally"]["worker_oversells_counted"] == 0
+    tally = holds["tally"]
+    assert tally["worker_oversells_counted"] == 0
+    # every decision split in two: a reserve each hold (then a commit when accepted)
+    decisions = 2 * tally["holds_accepted"] + tally["holds_rejected"]
+    split = tally["decision_split"]
+    inbound, outbound = split["command_sent_to_decision_sent_ms"], split["decision_sent_to_read_ms"]
+    assert inbound["count"] == outbound["count"] == decisions, split
+    # the decision's stamp is whole ms (truncated), the two ends are not: at most 1 ms early
+    assert inbound["p50"] >= -1 and outbound["p50"] >= 0, split
+    assert tally["worker_batches"]["batches"] > 0
 
     assert (tmp_path / "latency-smoke.png").stat().st_size > 0
     doc = (tmp_path / "BENCHMARKS.md").read_text()
     assert "Hot-SKU holds" in doc
+    assert "Tally's decisions split" in doc
     assert "Where a batch's time went" in doc
