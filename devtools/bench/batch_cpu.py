@@ -16,6 +16,12 @@ figures is what Kafka, Redis, Faust and the event loop cost.
 
 `--against TREE` measures another checkout of the code in the same run, alternating with
 this one (each in its own process, that tree first on the path), and reports the ratios.
+`--hot-sku` measures instead the holds stage's pattern on one SKU: `--hot-rounds` rounds of
+`--clients` reserves, then their commits, each one batch (as the live stage batches them), after
+a warm-up that fills the SKU's journals to their bounds; per command, with the commits
+named by no channel (an admin's, as the holds stage sends them) and by the hold's channel
+(as the gateway sends a channel's).
+
 Writes the figures to devtools/bench/results/batch_cpu.json.
 """
 
@@ -28,8 +34,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "devtools" / "bench" / "results" / "batch_cpu.json"
@@ -99,11 +108,93 @@ def measure(sizes: Sequence[int], records: int, warmup: int, repeats: int) -> di
     return figures
 
 
+def measure_hot(clients: int, rounds: int, repeats: int) -> dict[str, Any]:
+    """{commits named by: figures} for one hot SKU's hold rounds."""
+    return {
+        "admin": _HotSku(clients, commit_channel=False).measure(rounds, repeats),
+        "channel": _HotSku(clients, commit_channel=True).measure(rounds, repeats),
+    }
+
+
+class _HotSku:
+    """One SKU's state and its hold rounds through the batch core (imports as in `measure`)."""
+
+    def __init__(self, clients: int, commit_channel: bool) -> None:
+        from base.topics import partition_for
+        from devtools.bench.env import Namespace
+        from devtools.bench.stages import _policy_records
+        from ledger.codec import decode_policy
+        from ledger.policy import PolicyBook, apply_policy
+        from ledger.state import SkuState
+
+        names = Namespace.new(LOCATIONS)
+        self.book = PolicyBook()
+        for _topic, _key, raw in _policy_records(names):
+            self.book = apply_policy(self.book, decode_policy(raw))
+        self.channel = next(iter(names.channels))
+        self.commit_named = {"channel": self.channel} if commit_channel else {}
+        self.clients = clients
+        self.sku = f"{names.prefix}-hot-sku"
+        self.partition = partition_for(self.sku, PARTITIONS)
+        self.state = SkuState.empty(self.sku)
+        self.offset = self.serial = 0
+        self.at = datetime.now(UTC).isoformat()
+        self._run([self._message("events", {
+            "event_id": "receipt", "type": "received", "sku": self.sku, "qty": 10_000_000,
+            "location": names.locations[0], "occurred_at": self.at, "ingested_at": self.at,
+            "source": "bench",
+        })])  # fmt: skip
+
+    def measure(self, rounds: int, repeats: int) -> dict[str, Any]:
+        self._hold_rounds(2 * 1024 // self.clients + 1)  # the journals at their bounds
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.process_time()
+            self._hold_rounds(rounds)
+            best = min(best, time.process_time() - started)
+        return {"us_per_command": round(best / (rounds * 2 * self.clients) * 1e6, 1)}
+
+    def _hold_rounds(self, count: int) -> None:
+        for _ in range(count):
+            holds = [f"h-{self.serial + n}" for n in range(self.clients)]
+            self.serial += self.clients
+            self._run([self._message("commands", {
+                "type": "reserve", "request_id": f"{hold}-r", "hold_id": hold, "sku": self.sku,
+                "channel": self.channel, "qty": 1, "ttl_s": 600, "issued_at": self.at,
+            }) for hold in holds])  # fmt: skip
+            self._run([self._message("commands", {
+                "type": "commit", "request_id": f"{hold}-c", "hold_id": hold, "sku": self.sku,
+                "order_id": f"o-{hold}", "issued_at": self.at, **self.commit_named,
+            }) for hold in holds])  # fmt: skip
+
+    def _message(self, kind: str, body: dict[str, Any]) -> Any:
+        from processors.batch import RawMessage
+
+        self.offset += 1
+        value = orjson.dumps(body)
+        return RawMessage(kind, "t", self.partition, self.offset, self.sku.encode(), value, 0)  # type: ignore[arg-type]
+
+    def _run(self, batch: list[Any]) -> None:
+        from base.table_layout import state_writes
+        from processors.batch import process_batch
+
+        outcome = process_batch(batch, self._load, self.book, 1, partitions=PARTITIONS)
+        for changed in outcome.states.values():
+            state_writes(changed, outcome.stored.get(self.sku))
+            self.state = changed
+
+    def _load(self, _sku: str, _partition: int) -> Any:
+        return self.state
+
+
 def _in_process(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
     """This file's measurement run with `tree` first on the path."""
     command = [sys.executable, __file__, "--child", "--records", str(args.records)]
     command += ["--warmup", str(args.warmup), "--repeats", str(args.repeats), "--sizes"]
     command += [str(size) for size in args.sizes]
+    if args.hot_sku:
+        command += ["--hot-sku", "--clients", str(args.clients)]
+        command += ["--hot-rounds", str(args.hot_rounds)]
     env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{REPO}"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     figures: dict[str, Any] = json.loads(done.stdout)
@@ -111,19 +202,27 @@ def _in_process(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _compare(args: argparse.Namespace) -> dict[str, Any]:
-    """Best per side over `--rounds` alternating rounds, and after / before per size."""
+    """Best per side over `--rounds` alternating rounds, and after / before per size (or, with
+    `--hot-sku`, per kind of commit)."""
+    unit = "us_per_command" if args.hot_sku else "us_per_record"
     sides: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
     for _ in range(args.rounds):
         for side, tree in (("after", REPO), ("before", args.against.resolve())):
             for size, row in _in_process(tree, args).items():
                 kept = sides[side].get(size)
-                if kept is None or row["us_per_record"] < kept["us_per_record"]:
+                if kept is None or row[unit] < kept[unit]:
                     sides[side][size] = row
     ratios = {
-        size: round(after["us_per_record"] / sides["before"][size]["us_per_record"], 3)
+        size: round(after[unit] / sides["before"][size][unit], 3)
         for size, after in sides["after"].items()
     }
-    return {**sides, "after_over_before_us_per_record": ratios}
+    return {**sides, f"after_over_before_{unit}": ratios}
+
+
+def _measure(args: argparse.Namespace) -> dict[str, Any]:
+    if args.hot_sku:
+        return measure_hot(args.clients, args.hot_rounds, args.repeats)
+    return measure(args.sizes, args.records, args.warmup, args.repeats)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -134,21 +233,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--against", type=Path, help="another checkout, measured alternately")
     parser.add_argument("--rounds", type=int, default=3, help="alternations with --against")
+    parser.add_argument("--hot-sku", action="store_true", help="one SKU's hold rounds instead")
+    parser.add_argument("--clients", type=int, default=32, help="--hot-sku: commands a round")
+    parser.add_argument("--hot-rounds", type=int, default=10, help="--hot-sku: a repeat's")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    if not (args.records > 0 and args.warmup >= 0 and args.repeats > 0 and args.rounds > 0):
-        parser.error("--records, --repeats and --rounds must be > 0, --warmup >= 0")
+    counts = (args.records, args.repeats, args.rounds, args.clients, args.hot_rounds)
+    if min(counts) < 1 or args.warmup < 0:
+        parser.error(
+            "--records, --repeats, --rounds, --clients, --hot-rounds must be > 0, --warmup >= 0"
+        )
     if min(args.sizes) < 1:
         parser.error("--sizes must be >= 1")
     if args.child:
-        figures = measure(args.sizes, args.records, args.warmup, args.repeats)
+        figures = _measure(args)
         sys.stdout.write(json.dumps(figures) + "\n")
         return figures
     result: dict[str, Any] = {"command": " ".join([COMMAND, *(argv or sys.argv[1:])])}
     result["args"] = {k: str(v) for k, v in vars(args).items() if k not in ("out", "child")}
     if args.against is None:
-        result["figures"] = measure(args.sizes, args.records, args.warmup, args.repeats)
+        result["figures"] = _measure(args)
     else:
         result |= _compare(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)

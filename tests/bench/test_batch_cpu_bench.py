@@ -42,7 +42,23 @@ def test_another_tree_is_measured_alternately_with_the_ratios(tmp_path: Path) ->
         assert ratio == round(after["us_per_record"] / before["us_per_record"], 3)
 
 
-@pytest.mark.parametrize("bad", [["--records", "0"], ["--sizes", "0"], ["--rounds", "0"]])
+@pytest.mark.parametrize(
+    "bad", [["--records", "0"], ["--sizes", "0"], ["--rounds", "0"], ["--hot-rounds", "0"]]
+)
 def test_bounds_are_checked(bad: list[str], tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         batch_cpu.main([*SMALL, *bad, "--out", str(tmp_path / "x")])
+
+
+def test_a_hot_sku_is_measured_with_both_kinds_of_commit(tmp_path: Path) -> None:
+    hot = ["--hot-sku", "--clients", "8", "--hot-rounds", "2", "--repeats", "1"]
+    result = batch_cpu.main([*hot, "--out", str(tmp_path / "h")])
+    assert set(result["figures"]) == {"admin", "channel"}
+    assert all(row["us_per_command"] > 0 for row in result["figures"].values())
+    compared = batch_cpu.main(
+        [*hot, "--against", str(REPO), "--rounds", "1", "--out", str(tmp_path / "c")]
+    )
+    ratios = compared["after_over_before_us_per_command"]
+    for kind, ratio in ratios.items():
+        after, before = compared["after"][kind], compared["before"][kind]
+        assert ratio == round(after["us_per_command"] / before["us_per_command"], 3)
