@@ -8,11 +8,11 @@ mutated after construction (typed `Mapping`, copied on write). `ledger.codec` se
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Generic, Literal, NamedTuple, TypeVar
 
-from ledger import limits
+from ledger import chunk_index, limits
 from ledger.commands import Decision
 
 V = TypeVar("V")
@@ -58,6 +58,11 @@ class Hold(NamedTuple):
     status: HoldStatus
     decision: Decision
     supply: str | None = None
+
+
+def _channels_of_chunks(chunks: Sequence[Mapping[str, Hold]]) -> frozenset[str]:
+    """The channels of the holds in `chunks` (keyed by `hold_key`)."""
+    return frozenset(channel_of_key(key) for key in sealed_merged(chunks))
 
 
 class Incoming(NamedTuple):
@@ -131,6 +136,22 @@ def with_answer(decisions: Journal[Answers], decision: Decision) -> Journal[Answ
     return journal_put(decisions, decision.request_id, answers, limits.DECISIONS_PER_SKU_MAX)
 
 
+def sealed_merged(chunks: Sequence[Mapping[str, V]]) -> Mapping[str, V]:
+    """Every key of a journal's sealed `chunks` with its newest value (a later chunk's wins):
+    one lookup for a key the journal does not hold (the common case: a new request_id or
+    hold) instead of one per chunk."""
+    return chunk_index.derived(chunks, "merged", _merge)
+
+
+def _merge(chunks: Sequence[Mapping[str, V]]) -> Mapping[str, V]:
+    if len(chunks) == 1:
+        return chunks[0]
+    merged: dict[str, V] = {}
+    for chunk in chunks:
+        merged.update(chunk)
+    return merged
+
+
 class Journal(NamedTuple, Generic[V]):
     """A bounded, insertion-ordered, persistent map: the SKU's idempotency records.
 
@@ -150,7 +171,10 @@ class Journal(NamedTuple, Generic[V]):
         value = self.fresh.get(key)
         if value is not None:
             return value
-        for chunk in reversed(self.sealed):
+        sealed = self.sealed
+        if len(sealed) >= chunk_index.MEMOIZED_FROM_CHUNKS:
+            return sealed_merged(sealed).get(key)
+        for chunk in reversed(sealed):  # a few: asked in turn, no merged copy built
             value = chunk.get(key)
             if value is not None:
                 return value
@@ -297,15 +321,16 @@ class SkuState(NamedTuple):
 
     def holds_named(self, hold_id: str) -> tuple[Hold, ...]:
         """Every hold with id `hold_id`, of any channel, pending or resolved (an admin's
-        commit or release names no channel)."""
+        commit or release names no channel): the pending ones first, then each channel's
+        resolved one."""
         pending = [hold for hold in self.holds.values() if hold.hold_id == hold_id]
-        resolved = [
-            hold
-            for chunk in (*self.resolved.sealed, self.resolved.fresh)
-            for hold in chunk.values()
-            if hold.hold_id == hold_id
-        ]
-        return (*pending, *resolved)
+        # a resolved hold is keyed by channel and id: ask each channel that has any
+        resolved = self.resolved
+        channels = chunk_index.derived(resolved.sealed, "channels", _channels_of_chunks)
+        channels |= {channel_of_key(key) for key in resolved.fresh}
+        found = (resolved.get(hold_key(channel, hold_id)) for channel in sorted(channels))
+        resolved_holds = [hold for hold in found if hold is not None]
+        return (*pending, *resolved_holds)
 
     def incoming_at(self, location: str) -> tuple[Incoming, ...]:
         return tuple(item for item in self.incoming.values() if item.location == location)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from ledger import limits
 from ledger.codec import HOLDS_PART, STATE_FORMAT, ChunkId, join_state, split_state
+from ledger.commands import Commit
 from ledger.decide import decide
 from ledger.errors import DecodeError
 from ledger.fold import fold
@@ -194,3 +197,60 @@ def test_a_whole_state_is_not_read_as_a_core() -> None:
         whole = bytes((STATE_FORMAT,)) + WHOLE_STATE.dump_json(held_and_committed(1))
         join_state(whole, lambda _chunk: None)
     assert "parts byte" in error.value.reason
+
+
+def newest_in_chunks(journal: Journal[int], key: str) -> int | None:
+    """The reference lookup: fresh first, then each sealed chunk, newest first."""
+    for chunk in (journal.fresh, *reversed(journal.sealed)):
+        if key in chunk:
+            return chunk[key]
+    return None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=150), min_size=200, max_size=600))
+def test_a_lookup_finds_the_newest_value_kept_in_any_chunk(keys: list[int]) -> None:
+    journal: Journal[int] = Journal()
+    looked_up: list[Journal[int]] = []
+    for serial, key in enumerate(keys):  # keys repeat: a key is in several chunks
+        journal = journal_put(journal, f"k{key}", serial, 8 * FRESH)  # up to 7 sealed chunks
+        looked_up.append(journal)
+    for kept in looked_up[-40:]:  # states that share a tuple of chunks, and ones that don't
+        for key in range(152):
+            assert kept.get(f"k{key}") == newest_in_chunks(kept, f"k{key}"), key
+
+
+TWO_CHANNELS = book(channel("web", "A"), channel("app", "A"))
+
+
+def channel_commit(hold_id: str, channel_name: str, t: float) -> Commit:
+    return commit(hold_id, t=t).model_copy(update={"channel": channel_name})
+
+
+def test_an_admin_finds_a_hold_of_a_hot_sku_by_its_id_alone() -> None:
+    state = fold([fact("received", "A", 100_000)], SkuState.empty(SKU))
+    for command in (reserve("h-app", "app", 1, t=0), channel_commit("h-app", "app", 0)):
+        state = decide(state, command, TWO_CHANNELS).state  # app's only hold, long resolved
+    state = held_and_committed(300, state=state)  # web's: many sealed chunks after app's
+    assert len(state.resolved.sealed) >= 4
+    assert all(hold.channel == "web" for hold in state.resolved.fresh.values())
+    state = decide(state, reserve("h-open", "web", 1, t=402), TWO_CHANNELS).state
+
+    def named(hold_id: str) -> set[tuple[str, str]]:
+        return {(hold.channel, hold.status) for hold in state.holds_named(hold_id)}
+
+    assert named("h-app") == {("app", "committed")}  # sealed, its channel in no fresh hold
+    assert named("h250") == {("web", "committed")}
+    assert named("h-open") == {("web", "pending")}
+    assert named("h-never") == set()
+    once_more = decide(state, commit("h250", t=403), TWO_CHANNELS).decision
+    assert once_more is not None and once_more.outcome == "rejected"
+    assert once_more.reason != "hold_not_found"  # found: it was committed long ago
+    opened = decide(state, commit("h-open", t=404), TWO_CHANNELS).decision
+    assert opened is not None and opened.outcome == "accepted"
+    # two channels' holds of one id: an admin's commit guesses at neither
+    for command in (reserve("h250", "app", 1, t=405), channel_commit("h250", "app", 406)):
+        state = decide(state, command, TWO_CHANNELS).state
+    assert named("h250") == {("web", "committed"), ("app", "committed")}
+    ambiguous = decide(state, commit("h250", t=407), TWO_CHANNELS).decision
+    assert ambiguous is not None and ambiguous.reason == "hold_not_found"
