@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import shlex
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from devtools.bench.env import (
     Namespace,
     delete_run_topics,
     git_commit,
+    labelled,
     load_average,
     machine,
     metric_sums,
@@ -339,8 +341,10 @@ def run(config: Config, base: Settings) -> dict[str, Any]:
         worker.wait_metrics_up()
         orders.wait_metrics_up()
         asyncio.run(_wait_stock(settings, work))
+        metrics_before = orders.metrics_text()
         tally = asyncio.run(tally_side(settings, work, config, channel))
         tally["oversells"] = _oversells(worker.metrics_text())
+        tally["order_processor_batches"] = agent_batches(metrics_before, orders.metrics_text())
         postgres = asyncio.run(pg_side(cluster, work, config))
         postgres["server"] = cluster.version()
     finally:
@@ -349,6 +353,39 @@ def run(config: Config, base: Settings) -> dict[str, Any]:
         worker.stop()
         asyncio.run(delete_run_topics(settings, namespace))
     return {"tally": tally, "postgres": postgres}
+
+
+def agent_batches(before: str, after: str) -> dict[str, dict[str, Any]]:
+    """Per agent of the order processor between two scrapes: its batches, their mean records,
+    and the mean ms a batch spent in each phase (`tally_order_batch_phase_seconds`)."""
+    out: dict[str, dict[str, Any]] = {}
+    records = "tally_order_batch_records"
+    counts = _delta(before, after, f"{records}_count")
+    sums = _delta(before, after, f"{records}_sum")
+    for labels, batches in counts.items():
+        if batches:
+            agent = _labels(labels)["agent"]
+            mean = round(sums.get(labels, 0.0) / batches, 1)
+            out[agent] = {"batches": batches, "mean_records": mean, "phase_mean_ms": {}}
+    phases = "tally_order_batch_phase_seconds"
+    counts = _delta(before, after, f"{phases}_count")
+    sums = _delta(before, after, f"{phases}_sum")
+    for labels, batches in counts.items():
+        named = _labels(labels)
+        if batches and named["agent"] in out:
+            mean_ms = round(sums.get(labels, 0.0) / batches * 1000, 2)
+            out[named["agent"]]["phase_mean_ms"][named["phase"]] = mean_ms
+    return out
+
+
+def _delta(before: str, after: str, name: str) -> dict[str, float]:
+    old = labelled(before, name)
+    return {labels: value - old.get(labels, 0.0) for labels, value in labelled(after, name).items()}
+
+
+def _labels(text: str) -> dict[str, str]:
+    """`agent="orders",phase="fold"` -> {"agent": "orders", "phase": "fold"}."""
+    return dict(re.findall(r'(\w+)="([^"]*)"', text))
 
 
 def _oversells(metrics_text: str) -> int:

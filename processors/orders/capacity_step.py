@@ -28,6 +28,7 @@ async def handle_capacity_batch(worker: OrderWorker, batch: Sequence[faust.Event
     if not batch:
         return
     worker.repairs.note_processed(batch)
+    clock = metrics.PhaseClock("capacity", len(batch))
     days: dict[str, tuple[CapacityDay | None, int]] = {}  # key -> (day, its partition)
     answers: list[Record] = []
     for event in batch:
@@ -55,8 +56,11 @@ async def handle_capacity_batch(worker: OrderWorker, batch: Sequence[faust.Event
                 outcome=decided.outcome,
             )
             answers.append((worker.settings.topics.orders, ask.ref.encode(), encode(answer)))
+    clock.lap("decide")
     await worker.side_producer.send_all(answers)
+    clock.lap("send")
     await _write(worker, days)
+    clock.lap("write")
 
 
 def _load(worker: OrderWorker, event: faust.EventT[bytes], key: str) -> CapacityDay | None:

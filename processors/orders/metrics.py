@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import Counter, Histogram
 
 ORDER_RECORDS = Counter(
@@ -79,3 +81,31 @@ PROMISES_CHANGED = Counter(
     "Allocated orders whose promise moved (a late, short or cancelled supply, a re-route)",
     ["channel"],
 )
+
+ORDER_BATCH_PHASE_SECONDS = Histogram(
+    "tally_order_batch_phase_seconds",
+    "Seconds a batch of each agent spends in each phase, in turn (orders: "
+    "fold|plan|send|write|publish; capacity: decide|send|write; decisions: route|send)",
+    ["agent", "phase"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+ORDER_BATCH_RECORDS = Histogram(
+    "tally_order_batch_records",
+    "Records per batch, by agent (orders|capacity|decisions)",
+    ["agent"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
+
+
+class PhaseClock:
+    """Times one batch's phases in turn: each `lap` observes the time since the last one."""
+
+    def __init__(self, agent: str, records: int) -> None:
+        self.agent = agent
+        self._last = time.monotonic()
+        ORDER_BATCH_RECORDS.labels(agent).observe(records)
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        ORDER_BATCH_PHASE_SECONDS.labels(self.agent, phase).observe(now - self._last)
+        self._last = now

@@ -36,6 +36,7 @@ async def handle_order_batch(worker: OrderWorker, batch: Sequence[faust.EventT[b
     if not batch:
         return
     worker.repairs.note_processed(batch)
+    clock = metrics.PhaseClock("orders", len(batch))
     by_partition = {event.message.partition: event for event in batch}
     partition_of = {e.message.key: e.message.partition for e in batch if e.message.key}
     messages = [(e.message.partition, e.message.key, e.message.value) for e in batch]
@@ -52,15 +53,20 @@ async def handle_order_batch(worker: OrderWorker, batch: Sequence[faust.EventT[b
         return None if raw is None else decode_order_state(raw)
 
     folded = fold_orders(messages, load, worker.rules)
+    clock.lap("fold")
     records = _side_records(worker, folded.outputs) + await _plans(worker, folded)
     records += _dated_records(worker, folded)
+    clock.lap("plan")
     await worker.side_producer.send_all(records)
+    clock.lap("send")
     async with worker.durable:
         await _write_states(worker, folded)
     for state in folded.states.values():
         worker.timeouts.track(state)
+    clock.lap("write")
     await worker.views.publish(list(folded.touched.values()))  # compare-and-set: replays too
     await _count_tasks(worker, folded.outputs)
+    clock.lap("publish")
     _count(folded)
     worker.kpis.count(folded.changes, worker.policy.book)
 
