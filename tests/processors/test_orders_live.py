@@ -146,6 +146,33 @@ def test_orders_are_routed_split_rerouted_and_cancelled(
     wait_for_figure(client, redis_keys.loc_key(names["west"]), a, "3")
     wait_for_figure(client, redis_keys.loc_key(names["west"]), b, "1")
 
+    # where the batches went: every batch of the two agents these orders passed through timed
+    # in each phase (read in one scrape, once no batch is half done)
+    def batches_and_phases() -> dict[str, tuple[float | None, list[float | None]]]:
+        samples = parse_samples(order_processor.metrics_text())
+        return {
+            agent: (
+                samples.get((f"{RECORDS}_count", (("agent", agent),))),
+                [samples.get((PHASE_COUNT, (("agent", agent), ("phase", p)))) for p in phases],
+            )
+            for agent, phases in BATCH_PHASES.items()
+        }
+
+    wait_until(
+        batches_and_phases,
+        lambda seen: all(n and all(t == n for t in timed) for n, timed in seen.values()),
+        timeout_s=30,
+        what="each agent's batches counted with every phase timed",
+    )
+
+
+RECORDS = "tally_order_batch_records"
+PHASE_COUNT = "tally_order_batch_phase_seconds_count"
+BATCH_PHASES = {
+    "orders": ("fold", "plan", "send", "write", "publish"),
+    "decisions": ("route", "send"),
+}
+
 
 # --- the order KPIs, counted by the real order processor ------------------------------------
 
