@@ -18,13 +18,13 @@ from base.redis_keys import count_tasks_key
 from ledger.codec import encode
 from ledger.orders.codec import decode_order_state
 from ledger.orders.planning import candidate_locations, dated_record, local_day, planned_record
-from ledger.orders.records import Planned
 from ledger.orders.saga import NeedPlan, Outputs
 from ledger.orders.state import OrderState
+from ledger.policy import PolicyBook
 from processors.orders import metrics
 from processors.orders.fold import FoldedBatch, fold_orders
 from processors.orders.parts import OrderWorker
-from processors.orders.stock_view import read_capacity_taken, read_stock, read_supply
+from processors.orders.stock_view import PlanAsk, read_plan_views
 from processors.side_producer import Record
 
 log = logging.getLogger("tally.orders")
@@ -80,27 +80,32 @@ def _side_records(worker: OrderWorker, outputs: Outputs) -> list[Record]:
 
 
 async def _plans(worker: OrderWorker, folded: FoldedBatch) -> list[Record]:
-    """Each plan an order asked for, computed now from the published stock, as a record of
-    the order's log (adopted when the order folds it)."""
+    """Each plan an order asked for, computed now from the published stock (the batch's
+    figures read in one trip), as a record of the order's log (adopted when the order folds
+    it)."""
+    needs = folded.outputs.plans
+    if not needs:
+        return []
+    book, now = worker.policy.book, datetime.now(UTC)
+    asks = [_plan_ask(book, folded.states[need.ref], need, now) for need in needs]
+    views = await read_plan_views(worker.redis, asks)
     records: list[Record] = []
-    for need in folded.outputs.plans:
+    for need, view in zip(needs, views, strict=True):
         state = folded.states[need.ref]
-        planned = await _plan(worker, need, state)
+        planned = planned_record(need, state, book, view.stock, view.taken, now, view.supply)
         metrics.PLANS.labels(str(bool(planned.shipments)).lower()).inc()
         records.append((worker.settings.topics.orders, need.ref.encode(), encode(planned)))
     return records
 
 
-async def _plan(worker: OrderWorker, need: NeedPlan, state: OrderState) -> Planned:
-    book = worker.policy.book
-    now = datetime.now(UTC)
+def _plan_ask(book: PolicyBook, state: OrderState, need: NeedPlan, now: datetime) -> PlanAsk:
     locations = candidate_locations(book, state, need)
-    skus = [line.sku for line in need.lines]
-    stock = await read_stock(worker.redis, skus, locations)
-    supply = await read_supply(worker.redis, skus, locations) if state.allow_backorder else None
-    days = {loc: local_day(book.locations.get(loc), now) for loc in locations}
-    taken = await read_capacity_taken(worker.redis, days)
-    return planned_record(need, state, book, stock, taken, now, supply)
+    return PlanAsk(
+        skus=[line.sku for line in need.lines],
+        locations=locations,
+        days={loc: local_day(book.locations.get(loc), now) for loc in locations},
+        with_supply=state.allow_backorder,
+    )
 
 
 def _dated_records(worker: OrderWorker, folded: FoldedBatch) -> list[Record]:
