@@ -3,8 +3,6 @@
 Outputs are sent and acknowledged BEFORE the orders' new states are written: a durable
 state always implies its asks went out; a replay of records whose state was not durable
 folds them again and sends the same asks (same ids), which the ledger answers as before.
-The views are published only after the states are durable (never ahead of them), and behind
-the agent: the next batch waits for them before it publishes its own (`trailing`).
 """
 
 from __future__ import annotations
@@ -66,9 +64,7 @@ async def handle_order_batch(worker: OrderWorker, batch: Sequence[faust.EventT[b
     for state in folded.states.values():
         worker.timeouts.track(state)
     clock.lap("write")
-    # compare-and-set (replays too), after the states are durable, while the agent goes on
-    touched = list(folded.touched.values())
-    await worker.views_behind.start(lambda: worker.views.publish(touched))
+    await worker.views.publish(list(folded.touched.values()))  # compare-and-set: replays too
     await _count_tasks(worker, folded.outputs)
     clock.lap("publish")
     _count(folded)

@@ -16,7 +16,6 @@ from ledger.orders.state import OrderState
 from processors.faust_repairs import ChangelogSender, FaustRepairs
 from processors.orders.kpi_metrics import OrderKpiCounter
 from processors.orders.timeouts import TimeoutIndex
-from processors.orders.trailing import Trailing
 from processors.orders.views import OrderViews
 from processors.side_producer import SideProducer
 from processors.state_cache import StateCache
@@ -43,8 +42,6 @@ class OrderWorker:
     kpis: OrderKpiCounter = field(default_factory=OrderKpiCounter)
     # Held from a batch's table writes to their acks; a table scan takes it too.
     durable: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # A batch's views publish while the orders agent takes the next batch.
-    views_behind: Trailing = field(default_factory=Trailing)
 
     def on_partitions_assigned(self) -> None:
         self.timeouts.rescan_requested = True
