@@ -47,24 +47,32 @@ PARTITIONS = 4  # the bench's
 LOCATIONS = 6
 
 
-def measure(sizes: Sequence[int], records: int, warmup: int, repeats: int) -> dict[str, Any]:
-    """{size: figures} for the code first on the path (imported here, not at the top, so a
-    child process measures its own tree)."""
-    from base.table_layout import state_writes
-    from base.topics import partition_for
+def _bench_policies() -> tuple[Any, Any]:
+    """The bench's locations and channels (a fresh namespace) and their policy book, as the
+    bench's workers fold them (imported here, as in `measure`)."""
     from devtools.bench.env import Namespace
-    from devtools.bench.gen import Workload, sku_names, stamp
     from devtools.bench.stages import _policy_records
-    from ledger.availability import stranded_by_channel
     from ledger.codec import decode_policy
     from ledger.policy import PolicyBook, apply_policy
-    from ledger.state import SkuState
-    from processors.batch import RawMessage, process_batch
 
     names = Namespace.new(LOCATIONS)
     book = PolicyBook()
     for _topic, _key, raw in _policy_records(names):
         book = apply_policy(book, decode_policy(raw))
+    return names, book
+
+
+def measure(sizes: Sequence[int], records: int, warmup: int, repeats: int) -> dict[str, Any]:
+    """{size: figures} for the code first on the path (imported here, not at the top, so a
+    child process measures its own tree)."""
+    from base.table_layout import state_writes
+    from base.topics import partition_for
+    from devtools.bench.gen import Workload, sku_names, stamp
+    from ledger.availability import stranded_by_channel
+    from ledger.state import SkuState
+    from processors.batch import RawMessage, process_batch
+
+    names, book = _bench_policies()
     channel = next(iter(names.channels))
     workload = Workload(7, sku_names(names.prefix, 10_000), names.locations, channel, 0.1)
     states: dict[str, SkuState] = {}
@@ -121,16 +129,9 @@ class _HotSku:
 
     def __init__(self, clients: int, commit_channel: bool) -> None:
         from base.topics import partition_for
-        from devtools.bench.env import Namespace
-        from devtools.bench.stages import _policy_records
-        from ledger.codec import decode_policy
-        from ledger.policy import PolicyBook, apply_policy
         from ledger.state import SkuState
 
-        names = Namespace.new(LOCATIONS)
-        self.book = PolicyBook()
-        for _topic, _key, raw in _policy_records(names):
-            self.book = apply_policy(self.book, decode_policy(raw))
+        names, self.book = _bench_policies()
         self.channel = next(iter(names.channels))
         self.commit_named = {"channel": self.channel} if commit_channel else {}
         self.clients = clients
