@@ -11,12 +11,8 @@ Here the records are appended to the partition's producer back to back, as Faust
 `Producer.send` does it (under exactly-once the partition's transactional producer, holding
 its transaction lock so never while that transaction commits), and the highest offset
 acknowledged per partition is recorded as Faust's `Table._on_changelog_sent` does it (under
-exactly-once persisted with the commit). A batch's partitions are handed over side by side,
-each after the earlier batches' records of that partition, so a key written by two batches
-ends with the later value, and a partition whose transaction is committing holds up only its
-own records (faust-streaming commits the partitions one after another, each under its lock;
-handed over one partition after another, a batch followed the commit through all of them).
-After a failed hand-over nothing more is sent: the worker restarts.
+exactly-once persisted with the commit). Batches hand their records over in the order they
+were sent, so a key written by two batches ends with the later value.
 
 `write` puts a batch's keys in the table's store (one RocksDB write batch per partition,
 `store_writes`) and sends them, in one step. Each batch's partitions are noted in the
@@ -48,81 +44,68 @@ class ChangelogSender:
     def __init__(self, app: Any, table: Any) -> None:
         self._app = app
         self._table = table
-        # each partition's last hand-over: a batch's records follow the earlier batches'
-        # records of their partition only, so one partition's commit holds up no other
-        self._handed: dict[int, asyncio.Future[None]] = {}
-        self._failed: BaseException | None = None  # a hand-over failed: nothing more is sent
+        self._handed: asyncio.Future[None] | None = None  # the last batch's hand-over
         self._dirty = dirty_store.track(table)
 
     def write(self, records: Sequence[ChangelogRecord]) -> asyncio.Future[None]:
         """Write `records` to the table's store (each partition's keys in one RocksDB write
         batch, `store_writes`) and start sending them, in one step; the future is `send`'s."""
-        by_partition = _by_partition(records)
-        for partition, pairs in by_partition.items():
-            write_partition(self._table, partition, pairs)
-        return self._send(by_partition)
+        by_partition: dict[int, list[StoreWrite]] = defaultdict(list)
+        for partition, key, value in records:
+            by_partition[partition].append((key, value))
+        for partition, writes in by_partition.items():
+            write_partition(self._table, partition, writes)
+        return self.send(records)
 
     def send(self, records: Sequence[ChangelogRecord]) -> asyncio.Future[None]:
-        """Start sending `records`, each partition's after the earlier batches' records of
-        that partition were handed over; the future resolves once Kafka acknowledged all of
-        them. Call it in the same step as the batch's store writes."""
-        return self._send(_by_partition(records))
+        """Start sending `records` (after every earlier batch's were handed over); the
+        future resolves once Kafka acknowledged all of them. Call it in the same step as
+        the batch's store writes."""
+        partitions = {partition for partition, _, _ in records}
+        writes = {partition: self._dirty.wrote(partition) for partition in partitions}
+        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        sent = asyncio.ensure_future(self._send(records, writes, self._handed, handed))
+        self._handed = handed
+        return sent
 
-    def _send(self, by_partition: dict[int, list[StoreWrite]]) -> asyncio.Future[None]:
-        writes = {partition: self._dirty.wrote(partition) for partition in by_partition}
-        hand_overs = []
-        for partition, pairs in sorted(by_partition.items()):
-            handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            earlier = self._handed.get(partition)
-            hand_overs.append(
-                asyncio.ensure_future(
-                    self._hand_over(partition, pairs, writes[partition], earlier, handed)
-                )
-            )
-            self._handed[partition] = handed
-        return asyncio.ensure_future(self._acknowledged(hand_overs, writes))
-
-    async def _acknowledged(
-        self, hand_overs: Sequence[asyncio.Future[list[Any]]], writes: dict[int, int]
+    async def _send(
+        self,
+        records: Sequence[ChangelogRecord],
+        writes: dict[int, int],
+        earlier: asyncio.Future[None] | None,
+        handed: asyncio.Future[None],
     ) -> None:
-        acks: list[asyncio.Future[Any]] = []
-        for handed in await asyncio.gather(*hand_overs, return_exceptions=True):
-            if isinstance(handed, BaseException):
-                raise handed
-            acks += handed
+        try:
+            if earlier is not None:
+                await asyncio.shield(earlier)
+            acks = await self._hand_over(records, writes)
+        except asyncio.CancelledError:
+            handed.cancel()
+            raise
+        except BaseException as error:
+            handed.set_exception(error)
+            handed.exception()  # retrieved: the next batch may be none (the worker restarts)
+            raise
+        handed.set_result(None)
         self._note_offsets(await asyncio.gather(*acks))
         if not self._app.in_transaction:  # acknowledged is durable: nothing left to commit
             self._dirty.committed(writes)
 
     async def _hand_over(
-        self,
-        partition: int,
-        pairs: list[StoreWrite],
-        write: int,
-        earlier: asyncio.Future[None] | None,
-        handed: asyncio.Future[None],
+        self, records: Sequence[ChangelogRecord], writes: dict[int, int]
     ) -> list[asyncio.Future[Any]]:
-        try:
-            if earlier is not None:
-                await asyncio.shield(earlier)
-            if self._failed is not None:  # never sent after a batch that was not
-                raise self._failed
-            acks = await self._append(partition, pairs, write)
-        except asyncio.CancelledError:
-            handed.cancel()
-            raise
-        except BaseException as error:
-            self._failed = self._failed or error
-            handed.set_exception(error)
-            handed.exception()  # retrieved: the next batch may be none (the worker restarts)
-            raise
-        handed.set_result(None)
+        topic = self._table.changelog_topic.get_topic_name()
+        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
+        for partition, key, value in records:
+            by_partition[partition].append((key, value))
+        acks: list[asyncio.Future[Any]] = []
+        for partition, pairs in sorted(by_partition.items()):
+            acks += await self._append(topic, partition, pairs, writes[partition])
         return acks
 
     async def _append(
-        self, partition: int, pairs: list[StoreWrite], write: int
+        self, topic: str, partition: int, pairs: list[tuple[bytes, bytes | None]], write: int
     ) -> list[asyncio.Future[Any]]:
-        topic = self._table.changelog_topic.get_topic_name()
         producer, lock, transactional_id = self._producer_for(topic, partition)
         async with lock:
             acks = [
@@ -160,10 +143,3 @@ class ChangelogSender:
                 self._app.tables.persist_offset_on_commit(store, tp, offset)
             else:
                 store.set_persisted_offset(tp, offset)
-
-
-def _by_partition(records: Sequence[ChangelogRecord]) -> dict[int, list[StoreWrite]]:
-    by_partition: dict[int, list[StoreWrite]] = defaultdict(list)
-    for partition, key, value in records:
-        by_partition[partition].append((key, value))
-    return by_partition
