@@ -218,9 +218,11 @@ class WorkerSettings(BaseModel):
     # into the local store before Faust's own (per-record) recovery goes on from there.
     bulk_restore_records_min: int = Field(default=5_000, ge=1, le=1_000_000_000)
     hold_expiry_tick_s: float = Field(default=0.5, gt=0, le=60)
-    # How often Faust commits offsets (and, with exactly_once, the Kafka transaction):
-    # decisions become visible to read_committed readers at this pace.
-    commit_interval_s: float = Field(default=0.2, gt=0, le=30)
+    # How often Faust commits offsets (and, with exactly_once, each partition's Kafka
+    # transaction: three round trips per partition, while its changelog sends wait). 1.0 s
+    # gave a lower p99 than 0.2 s at a trickle, 25 % and 50 % load (docs/BENCHMARKS.md,
+    # fourteenth session); a crash replays at most this much more work.
+    commit_interval_s: float = Field(default=1.0, gt=0, le=30)
     # A partition processed but not committed for this long is a stalled commit
     # (faust-streaming #596): the worker restarts and replays from the committed offset.
     commit_stall_s: float = Field(default=15.0, ge=1, le=600)
