@@ -522,9 +522,24 @@ def get_settings() -> Settings:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The `TALLY_*` environment that makes a child process read these same settings."""
+    sections = {name: getattr(settings, name) for name in type(settings).model_fields}
+    return _sections_env(sections)
+
+
+def settings_env_changed(settings: Settings) -> dict[str, str]:
+    """Only the `TALLY_*` variables of settings that differ from this code's defaults.
+
+    For a child run from another checkout (the bench's before side): it keeps its own
+    defaults for everything else, so a change of a default is measured, not overridden.
+    """
+    defaults = _sections_env({name: f.default for name, f in Settings.model_fields.items()})
+    changed = settings_env(settings).items()
+    return {key: value for key, value in changed if defaults.get(key) != value}
+
+
+def _sections_env(sections: dict[str, BaseModel]) -> dict[str, str]:
     env: dict[str, str] = {}
-    for section_name in type(settings).model_fields:
-        section = getattr(settings, section_name)
+    for section_name, section in sections.items():
         for field_name in type(section).model_fields:
             value = getattr(section, field_name)
             if value is None:  # unset: the child takes the default ("None" is no value)

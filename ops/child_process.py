@@ -18,14 +18,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Self
 
-from base.settings import REPO_ROOT, Settings, settings_env
+from base.settings import REPO_ROOT, Settings, settings_env, settings_env_changed
 
 STOP_TIMEOUT_S = 30.0
 READY_POLL_S = 0.2
 
 
 class ChildProcess:
-    """One child running `module`; `settings` (when given) reach it as `TALLY_*` variables."""
+    """One child running `module`; `settings` (when given) reach it as `TALLY_*` variables
+    (from another `tree`, only those that differ from this code's defaults)."""
 
     def __init__(
         self,
@@ -48,7 +49,9 @@ class ChildProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         if self.settings is not None:
-            env.update(settings_env(self.settings))
+            # Another checkout keeps its own defaults: only what these settings change is passed.
+            own_tree = self.tree == REPO_ROOT
+            env.update((settings_env if own_tree else settings_env_changed)(self.settings))
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", self.module, *self.args],

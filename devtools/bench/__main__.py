@@ -76,7 +76,11 @@ def parse(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namespace]:
         "--progress-poll-s", type=float, help="how often a drain reads the worker's /metrics"
     )
     parser.add_argument("--worker-module", help="worker module to run (default processors.worker)")
-    parser.add_argument("--worker-tree", help="run the worker from this checkout (a before run)")
+    parser.add_argument(
+        "--worker-tree",
+        help="run the worker from this checkout (a before run); it keeps its own defaults, "
+        "and gets only the settings this run changes",
+    )
     parser.add_argument("--trickle-rate", type=float)
     parser.add_argument("--flame-s", type=float, help="py-spy SVG of the worker at 50%% load")
     parser.add_argument("--scale-records", type=int)

@@ -58,7 +58,8 @@ class BenchConfig:
     # 6. Scale: records drained by one worker, then (fresh topics) by two on this machine.
     scale_records: int = 60_000
     # The worker under test (a module run with -m); the stock one by default; `worker_tree`
-    # runs it from another checkout (the code before a change), "" = this one.
+    # runs it from another checkout (the code before a change), "" = this one. That worker
+    # keeps its checkout's defaults: only settings that differ from this code's reach it.
     worker_module: str = "processors.worker"
     worker_tree: str = ""
     # Profiling the worker while it drains (py-spy), seconds; 0 = off.

@@ -6,11 +6,13 @@ Runs standard-library modules as the children, so no stack is needed.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from base.settings import Settings, WorkerSettings
 from ops.child_process import ChildProcess
 
 SERVING = "Serving HTTP"
@@ -60,3 +62,37 @@ def test_a_child_never_started_has_no_exit_code(tmp_path: Path) -> None:
     assert child.returncode() is None
     assert child.stop() is None
     assert child.log_tail() == ""
+
+
+SHOW_ENV = "import os\nfor key in sorted(os.environ):\n    print(key, os.environ[key])\n"
+
+
+def _child_env(child: ChildProcess) -> dict[str, str]:
+    child.start()
+    deadline = time.monotonic() + 30
+    while child.returncode() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert child.returncode() == 0, child.log_tail()
+    return dict(line.split(" ", 1) for line in child.log_lines() if line.startswith("TALLY_"))
+
+
+def test_a_child_from_another_checkout_keeps_its_own_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench's before side: a default changed since must not reach the older worker."""
+    for name in ("TALLY_WORKER__COMMIT_INTERVAL_S", "TALLY_WORKER__METRICS_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "show_env.py").write_text(SHOW_ENV)
+    monkeypatch.setenv("PYTHONPATH", str(checkout))  # found from this checkout too
+    settings = Settings(worker=WorkerSettings(metrics_port=19_999))
+
+    other_log = tmp_path / "other.log"
+    other = _child_env(ChildProcess("show_env", [], settings, other_log, tree=checkout))
+    own = _child_env(ChildProcess("show_env", [], settings, tmp_path / "own.log"))
+
+    assert other["TALLY_WORKER__METRICS_PORT"] == "19999"  # changed: passed
+    assert "TALLY_WORKER__COMMIT_INTERVAL_S" not in other  # a default: the checkout's own
+    assert own["TALLY_WORKER__COMMIT_INTERVAL_S"] == str(settings.worker.commit_interval_s)
+    assert own["TALLY_WORKER__METRICS_PORT"] == "19999"
