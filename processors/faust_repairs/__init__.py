@@ -15,9 +15,12 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   fenced producers; they are counted as metrics.
 - `rewind`: aiokafka's `seek_to_committed` skips partitions never committed, so records
   Faust dropped during a rebalance were never fetched again (fault runs, "phase A
-  committed" timeouts). Seeks those partitions to their first offset.
+  committed" timeouts). Seeks those partitions to their first offset, and keeps it for
+  `ordering`.
 - `ordering`: faust-streaming #596 family: stale records after a seek make Faust drop the
-  re-fetched ones, a hole it never commits past. A partition with a hole is sought back.
+  re-fetched ones, a hole it never commits past. A partition with a hole is sought back. A
+  never-committed partition is expected from its first offset: records fetched before the
+  rewind's seek had let a resend at offset 1 be decided before its first send (fault seed 6).
 - `commit_watch`: faust-streaming #596: fetched messages dropped unacked stall a
   partition's commits. Fills in the lost acks, or restarts to replay.
 - `starvation_watch`: fault runs' `phase-a-stall` (seeds 37 full, 5 small): an assigned

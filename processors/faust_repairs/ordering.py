@@ -8,12 +8,16 @@ agent would see a hole, and Faust would never commit past it. So a record that a
 the next expected offset is not processed (nor acknowledged): the partition is sought back
 to the expected offset, and the records come again, in order. A record at or before the
 expected offset is a redelivery; folds are idempotent, so it is processed again harmlessly.
+
+A partition with no committed offset is expected from its log start, when the rewind repair
+found it (`rewind.log_starts`): otherwise its first record delivered would be trusted, and a
+record lost before it would never be decided (fault seed 6).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from faust.types import TP
@@ -23,6 +27,7 @@ from processors import metrics
 log = logging.getLogger("tally.worker")
 
 Partition = tuple[str, int]
+_NONE_KNOWN: Mapping[Partition, int] = {}
 
 
 class InOrder:
@@ -34,9 +39,13 @@ class InOrder:
         self._next.clear()
 
     def split(
-        self, events: Sequence[Any], committed_of: Callable[[Partition], int | None]
+        self,
+        events: Sequence[Any],
+        committed_of: Callable[[Partition], int | None],
+        log_starts: Mapping[Partition, int] = _NONE_KNOWN,
     ) -> tuple[list[Any], dict[Partition, int]]:
-        """(events to process, partition -> offset to seek back to) for one batch."""
+        """(events to process, partition -> offset to seek back to) for one batch;
+        `log_starts`: where never-committed partitions begin, where known."""
         keep: list[Any] = []
         seek: dict[Partition, int] = {}
         for event in events:
@@ -47,6 +56,8 @@ class InOrder:
             expected = self._next.get(key)
             if expected is None:
                 expected = committed_of(key)
+            if expected is None:
+                expected = log_starts.get(key)
             if expected is not None and message.offset > expected:
                 seek[key] = expected
                 continue
@@ -60,11 +71,12 @@ async def in_partition_order(
     in_order: InOrder,
     batch: Sequence[Any],
     committed_of: Callable[[Partition], int | None],
+    log_starts: Mapping[Partition, int] = _NONE_KNOWN,
 ) -> Sequence[Any]:
     """The batch's records (faust EventT) that continue each partition without a hole; a
     partition with a hole is sought back, and its later records are neither processed nor
     acknowledged (they will come again)."""
-    keep, seek = in_order.split(batch, committed_of)
+    keep, seek = in_order.split(batch, committed_of, log_starts)
     if not seek:
         return batch
     kept = {id(event) for event in keep}

@@ -107,6 +107,7 @@ class FaustRepairs:
     def on_partitions_assigned(self) -> None:
         """A new assignment: rewind never-committed partitions, and watch from scratch."""
         rewind.install(self._app.consumer, self._source_topics)  # before recovery seeks
+        rewind.forget_log_starts(self._app.consumer)
         self.processed.clear()
         self.waiting_seen = {}
         self._in_order.reset()
@@ -143,8 +144,10 @@ class FaustRepairs:
     ) -> Sequence[faust.EventT[bytes]]:
         """The batch's events that continue each partition without a hole; a partition with a
         hole is sought back (its later events come again)."""
+        consumer = self._app.consumer
+        starts = {(tp.topic, tp.partition): o for tp, o in rewind.log_starts(consumer).items()}
         kept: Sequence[faust.EventT[bytes]] = await ordering.in_partition_order(
-            self._app.consumer, self._in_order, batch, self.committed_offset
+            consumer, self._in_order, batch, self.committed_offset, starts
         )
         return kept
 

@@ -16,6 +16,12 @@ all.
 The partition's "committed position" is its first offset (`auto_offset_reset=earliest`), so
 this seeks there explicitly. Records processed before the drop come again; the folds are
 idempotent (event ids, request ids).
+
+The seek comes a round trip after Faust resumed the partitions, and records fetched meanwhile
+are delivered: fault seed 6 (a 1.0 s commit interval) had a reserve decided from its resend
+at offset 1, its first send at offset 0 never delivered, and the answer's expiry clock taken
+from the resend. So the first offsets found are kept for the assignment (`log_starts`): the
+ordering repair expects a never-committed partition to start there, and seeks back to it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from aiokafka.errors import IllegalStateError, KafkaError
 log = logging.getLogger("tally.rewind")
 
 _INSTALLED = "_tally_rewinds_uncommitted"
+_LOG_STARTS = "_tally_log_starts"  # TP -> first offset of a never-committed partition
 
 
 async def rewind_uncommitted(consumer: Any, topics: Collection[str]) -> dict[Any, int]:
@@ -47,7 +54,26 @@ async def rewind_uncommitted(consumer: Any, topics: Collection[str]) -> dict[Any
         if tp in assigned and tp in firsts and not committed.get(tp):
             await consumer.seek(tp, firsts[tp])
             sought[tp] = firsts[tp]
+    _log_starts(consumer).update(sought)
     return sought
+
+
+def log_starts(consumer: Any) -> dict[Any, int]:
+    """The first offsets of never-committed partitions found since the assignment began."""
+    return _log_starts(consumer)
+
+
+def forget_log_starts(consumer: Any) -> None:
+    """A new assignment: what was found for the last one no longer holds."""
+    setattr(consumer, _LOG_STARTS, {})
+
+
+def _log_starts(consumer: Any) -> dict[Any, int]:
+    starts: dict[Any, int] | None = getattr(consumer, _LOG_STARTS, None)
+    if starts is None:
+        starts = {}
+        setattr(consumer, _LOG_STARTS, starts)
+    return starts
 
 
 def install(consumer: Any, topics: Collection[str]) -> None:

@@ -54,9 +54,28 @@ def test_a_hole_midway_keeps_what_came_before_it_and_nothing_after() -> None:
     assert (offsets(kept), seek) == ([12, 13, 14, 15], {})
 
 
-def test_redeliveries_pass_and_unknown_commits_trust_the_first_record() -> None:
+def test_redeliveries_pass_and_with_nothing_known_the_first_record_is_trusted() -> None:
     order = InOrder()
     kept, seek = order.split(events(7, 8), lambda p: None)
     assert (offsets(kept), seek) == ([7, 8], {})
     kept, seek = order.split(events(6, 7, 8, 9), lambda p: None)
     assert (offsets(kept), seek) == ([6, 7, 8, 9], {})
+
+
+def test_a_never_committed_partition_is_expected_from_its_log_start() -> None:
+    """Fault seed 6: offset 0 (a reserve) never delivered, its resend at offset 1 came first."""
+    order = InOrder()
+    kept, seek = order.split(events(1, 2), lambda p: None, {P0: 0})
+    assert (offsets(kept), seek) == ([], {P0: 0})
+    kept, seek = order.split(events(0, 1, 2), lambda p: None, {P0: 0})
+    assert (offsets(kept), seek) == ([0, 1, 2], {})
+
+
+def test_a_log_start_past_zero_is_where_the_partition_begins() -> None:
+    kept, seek = InOrder().split(events(40, 41), lambda p: None, {P0: 40})
+    assert (offsets(kept), seek) == ([40, 41], {})
+
+
+def test_a_committed_offset_wins_over_the_log_start() -> None:
+    kept, seek = InOrder().split(events(7, 8), lambda p: 7, {P0: 0})
+    assert (offsets(kept), seek) == ([7, 8], {})

@@ -64,3 +64,14 @@ def test_nothing_to_rewind_when_every_partition_was_committed() -> None:
     asyncio.run(consumer.perform_seek())
     assert asyncio.run(rewind.rewind_uncommitted(consumer, (EVENTS,))) == {}
     assert consumer.seeks == []
+
+
+def test_the_log_starts_found_are_kept_until_the_next_assignment() -> None:
+    committed_tp, fresh = TP(EVENTS, 0), TP(COMMANDS, 2)
+    consumer = FakeConsumer({committed_tp: 21, fresh: None}, {committed_tp: 0, fresh: 3})
+    rewind.install(consumer, (EVENTS, COMMANDS))
+    assert rewind.log_starts(consumer) == {}
+    asyncio.run(consumer.perform_seek())
+    assert rewind.log_starts(consumer) == {fresh: 3}  # the committed one is not a start
+    rewind.forget_log_starts(consumer)
+    assert rewind.log_starts(consumer) == {}
