@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,23 @@ from ops.stack.redis import Redis
 from ops.stack.service import Service
 
 log = logging.getLogger("tally.faults")
+REDIS_SERVING_WAIT_S = 30.0  # a killed Redis is started again within a fault's seconds
+
+
+def flush_when_serving(
+    client: redis.Redis, wait_s: float = REDIS_SERVING_WAIT_S, poll_s: float = 0.1
+) -> None:
+    """FLUSHALL once Redis serves, as an operator would: a Redis just started again answers
+    LOADING while it reads its data back (fault seed 34: a flush three steps after a kill)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            client.flushall()
+            return
+        except (redis.exceptions.BusyLoadingError, redis.exceptions.ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(poll_s)
 
 
 @dataclass
@@ -124,7 +142,7 @@ class Injector:
         await self._kill_for(Redis(self.settings), fault.seconds)
 
     async def _redis_flush(self, fault: Fault) -> None:
-        await asyncio.to_thread(self.redis_client.flushall)
+        await asyncio.to_thread(flush_when_serving, self.redis_client)
         report = await resync(self.settings)  # what an operator does after losing Redis
         if report.unsettled:  # an operator runs it again, as the CLI tells them to
             log.warning("resync: partitions %s unsettled; running it again", report.unsettled)
