@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from base import redis_keys
 from base.settings import REPO_ROOT
@@ -255,10 +256,10 @@ def test_the_policy_preview_equals_the_channel_after_saving(
     page.goto(f"{stack.url}/console/policy/channels/{channel}")
     page.fill("#buffer_units", "4")
     page.fill("#allocation_cap_units", "9")
-    page.get_by_role("button", name="Preview").click()
     row = page.locator(
         f"#preview tr[data-sku='{seeded.sku}'][data-figure-name='channel:{channel}']"
     )
+    preview_until_listed(page, row)
     assert row.locator("td").nth(1).inner_text() == "15"  # now: 5 + 3 + 7
     previewed = int(row.locator("td.after").inner_text())
     assert previewed == 9  # min(cap 9, 15 - 4)
@@ -271,6 +272,20 @@ def test_the_policy_preview_equals_the_channel_after_saving(
     kept = saved.model_dump(mode="json", include=set(channel_body(seeded)) - {"locations"})
     assert kept == {k: v for k, v in channel_body(seeded).items() if k != "locations"}
     assert watched.errors == []
+
+
+def preview_until_listed(page: Page, row: Locator, timeout_s: float = 60) -> None:
+    """Preview until `row` is listed: the preview reads the committed changelog, which the
+    worker commits up to a commit interval after Redis shows the seeded figures."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.get_by_role("button", name="Preview").click()
+        try:
+            row.wait_for(timeout=2_000)
+            return
+        except PlaywrightTimeoutError:
+            if time.monotonic() > deadline:
+                raise
 
 
 def channel_body(seeded: Seeded) -> dict[str, Any]:

@@ -124,11 +124,14 @@ def story(live_stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def _committed(story: Story, *args: str) -> Any:
-    """The JSON of a read once the committed ledger has caught up with Redis."""
+    """The JSON of a read once the committed ledger has caught up with Redis (the worker
+    publishes before its transaction commits, up to a commit interval later)."""
     return wait_until(
         lambda: run_json(story.settings, *args),
         lambda body: (
-            body.get("status", "current") == "current" and body.get("version", "1-") != "0-0"
+            body.get("known", True) is True
+            and body.get("status", "current") == "current"
+            and body.get("version", "1-") != "0-0"
         ),
         timeout_s=30,
         what=f"tally {' '.join(args)} to see the committed state",
