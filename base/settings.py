@@ -216,7 +216,10 @@ class WorkerSettings(BaseModel):
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # A changelog partition at least this many records behind at recovery is read in bulk
     # into the local store before Faust's own (per-record) recovery goes on from there.
-    bulk_restore_records_min: int = Field(default=5_000, ge=1, le=1_000_000_000)
+    # 1: every partition behind. An exactly-once changelog ends in a transaction marker (an
+    # abort's, after a crash), which Faust's own path waits 10 s for (two 5 s idle spells
+    # before `detect_aborted_tx`); the bulk read passes it in one fetch.
+    bulk_restore_records_min: int = Field(default=1, ge=1, le=1_000_000_000)
     hold_expiry_tick_s: float = Field(default=0.5, gt=0, le=60)
     # How often Faust commits offsets (and, with exactly_once, each partition's Kafka
     # transaction: three round trips per partition, while its changelog sends wait). 1.0 s

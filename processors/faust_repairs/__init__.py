@@ -30,8 +30,9 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
 - `batch_delivery`: Faust delivers records one at a time (a few tasks, an Event, a queue and a
   stream step each, then a fixed `take_events` window): the fetch loop hands each fetched
   chunk of the source topics to the agent in one step instead; Faust keeps the offsets.
-- `fast_restore`: Faust restores a changelog one record at a time (~10k records/s): partitions
-  far behind are read in bulk into RocksDB first, and Faust's recovery starts at their end.
+- `fast_restore`: Faust restores a changelog one record at a time (~10k records/s), and waits
+  10 s for a transaction marker at its end: partitions behind are read in bulk into RocksDB
+  first, past any markers, and Faust's recovery starts at their end.
 - `changelog_sends`: Faust's producer buffer hands a table's changelog records to aiokafka one
   event-loop turn each (15-35 ms for a batch at 25 % load): a batch's go in one step.
 - `dirty_store`: under exactly-once Faust keeps a kept partition's transaction open through a

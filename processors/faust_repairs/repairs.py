@@ -117,7 +117,7 @@ class FaustRepairs:
     def restore_in_bulk(
         self, client_options: Mapping[str, Any], *, read_committed: bool, records_min: int
     ) -> None:
-        """Have recovery read changelog partitions far behind in bulk (`fast_restore`);
+        """Have recovery read changelog partitions behind in bulk (`fast_restore`);
         `client_options` connect its consumer (base.kafka_client)."""
         fast_restore.install(
             self._app, fast_restore.RestoreSettings(client_options, read_committed, records_min)

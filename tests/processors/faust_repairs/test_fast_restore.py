@@ -168,3 +168,53 @@ def test_partitions_fewer_records_behind_than_the_bound_are_left_to_faust(
 
     assert done == {}
     assert all(not changelog.store.contents(p) for p in range(PARTITIONS))
+
+
+async def write_transactions(settings: Settings, topic: str) -> dict[int, tuple[int, int]]:
+    """Partition 0 ends in a committed transaction, partition 1 in an aborted one (as a
+    worker's changelog does after a commit, and after a crash its successor fenced); each
+    partition's (offset of its last committed record, log end)."""
+    admin = AIOKafkaAdminClient(**client_options(settings.kafka))
+    await admin.start()
+    try:
+        config = {"cleanup.policy": "compact"}
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1, topic_configs=config)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(**client_options(settings.kafka), transactional_id=topic)
+    await producer.start()
+    last: dict[int, int] = {}
+    try:
+        async with producer.transaction():
+            for partition in range(PARTITIONS):
+                sent = await producer.send_and_wait(topic, b"kept", key=b"k", partition=partition)
+                last[partition] = sent.offset
+        await producer.begin_transaction()
+        await producer.send_and_wait(topic, b"ABORTED", key=b"k", partition=1)
+        await producer.abort_transaction()
+    finally:
+        await producer.stop()
+    ends = await log_ends(settings, topic)
+    return {partition: (last[partition], ends[partition]) for partition in range(PARTITIONS)}
+
+
+def test_a_changelog_ending_in_transaction_markers_is_read_to_its_end(
+    live_stack: Settings, tmp_path: Path
+) -> None:
+    """The store holds every committed record, and only markers (or aborted records) follow.
+    Faust's own recovery counts those as records still to come and waits two 5 s idle spells
+    before giving up on them (`detect_aborted_tx`); with the default bound the bulk read
+    takes these partitions too and hands Faust their end, so recovery ends at once."""
+    topic = f"t{uuid.uuid4().hex[:10]}-positions-changelog"
+    tails = asyncio.run(write_transactions(live_stack, topic))
+    store = RocksStore(tmp_path)
+    stores: dict[TP, Any] = {TP(topic, p): store for p in range(PARTITIONS)}
+    persisted: dict[TP, int | None] = {tp: tails[tp.partition][0] for tp in stores}
+    records_min = live_stack.worker.bulk_restore_records_min
+
+    done = asyncio.run(restore(restore_settings(live_stack, records_min), stores, persisted))
+
+    for partition, (last_record, end) in tails.items():
+        assert end > last_record + 1  # markers (and an aborted record) follow the last record
+        assert done[TP(topic, partition)] == end - 1
+        assert store.contents(partition) == {}  # nothing committed was left to write
