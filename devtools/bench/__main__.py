@@ -6,10 +6,11 @@
 Stages (`--stages`, default all): throughput (full pipeline with exactly_once and
 at_least_once vs the raw floor), latency (sync latency at a trickle and at shares of the
 measured maximum vs Kafka's own produce->consume), holds (hot-SKU holds vs PostgreSQL),
-recovery (changelog restore and warm restart), scale (one worker vs two). Runs on the local
-stack (Kafka + Redis) with topics, app ids, channels and locations of its own, and removes
-them at the end (`--keep` not). `--worker-tree` runs the worker from another checkout, for
-the before side of a before/after (alternate the runs: the machine is shared).
+recovery (changelog restore, warm restart, restart after a kill -9), scale (one worker vs
+two). Runs on the local stack (Kafka + Redis) with topics, app ids, channels and locations of
+its own, and removes them at the end (`--keep` not). `--worker-tree` runs the worker from
+another checkout, for the before side of a before/after (alternate the runs: the machine is
+shared).
 Writes bench.json (raw numbers, command, machine, date, commit) and latency.png to
 `--out-dir`; `--doc PATH` also renders the Markdown report there.
 """
@@ -29,7 +30,7 @@ from typing import Any
 import orjson
 
 from base.settings import REPO_ROOT, Settings, get_settings
-from devtools.bench import report, scale, stages
+from devtools.bench import report, restart, scale, stages
 from devtools.bench.config import PRESETS, STAGES, BenchConfig
 from devtools.bench.env import (
     Namespace,
@@ -68,6 +69,7 @@ def parse(argv: Sequence[str] | None) -> tuple[BenchConfig, argparse.Namespace]:
         help="records/s the load levels are shares of (default: this run's exactly_once drain)",
     )
     parser.add_argument("--recovery-records", type=int)
+    parser.add_argument("--crash-records", type=int)
     parser.add_argument("--hold-clients", type=int)
     parser.add_argument("--hold-stock-units", type=int)
     parser.add_argument("--holds-timeout-s", type=float)
@@ -126,6 +128,7 @@ async def run(
             ctx.worker = None
         if "recovery" in config.stages:
             ctx.results["recovery"] = await stages.recovery(ctx)
+            ctx.results["recovery"]["crash_restart"] = await restart.crash_restart(ctx)
         if "scale" in config.stages:
             ctx.results["scale"] = await scale.scale(ctx)
     finally:

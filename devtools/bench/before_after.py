@@ -77,6 +77,8 @@ FIGURES: list[tuple[str, Getter]] = [
     ("sync p50 at 80 %, ms", _level(0.8, "p50")),
     ("sync p99 at 80 %, ms", _level(0.8, "p99")),
     ("cold restore, records/s", _get("recovery", "records_per_s")),
+    ("restart after kill -9 to folding again, s",
+     _get("recovery", "crash_restart", "to_folding_s")),
     ("hot-SKU holds/s", _get("holds", "tally", "holds_per_s")),
     ("hot-SKU decision p99, ms", _get("holds", "tally", "decision_latency_ms", "p99")),
     ("PostgreSQL conditional UPDATE, holds/s",

@@ -50,6 +50,8 @@ class BenchConfig:
     # 4. Recovery: distinct SKU states written to the changelog, then restored.
     recovery_records: int = 1_000_000
     recovery_timeout_s: float = 900.0
+    # ... and a worker killed (-9) halfway through this many records, then started again.
+    crash_records: int = 20_000
     # 5. Hot-SKU holds: concurrent clients on one SKU, stock they exhaust, and a time bound.
     hold_clients: int = 32
     hold_stock_units: int = 5_000
@@ -90,6 +92,7 @@ SMOKE = BenchConfig(
     settle_timeout_s=30.0,
     recovery_records=2_000,
     recovery_timeout_s=60.0,
+    crash_records=2_000,
     hold_clients=8,
     hold_stock_units=120,
     holds_timeout_s=30.0,

@@ -291,6 +291,24 @@ def _recovery(r: dict[str, Any]) -> list[str]:
         f"| cold start to 'Worker ready' | {r['cold_start_to_ready_s']} s |",
         f"| warm restart (data dir kept) to 'Worker ready' | {r['warm_restart_to_ready_s']} s |",
         f"| RocksDB store size | {r['store_bytes'] / 1e6:,.1f} MB |",
+        *_crash_restart(r.get("crash_restart")),
+    ]
+
+
+def _crash_restart(c: dict[str, Any] | None) -> list[str]:
+    if c is None:  # runs before the fifteenth session
+        return []
+    waited = "yes" if c["faust_waited_for_markers"] else "no"
+    return [
+        "",
+        f"Restart after a crash: {c['method']}.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| killed after | {c['killed_after_records']:,} of {c['records']:,} records |",
+        f"| restart after kill -9 to 'Worker ready' | {c['to_ready_s']} s |",
+        f"| restart after kill -9 to folding again | {c['to_folding_s']} s |",
+        f"| Faust waited 10 s for transaction markers | {waited} |",
     ]
 
 

@@ -1,0 +1,93 @@
+"""Restart after a crash: a worker killed (-9) partway through a backlog, started again on its
+data dir; how long until it is ready and folding again.
+
+Under exactly-once the killed worker leaves open transactions; the new one's producers abort
+them, so each changelog partition ends in an abort marker (or a commit's), past the last
+record the store holds. The time to folding again is the time sync stands still after a
+crash. Faust's own recovery waits 10 s for such a marker (`FAUST_IDLE_GIVE_UP` in the log);
+the worker reads past them first (processors/faust_repairs/fast_restore.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from devtools.bench import kafka_io, stages
+from devtools.bench.env import worker_progress
+from devtools.bench.gen import stamp
+from ops.child_worker import ChildWorker
+
+FAUST_IDLE_GIVE_UP = "Aborted tx until highwater"  # faust/tables/recovery.py, after 10 s idle
+KILLED_AT_SHARE = 0.5  # of the backlog folded when the worker is killed
+AFTER_KILL_RECORDS = 100
+POLL_S = 0.05
+
+
+async def crash_restart(ctx: stages.Context) -> dict[str, Any]:
+    config, namespace = ctx.config, ctx.namespace
+    settings = namespace.settings(ctx.base, "crash", ctx.work_dir, config.partitions)
+    await stages.prepare_topics(settings, namespace)
+    feed = stages.workload(ctx, 7, "crash")
+    topics = {"events": settings.topics.events, "commands": settings.topics.commands}
+    records = [
+        (topics[i.kind], i.key, stamp(i))
+        for i in feed.items(config.crash_records + AFTER_KILL_RECORDS)
+    ]
+    sent = await kafka_io.preload(settings, iter(records[:-AFTER_KILL_RECORDS]))
+    ctx.echo(f"recovery: crash restart, {sent:,} records, the worker killed halfway ...")
+    killed_after = await asyncio.to_thread(_run_and_kill, ctx, settings, sent)
+    # so the next worker has records to fold even if the killed one had committed them all
+    sent += await kafka_io.preload(settings, iter(records[-AFTER_KILL_RECORDS:]))
+    out = await asyncio.to_thread(_restart, ctx, settings)
+    out |= {"records": sent, "killed_after_records": int(killed_after)}
+    out["method"] = (
+        f"{sent - AFTER_KILL_RECORDS:,} records preloaded; a worker killed (-9) once it had "
+        f"folded {KILLED_AT_SHARE:.0%} of them, {AFTER_KILL_RECORDS} more produced, then a "
+        "worker started on the same data dir; from its spawn to its 'Worker ready' log line "
+        f"and to its first record folded (its progress counter, polled every "
+        f"{POLL_S * 1000:.0f} ms)"
+    )
+    ctx.echo(
+        f"recovery: after kill -9, ready in {out['to_ready_s']} s, "
+        f"folding again in {out['to_folding_s']} s"
+    )
+    return out
+
+
+def _run_and_kill(ctx: stages.Context, settings: Any, sent: int) -> float:
+    """Records folded when the worker was killed."""
+    port = settings.worker.metrics_port
+    first = stages.start_worker(ctx, settings, "recovery-crashed")
+    try:
+        _wait_for(first, port, sent * KILLED_AT_SHARE, ctx.config.recovery_timeout_s)
+        return worker_progress(port)
+    finally:
+        first.kill_hard()
+
+
+def _restart(ctx: stages.Context, settings: Any) -> dict[str, Any]:
+    spawned = time.time()
+    second = stages.start_worker(ctx, settings, "recovery-crash-restart")
+    try:
+        ready = stages.wait_log(second, "Worker ready", ctx.config.recovery_timeout_s)
+        folding = _wait_for(second, settings.worker.metrics_port, 1, ctx.config.recovery_timeout_s)
+        log = second.log_path.read_text(errors="replace")
+    finally:
+        second.stop()
+    return {
+        "to_ready_s": round(ready - spawned, 3),
+        "to_folding_s": round(folding - spawned, 3),
+        "faust_waited_for_markers": FAUST_IDLE_GIVE_UP in log,
+    }
+
+
+def _wait_for(worker: ChildWorker, port: int, records: float, timeout_s: float) -> float:
+    """The wall-clock time the worker's progress counter first read `records` or more."""
+    deadline = time.monotonic() + timeout_s
+    while worker_progress(port) < records:
+        if time.monotonic() > deadline or not worker.alive():
+            raise TimeoutError(f"bench: worker did not reach {records:.0f} records")
+        time.sleep(POLL_S)
+    return time.time()
