@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SESSION_TIMEOUT_S_MAX = 90.0  # faust-streaming's broker_request_timeout, which bounds it
+GROUP_INSTANCE_ID_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"  # what Kafka takes for a group member
 
 
 class StackSettings(BaseModel):
@@ -242,8 +244,13 @@ class WorkerSettings(BaseModel):
     # Decoded SKU states kept in memory between batches (least recently used out).
     state_cache_skus_max: int = Field(default=100_000, ge=0, le=10_000_000)
     # A worker that dies (kill -9) holds its partitions until its session times out: this
-    # bounds how long a restarted or surviving worker waits before taking them over.
-    session_timeout_s: float = Field(default=10.0, ge=6, le=300)
+    # bounds how long a restarted or surviving worker waits before taking them over. At most
+    # Faust's broker_request_timeout (90 s): its consumer refuses a longer one at start.
+    session_timeout_s: float = Field(default=10.0, ge=6, le=SESSION_TIMEOUT_S_MAX)
+    # Kafka's group.instance.id (static membership): a worker restarted with the same id takes
+    # its partitions back at once instead of after the session timeout; stopped for good, it
+    # holds them that long. One id per worker, kept across its restarts; None: dynamic.
+    group_instance_id: str | None = Field(default=None, pattern=GROUP_INSTANCE_ID_PATTERN)
     # A crashed worker restarts itself in place this many times in a row (0: never, leave it
     # to a supervisor such as systemd or Kubernetes).
     crash_restarts_max: int = Field(default=5, ge=0, le=100)
@@ -295,7 +302,8 @@ class OrdersSettings(BaseModel):
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"  # as the worker's
     starved_s: float = Field(default=30.0, ge=5, le=600)
     crash_restarts_max: int = Field(default=5, ge=0, le=100)
-    session_timeout_s: float = Field(default=10.0, ge=6, le=300)
+    session_timeout_s: float = Field(default=10.0, ge=6, le=SESSION_TIMEOUT_S_MAX)
+    group_instance_id: str | None = Field(default=None, pattern=GROUP_INSTANCE_ID_PATTERN)
     heartbeat_interval_s: float = Field(default=2.0, gt=0, le=60)
     broker_wait_s: float = Field(default=300.0, ge=0, le=3_600)
     metadata_max_age_s: float = Field(default=30.0, ge=1, le=300)

@@ -79,6 +79,8 @@ FIGURES: list[tuple[str, Getter]] = [
     ("cold restore, records/s", _get("recovery", "records_per_s")),
     ("restart after kill -9 to folding again, s",
      _get("recovery", "crash_restart", "to_folding_s")),
+    ("... a static group member, s",
+     _get("recovery", "crash_restart", "static_member", "to_folding_s")),
     ("hot-SKU holds/s", _get("holds", "tally", "holds_per_s")),
     ("hot-SKU decision p99, ms", _get("holds", "tally", "decision_latency_ms", "p99")),
     ("PostgreSQL conditional UPDATE, holds/s",

@@ -298,18 +298,24 @@ def _recovery(r: dict[str, Any]) -> list[str]:
 def _crash_restart(c: dict[str, Any] | None) -> list[str]:
     if c is None:  # runs before the fifteenth session
         return []
-    waited = "yes" if c["faust_waited_for_markers"] else "no"
-    return [
+    runs = [("dynamic (the default)", c)]
+    if "static_member" in c:
+        runs.append(("static (`TALLY_WORKER__GROUP_INSTANCE_ID`)", c["static_member"]))
+    lines = [
         "",
-        f"Restart after a crash: {c['method']}.",
+        f"Restart after a crash: {c['method']}; the group member the worker is in each run.",
         "",
-        "| figure | value |",
-        "|---|---|",
-        f"| killed after | {c['killed_after_records']:,} of {c['records']:,} records |",
-        f"| restart after kill -9 to 'Worker ready' | {c['to_ready_s']} s |",
-        f"| restart after kill -9 to folding again | {c['to_folding_s']} s |",
-        f"| Faust waited 10 s for transaction markers | {waited} |",
+        "| group member | killed after | to 'Worker ready' | to folding again "
+        "| Faust waited 10 s for transaction markers |",
+        "|---|---|---|---|---|",
     ]
+    for member, run in runs:
+        waited = "yes" if run["faust_waited_for_markers"] else "no"
+        lines.append(
+            f"| {member} | {run['killed_after_records']:,} of {run['records']:,} records "
+            f"| {run['to_ready_s']} s | {run['to_folding_s']} s | {waited} |"
+        )
+    return lines
 
 
 def _holds(h: dict[str, Any]) -> list[str]:

@@ -6,6 +6,12 @@ them, so each changelog partition ends in an abort marker (or a commit's), past 
 record the store holds. The time to folding again is the time sync stands still after a
 crash. Faust's own recovery waits 10 s for such a marker (`FAUST_IDLE_GIVE_UP` in the log);
 the worker reads past them first (processors/faust_repairs/fast_restore.py).
+
+The restarted worker also waits for the broker to time out the killed one's session before
+the group hands its partitions out again, unless it is a static member (a group instance id,
+processors/faust_repairs/static_membership.py): the run is made both ways. A worker from
+another checkout (`--worker-tree`) that predates the setting runs the second as a dynamic
+member too.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import time
 from typing import Any
 
 from devtools.bench import kafka_io, stages
-from devtools.bench.env import worker_progress
+from devtools.bench.env import with_worker, worker_progress
 from devtools.bench.gen import stamp
 from ops.child_worker import ChildWorker
 
@@ -23,24 +29,36 @@ FAUST_IDLE_GIVE_UP = "Aborted tx until highwater"  # faust/tables/recovery.py, a
 KILLED_AT_SHARE = 0.5  # of the backlog folded when the worker is killed
 AFTER_KILL_RECORDS = 100
 POLL_S = 0.05
+STATIC_INSTANCE_ID = "bench-worker-0"  # TALLY_WORKER__GROUP_INSTANCE_ID of the static run
 
 
 async def crash_restart(ctx: stages.Context) -> dict[str, Any]:
+    """The default worker (a dynamic group member), and one with a group instance id."""
+    out = await _crash_and_restart(ctx, "crash", None)
+    out["static_member"] = await _crash_and_restart(ctx, "crash-static", STATIC_INSTANCE_ID)
+    return out
+
+
+async def _crash_and_restart(
+    ctx: stages.Context, tag: str, instance_id: str | None
+) -> dict[str, Any]:
     config, namespace = ctx.config, ctx.namespace
-    settings = namespace.settings(ctx.base, "crash", ctx.work_dir, config.partitions)
+    settings = namespace.settings(ctx.base, tag, ctx.work_dir, config.partitions)
+    settings = with_worker(settings, group_instance_id=instance_id)
     await stages.prepare_topics(settings, namespace)
-    feed = stages.workload(ctx, 7, "crash")
+    feed = stages.workload(ctx, 7, tag)
     topics = {"events": settings.topics.events, "commands": settings.topics.commands}
     records = [
         (topics[i.kind], i.key, stamp(i))
         for i in feed.items(config.crash_records + AFTER_KILL_RECORDS)
     ]
     sent = await kafka_io.preload(settings, iter(records[:-AFTER_KILL_RECORDS]))
-    ctx.echo(f"recovery: crash restart, {sent:,} records, the worker killed halfway ...")
-    killed_after = await asyncio.to_thread(_run_and_kill, ctx, settings, sent)
+    member = "dynamic" if instance_id is None else f"static ({instance_id})"
+    ctx.echo(f"recovery: crash restart, {member} member, {sent:,} records, killed halfway ...")
+    killed_after = await asyncio.to_thread(_run_and_kill, ctx, settings, tag, sent)
     # so the next worker has records to fold even if the killed one had committed them all
     sent += await kafka_io.preload(settings, iter(records[-AFTER_KILL_RECORDS:]))
-    out = await asyncio.to_thread(_restart, ctx, settings)
+    out = await asyncio.to_thread(_restart, ctx, settings, tag)
     out |= {"records": sent, "killed_after_records": int(killed_after)}
     out["method"] = (
         f"{sent - AFTER_KILL_RECORDS:,} records preloaded; a worker killed (-9) once it had "
@@ -50,16 +68,16 @@ async def crash_restart(ctx: stages.Context) -> dict[str, Any]:
         f"{POLL_S * 1000:.0f} ms)"
     )
     ctx.echo(
-        f"recovery: after kill -9, ready in {out['to_ready_s']} s, "
+        f"recovery: {member} after kill -9, ready in {out['to_ready_s']} s, "
         f"folding again in {out['to_folding_s']} s"
     )
     return out
 
 
-def _run_and_kill(ctx: stages.Context, settings: Any, sent: int) -> float:
+def _run_and_kill(ctx: stages.Context, settings: Any, tag: str, sent: int) -> float:
     """Records folded when the worker was killed."""
     port = settings.worker.metrics_port
-    first = stages.start_worker(ctx, settings, "recovery-crashed")
+    first = stages.start_worker(ctx, settings, f"recovery-{tag}-killed")
     try:
         _wait_for(first, port, sent * KILLED_AT_SHARE, ctx.config.recovery_timeout_s)
         return worker_progress(port)
@@ -67,9 +85,9 @@ def _run_and_kill(ctx: stages.Context, settings: Any, sent: int) -> float:
         first.kill_hard()
 
 
-def _restart(ctx: stages.Context, settings: Any) -> dict[str, Any]:
+def _restart(ctx: stages.Context, settings: Any, tag: str) -> dict[str, Any]:
     spawned = time.time()
-    second = stages.start_worker(ctx, settings, "recovery-crash-restart")
+    second = stages.start_worker(ctx, settings, f"recovery-{tag}-restarted")
     try:
         ready = stages.wait_log(second, "Worker ready", ctx.config.recovery_timeout_s)
         folding = _wait_for(second, settings.worker.metrics_port, 1, ctx.config.recovery_timeout_s)

@@ -47,6 +47,10 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   loop gets nothing).
 - `txn_backoff`: aiokafka waits 20 ms before retrying a new transaction's first send while
   the last one's markers are written; on one host they take ~1 ms.
+- `fetch_wait`: Faust fixes a fetch's wait at the broker at 1,500 ms; a fetch naming only
+  empty partitions (changelogs, the assignor's) held the source partitions back that long.
+- `static_membership`: Faust's consumer has no group instance id, so a worker restarted after
+  `kill -9` waits for its dead session to time out; with an id set it rejoins at once.
 - `batch_exit`: `take_events` acks a batch when its loop body exits, even by an exception
   or a cancellation. A batch runs whole; a failed one restarts the worker before any commit.
 - `restart`: the in-place, bounded process restart those repairs end in (`os.execv`).

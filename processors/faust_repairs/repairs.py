@@ -25,6 +25,7 @@ from processors.faust_repairs import (
     ordering,
     recovery_offsets,
     rewind,
+    static_membership,
     transaction_watch,
     txn_backoff,
 )
@@ -50,6 +51,8 @@ class RepairBounds(Protocol):
     def commit_stall_s(self) -> float: ...
     @property
     def fetch_wait_max_ms(self) -> int: ...
+    @property
+    def group_instance_id(self) -> str | None: ...
 
 
 class FaustRepairs:
@@ -76,6 +79,7 @@ class FaustRepairs:
         self._starvation_watch = StarvationWatch(settings.starved_s)
         self.processed = ProcessedOffsets()  # since the last assignment
         fetch_wait.set_fetch_wait(app, settings.fetch_wait_max_ms)
+        static_membership.set_instance_id(app, settings.group_instance_id)
 
     @staticmethod
     def install() -> None:
@@ -86,6 +90,7 @@ class FaustRepairs:
         dirty_store.install()  # a store written past its last commit is rebuilt at a rebalance
         txn_backoff.install()  # a new transaction's first send retried after ~2 ms, not 20
         fetch_wait.install()  # an empty fetch holds the others back milliseconds, not 1.5 s
+        static_membership.install()  # a restarted worker replaces its earlier self at once
 
     def state_lines(self) -> list[str]:
         """Faust's state a task dump shows: rebalancing, recovery, the consumer's flow and

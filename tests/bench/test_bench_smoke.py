@@ -73,11 +73,11 @@ def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) ->
     assert recovery["records"] == out["config"]["recovery_records"]
     assert _positive(recovery["records_per_s"])
     assert _positive(recovery["warm_restart_to_ready_s"])
-    crash = recovery["crash_restart"]
-    assert 0 < crash["killed_after_records"] < crash["records"]
-    assert 0 < crash["to_ready_s"] <= crash["to_folding_s"]
-    # the bulk read passed the killed worker's transaction markers: Faust never waited on them
-    assert crash["faust_waited_for_markers"] is False
+    for crash in (recovery["crash_restart"], recovery["crash_restart"]["static_member"]):
+        assert 0 < crash["killed_after_records"] < crash["records"]
+        assert 0 < crash["to_ready_s"] <= crash["to_folding_s"]
+        # the bulk read passed the killed worker's transaction markers: Faust never waited
+        assert crash["faust_waited_for_markers"] is False
 
     holds = out["holds"]
     for system in ("tally", "postgres_for_update", "postgres_conditional"):
