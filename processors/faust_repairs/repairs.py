@@ -150,9 +150,8 @@ class FaustRepairs:
         """The batch's events that continue each partition without a hole; a partition with a
         hole is sought back (its later events come again)."""
         consumer = self._app.consumer
-        starts = {(tp.topic, tp.partition): o for tp, o in rewind.log_starts(consumer).items()}
         kept: Sequence[faust.EventT[bytes]] = await ordering.in_partition_order(
-            consumer, self._in_order, batch, self.committed_offset, starts
+            consumer, self._in_order, batch, self.committed_offset, rewind.log_starts(consumer)
         )
         return kept
 

@@ -54,13 +54,8 @@ async def rewind_uncommitted(consumer: Any, topics: Collection[str]) -> dict[Any
         if tp in assigned and tp in firsts and not committed.get(tp):
             await consumer.seek(tp, firsts[tp])
             sought[tp] = firsts[tp]
-    _log_starts(consumer).update(sought)
+    log_starts(consumer).update(sought)
     return sought
-
-
-def log_starts(consumer: Any) -> dict[Any, int]:
-    """The first offsets of never-committed partitions found since the assignment began."""
-    return _log_starts(consumer)
 
 
 def forget_log_starts(consumer: Any) -> None:
@@ -68,7 +63,10 @@ def forget_log_starts(consumer: Any) -> None:
     setattr(consumer, _LOG_STARTS, {})
 
 
-def _log_starts(consumer: Any) -> dict[Any, int]:
+def log_starts(consumer: Any) -> dict[Any, int]:
+    """The first offsets of never-committed partitions found since the assignment began
+    (keyed by faust's `TP`, a NamedTuple: it equals and hashes as the plain (topic,
+    partition) tuple)."""
     starts: dict[Any, int] | None = getattr(consumer, _LOG_STARTS, None)
     if starts is None:
         starts = {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from faust.types import TP
+
 from processors.faust_repairs.ordering import InOrder, Partition
 
 
@@ -79,3 +81,10 @@ def test_a_log_start_past_zero_is_where_the_partition_begins() -> None:
 def test_a_committed_offset_wins_over_the_log_start() -> None:
     kept, seek = InOrder().split(events(7, 8), lambda p: 7, {P0: 0})
     assert (offsets(kept), seek) == ([7, 8], {})
+
+
+def test_log_starts_keyed_by_faust_s_tp_are_found() -> None:
+    """The rewind keeps its starts keyed by faust's `TP` (a NamedTuple), handed over as they
+    are: each must be found for the plain (topic, partition) of a record."""
+    kept, seek = InOrder().split(events(1, 2), lambda p: None, {TP(*P0): 0})
+    assert (offsets(kept), seek) == ([], {P0: 0})
