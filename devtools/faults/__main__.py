@@ -1,5 +1,5 @@
 """`python -m devtools.faults --seeds N [--start S] [--size small|full] [--brokers 1|3]
-[--kinds net_drop,kill9] [--report PATH]`.
+[--kinds net_drop,kill9] [--static-members] [--report PATH]`.
 
 Brings up (or reuses) the fault stack: its own stack home and ports, never the shared one,
 one broker or a cluster; stops it at the end (`--keep-stack` leaves it running). Prints one
@@ -24,6 +24,7 @@ from devtools.faults.stack import DEFAULT_PORTS, fault_stack_settings, up
 from ops.stack import down
 
 app = typer.Typer(add_completion=False)
+STATIC_ID_PREFIX = "fault-worker"  # `--static-members`: worker i joins as fault-worker-i
 
 
 def summary(reports: list[SeedReport], command: str) -> dict[str, object]:
@@ -73,6 +74,14 @@ def main(
     keep_stack: Annotated[
         bool, typer.Option("--keep-stack", help="Leave the fault stack running at the end.")
     ] = False,
+    static_members: Annotated[
+        bool,
+        typer.Option(
+            "--static-members",
+            help="Workers join as static group members (a group instance id each, kept "
+            "across their restarts); default: dynamic members, as Tally's default.",
+        ),
+    ] = False,
 ) -> None:
     """Run seeds start .. start+seeds-1 and compare each with both judges."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
@@ -82,10 +91,15 @@ def main(
     stack = fault_stack_settings(
         get_settings(), home, kafka_port, controller_port, redis_port, brokers=brokers
     )
+    if static_members:
+        worker = stack.worker.model_copy(update={"group_instance_id": STATIC_ID_PREFIX})
+        stack = stack.model_copy(update={"worker": worker})
     up(stack, typer.echo)
     command = f"python -m devtools.faults --seeds {seeds} --start {start} --size {size}"
     if brokers > 1:
         command += f" --brokers {brokers}"
+    if static_members:
+        command += " --static-members"
     if drawn != FAULT_KINDS:
         command += f" --kinds {','.join(drawn)}"
     try:

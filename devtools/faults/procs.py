@@ -191,7 +191,11 @@ class Supervisor:
 def supervisor(
     worker_settings: Settings, channel: str, webhook_url: str, workdir: Path
 ) -> Supervisor:
-    """Two workers (own data dirs and ports) and the channel's webhook pusher."""
+    """Two workers (own data dirs and ports) and the channel's webhook pusher.
+
+    A group instance id in `worker_settings` (static membership, `--static-members`) names
+    the workers' ids: each gets it with its index, kept across its restarts."""
+    static_id = worker_settings.worker.group_instance_id
     workers = [
         worker_settings.model_copy(
             update={
@@ -200,6 +204,7 @@ def supervisor(
                         "data_dir": workdir / f"worker-{index}",
                         "web_port": free_port(),
                         "metrics_port": free_port(),
+                        "group_instance_id": None if static_id is None else f"{static_id}-{index}",
                     }
                 )
             }
