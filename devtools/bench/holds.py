@@ -204,6 +204,9 @@ class DecisionRouter:
                 "request_id": self._request_id(),
                 "hold_id": hold_id,
                 "sku": self.sku,
+                # as the gateway's commit for a channel's key: an admin's, naming no channel,
+                # asks every channel's resolved holds for the id (ledger.decide)
+                "channel": self.channel,
                 "order_id": f"o-{hold_id}",
             }
         )
