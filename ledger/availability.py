@@ -57,7 +57,23 @@ def position_available(position: Position, safety_units: int) -> int:
 
 def channel_ats(state: SkuState, channel_policy: ChannelPolicy, policies: PolicyBook) -> int:
     total = sum(location_available(state, loc, policies) for loc in channel_policy.locations)
-    total -= channel_policy.buffer_units
+    return _ats(total, channel_policy)
+
+
+def pool_available(
+    state: SkuState, channel_policy: ChannelPolicy, policies: PolicyBook
+) -> dict[str, int]:
+    """`location_available` of each location the channel sells from, in its priority order."""
+    return {loc: location_available(state, loc, policies) for loc in channel_policy.locations}
+
+
+def pool_ats(pool: Mapping[str, int], channel_policy: ChannelPolicy) -> int:
+    """`channel_ats` from the channel's `pool_available` (each location's asked once)."""
+    return _ats(sum(pool.values()), channel_policy)
+
+
+def _ats(pool_units: int, channel_policy: ChannelPolicy) -> int:
+    total = pool_units - channel_policy.buffer_units
     cap = channel_policy.allocation_cap_units
     if cap is not None:
         total = min(total, cap)

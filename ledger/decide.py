@@ -9,11 +9,18 @@ first decisions. The caller applies the events with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, timedelta
 from typing import NamedTuple
 
 from ledger import limits
-from ledger.availability import channel_ats, location_available, position_available
+from ledger.availability import (
+    channel_ats,
+    location_available,
+    pool_ats,
+    pool_available,
+    position_available,
+)
 from ledger.commands import Commit, Decision, Expire, Release, Reserve
 from ledger.errors import InvariantBroken
 from ledger.events import (
@@ -100,13 +107,14 @@ def _reserve(state: SkuState, cmd: Reserve, policies: PolicyBook) -> HoldEventUn
         return _reject(cmd, "too_many_holds", cmd.location, 0)
     if cmd.location is not None:
         return _reserve_at(state, cmd, channel, cmd.location, policies)
-    ats = channel_ats(state, channel, policies)
+    pool = pool_available(state, channel, policies)  # each location asked once (hot SKUs)
+    ats = pool_ats(pool, channel)
     if ats < cmd.qty:
         return _reject(cmd, "insufficient_stock", None, ats)
-    location = _choose(state, cmd.qty, channel, policies)
+    location = _choose(pool, cmd.qty, channel)
     if location is None:  # the units exist, but not in one place: never split silently
         return _reject(cmd, "split_required", None, ats)
-    return _place(state, cmd, location, policies)
+    return _place(state, cmd, location, policies, available=pool[location])
 
 
 def _reserve_at(
@@ -144,13 +152,10 @@ def _reserve_backorder(
     return _place(state, cmd, location, policies, supply, waiting)
 
 
-def _choose(state: SkuState, qty: int, channel: ChannelPolicy, policies: PolicyBook) -> str | None:
-    """One location that can fill `qty` alone, by the channel's strategy."""
-    fits = [
-        (location_available(state, loc, policies), loc)
-        for loc in channel.locations
-        if location_available(state, loc, policies) >= qty
-    ]
+def _choose(pool: Mapping[str, int], qty: int, channel: ChannelPolicy) -> str | None:
+    """One location of the channel's `pool` (`pool_available`) that can fill `qty` alone, by
+    the channel's strategy."""
+    fits = [(units, loc) for loc, units in pool.items() if units >= qty]
     if not fits:
         return None
     if channel.strategy == "priority":
@@ -166,7 +171,11 @@ def _place(
     policies: PolicyBook,
     supply: str | None = None,
     waiting: int = 0,
+    available: int | None = None,
 ) -> HoldPlaced:
+    """`available`: `location_available` at `location`, when the caller has it already."""
+    if available is None:
+        available = location_available(state, location, policies)
     return HoldPlaced(
         sku=cmd.sku,
         hold_id=cmd.hold_id,
@@ -176,7 +185,7 @@ def _place(
         location=location,
         qty=cmd.qty,
         expires_at=cmd.issued_at + timedelta(seconds=cmd.ttl_s),
-        available_after=location_available(state, location, policies) - (cmd.qty - waiting),
+        available_after=available - (cmd.qty - waiting),
         supply=supply,
         waiting=waiting,
     )
