@@ -51,6 +51,7 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   empty partitions (changelogs, the assignor's) held the source partitions back that long.
 - `static_membership`: Faust's consumer has no group instance id, so a worker restarted after
   `kill -9` waits for its dead session to time out; with an id set it rejoins at once.
+- `consumer_factory`: the one wrapper of Faust's consumer factory the two above adjust.
 - `batch_exit`: `take_events` acks a batch when its loop body exits, even by an exception
   or a cancellation. A batch runs whole; a failed one restarts the worker before any commit.
 - `restart`: the in-place, bounded process restart those repairs end in (`os.execv`).

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from processors.faust_repairs import consumer_factory
 
 _WAIT_MS = "_tally_fetch_wait_max_ms"
-_FAUST_CREATE = "_tally_faust_create_worker_consumer"
+_INSTALLED = "_tally_fetch_wait_installed"
 
 
 def set_fetch_wait(app: Any, wait_ms: int) -> None:
@@ -31,16 +31,11 @@ def set_fetch_wait(app: Any, wait_ms: int) -> None:
 def install() -> None:
     """Wrap Faust's consumer factory (idempotent): an app given a wait gets its consumer
     with that `fetch_max_wait_ms`; any other keeps Faust's."""
-    if hasattr(AIOKafkaConsumerThread, _FAUST_CREATE):
-        return
-    setattr(AIOKafkaConsumerThread, _FAUST_CREATE, AIOKafkaConsumerThread._create_worker_consumer)
-    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
+    consumer_factory.wrap(_INSTALLED, _set_wait)
 
 
-def _create_worker_consumer(self: Any, transport: Any) -> Any:
-    consumer = getattr(AIOKafkaConsumerThread, _FAUST_CREATE)(self, transport)
-    wait_ms = getattr(self.app, _WAIT_MS, None)
+def _set_wait(app: Any, consumer: Any) -> None:
+    wait_ms = getattr(app, _WAIT_MS, None)
     if wait_ms is not None:
         # read by AIOKafkaConsumer.start() when it builds its Fetcher
         consumer._fetch_max_wait_ms = wait_ms
-    return consumer

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from processors.faust_repairs import consumer_factory
 
 _INSTANCE_ID = "_tally_group_instance_id"
-_FAUST_CREATE = "_tally_create_consumer_before_static_membership"
+_INSTALLED = "_tally_static_membership_installed"
 
 
 def set_instance_id(app: Any, instance_id: str | None) -> None:
@@ -30,16 +30,11 @@ def set_instance_id(app: Any, instance_id: str | None) -> None:
 
 def install() -> None:
     """Wrap the consumer factory (idempotent): an app given an id gets a static consumer."""
-    if hasattr(AIOKafkaConsumerThread, _FAUST_CREATE):
-        return
-    setattr(AIOKafkaConsumerThread, _FAUST_CREATE, AIOKafkaConsumerThread._create_worker_consumer)
-    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
+    consumer_factory.wrap(_INSTALLED, _set_instance_id)
 
 
-def _create_worker_consumer(self: Any, transport: Any) -> Any:
-    consumer = getattr(AIOKafkaConsumerThread, _FAUST_CREATE)(self, transport)
-    instance_id = getattr(self.app, _INSTANCE_ID, None)
+def _set_instance_id(app: Any, consumer: Any) -> None:
+    instance_id = getattr(app, _INSTANCE_ID, None)
     if instance_id is not None:
         # read by AIOKafkaConsumer.start() when it builds its group coordinator
         consumer._group_instance_id = instance_id
-    return consumer

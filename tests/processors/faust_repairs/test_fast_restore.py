@@ -73,9 +73,7 @@ def fold(records: list[tuple[bytes, bytes | None]]) -> dict[bytes, bytes]:
     return table
 
 
-async def write_changelog(settings: Settings, topic: str) -> dict[int, int]:
-    """The changelog (plain writes, an aborted transaction, one more write); each partition's
-    end."""
+async def create_changelog(settings: Settings, topic: str) -> None:
     admin = AIOKafkaAdminClient(**client_options(settings.kafka))
     await admin.start()
     try:
@@ -83,6 +81,12 @@ async def write_changelog(settings: Settings, topic: str) -> dict[int, int]:
         await admin.create_topics([NewTopic(topic, PARTITIONS, 1, topic_configs=config)])
     finally:
         await admin.close()
+
+
+async def write_changelog(settings: Settings, topic: str) -> dict[int, int]:
+    """The changelog (plain writes, an aborted transaction, one more write); each partition's
+    end."""
+    await create_changelog(settings, topic)
     plain = AIOKafkaProducer(**client_options(settings.kafka), acks="all")
     aborting = AIOKafkaProducer(
         **client_options(settings.kafka), transactional_id=f"{topic}-aborted"
@@ -174,13 +178,7 @@ async def write_transactions(settings: Settings, topic: str) -> dict[int, tuple[
     """Partition 0 ends in a committed transaction, partition 1 in an aborted one (as a
     worker's changelog does after a commit, and after a crash its successor fenced); each
     partition's (offset of its last committed record, log end)."""
-    admin = AIOKafkaAdminClient(**client_options(settings.kafka))
-    await admin.start()
-    try:
-        config = {"cleanup.policy": "compact"}
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1, topic_configs=config)])
-    finally:
-        await admin.close()
+    await create_changelog(settings, topic)
     producer = AIOKafkaProducer(**client_options(settings.kafka), transactional_id=topic)
     await producer.start()
     last: dict[int, int] = {}
