@@ -243,7 +243,17 @@ def git_commit(tree: Path = REPO_ROOT) -> str:
             timeout=10,
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "devtools/bench", "processors", "ledger"],
+            # the bench's own outputs (results/) are not code: they made every run -dirty
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--",
+                "devtools/bench",
+                "processors",
+                "ledger",
+                ":(exclude)devtools/bench/results",
+            ],
             cwd=tree,
             capture_output=True,
             text=True,
