@@ -20,10 +20,10 @@ import asyncio
 import time
 from typing import Any
 
+from base.settings import Settings
 from devtools.bench import kafka_io, stages
 from devtools.bench.env import with_worker, worker_progress
 from devtools.bench.gen import stamp
-from ops.child_worker import ChildWorker
 
 FAUST_IDLE_GIVE_UP = "Aborted tx until highwater"  # faust/tables/recovery.py, after 10 s idle
 KILLED_AT_SHARE = 0.5  # of the backlog folded when the worker is killed
@@ -74,23 +74,26 @@ async def _crash_and_restart(
     return out
 
 
-def _run_and_kill(ctx: stages.Context, settings: Any, tag: str, sent: int) -> float:
+def _run_and_kill(ctx: stages.Context, settings: Settings, tag: str, sent: int) -> float:
     """Records folded when the worker was killed."""
     port = settings.worker.metrics_port
     first = stages.start_worker(ctx, settings, f"recovery-{tag}-killed")
     try:
-        _wait_for(first, port, sent * KILLED_AT_SHARE, ctx.config.recovery_timeout_s)
+        halfway = sent * KILLED_AT_SHARE
+        stages.wait_progress(first, port, halfway, ctx.config.recovery_timeout_s, POLL_S)
         return worker_progress(port)
     finally:
         first.kill_hard()
 
 
-def _restart(ctx: stages.Context, settings: Any, tag: str) -> dict[str, Any]:
+def _restart(ctx: stages.Context, settings: Settings, tag: str) -> dict[str, Any]:
     spawned = time.time()
     second = stages.start_worker(ctx, settings, f"recovery-{tag}-restarted")
     try:
         ready = stages.wait_log(second, "Worker ready", ctx.config.recovery_timeout_s)
-        folding = _wait_for(second, settings.worker.metrics_port, 1, ctx.config.recovery_timeout_s)
+        folding = stages.wait_progress(
+            second, settings.worker.metrics_port, 1, ctx.config.recovery_timeout_s, POLL_S
+        )
         log = second.log_path.read_text(errors="replace")
     finally:
         second.stop()
@@ -99,13 +102,3 @@ def _restart(ctx: stages.Context, settings: Any, tag: str) -> dict[str, Any]:
         "to_folding_s": round(folding - spawned, 3),
         "faust_waited_for_markers": FAUST_IDLE_GIVE_UP in log,
     }
-
-
-def _wait_for(worker: ChildWorker, port: int, records: float, timeout_s: float) -> float:
-    """The wall-clock time the worker's progress counter first read `records` or more."""
-    deadline = time.monotonic() + timeout_s
-    while worker_progress(port) < records:
-        if time.monotonic() > deadline or not worker.alive():
-            raise TimeoutError(f"bench: worker did not reach {records:.0f} records")
-        time.sleep(POLL_S)
-    return time.time()

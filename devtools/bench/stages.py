@@ -362,12 +362,16 @@ def _histogram_p99_ms(before: dict[float, float], after: dict[float, float]) -> 
     return None
 
 
-def _wait_progress(ctx: Context, worker: ChildWorker, port: int, target: float) -> None:
-    deadline = time.monotonic() + ctx.config.settle_timeout_s
+def wait_progress(
+    worker: ChildWorker, port: int, target: float, timeout_s: float, poll_s: float = PROGRESS_POLL_S
+) -> float:
+    """Until the worker's progress counter reads `target` records; the wall-clock time then."""
+    deadline = time.monotonic() + timeout_s
     while worker_progress(port) < target:
         if time.monotonic() > deadline or not worker.alive():
             raise TimeoutError(f"bench: worker did not catch up to {target:.0f} records")
-        time.sleep(PROGRESS_POLL_S)
+        time.sleep(poll_s)
+    return time.time()
 
 
 async def _start_probe(ctx: Context, main: Settings, topic: str, out: Path) -> ChildProcess:
@@ -433,7 +437,8 @@ async def _latency_level(
     )
     if flame is not None:
         await asyncio.to_thread(flame.finish)
-    await asyncio.to_thread(_wait_progress, ctx, worker, port, done_before + tally_run.sent)
+    caught_up = done_before + tally_run.sent
+    await asyncio.to_thread(wait_progress, worker, port, caught_up, config.settle_timeout_s)
     await asyncio.sleep(0.2)  # the last batch's Redis write follows its counters
     tally_ms = percentiles(await _stream_latencies(rig.redis, ctx.namespace, since_ms))
     metrics_after = worker.metrics_text()
