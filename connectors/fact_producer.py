@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from base.kafka_client import client_options, start_or_close
 from base.settings import Settings
-from base.topics import ensure_topics
+from base.topics import cached_partitioner, ensure_topics
 from ledger.codec import encode
 from ledger.events import Fact
 
@@ -25,6 +25,7 @@ def fact_producer(settings: Settings) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=20,
         max_batch_size=PRODUCER_BATCH_BYTES,
+        partitioner=cached_partitioner,
     )
 
 

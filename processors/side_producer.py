@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 
 from base.kafka_client import client_options, start_or_close
 from base.settings import Settings
+from base.topics import cached_partitioner
 from processors.faust_repairs import is_spurious
 
 Record = tuple[str, bytes | None, bytes]  # topic, key, value
@@ -42,6 +43,7 @@ class SideProducer:
                     enable_idempotence=True,
                     # no wait: a batch's decisions are queued in one go and batched anyway
                     linger_ms=0,
+                    partitioner=cached_partitioner,  # decisions are keyed by SKU
                 )
                 await start_or_close(producer)
                 self._producer = producer

@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 from base import redis_keys
 from base.kafka_client import client_options, start_or_close
 from base.settings import Settings
-from base.topics import ensure_topics_when_reachable
+from base.topics import cached_partitioner, ensure_topics_when_reachable
 from connectors.as_of import StockAsOf, stock_at
 from connectors.gateway.errors import BackendUnavailable
 from connectors.gateway.replies import DecisionFollower, Waiters
@@ -113,6 +113,7 @@ class KafkaBus:
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
+            partitioner=cached_partitioner,
             request_timeout_ms=int(self._settings.gateway.produce_timeout_s * 1000),
         )
         await start_or_close(producer)

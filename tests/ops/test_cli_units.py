@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 from base.redis_keys import FigureVersion
 from base.settings import Settings
-from base.topics import changelog_topic, partition_for
+from base.topics import changelog_topic
 from connectors.inspect.explain import _compare
 from connectors.inspect.published import Published
 from connectors.inspect.top import histogram_quantile, parse_samples, snapshot_between
@@ -45,12 +43,6 @@ def test_snapshot_rates_and_p99_from_two_scrapes() -> None:
     assert idle.p99_sync_latency_s == {"web": None}
 
 
-def test_partition_for_is_stable_and_in_range() -> None:
-    assert {partition_for("SKU-1", 4) for _ in range(3)} == {partition_for("SKU-1", 4)}
-    assert all(0 <= partition_for(f"SKU-{i}", 4) < 4 for i in range(100))
-    assert len({partition_for(f"SKU-{i}", 4) for i in range(100)}) == 4
-
-
 def test_changelog_topic_follows_the_app_id() -> None:
     assert changelog_topic(Settings()) == "tally-positions-changelog"
 
@@ -61,23 +53,3 @@ def test_compare_names_current_behind_ahead_and_missing() -> None:
     assert _compare(7, ledger, Published(9, FigureVersion(4, 2), 1))[0] == "behind"
     assert _compare(7, ledger, Published(6, FigureVersion(6, 2), 1))[0] == "ahead"
     assert _compare(7, ledger, Published(None, None, None))[0] == "not_published"
-
-
-# Kafka's own murmur2 test vectors (clients' UtilsTest.testMurmur2), signed 32-bit results;
-# the Java partitioner takes `toPositive(hash) % partitions`.
-KAFKA_MURMUR2 = {
-    "21": -973932308,
-    "foobar": -790332482,
-    "a-little-bit-long-string": -985981536,
-    "a-little-bit-longer-string": -1486304829,
-    "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
-    "abc": 479470107,
-}
-
-
-@pytest.mark.parametrize("partitions", [1, 4, 7, 12])
-def test_partition_for_is_the_java_clients_partition_cached_or_not(partitions: int) -> None:
-    for key, signed in KAFKA_MURMUR2.items():
-        java = (signed & 0x7FFFFFFF) % partitions
-        assert partition_for(key, partitions) == java, key
-        assert partition_for(key, partitions) == java, key  # the cached answer
