@@ -82,8 +82,9 @@ DELIVERY_REPAIRS = Counter(
     "(a record past a hole, sought back), acks_filled (acks Faust lost), starved_seek (records "
     "waiting, none delivered), store_rebuilt (a table partition written past its last "
     "transaction commit, restored from its changelog at a rebalance), transaction_committed (a "
-    "transaction open through a rebalance, committed before recovery). A restart to replay is "
-    "logged (the process is replaced).",
+    "transaction open through a rebalance, committed before recovery), deleted_skipped (records "
+    "deleted from a source partition before they were read: the worker went on from its log "
+    "start). A restart to replay is logged (the process is replaced).",
     ["kind"],
 )
 TRANSACTIONS_COMMITTED = Counter(

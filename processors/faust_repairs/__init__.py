@@ -20,7 +20,9 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
 - `ordering`: faust-streaming #596 family: stale records after a seek make Faust drop the
   re-fetched ones, a hole it never commits past. A partition with a hole is sought back. A
   never-committed partition is expected from its first offset: records fetched before the
-  rewind's seek had let a resend at offset 1 be decided before its first send (fault seed 6).
+  rewind's seek had let a resend at offset 1 be decided before its first send (fault seed 6);
+  asked of the broker where no rewind found it. A hole before the log start (records deleted
+  unread) is skipped to the log start, not sought back forever.
 - `commit_watch`: faust-streaming #596: fetched messages dropped unacked stall a
   partition's commits. Fills in the lost acks, or restarts to replay.
 - `starvation_watch`: fault runs' `phase-a-stall` (seeds 37 full, 5 small): an assigned

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Any
 
+from aiokafka.errors import KafkaConnectionError
 from faust.types import TP
 
-from processors.faust_repairs.ordering import InOrder, Partition
+from processors.faust_repairs.ordering import InOrder, Partition, in_partition_order
 
 
 @dataclass
@@ -14,6 +17,7 @@ class Message:
     topic: str
     partition: int
     offset: int
+    acked: bool = False
 
 
 @dataclass
@@ -88,3 +92,72 @@ def test_log_starts_keyed_by_faust_s_tp_are_found() -> None:
     are: each must be found for the plain (topic, partition) of a record."""
     kept, seek = InOrder().split(events(1, 2), lambda p: None, {TP(*P0): 0})
     assert (offsets(kept), seek) == ([], {P0: 0})
+
+
+class FakeConsumer:
+    """The three consumer calls the repair makes: assignment, earliest_offsets, seek."""
+
+    def __init__(self, log_starts: dict[TP, int], *, broker_down: bool = False) -> None:
+        self.log_starts = log_starts
+        self.broker_down = broker_down
+        self.asked: list[tuple[TP, ...]] = []
+        self.sought: list[tuple[TP, int]] = []
+
+    def assignment(self) -> set[TP]:
+        return set(self.log_starts)
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        self.asked.append(tps)
+        if self.broker_down:
+            raise KafkaConnectionError("down")
+        return {tp: self.log_starts[tp] for tp in tps}
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.sought.append((tp, offset))
+
+
+def never_committed(partition: Partition) -> int | None:
+    return None
+
+
+def test_with_no_rewind_a_never_committed_partitions_log_start_is_asked_for_first() -> None:
+    """Its first record delivered (offset 1) is not trusted: offset 0 is sought for."""
+    consumer = FakeConsumer({TP(*P0): 0})
+    known: dict[Any, int] = {}
+    batch = events(1, 2)
+    kept = asyncio.run(in_partition_order(consumer, InOrder(), batch, never_committed, known))
+    assert (offsets(list(kept)), consumer.sought) == ([], [(TP(*P0), 0)])
+    assert known == {TP(*P0): 0}
+    assert all(event.message.acked for event in batch)  # they come again
+    order = InOrder()
+    kept = asyncio.run(in_partition_order(consumer, order, events(0, 1), never_committed, known))
+    assert offsets(list(kept)) == [0, 1]
+    assert len(consumer.asked) == 1  # known from then on
+
+
+def test_a_partition_with_an_expectation_asks_the_broker_nothing() -> None:
+    consumer = FakeConsumer({TP(*P0): 0})
+    kept = asyncio.run(in_partition_order(consumer, InOrder(), events(5, 6), lambda p: 5, {}))
+    assert (offsets(list(kept)), consumer.asked, consumer.sought) == ([5, 6], [], [])
+
+
+def test_a_broker_that_cannot_say_leaves_the_first_record_trusted() -> None:
+    consumer = FakeConsumer({TP(*P0): 0}, broker_down=True)
+    kept = asyncio.run(in_partition_order(consumer, InOrder(), events(1, 2), never_committed, {}))
+    assert (offsets(list(kept)), consumer.sought) == ([1, 2], [])
+
+
+def test_records_deleted_before_the_hole_are_skipped_to_the_log_start() -> None:
+    """Committed at 5, records 5..7 deleted: the partition goes on from 8, once."""
+    consumer = FakeConsumer({TP(*P0): 8})
+    order = InOrder()
+    kept = asyncio.run(in_partition_order(consumer, order, events(8, 9), lambda p: 5, {}))
+    assert (offsets(list(kept)), consumer.sought) == ([], [(TP(*P0), 8)])
+    kept = asyncio.run(in_partition_order(consumer, order, events(8, 9), lambda p: 5, {}))
+    assert (offsets(list(kept)), consumer.sought) == ([8, 9], [(TP(*P0), 8)])
+
+
+def test_a_hole_above_the_log_start_is_sought_back_as_before() -> None:
+    consumer = FakeConsumer({TP(*P0): 0})
+    kept = asyncio.run(in_partition_order(consumer, InOrder(), events(9), lambda p: 5, {}))
+    assert (offsets(list(kept)), consumer.sought) == ([], [(TP(*P0), 5)])
