@@ -229,7 +229,8 @@ class WorkerSettings(BaseModel):
     # fourteenth session); a crash replays at most this much more work.
     commit_interval_s: float = Field(default=1.0, gt=0, le=30)
     # A partition processed but not committed for this long is a stalled commit
-    # (faust-streaming #596): the worker restarts and replays from the committed offset.
+    # (faust-streaming #596): the worker restarts and replays from the committed offset. An
+    # offsets commit in flight this long while batches still come has hung: restarted too.
     commit_stall_s: float = Field(default=15.0, ge=1, le=600)
     # An assigned partition with records waiting and none processed for this long is nudged
     # (sought back); still starved as long again, the worker restarts and replays.

@@ -24,7 +24,9 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   asked of the broker where no rewind found it. A hole before the log start (records deleted
   unread) is skipped to the log start, not sought back forever.
 - `commit_watch`: faust-streaming #596: fetched messages dropped unacked stall a
-  partition's commits. Fills in the lost acks, or restarts to replay.
+  partition's commits. Fills in the lost acks, or restarts to replay. Also restarts when
+  an offsets commit hangs in aiokafka's transactional calls while batches still come (fault
+  seed 8, after a broker restart).
 - `starvation_watch`: fault runs' `phase-a-stall` (seeds 37 full, 5 small): an assigned
   partition with records waiting delivers none. Nudges it (seek, resume), then restarts.
   The log end comes from the broker (seeds 43, 200: fetches that stopped completing left

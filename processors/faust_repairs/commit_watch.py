@@ -6,6 +6,13 @@ transaction never commits, so its table updates stay invisible. Processing goes 
 only the committed offset shows it. A partition whose committed offset stays behind what
 was processed for `stall_s` is reported; the worker then restarts and replays from the
 committed offset (folds are idempotent, so the replay is harmless).
+
+A commit can also hang in aiokafka's transactional calls: after a broker restart a
+`send_offsets_to_transaction` waited forever (fault seed 8, sixteenth session), records went
+on being delivered and processed, and nothing ever committed again; filling acks could not
+help (none were missing). An offsets commit in flight for `stall_s` while batches still came
+after it began restarts the worker; a commit slow because the broker is away delivers no
+batch meanwhile, and is left to finish.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from faust.types import TP
 from processors import metrics
 from processors.faust_repairs.processed import ProcessedOffsets
 from processors.faust_repairs.restart import restart_after_crash
+from processors.faust_repairs.transaction_watch import commit_began
 
 log = logging.getLogger("tally.worker")
 
@@ -104,3 +112,31 @@ def fill_lost_acks_or_restart(
     if replay:
         log.critical("records never delivered on %s; restarting to replay them", replay)
         restart_after_crash(restarts_max, f"commits stalled {replay}")
+
+
+def commit_hung(
+    began_s: float | None, last_batch_s: float | None, now_s: float, hang_s: float
+) -> bool:
+    """An offsets commit in flight for `hang_s` or longer, with a batch delivered after it
+    began (the broker answers this worker; the commit should have finished)."""
+    if began_s is None or last_batch_s is None:
+        return False
+    return now_s - began_s >= hang_s and last_batch_s > began_s
+
+
+def restart_if_commit_hung(
+    producer: Any, processed: ProcessedOffsets, hang_s: float, restarts_max: int
+) -> None:
+    """Restart the worker to replay from its committed offsets if Faust's offsets commit
+    (`producer`'s) hangs (`commit_hung`)."""
+    began = commit_began(producer)
+    now = time.monotonic()
+    if not commit_hung(began, processed.noted_at, now, hang_s):
+        return
+    assert began is not None
+    log.critical(
+        "offsets commit in flight for %.0f s while records kept coming; restarting to replay "
+        "from the committed offsets",
+        now - began,
+    )
+    restart_after_crash(restarts_max, "offsets commit hung")

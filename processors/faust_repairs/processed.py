@@ -6,6 +6,7 @@ offsets, a skipped offset marks a hole, and the starvation watch expects the nex
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +19,12 @@ class ProcessedOffsets:
     last: dict[Partition, int] = field(default_factory=dict)  # the last offset processed
     first: dict[Partition, int] = field(default_factory=dict)  # the first, since assignment
     holes: set[Partition] = field(default_factory=set)  # a skipped offset was seen
+    noted_at: float | None = None  # time.monotonic() of the last batch with records
 
     def note(self, events: Sequence[Any]) -> None:
         """Record a batch's events (faust EventT), about to be processed in this order."""
+        if events:
+            self.noted_at = time.monotonic()
         for event in events:
             message = event.message
             key = (message.topic, message.partition)
@@ -35,3 +39,4 @@ class ProcessedOffsets:
         self.last.clear()
         self.first.clear()
         self.holes.clear()
+        self.noted_at = None

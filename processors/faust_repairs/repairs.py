@@ -29,7 +29,11 @@ from processors.faust_repairs import (
     transaction_watch,
     txn_backoff,
 )
-from processors.faust_repairs.commit_watch import CommitWatch, fill_lost_acks_or_restart
+from processors.faust_repairs.commit_watch import (
+    CommitWatch,
+    fill_lost_acks_or_restart,
+    restart_if_commit_hung,
+)
 from processors.faust_repairs.processed import Partition, ProcessedOffsets
 from processors.faust_repairs.starvation_watch import (
     LogEndsReader,
@@ -76,6 +80,7 @@ class FaustRepairs:
         self._starved_s = settings.starved_s
         self._in_order = ordering.InOrder()
         self._commit_watch = CommitWatch(settings.commit_stall_s)
+        self._commit_stall_s = settings.commit_stall_s
         self._starvation_watch = StarvationWatch(settings.starved_s)
         self.processed = ProcessedOffsets()  # since the last assignment
         fetch_wait.set_fetch_wait(app, settings.fetch_wait_max_ms)
@@ -172,13 +177,17 @@ class FaustRepairs:
         return committed
 
     def check_commits(self) -> None:
-        """Fill in acks Faust lost on a stalled partition, or restart to replay it."""
+        """Fill in acks Faust lost on a stalled partition, or restart to replay it; restart
+        if an offsets commit hangs."""
         fill_lost_acks_or_restart(
             self._app.consumer,
             self._commit_watch,
             self.processed,
             self.committed_offset,
             self._restarts_max,
+        )
+        restart_if_commit_hung(
+            self._app.producer, self.processed, self._commit_stall_s, self._restarts_max
         )
 
     async def unstarve(self, *, policy_ready: bool) -> None:

@@ -26,6 +26,7 @@ _SWALLOWED = re.compile(r"^Exception in (begin|commit|abort)_transaction ")
 _FENCED = re.compile(r"^Current Producer for transaction \S+ fenced")
 _ALREADY_OPEN = "IN_TRANSACTION -> TransactionState.IN_TRANSACTION"
 _INSTALLED = "_tally_counts_transactions"
+_COMMIT_BEGAN = "_tally_commit_began"  # on Faust's producer: the commit in flight, if any
 
 CommitTransactions = Callable[..., Coroutine[Any, Any, None]]
 
@@ -56,15 +57,25 @@ def counting_commits(commit: CommitTransactions) -> CommitTransactions:
         self: Any, tid_to_offset_map: Mapping[str, Any], *args: Any, **kwargs: Any
     ) -> None:
         began = time.monotonic()
+        setattr(self, _COMMIT_BEGAN, began)
         try:
             await commit(self, tid_to_offset_map, *args, **kwargs)
         except Exception:
             metrics.TRANSACTION_ERRORS.labels("commit").inc()
             raise
+        finally:
+            setattr(self, _COMMIT_BEGAN, None)
         metrics.TRANSACTION_COMMIT_SECONDS.observe(time.monotonic() - began)
         metrics.TRANSACTIONS_COMMITTED.inc(len(tid_to_offset_map))
 
     return commit_transactions
+
+
+def commit_began(producer: Any) -> float | None:
+    """When (time.monotonic) the offsets commit in flight on Faust's `producer` began; None
+    when none is."""
+    began: float | None = getattr(producer, _COMMIT_BEGAN, None)
+    return began
 
 
 def install() -> None:

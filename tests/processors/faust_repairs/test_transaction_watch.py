@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -61,14 +62,45 @@ def test_commits_are_counted_per_transaction_and_a_failed_one_is_raised_and_coun
     async def commit_fails(self: Any, offsets: Any, group_id: str) -> None:
         raise RuntimeError("coordinator away")
 
+    producer = SimpleNamespace()
     committed = metrics.TRANSACTIONS_COMMITTED._value.get()
-    asyncio.run(transaction_watch.counting_commits(commit_ok)(None, {"a": {}, "b": {}}, "g"))
+    asyncio.run(transaction_watch.counting_commits(commit_ok)(producer, {"a": {}, "b": {}}, "g"))
     assert metrics.TRANSACTIONS_COMMITTED._value.get() == committed + 2
     failed = _errors("commit")
     with pytest.raises(RuntimeError):
-        asyncio.run(transaction_watch.counting_commits(commit_fails)(None, {"a": {}}, "g"))
+        asyncio.run(transaction_watch.counting_commits(commit_fails)(producer, {"a": {}}, "g"))
     assert _errors("commit") == failed + 1
     assert metrics.TRANSACTIONS_COMMITTED._value.get() == committed + 2
+
+
+def test_a_commit_in_flight_is_known_until_it_returns_or_fails() -> None:
+    async def scenario() -> list[float | None]:
+        producer = SimpleNamespace()
+        release = asyncio.Event()
+
+        async def commit_waits(self: Any, offsets: Any, group_id: str) -> None:
+            await release.wait()
+
+        async def commit_fails(self: Any, offsets: Any, group_id: str) -> None:
+            raise RuntimeError("coordinator away")
+
+        seen = [transaction_watch.commit_began(producer)]
+        committing = asyncio.ensure_future(
+            transaction_watch.counting_commits(commit_waits)(producer, {"a": {}}, "g")
+        )
+        await asyncio.sleep(0.01)
+        seen.append(transaction_watch.commit_began(producer))
+        release.set()
+        await committing
+        seen.append(transaction_watch.commit_began(producer))
+        with pytest.raises(RuntimeError):
+            await transaction_watch.counting_commits(commit_fails)(producer, {"a": {}}, "g")
+        seen.append(transaction_watch.commit_began(producer))
+        return seen
+
+    before, during, after, after_failure = asyncio.run(scenario())
+    assert before is None and during is not None
+    assert after is None and after_failure is None
 
 
 @pytest.mark.integration
