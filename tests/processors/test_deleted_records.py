@@ -48,6 +48,18 @@ async def _end_offset(settings: Settings, tp: TopicPartition) -> int:
     return int(ends[tp])
 
 
+def _wait_committed_to_the_end(settings: Settings, tp: TopicPartition) -> int:
+    """Until the worker's group committed `tp` to its log end; that end offset."""
+    end = asyncio.run(_end_offset(settings, tp))
+    wait_until(
+        lambda: asyncio.run(_committed(settings, tp)),
+        lambda committed: committed == end,
+        timeout_s=30,
+        what=f"the worker's offset on {tp} committed to {end}",
+    )
+    return end
+
+
 async def _delete_before(settings: Settings, tp: TopicPartition, offset: int) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     await admin.start()
@@ -73,13 +85,7 @@ def test_records_deleted_past_the_committed_offset_are_skipped_once_not_sought_f
         first.wait_metrics_up()
         asyncio.run(produce_json(isolated, events, [fact(unique("e"), "received", sku, store, 10)]))
         wait_for_figure(client, redis_keys.loc_key(store), sku, "10")
-        folded_end = asyncio.run(_end_offset(isolated, tp))
-        wait_until(
-            lambda: asyncio.run(_committed(isolated, tp)),
-            lambda committed: committed == folded_end,
-            timeout_s=30,
-            what="the worker's offset committed past the first fact",
-        )
+        folded_end = _wait_committed_to_the_end(isolated, tp)
     finally:
         first.stop()
 
@@ -96,13 +102,7 @@ def test_records_deleted_past_the_committed_offset_are_skipped_once_not_sought_f
         marker = fact(unique("e"), "received", sku, store, 1)  # the partition goes on after
         asyncio.run(produce_json(isolated, events, [marker]))
         wait_for_figure(client, redis_keys.loc_key(store), sku, "18", timeout_s=30)
-        end = asyncio.run(_end_offset(isolated, tp))
-        wait_until(
-            lambda: asyncio.run(_committed(isolated, tp)),
-            lambda committed: committed == end,
-            timeout_s=30,
-            what="the worker's offset committed past the deleted record",
-        )
+        _wait_committed_to_the_end(isolated, tp)
         assert second.alive()
         metrics = second.metrics_text()
     finally:
