@@ -135,6 +135,18 @@ def test_every_tally_env_var_lands_in_settings(
         assert _as_text(_setting(settings, key)) == value, key
 
 
+def test_each_consumer_group_service_is_a_static_member_with_an_id_of_its_own() -> None:
+    """A restarted container rejoins at once; two members given one id would fence each other."""
+    ids = {
+        service: value
+        for service, env in _tally_env().items()
+        for key, value in env.items()
+        if key.endswith("__GROUP_INSTANCE_ID")
+    }
+    assert set(ids) == {"worker", "orders"}, ids
+    assert len(set(ids.values())) == len(ids), ids
+
+
 def _settings_of(service: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for key, value in _tally_env()[service].items():
         monkeypatch.setenv(key, value)
