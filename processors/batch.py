@@ -30,7 +30,6 @@ from processors.promise_outputs import horizon_figures, supply_figures, supply_n
 from processors.publisher import Figure
 
 TopicKind = Literal["events", "commands"]
-COMMAND_TYPES = (Reserve, Commit, Release, Expire)
 HORIZON_DAYS = 15  # days of availability by date (settings.worker.atp_horizon_days)
 _KPI_FACT_TYPES = frozenset({"counted", *SALE_TYPES})  # facts the KPIs count (ledger.kpis)
 
@@ -199,12 +198,15 @@ def _process_message(
     if message.value is None:
         outcome.dead_letters.append(DeadLetter("empty message value", "empty", message))
         return None
+    # The topic says which a record is: `isinstance` against pydantic's classes costs ~0.8 us.
+    fact: Fact | None = None
+    command: CommandUnion | None = None
+    parsed: Fact | CommandUnion
     try:
-        parsed: Fact | CommandUnion = (
-            decode_event(message.value)
-            if message.topic_kind == "events"
-            else decode_command(message.value)
-        )
+        if message.topic_kind == "events":
+            parsed = fact = decode_event(message.value)
+        else:
+            parsed = command = decode_command(message.value)
     except DecodeError as error:
         outcome.dead_letters.append(DeadLetter(error.reason, "invalid", message))
         return None
@@ -227,12 +229,14 @@ def _process_message(
         item = work[parsed.sku] = _SkuWork(
             load_state(parsed.sku, message.partition), message.partition
         )
-    stamp_ms = _stamp_ms(parsed, message)
+    # The gateway's stamp (a fact's ingested_at, a command's issued_at), else Kafka's.
+    stamped = fact.ingested_at if fact is not None else command.issued_at if command else None
+    stamp_ms = message.timestamp_ms if stamped is None else int(stamped.timestamp() * 1000)
     try:
-        if isinstance(parsed, COMMAND_TYPES):
-            _decide(item, parsed, policies, outcome, stamp_ms)
-        else:
-            _fold(item, parsed, outcome, stamp_ms)
+        if command is not None:
+            _decide(item, command, policies, outcome, stamp_ms)
+        elif fact is not None:
+            _fold(item, fact, outcome, stamp_ms)
     except LimitExceeded as error:
         # A per-SKU bound (locations, incoming orders) would be passed: the state is left as
         # it was and the record is reported, never half-applied.
@@ -275,9 +279,3 @@ def _decide(
     if decided.decision is not None:
         outcome.decisions.append(decided.decision)
         outcome.hold_decisions[(command.type, decided.decision.outcome)] += 1
-
-
-def _stamp_ms(parsed: Fact | CommandUnion, message: RawMessage) -> int:
-    """The gateway's stamp (a fact's ingested_at, a command's issued_at), else Kafka's."""
-    stamped = parsed.issued_at if isinstance(parsed, COMMAND_TYPES) else parsed.ingested_at
-    return message.timestamp_ms if stamped is None else int(stamped.timestamp() * 1000)
