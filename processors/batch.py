@@ -202,11 +202,14 @@ def _process_message(
     fact: Fact | None = None
     command: CommandUnion | None = None
     parsed: Fact | CommandUnion
+    # The gateway's stamp (a fact's ingested_at, a command's issued_at), else Kafka's.
     try:
         if message.topic_kind == "events":
             parsed = fact = decode_event(message.value)
+            stamped = fact.ingested_at
         else:
             parsed = command = decode_command(message.value)
+            stamped = command.issued_at
     except DecodeError as error:
         outcome.dead_letters.append(DeadLetter(error.reason, "invalid", message))
         return None
@@ -229,8 +232,6 @@ def _process_message(
         item = work[parsed.sku] = _SkuWork(
             load_state(parsed.sku, message.partition), message.partition
         )
-    # The gateway's stamp (a fact's ingested_at, a command's issued_at), else Kafka's.
-    stamped = fact.ingested_at if fact is not None else command.issued_at if command else None
     stamp_ms = message.timestamp_ms if stamped is None else int(stamped.timestamp() * 1000)
     try:
         if command is not None:

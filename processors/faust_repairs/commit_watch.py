@@ -36,7 +36,7 @@ Partition = tuple[str, int]
 
 class CommitWatch:
     def __init__(self, stall_s: float) -> None:
-        self._stall_s = stall_s
+        self.stall_s = stall_s
         self._behind_since: dict[Partition, tuple[int | None, float]] = {}
 
     def reset(self) -> None:
@@ -63,7 +63,7 @@ class CommitWatch:
             seen = self._behind_since.get(partition)
             if seen is None or seen[0] != committed:
                 self._behind_since[partition] = (committed, now_s)
-            elif now_s - seen[1] >= self._stall_s:
+            elif now_s - seen[1] >= self.stall_s:
                 stalled.append(partition)
         return stalled
 

@@ -80,7 +80,6 @@ class FaustRepairs:
         self._starved_s = settings.starved_s
         self._in_order = ordering.InOrder()
         self._commit_watch = CommitWatch(settings.commit_stall_s)
-        self._commit_stall_s = settings.commit_stall_s
         self._starvation_watch = StarvationWatch(settings.starved_s)
         self.processed = ProcessedOffsets()  # since the last assignment
         fetch_wait.set_fetch_wait(app, settings.fetch_wait_max_ms)
@@ -187,7 +186,7 @@ class FaustRepairs:
             self._restarts_max,
         )
         restart_if_commit_hung(
-            self._app.producer, self.processed, self._commit_stall_s, self._restarts_max
+            self._app.producer, self.processed, self._commit_watch.stall_s, self._restarts_max
         )
 
     async def unstarve(self, *, policy_ready: bool) -> None:
