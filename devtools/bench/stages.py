@@ -32,7 +32,6 @@ from devtools.bench.env import (
     metric_sums,
     reset_redis,
     with_worker,
-    worker_cpu_s,
     worker_progress,
 )
 from devtools.bench.gen import Item, Workload, stamp
@@ -131,7 +130,7 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
     """Start a worker on the preloaded topics; time it from its first record to the last."""
     worker = start_worker(ctx, settings, name)
     samples: list[tuple[float, float]] = []
-    cpu_first: float | None = None
+    cpu_first: CpuSnapshot | None = None
     profile: ProfileRun | None = None
     idle_at: float | None = None  # the last poll that saw nothing done
     deadline = time.monotonic() + ctx.config.drain_timeout_s
@@ -143,7 +142,7 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
                 idle_at = now
             else:
                 if not samples:
-                    cpu_first = worker_cpu_s(worker.metrics_text())
+                    cpu_first = CpuSnapshot.take(worker.metrics_text())
                     # A drain shorter than a poll would otherwise have no span at all: it
                     # started after the last idle poll (a bound: the rate is a lower one).
                     samples.extend([] if idle_at is None else [(idle_at, 0.0)])
@@ -163,12 +162,16 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
         raise
     first, last = samples[0], samples[-1]
     span = last[0] - first[0]
-    cpu_s = worker_cpu_s(worker.metrics_text()) - (cpu_first or 0.0)
+    cpu_last = CpuSnapshot.take(worker.metrics_text())
+    cpu_s = cpu_last.worker_s - (cpu_first.worker_s if cpu_first else 0.0)
     timed = last[1] - next(done for _, done in samples if done > 0)  # CPU read from there
     result: dict[str, Any] = {
         # the worker process's CPU time (all threads) per record, from the first sample on:
         # what the machine's other load changes least
         "cpu_us_per_record": round(cpu_s / timed * 1e6, 1) if timed > 0 else None,
+        # the cores the worker and the whole machine kept busy meanwhile (why a drain stops
+        # where it does: the worker's one interpreter, or the machine)
+        "cpu_cores": cpu_first.cores_until(cpu_last) if cpu_first else {},
         "records": expected,
         "drain_s": round(span, 3),
         # from the last idle poll, or the first progress sample (what was done then is not timed)

@@ -43,6 +43,12 @@ def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) ->
         assert _positive(throughput[path]["records_per_s"]), path
         assert throughput[path]["records"] == throughput["records"]
     assert _positive(throughput["exactly_once"]["ratio_to_floor"])
+    for guarantee in ("exactly_once", "at_least_once"):
+        cores = throughput[guarantee]["cpu_cores"]  # the worker's share of what the machine did
+        assert set(cores) == {"worker", "bench", "machine"}, cores
+        # both read in 10 ms ticks: over a short smoke drain the two may differ by that much
+        tick_cores = 0.02 / max(throughput[guarantee]["drain_s"], 0.01)
+        assert 0 <= cores["worker"] <= cores["machine"] + tick_cores, (guarantee, cores)
 
     levels = out["latency"]["levels"]
     shares = [level["load"] for level in levels if not level["trickle"]]
