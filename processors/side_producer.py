@@ -17,12 +17,16 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from base.kafka_batches import KeyValue, send_batches
 from base.kafka_client import client_options, start_or_close
 from base.settings import Settings
 from base.topics import cached_partitioner
 from processors.faust_repairs import is_spurious
 
 Record = tuple[str, bytes | None, bytes]  # topic, key, value
+# The record batch size: a worker batch sends about a tenth of its records here (decisions),
+# each a few hundred bytes; one record batch per partition keeps it one hand-over.
+SIDE_BATCH_BYTES = 512 * 1024
 SEND_ATTEMPTS_MAX = 5
 RETRY_BACKOFF_S = 0.05
 log = logging.getLogger("tally.side_producer")
@@ -41,9 +45,10 @@ class SideProducer:
                     **client_options(self._kafka),
                     acks="all",
                     enable_idempotence=True,
-                    # no wait: a batch's decisions are queued in one go and batched anyway
+                    # no wait: a batch's decisions are handed over in one go, as record batches
                     linger_ms=0,
-                    partitioner=cached_partitioner,  # decisions are keyed by SKU
+                    # a worker batch's records for one partition in one record batch
+                    max_batch_size=SIDE_BATCH_BYTES,
                 )
                 await start_or_close(producer)
                 self._producer = producer
@@ -60,8 +65,12 @@ class SideProducer:
         for attempt in range(1, SEND_ATTEMPTS_MAX + 1):
             try:
                 producer = await self._started()
-                pending = [await producer.send(t, value, key=key) for t, key, value in records]
-                await asyncio.gather(*pending)
+                sent = [
+                    batch
+                    for (topic, partition), pairs in (await _by_partition(producer, records))
+                    for batch in await send_batches(producer, topic, partition, pairs)
+                ]
+                await asyncio.gather(*(batch.ack for batch in sent))
                 return
             except (KafkaError, asyncio.CancelledError) as error:
                 if not is_spurious(error) or attempt == SEND_ATTEMPTS_MAX:
@@ -73,3 +82,18 @@ class SideProducer:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+async def _by_partition(
+    producer: AIOKafkaProducer, records: Sequence[Record]
+) -> list[tuple[tuple[str, int], list[KeyValue]]]:
+    """`records` grouped by topic and partition, in their order within each: a keyed record
+    where Kafka's default partitioner puts it (decisions by SKU), an unkeyed one anywhere."""
+    grouped: dict[tuple[str, int], list[KeyValue]] = {}
+    partitions: dict[str, list[int]] = {}
+    for topic, key, value in records:
+        if topic not in partitions:
+            partitions[topic] = sorted(await producer.partitions_for(topic))
+        partition = cached_partitioner(key, partitions[topic], partitions[topic])
+        grouped.setdefault((topic, partition), []).append((key, value))
+    return list(grouped.items())

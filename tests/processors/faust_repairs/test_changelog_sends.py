@@ -31,8 +31,23 @@ class Metadata:
 
 
 @dataclass
+class FakeBatch:
+    """aiokafka's `create_batch()` builder: takes records until `capacity` (then None)."""
+
+    capacity: int
+    records: list[tuple[bytes, bytes | None]] = field(default_factory=list)
+
+    def append(self, *, key: bytes, value: bytes | None, timestamp: None) -> object | None:
+        if len(self.records) >= self.capacity:
+            return None
+        self.records.append((key, value))
+        return object()
+
+
+@dataclass
 class FakeKafkaProducer:
-    """Records each send; acknowledges at once with the partition's next offset."""
+    """Records each batch handed over; acknowledges it at once with the partition's next
+    offsets (the ack names the batch's first record, as Kafka's does)."""
 
     log: list[tuple[int, bytes, bytes | None]]
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -40,20 +55,26 @@ class FakeKafkaProducer:
     fail_on: bytes | None = None
     offsets: dict[int, int] = field(default_factory=dict)
     held_lock: list[bool] = field(default_factory=list)
+    batch_capacity: int = 1_000
+    batches: list[int] = field(default_factory=list)  # records per batch handed over
 
-    async def send(
-        self, topic: str, value: bytes | None, *, key: bytes, partition: int
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch(self.batch_capacity)
+
+    async def send_batch(
+        self, batch: FakeBatch, topic: str, *, partition: int
     ) -> asyncio.Future[Metadata]:
         assert topic == TOPIC
-        if self.fail_on == key:
+        if any(key == self.fail_on for key, _ in batch.records):
             raise RuntimeError("broker said no")
         if self.transactional_id is not None:
             self.held_lock.append(self.locks[self.transactional_id].locked())
-        self.log.append((partition, key, value))
-        offset = self.offsets.get(partition, 100)
-        self.offsets[partition] = offset + 1
+        self.log += [(partition, key, value) for key, value in batch.records]
+        self.batches.append(len(batch.records))
+        first = self.offsets.get(partition, 100)
+        self.offsets[partition] = first + len(batch.records)
         acked: asyncio.Future[Metadata] = asyncio.get_running_loop().create_future()
-        acked.set_result(Metadata(topic, partition, offset))
+        acked.set_result(Metadata(topic, partition, first))
         return acked
 
 
@@ -125,6 +146,21 @@ def test_at_least_once_sends_through_the_one_producer_and_persists_the_offsets_a
     assert log == [(0, b"a", b"1"), (0, b"b", b"2")]
     assert table.data.persisted == {(TOPIC, 0): 101}
     assert app.tables.on_commit == {}
+
+
+def test_records_beyond_a_record_batch_go_in_more_batches_and_the_last_offset_counts() -> None:
+    async def scenario() -> tuple[Any, Any, list[Any]]:
+        app, table, log = rig(exactly_once=False)
+        app.plain.batch_capacity = 2
+        records = [(0, f"k{i}".encode(), f"v{i}".encode()) for i in range(5)]
+        await ChangelogSender(app, table).send([*records, (1, b"x", b"y")])
+        return app, table, log
+
+    app, table, log = asyncio.run(scenario())
+    assert [key for _, key, _ in log] == [b"k0", b"k1", b"k2", b"k3", b"k4", b"x"]
+    assert app.plain.batches == [2, 2, 1, 1]
+    # each ack names its batch's first record: the last of partition 0's five is 100 + 4
+    assert table.data.persisted == {(TOPIC, 0): 104, (TOPIC, 1): 100}
 
 
 def test_a_later_batch_waits_for_an_earlier_one_held_up_by_a_commit() -> None:
