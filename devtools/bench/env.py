@@ -172,20 +172,24 @@ def worker_cpu_s(metrics_text: str) -> float:
 
 @dataclass(frozen=True)
 class CpuSnapshot:
-    """CPU seconds so far: the worker's, this bench process's (its producer), the machine's."""
+    """CPU seconds so far: the worker's (and, given its pid, its event loop thread's: the
+    main thread, which folds every batch), this bench process's (its producer), the
+    machine's."""
 
     wall_s: float
     worker_s: float
     bench_s: float
     machine_busy_s: float
+    worker_loop_s: float | None = None
 
     @classmethod
-    def take(cls, worker_metrics_text: str) -> CpuSnapshot:
+    def take(cls, worker_metrics_text: str, worker_pid: int | None = None) -> CpuSnapshot:
         return cls(
             time.monotonic(),
             worker_cpu_s(worker_metrics_text),
             time.process_time(),
             machine_busy_s(),
+            None if worker_pid is None else thread_cpu_s(worker_pid, worker_pid),
         )
 
     def cores_until(self, later: CpuSnapshot) -> dict[str, float]:
@@ -193,11 +197,27 @@ class CpuSnapshot:
         wall = later.wall_s - self.wall_s
         if wall <= 0:
             return {}
-        return {
+        cores = {
             "worker": round((later.worker_s - self.worker_s) / wall, 2),
             "bench": round((later.bench_s - self.bench_s) / wall, 2),
             "machine": round((later.machine_busy_s - self.machine_busy_s) / wall, 2),
         }
+        if self.worker_loop_s is not None and later.worker_loop_s is not None:
+            cores["worker_loop"] = round((later.worker_loop_s - self.worker_loop_s) / wall, 2)
+        return cores
+
+
+def thread_cpu_s(pid: int, tid: int, proc: Path = Path("/proc")) -> float:
+    """CPU seconds one thread (`tid`) of process `pid` has used so far (0.0 where unknown)."""
+    try:
+        stat = (proc / str(pid) / "task" / str(tid) / "stat").read_text()
+        # after the command name's closing ")": the state (field 3), ..., utime and stime
+        # (fields 14 and 15, in clock ticks)
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy_s(stat: Path = Path("/proc/stat")) -> float:

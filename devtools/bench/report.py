@@ -223,7 +223,7 @@ def _throughput(t: dict[str, Any]) -> list[str]:
         s = t[key]
         ratio = _rate(s) / floor_rate if floor_rate else 0.0
         cores = s.get("cpu_cores") or {}
-        cores_text = f"{cores['worker']} / {cores['machine']}" if cores else "-"
+        cores_text = f"{_worker_cores(cores)} / {cores['machine']}" if cores else "-"
         lines.append(
             f"| {name} | {s['steady_records_per_s']:,.0f} | {s['records_per_s']:,.0f} | "
             f"{s['drain_s']} | {ratio:.2f} | {s.get('cpu_us_per_record') or '-'} | {cores_text} |"
@@ -232,8 +232,9 @@ def _throughput(t: dict[str, Any]) -> list[str]:
         "",
         "Worker CPU us/record: the worker process's CPU time (all its threads) over the "
         "records it drained; the figure the machine's other load disturbs least. Cores: what "
-        "the worker process and the whole machine kept busy over the same span (`-` in runs "
-        "before it was measured).",
+        "the worker process (its event loop's thread, which folds every batch, in brackets) "
+        "and the whole machine kept busy over the same span (`-` in runs before it was "
+        "measured).",
     ]
     return lines
 
@@ -276,8 +277,9 @@ def _phases(levels: list[dict[str, Any]]) -> list[str]:
         "docs/OPERATING.md), the exactly_once commits (`tally_transaction_commit_seconds`), and "
         "the worker's consumer lag sampled once a second during the level (records between its "
         "last processed offset and the log end, `tally_consumer_lag_messages`; `-` in runs "
-        "before it was sampled), and the cores the worker, the bench process (its producer) and "
-        "the whole machine kept busy during the level:",
+        "before it was sampled), and the cores the worker (its event loop's thread in "
+        "brackets, where measured), the bench process (its producer) and the whole machine "
+        "kept busy during the level:",
         *_table(
             "| load | batches | records/batch | "
             + " | ".join(PHASES)
@@ -291,13 +293,21 @@ def _phases(levels: list[dict[str, Any]]) -> list[str]:
         lag = lv.get("consumer_lag") or {}
         lag_text = f"{lag['mean']:,.0f} / {lag['max']:,.0f}" if lag.get("samples") else "-"
         cores = lv.get("cpu_cores") or {}
-        cores_text = f"{cores['worker']} / {cores['bench']} / {cores['machine']}" if cores else "-"
+        cores_text = (
+            f"{_worker_cores(cores)} / {cores['bench']} / {cores['machine']}" if cores else "-"
+        )
         lines.append(
             f"| {load} | {lv['batches']:,.0f} | {lv['mean_batch_records']} | {phases} | "
             f"{commits.get('count', 0):,.0f} | {commits.get('mean_ms', '-')} | {lag_text} | "
             f"{cores_text} |"
         )
     return lines
+
+
+def _worker_cores(cores: dict[str, float]) -> str:
+    """The worker's cores, its event loop thread's in brackets where the run measured it."""
+    loop = cores.get("worker_loop")
+    return f"{cores['worker']}" + ("" if loop is None else f" ({loop})")
 
 
 def _recovery(r: dict[str, Any]) -> list[str]:

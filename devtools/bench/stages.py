@@ -142,7 +142,7 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
                 idle_at = now
             else:
                 if not samples:
-                    cpu_first = CpuSnapshot.take(worker.metrics_text())
+                    cpu_first = CpuSnapshot.take(worker.metrics_text(), worker.pid)
                     # A drain shorter than a poll would otherwise have no span at all: it
                     # started after the last idle poll (a bound: the rate is a lower one).
                     samples.extend([] if idle_at is None else [(idle_at, 0.0)])
@@ -162,7 +162,7 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
         raise
     first, last = samples[0], samples[-1]
     span = last[0] - first[0]
-    cpu_last = CpuSnapshot.take(worker.metrics_text())
+    cpu_last = CpuSnapshot.take(worker.metrics_text(), worker.pid)
     cpu_s = cpu_last.worker_s - (cpu_first.worker_s if cpu_first else 0.0)
     timed = last[1] - next(done for _, done in samples if done > 0)  # CPU read from there
     result: dict[str, Any] = {
@@ -432,11 +432,11 @@ async def _latency_level(
     ctx.echo(f"latency: {tag} {load:.1%} of max = {rate:,.0f}/s for {config.level_duration_s}s")
     topics = {"events": main.topics.events, "commands": main.topics.commands}
     flame = _maybe_flame(ctx, worker, load)
-    cpu_before = CpuSnapshot.take(await asyncio.to_thread(worker.metrics_text))
+    cpu_before = CpuSnapshot.take(await asyncio.to_thread(worker.metrics_text), worker.pid)
     async with _lag_sampled(worker) as lag_samples:
         tally_run = await kafka_io.paced(rig.producer, topics, items, rate, config.level_duration_s)
     cpu_cores = cpu_before.cores_until(
-        CpuSnapshot.take(await asyncio.to_thread(worker.metrics_text))
+        CpuSnapshot.take(await asyncio.to_thread(worker.metrics_text), worker.pid)
     )
     if flame is not None:
         await asyncio.to_thread(flame.finish)

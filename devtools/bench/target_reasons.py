@@ -36,8 +36,9 @@ def latency(out: dict[str, Any], level: dict[str, Any]) -> str | None:
         return None
     us = cores["worker"] * 1e6 / rate
     text = (
-        f"the worker kept {cores['worker']:g} cores busy (the machine {cores.get('machine', '-')})"
-        f": {us:,.0f} us of CPU a record in batches of {_num(level.get('mean_batch_records'))}"
+        f"the worker kept {cores['worker']:g} cores busy ({_loop(cores)}the machine "
+        f"{cores.get('machine', '-')}): {us:,.0f} us of CPU a record in batches of "
+        f"{_num(level.get('mean_batch_records'))}"
     )
     guarantee = (out.get("latency") or {}).get("processing_guarantee", "exactly_once")
     drain = (out.get("throughput") or {}).get(guarantee) or {}
@@ -99,7 +100,14 @@ def _cores(stage: dict[str, Any], out: dict[str, Any]) -> str:
     if not cores.get("worker"):
         return ""
     of = (out.get("machine") or {}).get("cores", "-")
-    return f", busy {cores['worker']:g} cores (the machine {cores.get('machine', '-')} of {of})"
+    machine = cores.get("machine", "-")
+    return f", busy {cores['worker']:g} cores ({_loop(cores)}the machine {machine} of {of})"
+
+
+def _loop(cores: dict[str, Any]) -> str:
+    """The event loop thread's share, where measured (it folds every batch: one core at most)."""
+    loop = cores.get("worker_loop")
+    return "" if loop is None else f"its event loop's thread {loop:g}; "
 
 
 def _kafka_hop(out: dict[str, Any]) -> str:

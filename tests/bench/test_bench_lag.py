@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-from devtools.bench.env import CpuSnapshot, machine_busy_s
+from devtools.bench.env import CpuSnapshot, machine_busy_s, thread_cpu_s
 from devtools.bench.stages import _lag_summary
 
 
@@ -30,3 +31,30 @@ def test_cores_are_cpu_seconds_over_wall_seconds() -> None:
     after = CpuSnapshot(wall_s=14.0, worker_s=3.0, bench_s=4.0, machine_busy_s=107.0)
     assert before.cores_until(after) == {"worker": 0.5, "bench": 0.5, "machine": 1.75}
     assert before.cores_until(before) == {}  # no time passed: no figure, not a division by 0
+
+
+def test_the_loop_threads_cores_come_with_both_snapshots_only() -> None:
+    before = CpuSnapshot(10.0, 1.0, 2.0, 100.0, worker_loop_s=0.5)
+    after = CpuSnapshot(14.0, 3.0, 4.0, 107.0, worker_loop_s=2.1)
+    assert before.cores_until(after)["worker_loop"] == 0.4
+    unknown = CpuSnapshot(14.0, 3.0, 4.0, 107.0)
+    assert "worker_loop" not in before.cores_until(unknown)
+
+
+def test_a_threads_cpu_is_its_utime_and_stime_after_the_command_name(tmp_path: Path) -> None:
+    task = tmp_path / "42" / "task" / "43"
+    task.mkdir(parents=True)
+    # a command name with a space and a ")" must not shift the fields (utime 14, stime 15)
+    fields = ["S"] + [str(n) for n in range(4, 14)] + ["250", "50"] + ["0"] * 30
+    (task / "stat").write_text("43 (python (x) y) " + " ".join(fields) + "\n")
+    assert thread_cpu_s(42, 43, proc=tmp_path) == 300 / os.sysconf("SC_CLK_TCK")
+    assert thread_cpu_s(42, 99, proc=tmp_path) == 0.0  # gone: no figure, not an error
+
+
+def test_this_threads_cpu_grows_as_it_works() -> None:
+    pid = os.getpid()  # the main thread's id is the process id
+    before = thread_cpu_s(pid, pid)
+    spent = time.process_time()
+    while time.process_time() - spent < 0.1:
+        pass
+    assert thread_cpu_s(pid, pid) - before >= 0.05

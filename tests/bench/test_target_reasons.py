@@ -18,7 +18,7 @@ def _run() -> dict[str, Any]:
                 "steady_records_per_s": 9_000.0,
                 "cpu_us_per_record": 80.0,
                 "mean_batch_records": 1000.0,
-                "cpu_cores": {"worker": 0.72, "bench": 0.1, "machine": 1.9},
+                "cpu_cores": {"worker": 0.72, "bench": 0.1, "machine": 1.9, "worker_loop": 0.6},
             },
             "at_least_once": {"steady_records_per_s": 20_000.0, "cpu_us_per_record": 40.0},
         },
@@ -41,7 +41,7 @@ def _run() -> dict[str, Any]:
                     "tally_sync_ms": {"p50": 30.0, "p99": 90.0},
                     "kafka_ms": {"p50": 2.4, "p99": 5.0},
                     "mean_batch_records": 16.0,
-                    "cpu_cores": {"worker": 0.8, "bench": 0.3, "machine": 1.5},
+                    "cpu_cores": {"worker": 0.8, "bench": 0.3, "machine": 1.5, "worker_loop": 0.7},
                     "commits": {"count": 20, "mean_ms": 40.0},
                 },
             ],
@@ -85,7 +85,7 @@ def test_throughput_reason_is_one_core_at_the_measured_cost() -> None:
     _says(
         target_reasons.throughput(_run(), "exactly_once", 0.5),
         "80 us of CPU a record",
-        "busy 0.72 cores (the machine 1.9 of 2)",
+        "busy 0.72 cores (its event loop's thread 0.6; the machine 1.9 of 2)",
         "holds 12,500 records/s (0.42 x the floor)",
         "needs at most 67 us",
     )
@@ -101,7 +101,7 @@ def test_latency_reason_is_cpu_per_record_against_the_drain() -> None:
     # 0.8 cores / 2,000 records/s = 400 us a record = 5.0 x the drain's 80 us
     _says(
         target_reasons.latency(_run(), _run()["latency"]["levels"][1]),
-        "kept 0.8 cores busy (the machine 1.5)",
+        "kept 0.8 cores busy (its event loop's thread 0.7; the machine 1.5)",
         "400 us of CPU a record in batches of 16",
         "5.0 x the drain's 80 us in batches of 1,000",
         "20 commits of 40.0 ms each",
