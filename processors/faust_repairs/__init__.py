@@ -44,7 +44,10 @@ call `FaustRepairs` (one per app), the entry point `LocalStore`, `note_start` an
   fold mixed older and newer keys of a SKU (fault hunt seed 219: a pending hold its reserved
   bucket no longer counted, a crash loop on `negative bucket`). Open transactions are
   committed before recovery; a partition written past its last commit is wiped and restored
-  from its changelog, as Kafka Streams does.
+  from its changelog, as Kafka Streams does. The changelog offsets a commit made visible are
+  persisted in the store then: Faust's own exactly-once path looks them up by the source
+  partitions committed and never persists one (robinhood/faust#599), so every restart read
+  each changelog from its start.
 - `store_writes`: Faust writes a table key by key (codec, current event, LRU key index, one
   RocksDB put each): a batch's keys of a partition go in one RocksDB write batch.
 - `flow_state`: for a task dump, the consumer's flow flag and partition sets (why a fetch

@@ -12,7 +12,8 @@ batches (`base.kafka_batches`: a third of `send`'s CPU a record), to the produce
 `Producer.send` would use (under exactly-once the partition's transactional producer, holding
 its transaction lock so never while that transaction commits), and the highest offset
 acknowledged per partition is recorded as Faust's `Table._on_changelog_sent` does it (under
-exactly-once persisted with the commit). Batches hand their records over in the order they
+exactly-once persisted once a commit made it visible: `dirty_store`, as Faust's own path
+never does). Batches hand their records over in the order they
 were sent, so a key written by two batches ends with the later value.
 
 `write` puts a batch's keys in the table's store (one RocksDB write batch per partition,
@@ -89,7 +90,7 @@ class ChangelogSender:
             handed.exception()  # retrieved: the next batch may be none (the worker restarts)
             raise
         handed.set_result(None)
-        self._note_offsets(await asyncio.gather(*(batch.last_offset() for batch in sent)))
+        self._note_offsets(await asyncio.gather(*(batch.last_offset() for batch in sent)), writes)
         if not self._app.in_transaction:  # acknowledged is durable: nothing left to commit
             self._dirty.committed(writes)
 
@@ -130,16 +131,19 @@ class ChangelogSender:
             raise RuntimeError(f"no transactional producer for {transactional_id}")
         return producer, faust_producer._trn_locks[transactional_id], transactional_id
 
-    def _note_offsets(self, acknowledged: Sequence[tuple[str, int, int]]) -> None:
-        """The highest acknowledged offset per partition, as Faust records a changelog send
-        (`acknowledged`: each batch's topic, partition and last record's offset)."""
+    def _note_offsets(
+        self, acknowledged: Sequence[tuple[str, int, int]], writes: dict[int, int]
+    ) -> None:
+        """The highest acknowledged offset per partition (`acknowledged`: each record
+        batch's topic, partition and last record's offset): persisted in the store at once
+        without transactions, as Faust records a changelog send; under exactly-once noted for
+        the commit that makes it visible (dirty_store persists it then)."""
         highest: dict[TP, int] = {}
         for topic, partition, offset in acknowledged:
             tp = TP(topic, partition)
             highest[tp] = max(highest.get(tp, -1), offset)
-        store = self._table.data
         for tp, offset in highest.items():
             if self._app.in_transaction:
-                self._app.tables.persist_offset_on_commit(store, tp, offset)
+                self._dirty.acked(tp.partition, writes[tp.partition], offset)
             else:
-                store.set_persisted_offset(tp, offset)
+                self._table.data.set_persisted_offset(tp, offset)

@@ -26,6 +26,13 @@ Kafka Streams wipes a store closed dirty under exactly-once; here each partition
 store writes, the ones handed to its transaction, and the ones a successful commit covered,
 and a partition still written past its last commit (its producer stopped, fenced, or the
 commit failed) is wiped: recovery restores it from its changelog like a new worker's.
+
+The same count says which changelog offsets a commit made visible, and those are persisted
+in the store (where Faust's recovery starts reading). faust-streaming's own path never
+persists one under exactly-once: `persist_offset_on_commit` keeps them by changelog
+partition, and the commit looks them up by the *source* partitions it committed, which
+never match (robinhood/faust#599, open). So every restart, even after a clean stop, read
+each changelog from its first offset.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducer
+from faust.types import TP
 
 from processors import metrics
 
@@ -56,6 +64,9 @@ class DirtyPartitions:
         self._handed: dict[int, int] = {}
         self._transaction: dict[int, str] = {}  # partition -> the transactional id it went in
         self._committed: dict[int, int] = {}
+        # partition -> (write, its changelog records' last offset) acknowledged by Kafka and
+        # not yet known committed
+        self._acked: dict[int, list[tuple[int, int]]] = {}
 
     def wrote(self, partition: int) -> int:
         """A batch wrote the partition's store; its sequence number, for `handed`."""
@@ -74,15 +85,35 @@ class DirtyPartitions:
         ids = set(transactional_ids)
         return {p: self._handed[p] for p, tid in self._transaction.items() if tid in ids}
 
-    def committed(self, covered: Mapping[int, int]) -> None:
+    def acked(self, partition: int, seq: int, offset: int) -> None:
+        """Kafka acknowledged write `seq`'s changelog records, the last at `offset`."""
+        self._acked.setdefault(partition, []).append((seq, offset))
+
+    def committed(self, covered: Mapping[int, int]) -> dict[int, int]:
+        """A commit covered these writes (`commit_starting`'s); returns per partition the
+        highest changelog offset it made visible, of the writes acknowledged so far (an ack
+        noted after the commit is returned by a later one)."""
+        visible: dict[int, int] = {}
         for partition, seq in covered.items():
             self._committed[partition] = max(self._committed.get(partition, 0), seq)
+            acked = self._acked.get(partition, [])
+            offsets = [offset for write, offset in acked if write <= seq]
+            if offsets:
+                visible[partition] = max(offsets)
+                self._acked[partition] = [(w, o) for w, o in acked if w > seq]
+        return visible
 
     def take_dirty(self) -> set[int]:
         """Partitions with writes no commit covered; forgotten (they are being rebuilt)."""
         dirty = {p for p, seq in self._written.items() if seq > self._committed.get(p, 0)}
         for partition in dirty:
-            for marks in (self._written, self._handed, self._transaction, self._committed):
+            for marks in (
+                self._written,
+                self._handed,
+                self._transaction,
+                self._committed,
+                self._acked,
+            ):
                 marks.pop(partition, None)
         return dirty
 
@@ -109,16 +140,16 @@ def install() -> None:
     async def noting_commits(
         self: Any, tid_to_offset_map: Mapping[str, Any], *args: Any, **kwargs: Any
     ) -> None:
-        trackers = _trackers(self.app)
-        covered = [t.commit_starting(tid_to_offset_map) for t in trackers]
+        tracked = _tracked_tables(self.app)
+        covered = [tracker.commit_starting(tid_to_offset_map) for _, tracker in tracked]
         await commit_transactions(self, tid_to_offset_map, *args, **kwargs)
-        for tracker, upto in zip(trackers, covered, strict=True):
-            tracker.committed(upto)
+        for (table, tracker), upto in zip(tracked, covered, strict=True):
+            persist_offsets(table, tracker.committed(upto))
 
     async def wiping_dirty(self: Any, *args: Any, **kwargs: Any) -> None:
         tracker: DirtyPartitions | None = getattr(self.table, _TRACKER_ATTR, None)
         if tracker is not None:
-            await commit_open_transactions(self.table.app.producer, tracker)
+            await commit_open_transactions(self.table, tracker)
             async with self.db_lock:
                 for partition in sorted(tracker.take_dirty()):
                     wipe_partition(self, partition)
@@ -128,10 +159,11 @@ def install() -> None:
     RocksDBStore.on_rebalance = wiping_dirty  # type: ignore[method-assign]
 
 
-async def commit_open_transactions(producer: Any, tracker: DirtyPartitions) -> None:
+async def commit_open_transactions(table: Any, tracker: DirtyPartitions) -> None:
     """Commit each transaction with records in it, without offsets, and begin the next. A
     producer that cannot (fenced: the partition's new owner aborted it already) is left to
     Faust, its partitions dirty."""
+    producer = table.app.producer
     producers: Mapping[str, Any] = getattr(producer, "_transaction_producers", {})
     for transactional_id, transactional in sorted(producers.items()):
         manager = transactional._txn_manager
@@ -145,14 +177,29 @@ async def commit_open_transactions(producer: Any, tracker: DirtyPartitions) -> N
             except KafkaError as error:
                 log.warning("transaction %s not committed: %r", transactional_id, error)
                 continue
-        tracker.committed(covered)
+        persist_offsets(table, tracker.committed(covered))
         log.info("committed transaction %s, open through a rebalance", transactional_id)
         metrics.DELIVERY_REPAIRS.labels("transaction_committed").inc()
 
 
-def _trackers(app: Any) -> list[DirtyPartitions]:
+def persist_offsets(table: Any, offsets: Mapping[int, int]) -> None:
+    """Persist the table's committed changelog offsets (by partition) in its store, where
+    Faust's recovery starts reading after a restart."""
+    if not offsets:
+        return
+    topic = table.changelog_topic.get_topic_name()
+    for partition, offset in offsets.items():
+        table.data.set_persisted_offset(TP(topic, partition), offset)
+
+
+def _tracked_tables(app: Any) -> list[tuple[Any, DirtyPartitions]]:
+    """(table, its tracker) for every table that has one."""
     tables = getattr(app, "tables", {})
-    return [t for t in (getattr(table, _TRACKER_ATTR, None) for table in tables.values()) if t]
+    return [
+        (table, tracker)
+        for table in tables.values()
+        if (tracker := getattr(table, _TRACKER_ATTR, None)) is not None
+    ]
 
 
 def wipe_partition(store: Any, partition: int) -> None:

@@ -17,7 +17,7 @@ import faust
 import pytest
 
 from processors.faust_repairs.changelog_sends import ChangelogSender
-from processors.faust_repairs.dirty_store import track
+from processors.faust_repairs.dirty_store import persist_offsets, track
 
 APP_ID = "tally"
 TOPIC = "tally-positions-changelog"
@@ -86,14 +86,6 @@ class FakeStore:
         self.persisted[tuple(tp)] = offset
 
 
-class FakeTables:
-    def __init__(self) -> None:
-        self.on_commit: dict[Any, int] = {}
-
-    def persist_offset_on_commit(self, store: Any, tp: Any, offset: int) -> None:
-        self.on_commit[tuple(tp)] = offset
-
-
 def rig(*, exactly_once: bool, partitions: int = 2) -> tuple[Any, Any, list[Any]]:
     """(app, table, send log) with Faust's producer shape: per-partition transactional
     producers and locks under exactly-once, one producer otherwise."""
@@ -111,7 +103,6 @@ def rig(*, exactly_once: bool, partitions: int = 2) -> tuple[Any, Any, list[Any]
         producer=faust_producer,
         conf=SimpleNamespace(id=APP_ID),
         assignor=SimpleNamespace(group_for_topic=lambda topic: 0),
-        tables=FakeTables(),
         plain=plain,
     )
     table = SimpleNamespace(
@@ -131,9 +122,13 @@ def test_a_batch_goes_to_each_partitions_transactional_producer_under_its_lock()
     assert log == [(0, b"b", b"2"), (1, b"a", b"1"), (1, b"c", None)]
     for tid, producer in app.producer._transaction_producers.items():
         assert producer.held_lock and all(producer.held_lock), tid
-    # exactly-once: the highest offset per partition, persisted with the commit
-    assert app.tables.on_commit == {(TOPIC, 0): 100, (TOPIC, 1): 101}
+    # exactly-once: nothing persisted before a commit covers it ...
     assert table.data.persisted == {}
+    # ... then the highest offset per partition the commit made visible
+    tracker = track(table)
+    covered = tracker.commit_starting(list(app.producer._transaction_producers))
+    persist_offsets(table, tracker.committed(covered))
+    assert table.data.persisted == {(TOPIC, 0): 100, (TOPIC, 1): 101}
 
 
 def test_at_least_once_sends_through_the_one_producer_and_persists_the_offsets_at_once() -> None:
@@ -142,10 +137,9 @@ def test_at_least_once_sends_through_the_one_producer_and_persists_the_offsets_a
         await ChangelogSender(app, table).send([(0, b"a", b"1"), (0, b"b", b"2")])
         return app, table, log
 
-    app, table, log = asyncio.run(scenario())
+    _app, table, log = asyncio.run(scenario())
     assert log == [(0, b"a", b"1"), (0, b"b", b"2")]
     assert table.data.persisted == {(TOPIC, 0): 101}
-    assert app.tables.on_commit == {}
 
 
 def test_records_beyond_a_record_batch_go_in_more_batches_and_the_last_offset_counts() -> None:

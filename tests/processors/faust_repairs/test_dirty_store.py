@@ -70,6 +70,38 @@ def test_dirty_partitions_are_taken_once() -> None:
     assert tracker.take_dirty() == set()  # being rebuilt: clean until written again
 
 
+def test_a_commit_returns_the_changelog_offsets_it_made_visible() -> None:
+    tracker = DirtyPartitions()
+    first = tracker.wrote(0)
+    tracker.handed(0, first, TID_0)
+    tracker.acked(0, first, 10)
+    covered = tracker.commit_starting([TID_0])
+    later = tracker.wrote(0)  # after the commit began: in the next transaction
+    tracker.handed(0, later, TID_0)
+    tracker.acked(0, later, 14)
+    assert tracker.committed(covered) == {0: 10}  # not 14: its transaction is still open
+    assert tracker.committed(tracker.commit_starting([TID_0])) == {0: 14}
+    assert tracker.committed(tracker.commit_starting([TID_0])) == {}  # nothing new
+
+
+def test_an_ack_noted_after_its_commit_is_returned_by_the_next_one() -> None:
+    tracker = DirtyPartitions()
+    write = tracker.wrote(1)
+    tracker.handed(1, write, TID_1)
+    assert tracker.committed(tracker.commit_starting([TID_1])) == {}  # the ack not seen yet
+    tracker.acked(1, write, 7)
+    assert tracker.committed(tracker.commit_starting([TID_1])) == {1: 7}
+
+
+def test_an_uncommitted_ack_is_forgotten_with_its_dirty_partition() -> None:
+    tracker = DirtyPartitions()
+    write = tracker.wrote(0)
+    tracker.handed(0, write, TID_0)
+    tracker.acked(0, write, 5)  # its transaction was aborted: never covered by a commit
+    assert tracker.take_dirty() == {0}
+    assert tracker.committed({0: write}) == {}  # wiped and rebuilt: nothing to persist
+
+
 @pytest.fixture
 def table(tmp_path: Path) -> Iterator[Any]:
     """A Faust table on Faust's own RocksDB store (as the worker's), never started."""
@@ -97,6 +129,16 @@ def test_the_rebalance_wipes_a_dirty_partition_and_keeps_a_clean_one(table: Any)
     assert store._db_for_partition(1).get(b"sku") == b"uncommitted?"
     assert store.persisted_offset(_changelog_tp(table, 1)) == 41
     assert track(table) is tracker and tracker.take_dirty() == set()
+
+
+def test_committed_offsets_are_persisted_where_faust_s_recovery_starts(table: Any) -> None:
+    tracker = track(table)
+    write = tracker.wrote(1)
+    tracker.handed(1, write, TID_1)
+    tracker.acked(1, write, 57)
+    dirty_store.persist_offsets(table, tracker.committed(tracker.commit_starting([TID_1])))
+    assert table.data.persisted_offset(_changelog_tp(table, 1)) == 57
+    assert table.data.persisted_offset(_changelog_tp(table, 0)) is None
 
 
 def test_a_table_without_a_tracker_is_left_alone(table: Any) -> None:
@@ -145,9 +187,18 @@ def test_open_transactions_are_committed_before_recovery_and_their_partitions_cl
     faust_producer = SimpleNamespace(
         _transaction_producers=producers, _trn_locks=defaultdict(asyncio.Lock)
     )
+    persisted: dict[TP, int] = {}
+    table = SimpleNamespace(
+        app=SimpleNamespace(producer=faust_producer),
+        changelog_topic=SimpleNamespace(get_topic_name=lambda: "changelog"),
+        data=SimpleNamespace(set_persisted_offset=persisted.__setitem__),
+    )
     tracker = DirtyPartitions()
-    tracker.handed(0, tracker.wrote(0), TID_0)
-    tracker.handed(2, tracker.wrote(2), tid_2)
-    asyncio.run(dirty_store.commit_open_transactions(faust_producer, tracker))
+    for partition, tid, offset in ((0, TID_0, 30), (2, tid_2, 80)):
+        write = tracker.wrote(partition)
+        tracker.handed(partition, write, tid)
+        tracker.acked(partition, write, offset)
+    asyncio.run(dirty_store.commit_open_transactions(table, tracker))
     assert calls == [f"commit {TID_0}", f"begin {TID_0}"]  # the fenced one: logged, skipped
+    assert persisted == {TP("changelog", 0): 30}  # only what the commit made visible
     assert tracker.take_dirty() == {2}  # its writes never committed: its store is rebuilt
