@@ -343,7 +343,20 @@ def _crash_restart(c: dict[str, Any] | None) -> list[str]:
             f"| {member} | {run['killed_after_records']:,} of {run['records']:,} records "
             f"| {run['to_ready_s']} s | {run['to_folding_s']} s | {waited} |"
         )
-    return lines
+    return lines + _clean_restart(c.get("clean_stop"))
+
+
+def _clean_restart(run: dict[str, Any] | None) -> list[str]:
+    """The restart after a clean stop (runs before the seventeenth session have none)."""
+    if run is None:
+        return []
+    return [
+        "",
+        f"Restart after a clean stop, the store kept: {run['method']}. It read "
+        f"{run['offsets_read_again']:,} of the changelog's {run['changelog_records']:,} "
+        f"offsets again; 'Worker ready' after {run['to_ready_s']} s, folding again after "
+        f"{run['to_folding_s']} s.",
+    ]
 
 
 def _holds(h: dict[str, Any]) -> list[str]:

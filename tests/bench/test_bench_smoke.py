@@ -86,6 +86,13 @@ def test_smoke_run_reports_every_figure(live_stack: Settings, tmp_path: Path) ->
         assert 0 < crash["to_ready_s"] <= crash["to_folding_s"]
         # the bulk read passed the killed worker's transaction markers: Faust never waited
         assert crash["faust_waited_for_markers"] is False
+    clean = recovery["crash_restart"]["clean_stop"]
+    assert 0 < clean["to_ready_s"] <= clean["to_folding_s"], clean
+    # the kept store knew its committed changelog offsets: at most each partition's last
+    # transaction marker is read again, not the changelog (robinhood/faust#599)
+    partitions = out["config"]["partitions"]
+    assert clean["changelog_records"] > partitions, clean
+    assert clean["offsets_read_again"] <= partitions, clean
 
     holds = out["holds"]
     for system in ("tally", "postgres_for_update", "postgres_conditional"):
