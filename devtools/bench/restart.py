@@ -49,15 +49,7 @@ async def _stop_and_restart(ctx: stages.Context, tag: str) -> dict[str, Any]:
     """A worker folds the whole backlog and stops cleanly (SIGTERM); a new one starts on the
     same data dir, which it keeps: how much of the changelog it reads again, and how soon
     it folds the records that came meanwhile."""
-    config, namespace = ctx.config, ctx.namespace
-    settings = namespace.settings(ctx.base, tag, ctx.work_dir, config.partitions)
-    await stages.prepare_topics(settings, namespace)
-    feed = stages.workload(ctx, 8, tag)
-    topics = {"events": settings.topics.events, "commands": settings.topics.commands}
-    records = [
-        (topics[i.kind], i.key, stamp(i))
-        for i in feed.items(config.crash_records + AFTER_KILL_RECORDS)
-    ]
+    settings, records = await _backlog(ctx, tag, 8, None)
     sent = await kafka_io.preload(settings, iter(records[:-AFTER_KILL_RECORDS]))
     ctx.echo(f"recovery: restart after a clean stop, {sent:,} records folded first ...")
     await asyncio.to_thread(_run_and_stop, ctx, settings, tag, sent)
@@ -101,16 +93,7 @@ async def _changelog_records(settings: Settings) -> int:
 async def _crash_and_restart(
     ctx: stages.Context, tag: str, instance_id: str | None
 ) -> dict[str, Any]:
-    config, namespace = ctx.config, ctx.namespace
-    settings = namespace.settings(ctx.base, tag, ctx.work_dir, config.partitions)
-    settings = with_worker(settings, group_instance_id=instance_id)
-    await stages.prepare_topics(settings, namespace)
-    feed = stages.workload(ctx, 7, tag)
-    topics = {"events": settings.topics.events, "commands": settings.topics.commands}
-    records = [
-        (topics[i.kind], i.key, stamp(i))
-        for i in feed.items(config.crash_records + AFTER_KILL_RECORDS)
-    ]
+    settings, records = await _backlog(ctx, tag, 7, instance_id)
     sent = await kafka_io.preload(settings, iter(records[:-AFTER_KILL_RECORDS]))
     member = "dynamic" if instance_id is None else f"static ({instance_id})"
     ctx.echo(f"recovery: crash restart, {member} member, {sent:,} records, killed halfway ...")
@@ -131,6 +114,24 @@ async def _crash_and_restart(
         f"folding again in {out['to_folding_s']} s"
     )
     return out
+
+
+async def _backlog(
+    ctx: stages.Context, tag: str, seed: int, instance_id: str | None
+) -> tuple[Settings, list[tuple[str, bytes, bytes]]]:
+    """The run's settings (topics made) and its records: `crash_records` to fold first, then
+    `AFTER_KILL_RECORDS` for the restarted worker."""
+    config, namespace = ctx.config, ctx.namespace
+    settings = namespace.settings(ctx.base, tag, ctx.work_dir, config.partitions)
+    settings = with_worker(settings, group_instance_id=instance_id)
+    await stages.prepare_topics(settings, namespace)
+    feed = stages.workload(ctx, seed, tag)
+    topics = {"events": settings.topics.events, "commands": settings.topics.commands}
+    records = [
+        (topics[i.kind], i.key, stamp(i))
+        for i in feed.items(config.crash_records + AFTER_KILL_RECORDS)
+    ]
+    return settings, records
 
 
 def _run_and_kill(ctx: stages.Context, settings: Settings, tag: str, sent: int) -> float:

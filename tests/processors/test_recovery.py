@@ -12,7 +12,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,26 +147,14 @@ def test_rebuild_from_the_changelog_after_the_local_store_is_deleted(
     its store was handed a run of records past its committed offset and never the ones
     before (about one run in three). processors.faust_repairs.ordering now seeks such a
     partition back; the worker log says "hole in ... seeking back" when it happens."""
-    facts, book = scenario
-    half = len(facts) // 2
-    first = WorkerProcess(isolated, tmp_path / "worker-1.log").start()
-    try:
-        first.wait_metrics_up()
-        asyncio.run(produce_json(isolated, isolated.topics.events, facts[:half]))
-        assert_converges(isolated, facts[:half], book)
-    finally:
+
+    def kill_and_delete_its_store(first: WorkerProcess) -> None:
         first.kill_hard()
-    shutil.rmtree(isolated.worker.data_dir)
-    second = WorkerProcess(isolated, tmp_path / "worker-2.log").start()
-    try:
-        second.wait_metrics_up()
-        asyncio.run(produce_json(isolated, isolated.topics.events, facts[half:]))
-        assert_converges(isolated, facts, book)
-    finally:
-        second.stop()
+        shutil.rmtree(isolated.worker.data_dir)
+
+    log = _folded_by_two_workers(isolated, tmp_path, scenario, kill_and_delete_its_store)
     # The changelog ended in transaction markers (the killed worker's commit or abort):
     # the bulk read passed them, so Faust never sat out its two 5 s idle spells for them.
-    log = (tmp_path / "worker-2.log").read_text()
     assert "bulk restore: reading" in log
     assert FAUST_IDLE_GIVE_UP not in log
 
@@ -177,25 +165,12 @@ def test_a_store_kept_after_a_clean_stop_goes_on_from_where_it_stopped(
     """The local store is trusted only after a clean stop (faust_repairs.local_store): a
     worker stopped with SIGTERM and started again on the same folder keeps it, reads no
     changelog in bulk, and folds the rest on top of it to the reference fold."""
-    facts, book = scenario
-    half = len(facts) // 2
-    first = WorkerProcess(isolated, tmp_path / "worker-1.log").start()
-    try:
-        first.wait_metrics_up()
-        asyncio.run(produce_json(isolated, isolated.topics.events, facts[:half]))
-        assert_converges(isolated, facts[:half], book)
-    finally:
-        stopped = first.stop()
-    assert stopped == 0, (tmp_path / "worker-1.log").read_text()[-3000:]
-    assert (isolated.worker.data_dir / CLEAN_STOP_MARKER).exists()
-    second = WorkerProcess(isolated, tmp_path / "worker-2.log").start()
-    try:
-        second.wait_metrics_up()
-        asyncio.run(produce_json(isolated, isolated.topics.events, facts[half:]))
-        assert_converges(isolated, facts, book)
-    finally:
-        second.stop()
-    log = (tmp_path / "worker-2.log").read_text()
+
+    def stop_cleanly(first: WorkerProcess) -> None:
+        assert first.stop() == 0, first.log_tail(60)
+        assert (isolated.worker.data_dir / CLEAN_STOP_MARKER).exists()
+
+    log = _folded_by_two_workers(isolated, tmp_path, scenario, stop_cleanly)
     assert "did not stop cleanly" not in log  # kept, not rebuilt
     # The store knew where its changelogs stood: what was read again is at most each
     # partition's last transaction marker, never a changelog from its start (Faust's own
@@ -221,23 +196,10 @@ def test_a_hot_skus_stored_decisions_survive_a_rebuild_from_the_changelog(
     """Decisions and resolved holds are stored as write-once chunks apart from the SKU's
     state (base.table_layout); a rebuilt store must still answer a repeated request with
     its first decision."""
-    sku, store, web = unique("SKU"), unique("store"), unique("web")
     topics = isolated.topics
-    asyncio.run(produce_json(isolated, topics.policy, [channel_policy(web, [store])], "channel"))
-    received = fact(unique("e"), "received", sku, store, 50)
-    asyncio.run(produce_json(isolated, topics.events, [received]))
-    requests = [reserve(sku, web, ttl_s=3600) for _ in range(HOT_REQUESTS)]
-    first = WorkerProcess(isolated, tmp_path / "worker-1.log").start()
+    first, requests, sku = _reserves_decided(isolated, tmp_path, HOT_REQUESTS)
     try:
-        first.wait_metrics_up()
-        asyncio.run(produce_json(isolated, topics.commands, requests))
-        wait_until(
-            lambda: asyncio.run(read_all(isolated, topics.decisions, idle_ms=500)),
-            lambda found: len(found) >= HOT_REQUESTS,
-            timeout_s=120,
-            what=f"{HOT_REQUESTS} decisions",
-        )
-        # ... and committed: a crash before the first commit replays the fact and the
+        # decided and committed: a crash before the first commit replays the fact and the
         # commands from their first offsets, and the replay may take the commands before the
         # fact (docs/RELIABILITY.md, divergence 10, open): not what this test is about
         wait_until(
@@ -292,25 +254,9 @@ def test_a_crash_before_the_first_commit_repeats_every_decision(
     decision, whatever the crash."""
     worker = isolated.worker.model_copy(update={"commit_interval_s": 30.0})  # never commits
     settings = isolated.model_copy(update={"worker": worker})
-    sku, store, web = unique("SKU"), unique("store"), unique("web")
     topics = settings.topics
-    asyncio.run(produce_json(settings, topics.policy, [channel_policy(web, [store])], "channel"))
-    asyncio.run(
-        produce_json(settings, topics.events, [fact(unique("e"), "received", sku, store, 50)])
-    )
-    requests = [reserve(sku, web, ttl_s=3600) for _ in range(REPLAY_RESERVES)]
-    first = WorkerProcess(settings, tmp_path / "worker-1.log").start()
-    try:
-        first.wait_metrics_up()
-        asyncio.run(produce_json(settings, topics.commands, requests))
-        wait_until(
-            lambda: asyncio.run(read_all(settings, topics.decisions, idle_ms=500)),
-            lambda found: len(found) >= REPLAY_RESERVES,
-            timeout_s=120,
-            what=f"{REPLAY_RESERVES} decisions",
-        )
-    finally:
-        first.kill_hard()  # before any commit: everything is replayed
+    first, _, _ = _reserves_decided(settings, tmp_path, REPLAY_RESERVES)
+    first.kill_hard()  # before any commit: everything is replayed
     second = WorkerProcess(settings, tmp_path / "worker-2.log").start()
     try:
         second.wait_metrics_up()
@@ -328,6 +274,61 @@ def test_a_crash_before_the_first_commit_repeats_every_decision(
         outcomes.setdefault(decision["request_id"], set()).add(decision["outcome"])
     contradicted = {request: seen for request, seen in outcomes.items() if len(seen) > 1}
     assert not contradicted, f"{len(contradicted)} requests decided both ways: {contradicted}"
+
+
+def _folded_by_two_workers(
+    settings: Settings,
+    tmp_path: Path,
+    scenario: tuple[list[dict[str, object]], PolicyBook],
+    end_first: Callable[[WorkerProcess], None],
+) -> str:
+    """A worker folds the first half of the facts (to the reference fold), `end_first` ends
+    it, and a second worker on the same folder folds the rest (to the reference fold of
+    all). Returns the second worker's log."""
+    facts, book = scenario
+    half = len(facts) // 2
+    first = WorkerProcess(settings, tmp_path / "worker-1.log").start()
+    try:
+        first.wait_metrics_up()
+        asyncio.run(produce_json(settings, settings.topics.events, facts[:half]))
+        assert_converges(settings, facts[:half], book)
+    finally:
+        end_first(first)
+    second = WorkerProcess(settings, tmp_path / "worker-2.log").start()
+    try:
+        second.wait_metrics_up()
+        asyncio.run(produce_json(settings, settings.topics.events, facts[half:]))
+        assert_converges(settings, facts, book)
+    finally:
+        second.stop()
+    return (tmp_path / "worker-2.log").read_text()
+
+
+def _reserves_decided(
+    settings: Settings, tmp_path: Path, count: int
+) -> tuple[WorkerProcess, list[dict[str, object]], str]:
+    """A SKU with 50 units received, then `count` reserves of it decided by a worker (left
+    running): (the worker, the reserves, the SKU)."""
+    sku, store, web = unique("SKU"), unique("store"), unique("web")
+    topics = settings.topics
+    asyncio.run(produce_json(settings, topics.policy, [channel_policy(web, [store])], "channel"))
+    received = fact(unique("e"), "received", sku, store, 50)
+    asyncio.run(produce_json(settings, topics.events, [received]))
+    requests = [reserve(sku, web, ttl_s=3600) for _ in range(count)]
+    worker = WorkerProcess(settings, tmp_path / "worker-1.log").start()
+    try:
+        worker.wait_metrics_up()
+        asyncio.run(produce_json(settings, topics.commands, requests))
+        wait_until(
+            lambda: asyncio.run(read_all(settings, topics.decisions, idle_ms=500)),
+            lambda found: len(found) >= count,
+            timeout_s=120,
+            what=f"{count} decisions",
+        )
+    except BaseException:
+        worker.kill_hard()
+        raise
+    return worker, requests, sku
 
 
 async def _committed_records(settings: Settings, topic: str) -> int:
