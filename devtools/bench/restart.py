@@ -1,5 +1,6 @@
 """Restart after a crash: a worker killed (-9) partway through a backlog, started again on its
-data dir; how long until it is ready and folding again.
+data dir; how long until it is ready and folding again. For comparison, a restart after a
+clean stop (SIGTERM), whose store is kept: how much of its changelog it reads again.
 
 Under exactly-once the killed worker leaves open transactions; the new one's producers abort
 them, so each changelog partition ends in an abort marker (or a commit's), past the last

@@ -13,8 +13,8 @@ batches (`base.kafka_batches`: a third of `send`'s CPU a record), to the produce
 its transaction lock so never while that transaction commits), and the highest offset
 acknowledged per partition is recorded as Faust's `Table._on_changelog_sent` does it (under
 exactly-once persisted once a commit made it visible: `dirty_store`, as Faust's own path
-never does). Batches hand their records over in the order they
-were sent, so a key written by two batches ends with the later value.
+never does). Batches hand their records over in the order they were sent, so a key written
+by two batches ends with the later value.
 
 `write` puts a batch's keys in the table's store (one RocksDB write batch per partition,
 `store_writes`) and sends them, in one step. Each batch's partitions are noted in the
