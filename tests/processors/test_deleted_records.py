@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
-from aiokafka.structs import OffsetAndMetadata
 
 from base import redis_keys
 from base.settings import Settings
 from base.topics import partition_for
 from tests.support.isolation import unique
-from tests.support.kafka_io import channel_policy, fact, produce_json
+from tests.support.kafka_io import channel_policy, fact, produce_json, worker_group_offsets
 from tests.support.waiting import redis_client, wait_for_figure, wait_until
 from tests.support.worker_process import WorkerProcess
 
@@ -26,16 +25,7 @@ SKIP_LOGGED = "deleted before they were read"
 
 
 async def _committed(settings: Settings, tp: TopicPartition) -> int | None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    await admin.start()
-    try:
-        offsets: dict[TopicPartition, OffsetAndMetadata] = await admin.list_consumer_group_offsets(
-            settings.worker.app_id
-        )
-    finally:
-        await admin.close()
-    committed = offsets.get(tp)
-    return None if committed is None or committed.offset < 0 else committed.offset
+    return (await worker_group_offsets(settings)).get(tp)
 
 
 async def _end_offset(settings: Settings, tp: TopicPartition) -> int:

@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
-from base.kafka_client import client_options
 from base.settings import Settings
 from connectors.inspect.kafka_read import read_table
 from devtools.workload.facts import FactWorkload
@@ -28,7 +26,13 @@ from ledger.policy import PolicyBook
 from processors.faust_repairs.local_store import CLEAN_STOP_MARKER
 from tests.processors.test_holds import reserve
 from tests.support.isolation import unique
-from tests.support.kafka_io import channel_policy, fact, produce_json, read_all
+from tests.support.kafka_io import (
+    channel_policy,
+    fact,
+    produce_json,
+    read_all,
+    worker_group_offsets,
+)
 from tests.support.ledger_builders import book as policy_book
 from tests.support.ledger_builders import channel as channel_record
 from tests.support.reference import (
@@ -333,10 +337,5 @@ def _reserves_decided(
 
 async def _committed_records(settings: Settings, topic: str) -> int:
     """The worker group's committed offsets on `topic`, summed over its partitions."""
-    admin = AIOKafkaAdminClient(**client_options(settings.kafka))
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(settings.worker.app_id)
-    finally:
-        await admin.close()
-    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+    offsets = await worker_group_offsets(settings)
+    return sum(offset for tp, offset in offsets.items() if tp.topic == topic and offset > 0)

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
+from base.kafka_client import client_options
 from base.settings import Settings
 
 READ_IDLE_MS = 1_000
@@ -86,3 +88,15 @@ async def read_all(settings: Settings, topic: str, *, idle_ms: int = READ_IDLE_M
                 records += [orjson.loads(m.value) for m in messages if m.value is not None]
     finally:
         await consumer.stop()
+
+
+async def worker_group_offsets(settings: Settings) -> dict[TopicPartition, int]:
+    """The worker group's committed offsets (Faust's group is its app id); a partition the
+    group never committed is left out."""
+    admin = AIOKafkaAdminClient(**client_options(settings.kafka))
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(settings.worker.app_id)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
