@@ -126,6 +126,21 @@ def start_worker(ctx: Context, settings: Settings, name: str) -> ChildWorker:
     return worker
 
 
+def _drain_cpu(worker: ChildWorker, first: CpuSnapshot | None, timed: float) -> dict[str, Any]:
+    """From the drain's first progress sample (`first`, taken with it) to now: the worker
+    process's CPU time (all threads) per record over the `timed` records, what the machine's
+    other load changes least; and the cores the worker, its loop thread and the whole machine
+    kept busy (why a drain stops where it does: the worker's one interpreter, or the
+    machine)."""
+    assert first is not None  # a drain that ended has a first sample
+    last = CpuSnapshot.take(worker.metrics_text(), worker.pid)
+    cpu_s = last.worker_s - first.worker_s
+    return {
+        "cpu_us_per_record": round(cpu_s / timed * 1e6, 1) if timed > 0 else None,
+        "cpu_cores": first.cores_until(last),
+    }
+
+
 def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) -> dict[str, Any]:
     """Start a worker on the preloaded topics; time it from its first record to the last."""
     worker = start_worker(ctx, settings, name)
@@ -162,16 +177,9 @@ def _drain_worker(ctx: Context, settings: Settings, name: str, expected: int) ->
         raise
     first, last = samples[0], samples[-1]
     span = last[0] - first[0]
-    cpu_last = CpuSnapshot.take(worker.metrics_text(), worker.pid)
-    cpu_s = cpu_last.worker_s - (cpu_first.worker_s if cpu_first else 0.0)
     timed = last[1] - next(done for _, done in samples if done > 0)  # CPU read from there
     result: dict[str, Any] = {
-        # the worker process's CPU time (all threads) per record, from the first sample on:
-        # what the machine's other load changes least
-        "cpu_us_per_record": round(cpu_s / timed * 1e6, 1) if timed > 0 else None,
-        # the cores the worker and the whole machine kept busy meanwhile (why a drain stops
-        # where it does: the worker's one interpreter, or the machine)
-        "cpu_cores": cpu_first.cores_until(cpu_last) if cpu_first else {},
+        **_drain_cpu(worker, cpu_first, timed),
         "records": expected,
         "drain_s": round(span, 3),
         # from the last idle poll, or the first progress sample (what was done then is not timed)
